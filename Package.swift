@@ -1,0 +1,29 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "Floe",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Floe", targets: ["Floe"]),
+        .executable(name: "floe", targets: ["floe"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
+        .target(
+            name: "Floe",
+            dependencies: ["CZstd", "CLZ4", "CXXHash"]
+        ),
+        .executableTarget(
+            name: "floe",
+            dependencies: ["Floe", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "FloeTests", dependencies: ["Floe"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,11 @@
+import ArgumentParser
+import Floe
+
+@main
+struct FloeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "floe",
+        abstract: "Floe: an epoch-versioned LSM state store.",
+        subcommands: []
+    )
+}
