@@ -1,0 +1,231 @@
+/// A decoded (uncompressed, checksum-verified, structurally validated) block as
+/// held by the block cache. Validation happens once, at construction, so the
+/// seek and iteration paths can read without re-checking bounds.
+///
+/// Invariant: every entry lies inside `data[0..<restartsStart]`, every key is at
+/// least `FullKey.overhead` bytes, keys are strictly increasing in full-key
+/// order, and every restart offset points at an entry with `shared == 0`.
+final class Block: Sendable {
+    let data: [UInt8]
+    let restartsStart: Int
+    let restartCount: Int
+    let entryCount: Int
+    let maxKeyLength: Int
+
+    /// Value kinds as stored in data-block values (the first value byte).
+    static let kindPut: UInt8 = 0
+    static let kindDelete: UInt8 = 1
+
+    /// - Parameters:
+    ///   - dataBlock: when true, every value must start with a valid kind byte.
+    ///   - object/offset: where the block came from, for corruption errors.
+    init(_ data: [UInt8], dataBlock: Bool, object: String, offset: Int) throws {
+        func bad(_ why: String, _ at: Int = 0) -> FloeError {
+            .corruption(object: object, offset: offset, reason: "block: \(why) (payload byte \(at))")
+        }
+        guard data.count >= 4 else { throw bad("payload of \(data.count) bytes has no restart count") }
+        let rc = Int(loadLE32(data, data.count - 4))
+        guard rc >= 1, rc <= (data.count - 4) / 4 else { throw bad("restart count \(rc) does not fit", data.count - 4) }
+        let rs = data.count - 4 - rc * 4
+        var restarts = [Int]()
+        restarts.reserveCapacity(rc)
+        for i in 0..<rc {
+            let r = Int(loadLE32(data, rs + i * 4))
+            guard r < rs || (r == 0 && rs == 0 && rc == 1), i == 0 ? r == 0 : r > restarts[i - 1] else {
+                throw bad("restart \(i) offset \(r) out of order or range", rs + i * 4)
+            }
+            restarts.append(r)
+        }
+        // Walk every entry once: bounds, key reconstruction, order, restart alignment.
+        var pos = 0
+        var key = [UInt8]()
+        var prev = [UInt8]()
+        var count = 0
+        var maxKey = 0
+        var nextRestart = 0
+        while pos < rs {
+            let entryStart = pos
+            let isRestart = nextRestart < rc && restarts[nextRestart] == pos
+            if isRestart { nextRestart += 1 } else if nextRestart < rc && restarts[nextRestart] < pos {
+                throw bad("restart offset \(restarts[nextRestart]) is not an entry boundary", entryStart)
+            }
+            guard let (shared, p1) = Block.readVarint(data, pos, rs),
+                  let (unshared, p2) = Block.readVarint(data, p1, rs),
+                  let (vlen, p3) = Block.readVarint(data, p2, rs) else { throw bad("truncated entry header", entryStart) }
+            guard shared <= UInt64(key.count), !isRestart || shared == 0 else { throw bad("shared prefix \(shared) too long", entryStart) }
+            guard unshared <= UInt64(rs - p3), vlen <= UInt64(rs - p3) - unshared else { throw bad("entry overruns block", entryStart) }
+            key.removeSubrange(Int(shared)...)
+            key.append(contentsOf: data[p3..<(p3 + Int(unshared))])
+            guard key.count >= FullKey.overhead else { throw bad("key of \(key.count) bytes is too short", entryStart) }
+            let vStart = p3 + Int(unshared)
+            if dataBlock {
+                guard vlen >= 1, data[vStart] <= Block.kindDelete else { throw bad("bad value kind", vStart) }
+            }
+            if count > 0 {
+                let c = key.withUnsafeBytes { k in prev.withUnsafeBytes { p in FullKey.compare(p, k) } }
+                guard c < 0 else { throw bad("keys out of order", entryStart) }
+            }
+            prev.removeAll(keepingCapacity: true)
+            prev.append(contentsOf: key)
+            maxKey = max(maxKey, key.count)
+            count += 1
+            pos = vStart + Int(vlen)
+        }
+        guard nextRestart == rc else { throw bad("restart points past the last entry", rs) }
+        guard count > 0 else { throw bad("empty block") }
+        self.data = data
+        self.restartsStart = rs
+        self.restartCount = rc
+        self.entryCount = count
+        self.maxKeyLength = maxKey
+    }
+
+    @inline(__always)
+    static func readVarint(_ d: [UInt8], _ at: Int, _ end: Int) -> (UInt64, Int)? {
+        var r: UInt64 = 0, s: UInt64 = 0, p = at
+        while p < end && s <= 63 {
+            let b = d[p]; p += 1
+            r |= UInt64(b & 0x7f) << s
+            if b & 0x80 == 0 { return (r, p) }
+            s += 7
+        }
+        return nil
+    }
+
+    /// Varint decode without bounds checks; valid only on validated data.
+    @inline(__always)
+    static func fastVarint(_ p: UnsafeRawBufferPointer, _ at: inout Int) -> Int {
+        var b = p[at]; at += 1
+        if b < 0x80 { return Int(b) }
+        var r = Int(b & 0x7f), s = 7
+        repeat {
+            b = p[at]; at += 1
+            r |= Int(b & 0x7f) << s
+            s += 7
+        } while b >= 0x80
+        return r
+    }
+
+    @inline(__always)
+    func restartOffset(_ p: UnsafeRawBufferPointer, _ i: Int) -> Int {
+        Int(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: restartsStart + i * 4, as: UInt32.self)))
+    }
+
+    /// Result of a point lookup inside one block.
+    enum PointResult {
+        /// The newest version of the user key with epoch <= the target epoch: its kind and value range in `data`.
+        case found(kind: UInt8, value: Range<Int>)
+        /// The first key at or after the target belongs to another user key.
+        case absent
+        /// Every key in the block is before the target.
+        case pastEnd
+    }
+
+    /// Finds the first entry at or after `(table, userKey, epoch)` and reports
+    /// whether it is a version of that user key. Allocation-free for keys up to 512 bytes.
+    func pointLookup(table: UInt32, userKey: UnsafeRawBufferPointer, epoch: Epoch) -> PointResult {
+        data.withUnsafeBytes { p in
+            // Binary search: the last restart whose key is < target.
+            var lo = 0, hi = restartCount - 1
+            while lo < hi {
+                let mid = (lo + hi + 1) >> 1
+                var at = restartOffset(p, mid)
+                _ = Block.fastVarint(p, &at)
+                let klen = Block.fastVarint(p, &at)
+                _ = Block.fastVarint(p, &at)
+                let k = UnsafeRawBufferPointer(rebasing: p[at..<(at + klen)])
+                if FullKey.compare(k, table: table, userKey: userKey, epoch: epoch) < 0 { lo = mid } else { hi = mid - 1 }
+            }
+            return withUnsafeTemporaryAllocation(byteCount: maxKeyLength, alignment: 1) { buf in
+                var at = restartOffset(p, lo)
+                var keyLen = 0
+                while at < restartsStart {
+                    let shared = Block.fastVarint(p, &at)
+                    let unshared = Block.fastVarint(p, &at)
+                    let vlen = Block.fastVarint(p, &at)
+                    (buf.baseAddress! + shared).copyMemory(from: p.baseAddress! + at, byteCount: unshared)
+                    keyLen = shared + unshared
+                    at += unshared
+                    let k = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buf)[0..<keyLen])
+                    let c = FullKey.compare(k, table: table, userKey: userKey, epoch: epoch)
+                    if c >= 0 {
+                        if FullKey.compareUser(k, table: table, userKey: userKey) == 0 {
+                            return .found(kind: p[at], value: (at + 1)..<(at + vlen))
+                        }
+                        return .absent
+                    }
+                    at += vlen
+                }
+                return .pastEnd
+            }
+        }
+    }
+}
+
+/// Sequential reader over a block's entries, used by scans and SST iteration.
+/// The current key lives in a reused buffer: iteration allocates nothing per entry.
+struct BlockCursor {
+    let block: Block
+    private var next: Int = 0
+    private(set) var key: [UInt8] = []
+    private(set) var value: Range<Int> = 0..<0
+    private(set) var valid = false
+
+    init(_ block: Block) {
+        self.block = block
+        key.reserveCapacity(block.maxKeyLength)
+    }
+
+    /// Advances to the next entry; returns false past the last one.
+    @discardableResult
+    mutating func advance() -> Bool {
+        guard next < block.restartsStart else { valid = false; return false }
+        block.data.withUnsafeBytes { p in
+            var at = next
+            let shared = Block.fastVarint(p, &at)
+            let unshared = Block.fastVarint(p, &at)
+            let vlen = Block.fastVarint(p, &at)
+            key.removeSubrange(shared...)
+            key.append(contentsOf: UnsafeRawBufferPointer(rebasing: p[at..<(at + unshared)]))
+            at += unshared
+            value = at..<(at + vlen)
+            next = at + vlen
+        }
+        valid = true
+        return true
+    }
+
+    /// Positions at the first entry >= the encoded full key `target` (or invalid past the end).
+    mutating func seek(_ target: [UInt8]) {
+        let startAt: Int = block.data.withUnsafeBytes { p in
+            target.withUnsafeBytes { t in
+                var lo = 0, hi = block.restartCount - 1
+                while lo < hi {
+                    let mid = (lo + hi + 1) >> 1
+                    var at = block.restartOffset(p, mid)
+                    _ = Block.fastVarint(p, &at)
+                    let klen = Block.fastVarint(p, &at)
+                    _ = Block.fastVarint(p, &at)
+                    if FullKey.compare(UnsafeRawBufferPointer(rebasing: p[at..<(at + klen)]), t) < 0 { lo = mid } else { hi = mid - 1 }
+                }
+                return block.restartOffset(p, lo)
+            }
+        }
+        next = startAt
+        key.removeAll(keepingCapacity: true)
+        while advance() {
+            if FullKey.compare(key, target) >= 0 { return }
+        }
+    }
+
+    mutating func seekToFirst() {
+        next = 0
+        key.removeAll(keepingCapacity: true)
+        advance()
+    }
+
+    /// The value kind byte of the current data-block entry.
+    var kind: UInt8 { block.data[value.lowerBound] }
+    /// The user value bytes (after the kind byte) of the current data-block entry.
+    var userValue: ArraySlice<UInt8> { block.data[(value.lowerBound + 1)..<value.upperBound] }
+}

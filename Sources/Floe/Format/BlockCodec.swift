@@ -1,0 +1,49 @@
+/// The on-disk envelope of every block: `[payload][compression: u8][xxh3-64: u64 LE]`.
+/// The checksum covers the payload and the compression byte.
+enum BlockCodec {
+    static let trailerSize = 9
+
+    /// Compresses `payload` (falling back to none when compression does not save
+    /// at least 1/8) and appends the trailer to `out`. Returns the bytes appended.
+    @discardableResult
+    static func append(_ payload: [UInt8], compression: Compression, to out: inout [UInt8]) -> Int {
+        let start = out.count
+        var kind = compression
+        if compression != .none {
+            let packed = compression.compress(payload)
+            if packed.count < payload.count - payload.count / 8 {
+                out.append(contentsOf: packed)
+            } else {
+                kind = .none
+                out.append(contentsOf: payload)
+            }
+        } else {
+            out.append(contentsOf: payload)
+        }
+        out.append(kind.rawValue)
+        let sum = Checksum.xxh3(out, start..<out.count)
+        withUnsafeBytes(of: sum.littleEndian) { out.append(contentsOf: $0) }
+        return out.count - start
+    }
+
+    /// Verifies the checksum of the block stored at `bytes[range]` and returns its
+    /// uncompressed payload. `objectOffset` is the offset of `range.lowerBound` in `object`.
+    static func open(_ bytes: [UInt8], range: Range<Int>, object: String, objectOffset: Int) throws -> [UInt8] {
+        guard range.count >= trailerSize, range.lowerBound >= 0, range.upperBound <= bytes.count else {
+            throw FloeError.corruption(object: object, offset: objectOffset, reason: "block of \(range.count) bytes is shorter than its trailer")
+        }
+        let sumAt = range.upperBound - 8
+        let stored = loadLE64(bytes, sumAt)
+        let actual = Checksum.xxh3(bytes, range.lowerBound..<sumAt)
+        guard stored == actual else {
+            throw FloeError.corruption(object: object, offset: objectOffset, reason: "block checksum mismatch (stored \(hex(stored)), computed \(hex(actual)))")
+        }
+        let kindByte = bytes[sumAt - 1]
+        guard let kind = Compression(rawValue: kindByte) else {
+            throw FloeError.corruption(object: object, offset: objectOffset + range.count - 9, reason: "unknown compression type \(kindByte)")
+        }
+        return try kind.decompress(bytes, range: range.lowerBound..<(sumAt - 1), object: object, offset: objectOffset)
+    }
+}
+
+func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }

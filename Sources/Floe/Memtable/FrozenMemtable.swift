@@ -1,0 +1,82 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An immutable, sorted memtable of one epoch: what `seal` produces and `sync`
+/// turns into SSTs. Shared by reference between the store and readers.
+final class FrozenMemtable: Sendable {
+    let epoch: Epoch
+    let arena: [UInt8]
+    let entries: [MemtableEntry]
+    let slots: [Int32]
+    /// Entry indices in `(table, userKey)` order. Keys are unique (last write won at insert).
+    let order: [Int32]
+    let memoryBytes: Int
+
+    init(epoch: Epoch, arena: [UInt8], entries: [MemtableEntry], slots: [Int32], memoryBytes: Int) {
+        self.epoch = epoch
+        self.arena = arena
+        self.entries = entries
+        self.slots = slots
+        self.memoryBytes = memoryBytes + entries.count * 4
+        var order = [Int32](0..<Int32(entries.count))
+        arena.withUnsafeBytes { a in
+            entries.withUnsafeBufferPointer { es in
+                order.sort { x, y in FrozenMemtable.less(es[Int(x)], es[Int(y)], a) }
+            }
+        }
+        self.order = order
+    }
+
+    @inline(__always)
+    static func less(_ a: MemtableEntry, _ b: MemtableEntry, _ arena: UnsafeRawBufferPointer) -> Bool {
+        if a.table != b.table { return a.table < b.table }
+        if a.prefix != b.prefix { return a.prefix < b.prefix }
+        return FullKey.compareBytes(UnsafeRawBufferPointer(rebasing: arena[a.keyOffset..<(a.keyOffset + Int(a.keyLength))]),
+                                    UnsafeRawBufferPointer(rebasing: arena[b.keyOffset..<(b.keyOffset + Int(b.keyLength))])) < 0
+    }
+
+    var count: Int { order.count }
+
+    /// The entry for `(table, key)` via the hash index.
+    func lookup(table: UInt32, key: UnsafeRawBufferPointer) -> MemtableEntry? {
+        let hash = BloomFilter.keyHash(table: TableID(table), key: key)
+        let mask = slots.count - 1
+        var i = Int(truncatingIfNeeded: hash) & mask
+        return arena.withUnsafeBytes { a -> MemtableEntry? in
+            while true {
+                let s = slots[i]
+                if s == 0 { return nil }
+                let e = entries[Int(s) - 1]
+                if e.hash == hash, e.table == table, Int(e.keyLength) == key.count,
+                   key.count == 0 || memcmp(a.baseAddress! + e.keyOffset, key.baseAddress!, key.count) == 0 {
+                    return e
+                }
+                i = (i + 1) & mask
+            }
+        }
+    }
+
+    func value(of e: MemtableEntry) -> [UInt8] {
+        Array(arena[e.valueOffset..<(e.valueOffset + Int(e.valueLength))])
+    }
+
+    func key(of e: MemtableEntry) -> UnsafeRawBufferPointer.SubSequence.Indices { e.keyOffset..<(e.keyOffset + Int(e.keyLength)) }
+
+    /// Position in `order` of the first entry whose `(table, userKey)` is >= the given one.
+    func lowerBound(table: UInt32, key: UnsafeRawBufferPointer) -> Int {
+        arena.withUnsafeBytes { a in
+            var lo = 0, hi = order.count
+            while lo < hi {
+                let mid = (lo + hi) >> 1
+                let e = entries[Int(order[mid])]
+                let c: Int
+                if e.table != table { c = e.table < table ? -1 : 1 } else {
+                    c = FullKey.compareBytes(UnsafeRawBufferPointer(rebasing: a[e.keyOffset..<(e.keyOffset + Int(e.keyLength))]), key)
+                }
+                if c < 0 { lo = mid + 1 } else { hi = mid }
+            }
+            return lo
+        }
+    }
+}

@@ -1,0 +1,57 @@
+/// Turns sealed memtables of several epochs into SST files: a k-way merge in
+/// full-key order (for one user key, newest epoch first), cut into files at the
+/// target size on user-key boundaries so a key's versions never span two files.
+enum MemtableFlush {
+    struct Output {
+        var bytes: [UInt8]
+        var info: SstInfo
+    }
+
+    /// `memtables` must be in ascending epoch order. `nextID` yields fresh SST ids.
+    static func build(_ memtables: [FrozenMemtable], options: SstWriterOptions, nextID: () -> UInt64) -> [Output] {
+        var outputs: [Output] = []
+        var positions = [Int](repeating: 0, count: memtables.count)
+        var writer = SstWriter(id: nextID(), options: options)
+        while true {
+            // Pick the smallest (table, key); among equals the newest epoch (highest index) first.
+            var best = -1
+            for i in memtables.indices where positions[i] < memtables[i].count {
+                if best < 0 { best = i; continue }
+                let c = compare(memtables[i], positions[i], memtables[best], positions[best])
+                if c <= 0 { best = i }
+            }
+            if best < 0 { break }
+            let m = memtables[best]
+            let e = m.entries[Int(m.order[positions[best]])]
+            positions[best] += 1
+            m.arena.withUnsafeBytes { a in
+                let key = UnsafeRawBufferPointer(rebasing: a[e.keyOffset..<(e.keyOffset + Int(e.keyLength))])
+                let value = UnsafeRawBufferPointer(rebasing: a[e.valueOffset..<(e.valueOffset + Int(e.valueLength))])
+                if writer.estimatedSize >= options.targetFileSize && writer.isNewUserKey(table: e.table, userKey: key) {
+                    let f = writer.finish()
+                    outputs.append(Output(bytes: f.bytes, info: f.info))
+                    writer = SstWriter(id: nextID(), options: options)
+                }
+                writer.add(table: e.table, userKey: key, epoch: m.epoch, kind: e.kind, value: value)
+            }
+        }
+        if !writer.isEmpty {
+            let f = writer.finish()
+            outputs.append(Output(bytes: f.bytes, info: f.info))
+        }
+        return outputs
+    }
+
+    @inline(__always)
+    private static func compare(_ a: FrozenMemtable, _ ia: Int, _ b: FrozenMemtable, _ ib: Int) -> Int {
+        let ea = a.entries[Int(a.order[ia])], eb = b.entries[Int(b.order[ib])]
+        if ea.table != eb.table { return ea.table < eb.table ? -1 : 1 }
+        if ea.prefix != eb.prefix { return ea.prefix < eb.prefix ? -1 : 1 }
+        return a.arena.withUnsafeBytes { pa in
+            b.arena.withUnsafeBytes { pb in
+                FullKey.compareBytes(UnsafeRawBufferPointer(rebasing: pa[ea.keyOffset..<(ea.keyOffset + Int(ea.keyLength))]),
+                                     UnsafeRawBufferPointer(rebasing: pb[eb.keyOffset..<(eb.keyOffset + Int(eb.keyLength))]))
+            }
+        }
+    }
+}

@@ -1,0 +1,105 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The write buffer of one open epoch: an append-only arena with last-write-wins
+/// through an open-addressing hash index. Because an epoch is sealed whole, no
+/// ordered structure is kept while writing; `freeze()` sorts once.
+///
+/// Not thread-safe by itself: the store guards it with its write-state mutex.
+struct MutableMemtable {
+    let epoch: Epoch
+    private(set) var arena: [UInt8] = []
+    private(set) var entries: [MemtableEntry] = []
+    /// Open-addressing slots holding `entry index + 1` (0 = empty). Power-of-two size.
+    private(set) var slots: [Int32] = []
+    /// Approximate bytes held, charged against the store's memory budget.
+    private(set) var memoryBytes = 0
+
+    init(epoch: Epoch) {
+        self.epoch = epoch
+        arena.reserveCapacity(1 << 16)
+        slots = [Int32](repeating: 0, count: 1024)
+    }
+
+    var count: Int { entries.count }
+    static let entryOverhead = MemoryLayout<MemtableEntry>.stride + 8
+
+    /// Records a put (`kind` 0) or a delete (`kind` 1). Returns the memory the write added.
+    @discardableResult
+    mutating func insert(table: UInt32, key: UnsafeRawBufferPointer, kind: UInt8, value: UnsafeRawBufferPointer) -> Int {
+        let hash = BloomFilter.keyHash(table: TableID(table), key: key)
+        let offset = arena.count
+        arena.append(contentsOf: key)
+        arena.append(contentsOf: value)
+        let entry = MemtableEntry(table: table, kind: kind, keyOffset: offset, keyLength: Int32(key.count),
+                                  valueLength: Int32(value.count), prefix: MutableMemtable.prefix(key), hash: hash)
+        let added = key.count + value.count
+        memoryBytes += added
+        if let slot = find(table: table, key: key, hash: hash) {
+            // Last write wins: repoint the existing entry; the old bytes stay in the arena until the epoch is dropped.
+            entries[Int(slots[slot]) - 1] = entry
+            return added
+        }
+        if (entries.count + 1) * 4 > slots.count * 3 { grow() }
+        entries.append(entry)
+        memoryBytes += MutableMemtable.entryOverhead
+        place(Int32(entries.count), hash: hash)
+        return added + MutableMemtable.entryOverhead
+    }
+
+    /// The live entry for `(table, key)`, if written in this epoch.
+    func lookup(table: UInt32, key: UnsafeRawBufferPointer) -> MemtableEntry? {
+        let hash = BloomFilter.keyHash(table: TableID(table), key: key)
+        guard let slot = find(table: table, key: key, hash: hash) else { return nil }
+        return entries[Int(slots[slot]) - 1]
+    }
+
+    func value(of e: MemtableEntry) -> [UInt8] {
+        Array(arena[e.valueOffset..<(e.valueOffset + Int(e.valueLength))])
+    }
+
+    private func find(table: UInt32, key: UnsafeRawBufferPointer, hash: UInt64) -> Int? {
+        let mask = slots.count - 1
+        var i = Int(truncatingIfNeeded: hash) & mask
+        return arena.withUnsafeBytes { a -> Int? in
+            while true {
+                let s = slots[i]
+                if s == 0 { return nil }
+                let e = entries[Int(s) - 1]
+                if e.hash == hash, e.table == table, Int(e.keyLength) == key.count,
+                   key.count == 0 || memcmp(a.baseAddress! + e.keyOffset, key.baseAddress!, key.count) == 0 {
+                    return i
+                }
+                i = (i + 1) & mask
+            }
+        }
+    }
+
+    private mutating func place(_ index: Int32, hash: UInt64) {
+        let mask = slots.count - 1
+        var i = Int(truncatingIfNeeded: hash) & mask
+        while slots[i] != 0 { i = (i + 1) & mask }
+        slots[i] = index
+    }
+
+    private mutating func grow() {
+        memoryBytes += slots.count * 4
+        slots = [Int32](repeating: 0, count: slots.count * 2)
+        for (i, e) in entries.enumerated() { place(Int32(i + 1), hash: e.hash) }
+    }
+
+    @inline(__always)
+    static func prefix(_ key: UnsafeRawBufferPointer) -> UInt64 {
+        var p: UInt64 = 0
+        let n = min(8, key.count)
+        for i in 0..<n { p |= UInt64(key[i]) << (56 - 8 * UInt64(i)) }
+        return p
+    }
+
+    /// Sorts the live entries into an immutable memtable. The mutable memtable
+    /// stays usable (a writer scanning its own open epoch freezes a copy).
+    func freeze() -> FrozenMemtable {
+        FrozenMemtable(epoch: epoch, arena: arena, entries: entries, slots: slots, memoryBytes: memoryBytes)
+    }
+}

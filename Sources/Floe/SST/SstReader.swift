@@ -1,0 +1,68 @@
+/// Cache key of a decoded data block.
+struct BlockKey: Hashable, Sendable {
+    var sst: UInt64
+    var block: Int
+}
+
+/// Reads SSTs through the meta cache (index + filter) and the block cache.
+/// Stateless apart from the caches, so it is shared by every reader.
+struct SstReader: Sendable {
+    let store: any ObjectStore
+    let blockCache: ShardedLRUCache<BlockKey, Block>
+    let metaCache: ShardedLRUCache<UInt64, SstMeta>
+
+    /// Loads and parses the footer, filter, index and properties of `info` (two ranged reads).
+    static func loadMeta(store: any ObjectStore, id: UInt64, object: String, fileSize: Int) async throws -> SstMeta {
+        guard fileSize >= SstFooter.size else {
+            throw FloeError.corruption(object: object, offset: 0, reason: "SST of \(fileSize) bytes is shorter than its footer")
+        }
+        let footerBytes = try await store.get(object, range: (fileSize - SstFooter.size)..<fileSize)
+        let footer = try SstFooter.decode(footerBytes, object: object, fileSize: fileSize)
+        let tail = try await store.get(object, range: Int(footer.filterOffset)..<(fileSize - SstFooter.size))
+        return try SstMeta(id: id, object: object, footer: footer, tail: tail, fileSize: fileSize)
+    }
+
+    func meta(_ info: SstInfo) async throws -> SstMeta {
+        if let m = metaCache.get(info.id) { return m }
+        let m = try await SstReader.loadMeta(store: store, id: info.id, object: info.path, fileSize: Int(info.fileSize))
+        metaCache.insert(info.id, m, charge: m.charge)
+        return m
+    }
+
+    func block(_ meta: SstMeta, _ i: Int) async throws -> Block {
+        let key = BlockKey(sst: meta.id, block: i)
+        if let b = blockCache.get(key) { return b }
+        let off = meta.blockOffsets[i], size = meta.blockSizes[i]
+        let raw = try await store.get(meta.object, range: off..<(off + size))
+        let payload = try BlockCodec.open(raw, range: 0..<raw.count, object: meta.object, objectOffset: off)
+        let b = try Block(payload, dataBlock: true, object: meta.object, offset: off)
+        blockCache.insert(key, b, charge: payload.count + 64)
+        return b
+    }
+
+    /// Outcome of a point read in one SST.
+    enum Lookup {
+        case value([UInt8])
+        case tombstone
+        case notFound
+    }
+
+    /// The newest version of `(table, userKey)` with epoch <= `epoch` in this SST.
+    func get(_ info: SstInfo, table: UInt32, userKey: [UInt8], hash: UInt64, epoch: Epoch) async throws -> Lookup {
+        let m = try await meta(info)
+        if let f = m.filter, !f.mayContain(hash) { return .notFound }
+        guard let bi = userKey.withUnsafeBytes({ m.blockIndex(table: table, userKey: $0, epoch: epoch) }) else { return .notFound }
+        let b = try await block(m, bi)
+        switch userKey.withUnsafeBytes({ b.pointLookup(table: table, userKey: $0, epoch: epoch) }) {
+        case let .found(kind, range):
+            return kind == Block.kindDelete ? .tombstone : .value(Array(b.data[range]))
+        case .absent, .pastEnd:
+            return .notFound
+        }
+    }
+
+    func evict(_ id: UInt64) {
+        metaCache.remove(id)
+        blockCache.removeAll { $0.sst == id }
+    }
+}

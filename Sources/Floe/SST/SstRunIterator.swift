@@ -1,0 +1,76 @@
+/// Iterates a sorted run of non-overlapping SSTs (an L0 sub-level or a level)
+/// in full-key order, loading files and blocks lazily as it moves. A scan over
+/// a range touches only the blocks the range covers.
+final class SstRunIterator {
+    private let reader: SstReader
+    private let run: [SstInfo]
+    private var fileIndex = 0
+    private var meta: SstMeta?
+    private var blockIndex = 0
+    private var cursor: BlockCursor?
+    private(set) var valid = false
+
+    init(reader: SstReader, run: [SstInfo]) {
+        self.reader = reader
+        self.run = run
+    }
+
+    /// The current encoded full key. Valid only while `valid`.
+    var key: [UInt8] { cursor!.key }
+    var kind: UInt8 { cursor!.kind }
+    var value: ArraySlice<UInt8> { cursor!.userValue }
+
+    /// Positions at the first entry >= `target` (an encoded full key).
+    func seek(_ target: [UInt8]) async throws {
+        var lo = 0, hi = run.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if FullKey.compare(run[mid].largestKey, target) < 0 { lo = mid + 1 } else { hi = mid }
+        }
+        fileIndex = lo
+        guard fileIndex < run.count else { valid = false; return }
+        let m = try await reader.meta(run[fileIndex])
+        meta = m
+        guard let bi = m.blockIndex(target) else {
+            try await openFile(fileIndex + 1)
+            return
+        }
+        blockIndex = bi
+        var c = BlockCursor(try await reader.block(m, bi))
+        c.seek(target)
+        cursor = c
+        valid = c.valid
+        if !valid { try await nextBlock() }
+    }
+
+    func seekToFirst() async throws {
+        try await openFile(0)
+    }
+
+    func next() async throws {
+        if cursor!.advance() { return }
+        try await nextBlock()
+    }
+
+    private func openFile(_ i: Int) async throws {
+        fileIndex = i
+        guard i < run.count else { valid = false; cursor = nil; return }
+        let m = try await reader.meta(run[i])
+        meta = m
+        blockIndex = -1
+        try await nextBlock()
+    }
+
+    private func nextBlock() async throws {
+        guard let m = meta else { valid = false; return }
+        blockIndex += 1
+        if blockIndex >= m.blockCount {
+            try await openFile(fileIndex + 1)
+            return
+        }
+        var c = BlockCursor(try await reader.block(m, blockIndex))
+        c.seekToFirst()
+        cursor = c
+        valid = c.valid
+    }
+}

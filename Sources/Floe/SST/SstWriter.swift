@@ -1,0 +1,94 @@
+/// Builds one SST in memory, block by block, from entries added in full-key order.
+///
+/// Layout: data blocks, filter block, index block, properties block (each in the
+/// `BlockCodec` envelope), then the 56-byte `SstFooter`. See docs/format.md.
+struct SstWriter {
+    let id: UInt64
+    let options: SstWriterOptions
+    private(set) var out: [UInt8] = []
+    private var block: BlockBuilder
+    private var index: BlockBuilder
+    private var hashes: [UInt64] = []
+    private var props = SstProperties()
+    private var scratch: [UInt8] = []
+    private var lastUserKeyHash: UInt64? = nil
+    private var lastKey: [UInt8] = []
+    private var firstKey: [UInt8] = []
+
+    init(id: UInt64, options: SstWriterOptions) {
+        self.id = id
+        self.options = options
+        block = BlockBuilder(restartInterval: options.restartInterval, capacity: options.blockSize)
+        index = BlockBuilder(restartInterval: 1, capacity: 4096)
+        props.compression = options.compression
+        out.reserveCapacity(min(options.targetFileSize, 4 << 20))
+    }
+
+    var isEmpty: Bool { props.entryCount == 0 }
+    var estimatedSize: Int { out.count + block.estimatedSize + hashes.count * options.bloomBitsPerKey / 8 }
+
+    /// Adds one version. Caller guarantees strictly increasing full-key order.
+    mutating func add(table: UInt32, userKey: UnsafeRawBufferPointer, epoch: Epoch, kind: UInt8, value: UnsafeRawBufferPointer) {
+        FullKey.encode(table: TableID(table), userKey: userKey, epoch: epoch, into: &scratch)
+        let h = BloomFilter.keyHash(table: TableID(table), key: userKey)
+        let newUserKey = lastUserKeyHash != h || props.entryCount == 0 ||
+            lastKey.withUnsafeBytes { FullKey.compareUser($0, table: table, userKey: userKey) } != 0
+        if newUserKey {
+            hashes.append(h)
+            props.distinctUserKeys += 1
+            lastUserKeyHash = h
+        }
+        if props.entryCount == 0 { firstKey = scratch }
+        scratch.withUnsafeBytes { block.add(key: $0, valuePrefix: kind, value: value) }
+        props.entryCount += 1
+        if kind == Block.kindDelete { props.tombstoneCount += 1 }
+        props.minEpoch = min(props.minEpoch, epoch)
+        props.maxEpoch = max(props.maxEpoch, epoch)
+        props.rawKeyBytes += UInt64(scratch.count)
+        props.rawValueBytes += UInt64(value.count + 1)
+        swap(&lastKey, &scratch)
+        if block.estimatedSize >= options.blockSize { flushBlock() }
+    }
+
+    /// True when the last added key's user key differs from `(table, userKey)`: a safe file cut point.
+    func isNewUserKey(table: UInt32, userKey: UnsafeRawBufferPointer) -> Bool {
+        props.entryCount == 0 || lastKey.withUnsafeBytes { FullKey.compareUser($0, table: table, userKey: userKey) } != 0
+    }
+
+    private mutating func flushBlock() {
+        guard !block.isEmpty else { return }
+        let lastInBlock = block.lastAddedKey
+        let payload = block.finish()
+        let offset = out.count
+        let size = BlockCodec.append(payload, compression: options.compression, to: &out)
+        var v = ByteWriter(capacity: 12)
+        v.varint(offset)
+        v.varint(size)
+        index.add(key: lastInBlock, value: v.bytes)
+        props.dataBlockCount += 1
+    }
+
+    /// Finishes the file. Returns its bytes and the manifest record describing it.
+    mutating func finish() -> (bytes: [UInt8], info: SstInfo) {
+        flushBlock()
+        props.smallestKey = firstKey
+        props.largestKey = lastKey
+        let filterOffset = out.count
+        var fw = ByteWriter()
+        if options.bloomBitsPerKey > 0 {
+            BloomFilter.build(hashes: hashes, bitsPerKey: options.bloomBitsPerKey).encode(into: &fw)
+        }
+        let filterSize = BlockCodec.append(fw.bytes, compression: .none, to: &out)
+        let indexOffset = out.count
+        let indexSize = BlockCodec.append(index.finish(), compression: .none, to: &out)
+        let propsOffset = out.count
+        let propsSize = BlockCodec.append(props.encode(), compression: .none, to: &out)
+        SstFooter(filterOffset: UInt64(filterOffset), filterSize: UInt32(filterSize),
+                  indexOffset: UInt64(indexOffset), indexSize: UInt32(indexSize),
+                  propertiesOffset: UInt64(propsOffset), propertiesSize: UInt32(propsSize)).encode(into: &out)
+        let info = SstInfo(id: id, fileSize: UInt64(out.count), smallestKey: firstKey, largestKey: lastKey,
+                           minEpoch: props.minEpoch, maxEpoch: props.maxEpoch, entryCount: props.entryCount,
+                           tombstoneCount: props.tombstoneCount, rawBytes: props.rawKeyBytes + props.rawValueBytes)
+        return (out, info)
+    }
+}

@@ -1,0 +1,467 @@
+import Synchronization
+
+/// An epoch-versioned LSM state store.
+///
+/// Writes carry an epoch. An epoch is sealed (no more writes), synced (built
+/// into SSTs in the object store) and committed (a manifest delta appended with
+/// create-if-absent). Readers see committed epochs whole, never part of one; the
+/// writing process also reads its own uncommitted epochs. There is no WAL: after
+/// a crash, `open` reads the manifest alone and serves reads from the object store.
+///
+/// Thread safety: all methods may be called concurrently. Commits are applied in
+/// epoch order; concurrent `commit` calls queue.
+public final class StateStore: Sendable {
+    /// Mutable state of the write path and the current version, under one mutex.
+    struct State {
+        var version: Version
+        var open: [MutableMemtable] = []
+        var sealed: [SealedEpoch] = []
+        var latestWritten: Epoch = 0
+        var sealedThrough: Epoch = 0
+        var memoryUsed = 0
+        var inFlight = 0
+        var fenced: String?
+        var closed = false
+        var sstCounter: UInt32 = 0
+    }
+
+    struct SealedEpoch {
+        var mem: FrozenMemtable
+        var claimed: Bool
+    }
+
+    let objectStore: any ObjectStore
+    public let options: StoreOptions
+    let reader: SstReader
+    let manifest: ManifestStore
+    let pins = PinRegistry()
+    /// The manifest sequence of this writer's open record; stamps its deltas and SST ids.
+    let writerID: UInt64
+    private let state: Mutex<State>
+    private let commitLock = AsyncLock()
+
+    private init(objectStore: any ObjectStore, options: StoreOptions, version: Version) {
+        self.objectStore = objectStore
+        self.options = options
+        self.reader = SstReader(store: objectStore,
+                                blockCache: ShardedLRUCache(capacityBytes: options.blockCacheBytes),
+                                metaCache: ShardedLRUCache(capacityBytes: options.metaCacheBytes))
+        self.manifest = ManifestStore(store: objectStore)
+        self.writerID = version.writerID
+        self.state = Mutex(State(version: version, latestWritten: version.committedEpoch, sealedThrough: version.committedEpoch))
+    }
+
+    // MARK: open
+
+    /// Opens (or creates) the store in a local directory: the embedded default.
+    /// Throws `FloeError.notAFloeStore` if `path` is a file or a non-empty directory without a manifest.
+    public static func open(path: String, options: StoreOptions = .init()) async throws -> StateStore {
+        try await open(objectStore: LocalObjectStore(root: path, create: options.createIfMissing), options: options)
+    }
+
+    /// Opens (or creates) the store in `objectStore`. Loads the newest manifest
+    /// checkpoint and the deltas after it (never a data file), then appends an
+    /// `open` record that fences every earlier writer of this store.
+    public static func open(objectStore: any ObjectStore, options: StoreOptions = .init()) async throws -> StateStore {
+        try validate(options)
+        let manifest = ManifestStore(store: objectStore)
+        var base: Version
+        if let v = try await manifest.load() {
+            base = v
+        } else {
+            guard options.createIfMissing else { throw FloeError.notAFloeStore("no manifest and createIfMissing is false") }
+            let stray = try await objectStore.list(prefix: "")
+            guard stray.isEmpty else {
+                throw FloeError.notAFloeStore("\(stray.count) objects but no manifest (first: \(stray[0].path))")
+            }
+            base = .empty
+        }
+        for _ in 0..<1000 {
+            let seq = base.sequence + 1
+            let delta = VersionDelta(sequence: seq, kind: .open, writerID: seq, committedEpoch: base.committedEpoch,
+                                     safeEpoch: base.safeEpoch, timestampMillis: nowMillis())
+            if try await manifest.append(delta) {
+                return StateStore(objectStore: objectStore, options: options,
+                                  version: try base.applying(delta, object: VersionDelta.objectPath(seq)))
+            }
+            base = try await manifest.catchUp(base)
+        }
+        throw FloeError.fenced("could not append an open record: the manifest keeps moving")
+    }
+
+    private static func validate(_ o: StoreOptions) throws {
+        guard o.sst.blockSize >= 256, o.sst.blockSize <= 64 << 20 else { throw FloeError.invalidArgument("sst.blockSize \(o.sst.blockSize) outside 256 B...64 MiB") }
+        guard o.sst.restartInterval >= 1, o.sst.restartInterval <= 1024 else { throw FloeError.invalidArgument("sst.restartInterval \(o.sst.restartInterval) outside 1...1024") }
+        guard o.sst.bloomBitsPerKey >= 0, o.sst.bloomBitsPerKey <= 64 else { throw FloeError.invalidArgument("sst.bloomBitsPerKey \(o.sst.bloomBitsPerKey) outside 0...64") }
+        guard o.sst.targetFileSize >= 4096 else { throw FloeError.invalidArgument("sst.targetFileSize \(o.sst.targetFileSize) below 4096") }
+        guard o.blockCacheBytes >= 0, o.metaCacheBytes >= 0 else { throw FloeError.invalidArgument("cache sizes must not be negative") }
+        guard o.memtableBudgetBytes > 0 else { throw FloeError.invalidArgument("memtableBudgetBytes must be positive") }
+        guard o.manifestCheckpointInterval >= 1 else { throw FloeError.invalidArgument("manifestCheckpointInterval must be at least 1") }
+    }
+
+    // MARK: write path
+
+    private static func checkWritable(_ s: State, _ epoch: Epoch) throws {
+        if s.closed { throw FloeError.closed }
+        if let f = s.fenced { throw FloeError.fenced(f) }
+        if epoch <= s.version.committedEpoch { throw FloeError.epochCommitted(epoch: epoch, committed: s.version.committedEpoch) }
+        if epoch <= s.sealedThrough { throw FloeError.epochSealed(epoch: epoch, sealed: s.sealedThrough) }
+        if epoch < s.latestWritten { throw FloeError.epochRegressed(epoch: epoch, latest: s.latestWritten) }
+    }
+
+    private static func memtableIndex(_ s: inout State, _ epoch: Epoch) -> Int {
+        if let last = s.open.last, last.epoch == epoch { return s.open.count - 1 }
+        s.open.append(MutableMemtable(epoch: epoch))
+        s.latestWritten = epoch
+        return s.open.count - 1
+    }
+
+    /// Writes `value` for `key` in `table` at `epoch`.
+    /// Throws `epochCommitted`, `epochSealed`, `epochRegressed` (epochs must not go
+    /// backwards), `memoryBudgetExceeded`, `fenced` or `closed`; a rejected write changes nothing.
+    public func put(_ table: TableID, key: [UInt8], value: [UInt8], epoch: Epoch) throws {
+        try apply(table.raw, key, Block.kindPut, value, epoch)
+    }
+
+    /// Deletes `key` in `table` at `epoch` (writes a tombstone). Errors as for `put`.
+    public func delete(_ table: TableID, key: [UInt8], epoch: Epoch) throws {
+        try apply(table.raw, key, Block.kindDelete, [], epoch)
+    }
+
+    private func apply(_ table: UInt32, _ key: [UInt8], _ kind: UInt8, _ value: [UInt8], _ epoch: Epoch) throws {
+        let budget = options.memtableBudgetBytes
+        try state.withLock { s in
+            try StateStore.checkWritable(s, epoch)
+            let need = key.count + value.count + MutableMemtable.entryOverhead
+            if s.memoryUsed + need > budget { throw FloeError.memoryBudgetExceeded(used: s.memoryUsed, budget: budget) }
+            let i = StateStore.memtableIndex(&s, epoch)
+            s.memoryUsed += key.withUnsafeBytes { k in
+                value.withUnsafeBytes { v in s.open[i].insert(table: table, key: k, kind: kind, value: v) }
+            }
+        }
+    }
+
+    /// Applies every operation of `batch` at `epoch`, all or nothing. Errors as for `put`.
+    public func write(_ batch: WriteBatch, epoch: Epoch) throws {
+        guard !batch.isEmpty else { return }
+        let budget = options.memtableBudgetBytes
+        try state.withLock { s in
+            try StateStore.checkWritable(s, epoch)
+            let need = batch.arena.count + batch.count * MutableMemtable.entryOverhead
+            if s.memoryUsed + need > budget { throw FloeError.memoryBudgetExceeded(used: s.memoryUsed, budget: budget) }
+            let i = StateStore.memtableIndex(&s, epoch)
+            var added = 0
+            batch.arena.withUnsafeBytes { a in
+                for op in batch.ops {
+                    let k = UnsafeRawBufferPointer(rebasing: a[op.keyOffset..<(op.keyOffset + op.keyLength)])
+                    let vs = op.keyOffset + op.keyLength
+                    let v = UnsafeRawBufferPointer(rebasing: a[vs..<(vs + op.valueLength)])
+                    added += s.open[i].insert(table: op.table, key: k, kind: op.kind, value: v)
+                }
+            }
+            s.memoryUsed += added
+        }
+    }
+
+    /// Seals every epoch <= `epoch`: no more writes to them. Sealing the already
+    /// sealed epoch again is a no-op. Throws `epochSealed` for an epoch below the
+    /// sealed one, `epochCommitted`, `fenced` or `closed`.
+    public func seal(epoch: Epoch) throws {
+        try state.withLock { s in
+            if s.closed { throw FloeError.closed }
+            if let f = s.fenced { throw FloeError.fenced(f) }
+            if epoch == s.sealedThrough && epoch > s.version.committedEpoch { return }
+            if epoch <= s.version.committedEpoch { throw FloeError.epochCommitted(epoch: epoch, committed: s.version.committedEpoch) }
+            if epoch < s.sealedThrough { throw FloeError.epochSealed(epoch: epoch, sealed: s.sealedThrough) }
+            while let first = s.open.first, first.epoch <= epoch {
+                let frozen = first.freeze()
+                s.open.removeFirst()
+                s.memoryUsed += frozen.memoryBytes - first.memoryBytes
+                s.sealed.append(SealedEpoch(mem: frozen, claimed: false))
+            }
+            s.sealedThrough = epoch
+            s.latestWritten = max(s.latestWritten, epoch)
+        }
+    }
+
+    /// Builds SSTs from every sealed, not yet synced epoch <= `epoch` and uploads them.
+    /// May run while later epochs are written. On failure nothing is committed and
+    /// the epochs can be synced again. Throws `epochNotSealed`, object store errors, `fenced`, `closed`.
+    public func sync(epoch: Epoch) async throws -> SyncResult {
+        let (mems, firstID): ([FrozenMemtable], UInt64) = try state.withLock { s in
+            if s.closed { throw FloeError.closed }
+            if let f = s.fenced { throw FloeError.fenced(f) }
+            guard epoch <= s.sealedThrough else { throw FloeError.epochNotSealed(epoch) }
+            var mems: [FrozenMemtable] = []
+            for i in s.sealed.indices where s.sealed[i].mem.epoch <= epoch && !s.sealed[i].claimed {
+                s.sealed[i].claimed = true
+                mems.append(s.sealed[i].mem)
+            }
+            s.inFlight += 1
+            // Reserve ids up front: an SST never holds more than its target size, so this bounds the count.
+            let bytes = mems.reduce(0) { $0 + $1.memoryBytes }
+            let reserve = UInt32(min(Int(UInt32.max / 2), bytes / max(1, options.sst.targetFileSize / 2) + 2))
+            let first = (writerID << 32) | UInt64(s.sstCounter)
+            s.sstCounter &+= reserve
+            return (mems, first)
+        }
+        do {
+            var next = firstID
+            let outputs = MemtableFlush.build(mems, options: options.sst) {
+                defer { next += 1 }
+                return next
+            }
+            for o in outputs { try await objectStore.put(o.info.path, o.bytes) }
+            state.withLock { $0.inFlight -= 1 }
+            return SyncResult(epoch: epoch, epochs: mems.map(\.epoch), ssts: outputs.map(\.info))
+        } catch {
+            state.withLock { s in
+                s.inFlight -= 1
+                let ids = Set(mems.map { ObjectIdentifier($0) })
+                for i in s.sealed.indices where ids.contains(ObjectIdentifier(s.sealed[i].mem)) { s.sealed[i].claimed = false }
+            }
+            throw error
+        }
+    }
+
+    /// Atomically makes `sync`'s epochs visible as committed epoch `epoch`, with
+    /// `metadata` merged (key by key) into the committed metadata.
+    ///
+    /// Commits apply in epoch order. Throws `commitOutOfOrder` when `epoch` is not
+    /// above the committed epoch or `sync` does not cover every sealed epoch up to
+    /// it; `fenced` when another writer took the manifest; object store errors
+    /// (the commit may then be retried: a commit that did land is recognised).
+    public func commit(epoch: Epoch, _ sync: SyncResult, metadata: [String: [UInt8]]) async throws {
+        try await commitLock.withLock { try await commitLocked(epoch: epoch, sync, metadata: metadata) }
+    }
+
+    private func commitLocked(epoch: Epoch, _ sync: SyncResult, metadata: [String: [UInt8]]) async throws {
+        var base: Version = try state.withLock { s in
+            if s.closed { throw FloeError.closed }
+            if let f = s.fenced { throw FloeError.fenced(f) }
+            let committed = s.version.committedEpoch
+            guard epoch > committed else { throw FloeError.commitOutOfOrder("epoch \(epoch) is not above the committed epoch \(committed)") }
+            guard sync.epoch == epoch else { throw FloeError.commitOutOfOrder("sync result is for epoch \(sync.epoch), not \(epoch)") }
+            guard epoch <= s.sealedThrough else { throw FloeError.epochNotSealed(epoch) }
+            if let bad = sync.epochs.first(where: { $0 <= committed || $0 > epoch }) {
+                throw FloeError.commitOutOfOrder("sync result holds epoch \(bad) outside (\(committed), \(epoch)]")
+            }
+            let covered = Set(sync.epochs)
+            if let missing = s.sealed.first(where: { $0.mem.epoch <= epoch && !covered.contains($0.mem.epoch) }) {
+                throw FloeError.commitOutOfOrder("sealed epoch \(missing.mem.epoch) is not in this sync result; commit its own sync first")
+            }
+            s.inFlight += 1
+            return s.version
+        }
+        defer { state.withLock { $0.inFlight -= 1 } }
+        for _ in 0..<1000 {
+            let seq = base.sequence + 1
+            let delta = VersionDelta(sequence: seq, kind: .commit, writerID: writerID, committedEpoch: epoch,
+                                     safeEpoch: base.safeEpoch, newSubLevel: sync.ssts, metadata: metadata,
+                                     timestampMillis: StateStore.nowMillis())
+            let created: Bool
+            do {
+                created = try await manifest.append(delta)
+            } catch {
+                // The ack may have been lost after the object landed: look before failing.
+                guard let landed = try? await manifest.readDelta(seq) else { throw error }
+                created = landed.writerID == writerID && landed.kind == .commit && landed.committedEpoch == epoch && landed.newSubLevel == sync.ssts
+                if !created { throw error }
+            }
+            if created {
+                install(try base.applying(delta, object: VersionDelta.objectPath(seq)))
+                if seq % options.manifestCheckpointInterval == 0 {
+                    // Best effort: a missing checkpoint only lengthens the next open.
+                    try? await manifest.writeCheckpoint(state.withLock { $0.version })
+                }
+                return
+            }
+            // The sequence is taken. Ours (an earlier attempt whose ack was lost) is adopted;
+            // a compaction is rebased over; anything else by another writer fences us.
+            let other = try await manifest.readDelta(seq)
+            if other.writerID == writerID || other.kind == .compaction {
+                base = try base.applying(other, object: VersionDelta.objectPath(seq))
+                if other.writerID == writerID {
+                    install(base)
+                    if other.committedEpoch == epoch && other.newSubLevel == sync.ssts { return }
+                    if other.committedEpoch >= epoch {
+                        throw FloeError.commitOutOfOrder("epoch \(other.committedEpoch) was already committed by this writer")
+                    }
+                }
+                continue
+            }
+            let why = "manifest sequence \(seq) was taken by writer \(other.writerID) (\(other.kind)); this writer is \(writerID)"
+            state.withLock { $0.fenced = why }
+            throw FloeError.fenced(why)
+        }
+        throw FloeError.commitOutOfOrder("manifest kept moving; commit of epoch \(epoch) gave up")
+    }
+
+    /// Makes `v` current and drops the memtables it now covers.
+    private func install(_ v: Version) {
+        state.withLock { s in
+            guard v.sequence > s.version.sequence else { return }
+            s.version = v
+            while let first = s.sealed.first, first.mem.epoch <= v.committedEpoch {
+                s.memoryUsed -= first.mem.memoryBytes
+                s.sealed.removeFirst()
+            }
+            s.sealedThrough = max(s.sealedThrough, v.committedEpoch)
+            s.latestWritten = max(s.latestWritten, v.committedEpoch)
+        }
+    }
+
+    /// Seals, syncs and commits `epoch` in one call.
+    public func checkpoint(epoch: Epoch, metadata: [String: [UInt8]]) async throws {
+        try seal(epoch: epoch)
+        let r = try await sync(epoch: epoch)
+        try await commit(epoch: epoch, r, metadata: metadata)
+    }
+
+    /// Waits until the memtable budget has room again. Returns at once if it has;
+    /// throws `memoryBudgetExceeded` if it is full and no sync or commit is running to free it.
+    public func waitForWriteBudget() async throws {
+        while true {
+            let (used, inFlight, closed) = state.withLock { ($0.memoryUsed, $0.inFlight, $0.closed) }
+            if closed { throw FloeError.closed }
+            if used < options.memtableBudgetBytes { return }
+            if inFlight == 0 { throw FloeError.memoryBudgetExceeded(used: used, budget: options.memtableBudgetBytes) }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+    }
+
+    // MARK: read path
+
+    /// Checks that `epoch` is readable and captures the version and own memtables a read needs.
+    private func readView(_ epoch: Epoch, freezeOpen: Bool) throws -> (Version, [FrozenMemtable], direct: (MemtableEntry, [UInt8])?) {
+        try state.withLock { s in
+            if s.closed { throw FloeError.closed }
+            let v = s.version
+            try checkRetained(epoch, v)
+            guard epoch > v.committedEpoch else { return (v, [], nil) }
+            var mems: [FrozenMemtable] = []
+            for m in s.open.reversed() where m.epoch <= epoch { mems.append(m.freeze()) }
+            for m in s.sealed.reversed() where m.mem.epoch <= epoch { mems.append(m.mem) }
+            return (v, mems, nil)
+        }
+    }
+
+    private func checkRetained(_ epoch: Epoch, _ v: Version) throws {
+        let committed = v.committedEpoch
+        guard epoch < committed else { return }
+        let oldest = max(v.safeEpoch, committed >= options.retentionEpochs ? committed - options.retentionEpochs : 0)
+        if epoch < v.safeEpoch || (epoch < oldest && !pins.isPinned(epoch)) {
+            throw FloeError.epochNotRetained(epoch: epoch, oldestRetained: oldest)
+        }
+    }
+
+    /// The value of `key` in `table` at `epoch`, or nil if absent or deleted.
+    /// At or below the committed epoch it sees committed data only; above it, this
+    /// writer also sees its own uncommitted writes at epochs <= `epoch`.
+    /// Throws `epochNotRetained` below the retained window, `corruption` or
+    /// `objectNotFound` for damaged or missing SSTs, `closed`.
+    public func get(_ table: TableID, key: [UInt8], epoch: Epoch) async throws -> [UInt8]? {
+        // Own uncommitted epochs: look up the mutable memtables in place (no freeze for point reads).
+        let view: (Version, [FrozenMemtable], [UInt8]??) = try state.withLock { s in
+            if s.closed { throw FloeError.closed }
+            let v = s.version
+            try checkRetained(epoch, v)
+            guard epoch > v.committedEpoch, !(s.open.isEmpty && s.sealed.isEmpty) else { return (v, [], nil) }
+            for m in s.open.reversed() where m.epoch <= epoch {
+                if let e = key.withUnsafeBytes({ m.lookup(table: table.raw, key: $0) }) {
+                    return (v, [], .some(e.kind == Block.kindDelete ? nil : m.value(of: e)))
+                }
+            }
+            return (v, s.sealed.reversed().filter { $0.mem.epoch <= epoch }.map(\.mem), nil)
+        }
+        if let hit = view.2 { return hit }
+        return try await PointReader.get(reader: reader, version: view.0, memtables: view.1, table: table, key: key, epoch: epoch)
+    }
+
+    /// Rows of `table` with `from <= key < to` at `epoch`, in key order (nil bounds
+    /// are open). Streams: see `ScanResult`. Visibility and errors as for `get`.
+    public func scan(_ table: TableID, from: [UInt8]?, to: [UInt8]?, epoch: Epoch) async throws -> ScanResult {
+        let (v, mems, _) = try readView(epoch, freezeOpen: true)
+        return ScanResult(reader: reader, table: table.raw, from: from ?? [], to: to, epoch: epoch,
+                          memtables: mems, runs: v.l0 + v.levels, pin: nil)
+    }
+
+    /// The newest committed epoch.
+    public var committedEpoch: Epoch { state.withLock { $0.version.committedEpoch } }
+
+    /// Caller metadata as of the committed epoch (each commit's keys merged over the previous ones).
+    public var committedMetadata: [String: [UInt8]] { state.withLock { $0.version.metadata } }
+
+    /// Pins the committed version at `epoch` (<= the committed epoch and retained)
+    /// until the snapshot is released. Throws `invalidArgument` above the committed
+    /// epoch, `epochNotRetained` below the window, `closed`.
+    public func snapshot(epoch: Epoch) throws -> Snapshot {
+        let pin: VersionPin = try state.withLock { s in
+            if s.closed { throw FloeError.closed }
+            guard epoch <= s.version.committedEpoch else {
+                throw FloeError.invalidArgument("snapshot epoch \(epoch) is above the committed epoch \(s.version.committedEpoch)")
+            }
+            try checkRetained(epoch, s.version)
+            return VersionPin(version: s.version, epoch: epoch, registry: pins)
+        }
+        return Snapshot(pin: pin, reader: reader)
+    }
+
+    /// Closes the store. Uncommitted epochs are discarded, exactly as in a crash;
+    /// committed data is untouched. Later calls throw `closed`.
+    public func close() async throws {
+        state.withLock { s in
+            s.closed = true
+            s.open.removeAll()
+            s.sealed.removeAll()
+            s.memoryUsed = 0
+        }
+    }
+
+    // MARK: introspection
+
+    /// Whether another writer has fenced this one.
+    public var isFenced: Bool { state.withLock { $0.fenced != nil } }
+
+    var currentVersion: Version { state.withLock { $0.version } }
+
+    /// Counters for tools and benchmarks.
+    public var statistics: StoreStatistics {
+        let (v, mem) = state.withLock { ($0.version, $0.memoryUsed) }
+        let b = reader.blockCache.stats, m = reader.metaCache.stats
+        return StoreStatistics(
+            committedEpoch: v.committedEpoch, manifestSequence: v.sequence,
+            l0SubLevels: v.l0.count, levelFileCounts: v.levels.map(\.count),
+            sstCount: v.allSsts.count, sstBytes: v.allSsts.reduce(0) { $0 + $1.fileSize },
+            memtableBytes: mem,
+            blockCacheHits: b.hits, blockCacheMisses: b.misses, blockCacheEvictions: b.evictions, blockCacheBytes: b.usageBytes,
+            metaCacheHits: m.hits, metaCacheMisses: m.misses)
+    }
+
+    static func nowMillis() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
+    }
+}
+
+/// A point-in-time summary of a store's shape and caches.
+public struct StoreStatistics: Sendable, Equatable {
+    public var committedEpoch: Epoch
+    public var manifestSequence: UInt64
+    public var l0SubLevels: Int
+    public var levelFileCounts: [Int]
+    public var sstCount: Int
+    public var sstBytes: UInt64
+    public var memtableBytes: Int
+    public var blockCacheHits: UInt64
+    public var blockCacheMisses: UInt64
+    public var blockCacheEvictions: UInt64
+    public var blockCacheBytes: Int
+    public var metaCacheHits: UInt64
+    public var metaCacheMisses: UInt64
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

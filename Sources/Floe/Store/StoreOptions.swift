@@ -1,0 +1,22 @@
+/// Tuning and behaviour of a store. Every field has a safe default.
+public struct StoreOptions: Sendable, Equatable {
+    /// How SSTs are built (block size, compression, bloom bits, file size).
+    public var sst = SstWriterOptions()
+    /// Bytes of decoded data blocks the block cache may hold.
+    public var blockCacheBytes: Int = 256 << 20
+    /// Bytes of SST index and filter data the meta cache may hold.
+    public var metaCacheBytes: Int = 64 << 20
+    /// Memory all uncommitted epochs may hold. A write past it throws
+    /// `FloeError.memoryBudgetExceeded`; `waitForWriteBudget()` waits for in-flight
+    /// syncs and commits to free memory.
+    public var memtableBudgetBytes: Int = 512 << 20
+    /// A full manifest checkpoint is written every this many deltas, bounding open time.
+    public var manifestCheckpointInterval: UInt64 = 64
+    /// Epochs readable below the committed epoch: reads at `e >= committed - retention`
+    /// are served (plus any epoch a live snapshot pins). 0 keeps only the latest.
+    public var retentionEpochs: UInt64 = 0
+    /// Create the store when the path or object store holds nothing.
+    public var createIfMissing: Bool = true
+
+    public init() {}
+}

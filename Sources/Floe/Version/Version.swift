@@ -1,0 +1,67 @@
+/// An immutable view of the LSM tree at one manifest sequence.
+///
+/// Invariants:
+/// - `l0` holds sub-levels newest first; within a sub-level SSTs are sorted and
+///   non-overlapping, and a newer sub-level holds only newer versions of any key;
+/// - `levels[i]` is level i+1: sorted, non-overlapping, older than all of L0;
+/// - every SST referenced here is durable in the object store.
+final class Version: Sendable {
+    let sequence: UInt64
+    let writerID: UInt64
+    let committedEpoch: Epoch
+    let safeEpoch: Epoch
+    let metadata: [String: [UInt8]]
+    let l0: [[SstInfo]]
+    let levels: [[SstInfo]]
+
+    init(sequence: UInt64, writerID: UInt64, committedEpoch: Epoch, safeEpoch: Epoch,
+         metadata: [String: [UInt8]], l0: [[SstInfo]], levels: [[SstInfo]]) {
+        self.sequence = sequence
+        self.writerID = writerID
+        self.committedEpoch = committedEpoch
+        self.safeEpoch = safeEpoch
+        self.metadata = metadata
+        self.l0 = l0
+        self.levels = levels
+    }
+
+    static let empty = Version(sequence: 0, writerID: 0, committedEpoch: 0, safeEpoch: 0, metadata: [:], l0: [], levels: [])
+
+    var allSsts: [SstInfo] { l0.flatMap { $0 } + levels.flatMap { $0 } }
+
+    /// Applies `delta`, which must carry the next sequence.
+    func applying(_ d: VersionDelta, object: String) throws -> Version {
+        guard d.sequence == sequence + 1 else {
+            throw FloeError.corruption(object: object, offset: 0, reason: "delta sequence \(d.sequence) does not follow \(sequence)")
+        }
+        var l0 = self.l0
+        var levels = self.levels
+        var meta = metadata
+        var writer = writerID
+        var epoch = committedEpoch
+        switch d.kind {
+        case .open:
+            writer = d.writerID
+        case .commit:
+            guard d.committedEpoch > committedEpoch else {
+                throw FloeError.corruption(object: object, offset: 0, reason: "commit of epoch \(d.committedEpoch) does not advance committed epoch \(committedEpoch)")
+            }
+            epoch = d.committedEpoch
+            if !d.newSubLevel.isEmpty { l0.insert(d.newSubLevel, at: 0) }
+            for (k, v) in d.metadata { meta[k] = v }
+        case .compaction:
+            let gone = Set(d.removed)
+            l0 = l0.map { $0.filter { !gone.contains($0.id) } }.filter { !$0.isEmpty }
+            levels = levels.map { $0.filter { !gone.contains($0.id) } }
+            for a in d.added where a.level > 0 {
+                while levels.count < a.level { levels.append([]) }
+                levels[a.level - 1].append(a.info)
+            }
+            for i in levels.indices { levels[i].sort { FullKey.compare($0.smallestKey, $1.smallestKey) < 0 } }
+            let l0Added = d.added.filter { $0.level == 0 }.map(\.info)
+            if !l0Added.isEmpty { l0.append(l0Added.sorted { FullKey.compare($0.smallestKey, $1.smallestKey) < 0 }) }
+        }
+        return Version(sequence: d.sequence, writerID: writer, committedEpoch: epoch,
+                       safeEpoch: max(safeEpoch, d.safeEpoch), metadata: meta, l0: l0, levels: levels)
+    }
+}

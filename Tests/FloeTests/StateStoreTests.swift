@@ -1,0 +1,75 @@
+import Testing
+@testable import Floe
+
+@Suite struct StateStoreTests {
+    let t1 = TableID(1), t2 = TableID(2)
+
+    func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
+
+    func collect(_ r: ScanResult) async throws -> [(String, String)] {
+        var out: [(String, String)] = []
+        for try await (k, v) in r { out.append((String(decoding: k, as: UTF8.self), String(decoding: v, as: UTF8.self))) }
+        return out
+    }
+
+    @Test func putCheckpointGetScanReopen() async throws {
+        let mem = MemoryObjectStore()
+        var opts = StoreOptions()
+        opts.retentionEpochs = 100
+        let s = try await StateStore.open(objectStore: mem, options: opts)
+        try s.put(t1, key: bytes("a"), value: bytes("1"), epoch: 1)
+        try s.put(t1, key: bytes("ab"), value: bytes("2"), epoch: 1)
+        try s.put(t2, key: bytes("a"), value: bytes("x"), epoch: 1)
+        // Own uncommitted reads.
+        #expect(try await s.get(t1, key: bytes("a"), epoch: 1) == bytes("1"))
+        try await s.checkpoint(epoch: 1, metadata: ["offset": [1]])
+        #expect(s.committedEpoch == 1)
+        try s.put(t1, key: bytes("a"), value: bytes("3"), epoch: 2)
+        try s.delete(t1, key: bytes("ab"), epoch: 2)
+        try await s.checkpoint(epoch: 2, metadata: ["offset": [2]])
+        #expect(try await s.get(t1, key: bytes("a"), epoch: 2) == bytes("3"))
+        #expect(try await s.get(t1, key: bytes("a"), epoch: 1) == bytes("1"))
+        #expect(try await s.get(t1, key: bytes("ab"), epoch: 2) == nil)
+        #expect(try await s.get(t1, key: bytes("ab"), epoch: 1) == bytes("2"))
+        #expect(try await collect(s.scan(t1, from: nil, to: nil, epoch: 1)).map(\.0) == ["a", "ab"])
+        #expect(try await collect(s.scan(t1, from: nil, to: nil, epoch: 2)).map { $0.0 + "=" + $0.1 } == ["a=3"])
+        #expect(try await collect(s.scan(t2, from: nil, to: nil, epoch: 2)).map(\.1) == ["x"])
+        try await s.close()
+
+        let r = try await StateStore.open(objectStore: mem, options: opts)
+        #expect(r.committedEpoch == 2)
+        #expect(r.committedMetadata["offset"] == [2])
+        #expect(try await r.get(t1, key: bytes("a"), epoch: 2) == bytes("3"))
+        #expect(try await r.get(t2, key: bytes("a"), epoch: 2) == bytes("x"))
+    }
+
+    @Test func writesToSealedOrCommittedEpochsAreRejected() async throws {
+        let s = try await StateStore.open(objectStore: MemoryObjectStore())
+        try s.put(t1, key: bytes("k"), value: bytes("v"), epoch: 5)
+        try s.seal(epoch: 5)
+        #expect(throws: FloeError.epochSealed(epoch: 5, sealed: 5)) { try s.put(t1, key: bytes("k"), value: bytes("v"), epoch: 5) }
+        try s.put(t1, key: bytes("k"), value: bytes("w"), epoch: 7)
+        #expect(throws: FloeError.epochRegressed(epoch: 6, latest: 7)) { try s.put(t1, key: bytes("k"), value: bytes("v"), epoch: 6) }
+        let r = try await s.sync(epoch: 5)
+        try await s.commit(epoch: 5, r, metadata: [:])
+        #expect(throws: FloeError.epochCommitted(epoch: 5, committed: 5)) { try s.put(t1, key: bytes("k"), value: bytes("v"), epoch: 5) }
+        await #expect(throws: FloeError.epochNotSealed(7)) { _ = try await s.sync(epoch: 7) }
+        #expect(try await s.get(t1, key: bytes("k"), epoch: 7) == bytes("w"))
+        #expect(try await s.get(t1, key: bytes("k"), epoch: 5) == bytes("v"))
+    }
+
+    @Test func secondOpenerFencesFirst() async throws {
+        let mem = MemoryObjectStore()
+        let a = try await StateStore.open(objectStore: mem)
+        try a.put(t1, key: bytes("k"), value: bytes("a1"), epoch: 1)
+        try await a.checkpoint(epoch: 1, metadata: [:])
+        let b = try await StateStore.open(objectStore: mem)
+        try a.put(t1, key: bytes("k"), value: bytes("a2"), epoch: 2)
+        await #expect(throws: FloeError.self) { try await a.checkpoint(epoch: 2, metadata: [:]) }
+        #expect(a.isFenced)
+        let c = try await StateStore.open(objectStore: mem)
+        #expect(c.committedEpoch == 1)
+        #expect(try await c.get(t1, key: bytes("k"), epoch: 1) == bytes("a1"))
+        _ = b
+    }
+}
