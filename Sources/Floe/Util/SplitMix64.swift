@@ -1,7 +1,7 @@
 /// A small, fast, seedable generator (SplitMix64). Every randomized component —
 /// fault injection, workloads, model tests — takes one so a seed replays exactly.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
-    public private(set) var state: UInt64
+    public var state: UInt64
     public init(seed: UInt64) { state = seed }
     @inlinable public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
