@@ -1,0 +1,155 @@
+import Testing
+@testable import Floe
+
+private func le64(_ v: UInt64, prefix: UInt8) -> [UInt8] {
+    var b: [UInt8] = [prefix]
+    withUnsafeBytes(of: v.littleEndian) { b.append(contentsOf: $0) }
+    return b
+}
+
+private func isCorruption(_ error: any Error, object: String) -> Bool {
+    if case let .corruption(o, _, _)? = error as? FloeError { return o == object }
+    return false
+}
+
+@Suite struct BloomFilterTests {
+    static let present = TableID(1)
+
+    /// Hashes of the keys put into filters: table 1, key bytes `0x01 ++ le64(i)`.
+    static func insertedHashes(_ n: Int) -> [UInt64] {
+        (0..<n).map { BloomFilter.keyHash(table: present, key: le64(UInt64($0), prefix: 0x01)) }
+    }
+
+    @Test func hashCountFollowsBitsPerKey() {
+        #expect(BloomFilter.hashCount(bitsPerKey: 10) == 7)
+        #expect(BloomFilter.hashCount(bitsPerKey: 0) == 1)
+        #expect(BloomFilter.hashCount(bitsPerKey: 1) == 1)
+        #expect(BloomFilter.hashCount(bitsPerKey: 100) == 30)
+        let f = BloomFilter.build(hashes: Self.insertedHashes(33), bitsPerKey: 10)
+        #expect(f.bitCount == 336)  // 330 rounded up to a multiple of 8
+        #expect(BloomFilter.build(hashes: Self.insertedHashes(3), bitsPerKey: 10).bitCount == 64)
+    }
+
+    @Test func noFalseNegatives() {
+        let hashes = Self.insertedHashes(100_000)
+        for bitsPerKey in [1, 10] {
+            let f = BloomFilter.build(hashes: hashes, bitsPerKey: bitsPerKey)
+            var missing = 0
+            for h in hashes where !f.mayContain(h) { missing += 1 }
+            #expect(missing == 0, "bitsPerKey \(bitsPerKey)")
+        }
+    }
+
+    @Test func falsePositiveRateAtTenBitsPerKey() {
+        let f = BloomFilter.build(hashes: Self.insertedHashes(100_000), bitsPerKey: 10)
+        var positives = 0
+        let probes = 1_000_000
+        for i in 0..<probes / 2 {
+            // The inserted key bytes under another table...
+            if f.mayContain(BloomFilter.keyHash(table: TableID(2), key: le64(UInt64(i), prefix: 0x01))) { positives += 1 }
+            // ...and other key bytes under the inserted table.
+            if f.mayContain(BloomFilter.keyHash(table: Self.present, key: le64(UInt64(i), prefix: 0x02))) { positives += 1 }
+        }
+        let rate = Double(positives) / Double(probes)
+        print("bloom filter false-positive rate at 10 bits/key, k=\(f.hashCount): \(positives)/\(probes) = \((rate * 10_000).rounded() / 100)% (theory ~0.82%)")
+        #expect(rate <= 0.012, "measured false-positive rate \(rate)")
+    }
+
+    @Test func emptyFilterAnswersFalse() throws {
+        let f = BloomFilter.build(hashes: [], bitsPerKey: 10)
+        #expect(f.bitCount == 64)
+        var w = ByteWriter()
+        f.encode(into: &w)
+        let g = try BloomFilter.decode(w.bytes, range: 0..<w.count, object: "e", baseOffset: 0)
+        #expect(g == f)
+        var rng = SplitMix64(seed: 1)
+        for _ in 0..<10_000 {
+            let h = rng.next()
+            #expect(!f.mayContain(h))
+            #expect(!g.mayContain(h))
+        }
+    }
+
+    @Test func encodeDecodeRoundTripPreservesAnswers() throws {
+        let f = BloomFilter.build(hashes: Self.insertedHashes(1000), bitsPerKey: 10)
+        var w = ByteWriter()
+        w.raw([0xAA, 0xBB, 0xCC])  // the filter sits inside a larger object
+        f.encode(into: &w)
+        #expect(w.count == 3 + f.encodedSize)
+        w.raw([0xDD])
+        let g = try BloomFilter.decode(w.bytes, range: 3..<(w.count - 1), object: "x.sst", baseOffset: 1003)
+        #expect(g == f)
+        var rng = SplitMix64(seed: 99)
+        for _ in 0..<20_000 {
+            let h = rng.next()
+            #expect(f.mayContain(h) == g.mayContain(h))
+        }
+        for h in Self.insertedHashes(1000) { #expect(g.mayContain(h)) }
+    }
+
+    @Test func corruptHeaderOrTruncationIsDetected() throws {
+        let f = BloomFilter.build(hashes: Self.insertedHashes(20), bitsPerKey: 10)
+        var w = ByteWriter()
+        f.encode(into: &w)
+        let good = w.bytes
+        let base = 500
+        #expect(good.count == 5 + 25)
+
+        // Every truncation throws a corruption error naming the object.
+        for length in 0..<good.count {
+            do {
+                _ = try BloomFilter.decode(good, range: 0..<length, object: "t.sst", baseOffset: base)
+                Issue.record("truncation to \(length) bytes decoded")
+            } catch {
+                #expect(isCorruption(error, object: "t.sst"), "length \(length): \(error)")
+            }
+        }
+        // So does a trailing extra byte.
+        #expect(throws: FloeError.self) {
+            _ = try BloomFilter.decode(good + [0], range: 0..<(good.count + 1), object: "t.sst", baseOffset: base)
+        }
+
+        // Every single-byte change: a header change that breaks the structure throws
+        // with the field's offset; a change inside the bit array decodes (the
+        // enclosing block checksum catches it) and still answers without crashing.
+        var rng = SplitMix64(seed: 7)
+        for position in 0..<good.count {
+            for mask in [0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0xFF] as [UInt8] {
+                var bad = good
+                bad[position] ^= mask
+                let flippedK = Int(bad[0])
+                do {
+                    let g = try BloomFilter.decode(bad, range: 0..<bad.count, object: "t.sst", baseOffset: base)
+                    #expect(position >= 5 || (position == 0 && (1...30).contains(flippedK)), "position \(position) mask \(mask) decoded")
+                    for _ in 0..<64 { _ = g.mayContain(rng.next()) }
+                } catch let FloeError.corruption(object, offset, _) {
+                    #expect(position < 5, "position \(position) mask \(mask) rejected")
+                    #expect(object == "t.sst")
+                    #expect(offset == base + (position == 0 ? 0 : 1), "position \(position)")
+                } catch {
+                    Issue.record("unexpected error \(error)")
+                }
+            }
+        }
+    }
+
+    @Test func rangeOutsideTheBytesIsCorruption() {
+        #expect(throws: FloeError.self) {
+            _ = try BloomFilter.decode([1, 64, 0, 0, 0], range: 0..<13, object: "t", baseOffset: 0)
+        }
+    }
+
+    @Test func keyHashDependsOnTable() {
+        let key: [UInt8] = Array("user-key".utf8)
+        var seen = Set<UInt64>()
+        for t in 0..<1000 as Range<UInt32> {
+            seen.insert(BloomFilter.keyHash(table: TableID(t), key: key))
+        }
+        #expect(seen.count == 1000)
+        let viaPointer = key.withUnsafeBytes { BloomFilter.keyHash(table: TableID(3), key: $0) }
+        #expect(viaPointer == BloomFilter.keyHash(table: TableID(3), key: key))
+        #expect(BloomFilter.keyHash(table: TableID(3), key: key[...]) == viaPointer)
+        // The empty key hashes too, and differently per table.
+        #expect(BloomFilter.keyHash(table: TableID(1), key: []) != BloomFilter.keyHash(table: TableID(2), key: []))
+    }
+}
