@@ -2,7 +2,7 @@ import CLZ4
 import CZstd
 
 /// Per-block compression codec. The raw value is stored in each block trailer.
-public enum Compression: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+public enum Compression: UInt8, Sendable, CaseIterable, Codable, CustomStringConvertible {
     case none = 0
     case lz4 = 1
     case zstd = 2

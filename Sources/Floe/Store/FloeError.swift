@@ -22,6 +22,10 @@ public enum FloeError: Error, Sendable, Equatable, CustomStringConvertible {
     case epochNotRetained(epoch: Epoch, oldestRetained: Epoch)
     /// Another writer opened the store; this one may no longer commit.
     case fenced(String)
+    /// A compaction result no longer applies: its inputs were compacted or moved by someone else.
+    case staleCompaction(String)
+    /// Background compaction failed; commits stalled on it surface this.
+    case compactionFailed(String)
     /// The path or object store does not hold a Floe store.
     case notAFloeStore(String)
     /// The store was written by a newer or unknown format version.
@@ -48,6 +52,8 @@ public enum FloeError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .commitOutOfOrder(why): return "commit out of order: \(why)"
         case let .epochNotRetained(e, oldest): return "epoch \(e) is below the retained window (oldest readable epoch \(oldest))"
         case let .fenced(why): return "writer fenced: \(why)"
+        case let .staleCompaction(why): return "stale compaction refused: \(why)"
+        case let .compactionFailed(why): return "compaction failed: \(why)"
         case let .notAFloeStore(path): return "not a Floe store: \(path)"
         case let .unsupportedFormat(object, v): return "unsupported format version \(v) in \(object)"
         case let .memoryBudgetExceeded(used, budget): return "memtable budget exceeded: \(used) of \(budget) bytes in use; sync and commit sealed epochs first"

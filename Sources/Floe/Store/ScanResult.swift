@@ -30,49 +30,10 @@ public struct ScanResult: AsyncSequence, Sendable {
 }
 
 /// K-way merge over memtables and sorted runs with MVCC resolution: for each
-/// user key the newest version at or below the read epoch wins; tombstones hide
-/// the key. Sources are concrete classes behind an enum: no existentials per entry.
+/// user key the newest version at or below the read epoch wins; tombstones hide the key.
 final class MergingIterator {
-    enum Source {
-        case mem(MemtableIterator)
-        case run(SstRunIterator)
-
-        var valid: Bool {
-            switch self {
-            case let .mem(m): m.valid
-            case let .run(r): r.valid
-            }
-        }
-        var key: [UInt8] {
-            switch self {
-            case let .mem(m): m.key
-            case let .run(r): r.key
-            }
-        }
-        var kind: UInt8 {
-            switch self {
-            case let .mem(m): m.kind
-            case let .run(r): r.kind
-            }
-        }
-        var value: ArraySlice<UInt8> {
-            switch self {
-            case let .mem(m): m.value
-            case let .run(r): r.value
-            }
-        }
-        func next() async throws {
-            switch self {
-            case let .mem(m): m.next()
-            case let .run(r): try await r.next()
-            }
-        }
-    }
-
     private let scan: ScanResult
-    private var sources: [Source] = []
-    /// Min-heap of indices into `sources`, ordered by current key.
-    private var heap: [Int] = []
+    private var merge = MergeHeap()
     private var started = false
     private var finished = false
     private var lastPrefix: [UInt8] = []
@@ -87,35 +48,29 @@ final class MergingIterator {
         for m in scan.memtables {
             let it = MemtableIterator(m)
             it.seek(table: scan.table, userKey: scan.from)
-            sources.append(.mem(it))
+            merge.add(.mem(it))
         }
         for run in scan.runs {
             let it = SstRunIterator(reader: scan.reader, run: run)
             try await it.seek(target)
-            sources.append(.run(it))
+            merge.add(.run(it))
         }
-        for i in sources.indices where sources[i].valid { push(i) }
     }
 
     func next() async throws -> ScanResult.Element? {
         if finished { return nil }
         if !started { try await start() }
-        while let top = heap.first {
-            let src = sources[top]
-            let done: Bool = src.key.withUnsafeBytes { k in
-                if FullKey.table(k) != scan.table { return true }
-                if let to = scan.to, to.withUnsafeBytes({ FullKey.compareBytes(FullKey.userKey(k), $0) }) >= 0 { return true }
-                return false
+        while let src = merge.top {
+            let key = src.key
+            let (done, visible, sameAsLast): (Bool, Bool, Bool) = key.withUnsafeBytes { k in
+                if FullKey.table(k) != scan.table { return (true, false, false) }
+                if let to = scan.to, to.withUnsafeBytes({ FullKey.compareBytes(FullKey.userKey(k), $0) }) >= 0 { return (true, false, false) }
+                let same = haveLast && lastPrefix.withUnsafeBytes { FullKey.compareBytes($0, FullKey.prefix(k)) == 0 }
+                return (false, FullKey.epoch(k) <= scan.epoch, same)
             }
             if done { break }
-            let (visible, sameAsLast): (Bool, Bool) = src.key.withUnsafeBytes { k in
-                let visible = FullKey.epoch(k) <= scan.epoch
-                let same = haveLast && lastPrefix.withUnsafeBytes { FullKey.compareBytes($0, FullKey.prefix(k)) == 0 }
-                return (visible, same)
-            }
             var out: ScanResult.Element? = nil
             if visible && !sameAsLast {
-                let key = src.key
                 lastPrefix.removeAll(keepingCapacity: true)
                 lastPrefix.append(contentsOf: key[0..<(key.count - 8)])
                 haveLast = true
@@ -123,46 +78,10 @@ final class MergingIterator {
                     out = (Array(key[4..<(key.count - 8)]), Array(src.value))
                 }
             }
-            try await src.next()
-            if src.valid { siftDown(0) } else { popTop() }
+            try await merge.advanceTop()
             if let out { return out }
         }
         finished = true
         return nil
-    }
-
-    // MARK: heap
-
-    @inline(__always) private func less(_ a: Int, _ b: Int) -> Bool {
-        let c = FullKey.compare(sources[a].key, sources[b].key)
-        return c < 0 || (c == 0 && a < b)
-    }
-
-    private func push(_ i: Int) {
-        heap.append(i)
-        var c = heap.count - 1
-        while c > 0 {
-            let p = (c - 1) >> 1
-            if less(heap[c], heap[p]) { heap.swapAt(c, p); c = p } else { break }
-        }
-    }
-
-    private func popTop() {
-        let last = heap.removeLast()
-        if !heap.isEmpty { heap[0] = last; siftDown(0) }
-    }
-
-    private func siftDown(_ start: Int) {
-        var p = start
-        let n = heap.count
-        while true {
-            let l = 2 * p + 1, r = l + 1
-            var m = p
-            if l < n && less(heap[l], heap[m]) { m = l }
-            if r < n && less(heap[r], heap[m]) { m = r }
-            if m == p { return }
-            heap.swapAt(p, m)
-            p = m
-        }
     }
 }

@@ -2,6 +2,8 @@
 public struct StoreOptions: Sendable, Equatable {
     /// How SSTs are built (block size, compression, bloom bits, file size).
     public var sst = SstWriterOptions()
+    /// LSM shape, compaction triggers and write stalls.
+    public var compaction = CompactionOptions()
     /// Bytes of decoded data blocks the block cache may hold.
     public var blockCacheBytes: Int = 256 << 20
     /// Bytes of SST index and filter data the meta cache may hold.

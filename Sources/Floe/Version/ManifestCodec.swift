@@ -18,6 +18,7 @@ enum ManifestCodec {
         w.varint(d.committedEpoch)
         w.varint(d.safeEpoch)
         w.varint(d.timestampMillis)
+        w.varint(d.stallMicros)
         w.varint(d.newSubLevel.count)
         for s in d.newSubLevel { s.encode(into: &w) }
         w.varint(d.removed.count)
@@ -40,6 +41,7 @@ enum ManifestCodec {
         var d = VersionDelta(sequence: seq, kind: kind, writerID: try r.varint("writer id"),
                              committedEpoch: try r.varint("committed epoch"), safeEpoch: try r.varint("safe epoch"))
         d.timestampMillis = try r.varint("timestamp")
+        d.stallMicros = try r.varint("stall micros")
         let n = try r.length("sub-level count", limit: r.remaining)
         for _ in 0..<n { d.newSubLevel.append(try SstInfo.decode(&r)) }
         let rm = try r.length("removed count", limit: r.remaining / 8)
@@ -62,6 +64,10 @@ enum ManifestCodec {
         w.varint(v.writerID)
         w.varint(v.committedEpoch)
         w.varint(v.safeEpoch)
+        let c = v.stats
+        for x in [c.ingestedBytes, c.flushWrittenBytes, c.compactionReadBytes, c.compactionWrittenBytes, c.stallMicros, c.commits, c.compactions] {
+            w.varint(x)
+        }
         w.varint(v.l0.count)
         for sub in v.l0 {
             w.varint(sub.count)
@@ -82,6 +88,14 @@ enum ManifestCodec {
         let writer = try r.varint("writer id")
         let epoch = try r.varint("committed epoch")
         let safe = try r.varint("safe epoch")
+        var c = LsmCounters()
+        c.ingestedBytes = try r.varint("ingested bytes")
+        c.flushWrittenBytes = try r.varint("flush bytes")
+        c.compactionReadBytes = try r.varint("compaction read bytes")
+        c.compactionWrittenBytes = try r.varint("compaction written bytes")
+        c.stallMicros = try r.varint("stall micros")
+        c.commits = try r.varint("commits")
+        c.compactions = try r.varint("compactions")
         var l0: [[SstInfo]] = []
         for _ in 0..<(try r.length("sub-level count", limit: r.remaining)) {
             var sub: [SstInfo] = []
@@ -97,7 +111,7 @@ enum ManifestCodec {
         let meta = try decodeMetadata(&r)
         guard r.isAtEnd else { throw r.corrupt("\(r.remaining) trailing bytes") }
         return Version(sequence: seq, writerID: writer, committedEpoch: epoch, safeEpoch: safe,
-                       metadata: meta, l0: l0, levels: levels)
+                       metadata: meta, l0: l0, levels: levels, stats: c)
     }
 
     private static func encodeMetadata(_ m: [String: [UInt8]], into w: inout ByteWriter) {

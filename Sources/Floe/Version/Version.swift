@@ -13,9 +13,11 @@ final class Version: Sendable {
     let metadata: [String: [UInt8]]
     let l0: [[SstInfo]]
     let levels: [[SstInfo]]
+    /// Cumulative I/O counters since the store was created.
+    let stats: LsmCounters
 
     init(sequence: UInt64, writerID: UInt64, committedEpoch: Epoch, safeEpoch: Epoch,
-         metadata: [String: [UInt8]], l0: [[SstInfo]], levels: [[SstInfo]]) {
+         metadata: [String: [UInt8]], l0: [[SstInfo]], levels: [[SstInfo]], stats: LsmCounters = .init()) {
         self.sequence = sequence
         self.writerID = writerID
         self.committedEpoch = committedEpoch
@@ -23,6 +25,7 @@ final class Version: Sendable {
         self.metadata = metadata
         self.l0 = l0
         self.levels = levels
+        self.stats = stats
     }
 
     static let empty = Version(sequence: 0, writerID: 0, committedEpoch: 0, safeEpoch: 0, metadata: [:], l0: [], levels: [])
@@ -39,6 +42,8 @@ final class Version: Sendable {
         var meta = metadata
         var writer = writerID
         var epoch = committedEpoch
+        var stats = self.stats
+        stats.stallMicros += d.stallMicros
         switch d.kind {
         case .open:
             writer = d.writerID
@@ -48,9 +53,26 @@ final class Version: Sendable {
             }
             epoch = d.committedEpoch
             if !d.newSubLevel.isEmpty { l0.insert(d.newSubLevel, at: 0) }
+            stats.ingestedBytes += d.newSubLevel.reduce(0) { $0 + $1.rawBytes }
+            stats.flushWrittenBytes += d.newSubLevel.reduce(0) { $0 + $1.fileSize }
+            stats.commits += 1
             for (k, v) in d.metadata { meta[k] = v }
+        case .register:
+            break
         case .compaction:
             let gone = Set(d.removed)
+            let present = Set(allSsts.map(\.id))
+            guard gone.isSubset(of: present) else {
+                throw FloeError.corruption(object: object, offset: 0, reason: "compaction removes SSTs the version does not hold")
+            }
+            let moved = Set(d.added.map(\.info.id)).intersection(gone)
+            let removedBytes = allSsts.filter { gone.contains($0.id) && !moved.contains($0.id) }.reduce(0) { $0 + $1.fileSize }
+            stats.compactionReadBytes += removedBytes
+            stats.compactionWrittenBytes += d.added.filter { !moved.contains($0.info.id) }.reduce(0) { $0 + $1.info.fileSize }
+            stats.compactions += 1
+            // An intra-L0 output takes the place of the newest sub-level it replaces.
+            let l0Slot = l0.firstIndex { $0.contains { gone.contains($0.id) } } ?? l0.count
+            let l0Kept = l0[..<l0Slot].count
             l0 = l0.map { $0.filter { !gone.contains($0.id) } }.filter { !$0.isEmpty }
             levels = levels.map { $0.filter { !gone.contains($0.id) } }
             for a in d.added where a.level > 0 {
@@ -59,9 +81,31 @@ final class Version: Sendable {
             }
             for i in levels.indices { levels[i].sort { FullKey.compare($0.smallestKey, $1.smallestKey) < 0 } }
             let l0Added = d.added.filter { $0.level == 0 }.map(\.info)
-            if !l0Added.isEmpty { l0.append(l0Added.sorted { FullKey.compare($0.smallestKey, $1.smallestKey) < 0 }) }
+            if !l0Added.isEmpty {
+                l0.insert(l0Added.sorted { FullKey.compare($0.smallestKey, $1.smallestKey) < 0 }, at: min(l0Kept, l0.count))
+            }
         }
         return Version(sequence: d.sequence, writerID: writer, committedEpoch: epoch,
-                       safeEpoch: max(safeEpoch, d.safeEpoch), metadata: meta, l0: l0, levels: levels)
+                       safeEpoch: max(safeEpoch, d.safeEpoch), metadata: meta, l0: l0, levels: levels, stats: stats)
+    }
+}
+
+/// Cumulative byte counters carried in the manifest, so any process (`floe stats`)
+/// can report amplification without the writer.
+struct LsmCounters: Sendable, Equatable {
+    /// Uncompressed key+value bytes committed by writers.
+    var ingestedBytes: UInt64 = 0
+    /// SST bytes written by syncs that were committed.
+    var flushWrittenBytes: UInt64 = 0
+    var compactionReadBytes: UInt64 = 0
+    var compactionWrittenBytes: UInt64 = 0
+    /// Time commits spent stalled on L0 back-pressure.
+    var stallMicros: UInt64 = 0
+    var commits: UInt64 = 0
+    var compactions: UInt64 = 0
+
+    /// (flush + compaction bytes written) / bytes ingested.
+    var writeAmplification: Double {
+        ingestedBytes == 0 ? 0 : Double(flushWrittenBytes + compactionWrittenBytes) / Double(ingestedBytes)
     }
 }

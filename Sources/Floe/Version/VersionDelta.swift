@@ -9,6 +9,8 @@ struct VersionDelta: Sendable, Equatable {
         case commit = 2
         /// A compactor replaces input SSTs with outputs (no epoch change).
         case compaction = 3
+        /// A compactor process takes a session id for its SST names; fences nobody.
+        case register = 4
     }
 
     var sequence: UInt64
@@ -29,6 +31,8 @@ struct VersionDelta: Sendable, Equatable {
     var metadata: [String: [UInt8]] = [:]
     /// Wall-clock milliseconds when written; informational.
     var timestampMillis: UInt64 = 0
+    /// Microseconds the commit waited on L0 back-pressure before it was written.
+    var stallMicros: UInt64 = 0
 
     struct LevelledSst: Sendable, Equatable {
         var level: Int

@@ -1,0 +1,40 @@
+/// Shape of the LSM tree and when compaction runs. Part of `StoreOptions`.
+///
+/// L0 holds one sub-level per commit. L1...L`maxLevel` are non-overlapping
+/// sorted runs whose target sizes are derived from the bottom level (dynamic
+/// level sizes): each level above is `levelSizeMultiplier` times smaller, and
+/// the highest level still at least `baseLevelBytes` is the base level that L0
+/// compacts into.
+public struct CompactionOptions: Sendable, Equatable {
+    /// Run compaction in a background task of the writing process.
+    public var background: Bool = true
+    /// Background compaction tasks running at once.
+    public var maxConcurrentTasks: Int = 1
+    /// L0 sub-levels that trigger an L0 -> base compaction.
+    public var l0CompactionTrigger: Int = 4
+    /// L0 sub-levels above which an intra-L0 merge is picked while the base level is busy.
+    public var intraL0Trigger: Int = 8
+    /// L0 sub-levels at which commits start to slow down.
+    public var l0SlowdownSubLevels: Int = 24
+    /// L0 sub-levels at which commits wait for compaction.
+    public var l0StopSubLevels: Int = 48
+    /// Size ratio between adjacent levels.
+    public var levelSizeMultiplier: Int = 10
+    /// Minimum target size of the base level.
+    public var baseLevelBytes: Int = 64 << 20
+    /// Deepest level.
+    public var maxLevel: Int = 6
+    /// Compression of compaction outputs per level (index 0 = L1); the last entry
+    /// applies to every deeper level.
+    public var levelCompression: [Compression] = [.lz4, .lz4, .lz4, .lz4, .zstd]
+    /// Output SSTs are cut at this size (on user-key boundaries).
+    public var targetFileSize: Int = 32 << 20
+
+    public init() {}
+
+    func compression(forLevel level: Int) -> Compression {
+        guard !levelCompression.isEmpty else { return .lz4 }
+        let i = max(0, level - 1)
+        return levelCompression[min(i, levelCompression.count - 1)]
+    }
+}

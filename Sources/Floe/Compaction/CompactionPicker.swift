@@ -1,0 +1,158 @@
+/// Chooses the most urgent compaction for a version. Pure: same version and
+/// options, same task.
+///
+/// Scores (>= 1 means due):
+/// - L0: sub-levels / `l0CompactionTrigger`. L0 goes to the base level when it
+///   holds enough bytes to make rewriting the overlapping base files worth it
+///   (or when sub-levels pile up toward the slowdown threshold); otherwise, and
+///   whenever the base level is busy, the newest sub-levels of similar size are
+///   merged into one (intra-L0), which bounds read amplification cheaply.
+/// - Ln: bytes / target bytes, targets derived from the bottom level (dynamic sizes).
+struct CompactionPicker {
+    let options: CompactionOptions
+    let sst: SstWriterOptions
+
+    struct LevelTargets {
+        var base: Int
+        /// targets[l] for l in 1...maxLevel (index 0 unused).
+        var bytes: [UInt64]
+    }
+
+    static func size(_ run: [SstInfo]) -> UInt64 { run.reduce(0) { $0 + $1.fileSize } }
+
+    func targets(_ v: Version) -> LevelTargets {
+        let maxLevel = options.maxLevel
+        var sizes = [UInt64](repeating: 0, count: maxLevel + 1)
+        for (i, level) in v.levels.enumerated() where i + 1 <= maxLevel { sizes[i + 1] = CompactionPicker.size(level) }
+        var t = [UInt64](repeating: 0, count: maxLevel + 1)
+        let baseBytes = UInt64(options.baseLevelBytes)
+        t[maxLevel] = max(sizes[maxLevel], baseBytes)
+        var base = maxLevel
+        if maxLevel > 1 {
+            for l in stride(from: maxLevel - 1, through: 1, by: -1) {
+                t[l] = t[l + 1] / UInt64(options.levelSizeMultiplier)
+                if t[l] >= baseBytes { base = l }
+            }
+        }
+        // Never put L0 data below an older non-empty level.
+        if let firstNonEmpty = (1...maxLevel).first(where: { sizes[$0] > 0 }) { base = min(base, firstNonEmpty) }
+        for l in 1..<base { t[l] = 0 }
+        t[base] = max(t[base], baseBytes)
+        return LevelTargets(base: base, bytes: t)
+    }
+
+    /// The most urgent task, or nil when the tree is in shape.
+    func pick(_ v: Version, watermark: Epoch, busy: Set<UInt64> = []) -> CompactionTask? {
+        let t = targets(v)
+        var best: (score: Double, make: () -> CompactionTask?)? = nil
+        func consider(_ score: Double, _ make: @escaping () -> CompactionTask?) {
+            if score >= 1, best == nil || score > best!.score { best = (score, make) }
+        }
+        let l0Score = Double(v.l0.count) / Double(max(1, options.l0CompactionTrigger))
+        let l0Busy = v.l0.contains { $0.contains { busy.contains($0.id) } }
+        if !l0Busy {
+            consider(l0Score) { self.pickL0(v, t, watermark: watermark, busy: busy, score: l0Score) }
+        }
+        for l in 1..<options.maxLevel {
+            let level = l - 1 < v.levels.count ? v.levels[l - 1] : []
+            guard !level.isEmpty else { continue }
+            let target = t.bytes[l]
+            let score = target == 0 ? 1e9 : Double(CompactionPicker.size(level)) / Double(target)
+            consider(score) { self.pickLevel(v, l, watermark: watermark, busy: busy, score: score) }
+        }
+        return best?.make()
+    }
+
+    private func overlapping(_ run: [SstInfo], _ lo: [UInt8], _ hi: [UInt8]) -> [SstInfo] {
+        run.filter { s in
+            s.largestKey.withUnsafeBytes { l in lo.withUnsafeBytes { FullKey.compareBytes(FullKey.prefix(l), FullKey.prefix($0)) >= 0 } } &&
+                s.smallestKey.withUnsafeBytes { sm in hi.withUnsafeBytes { FullKey.compareBytes(FullKey.prefix(sm), FullKey.prefix($0)) <= 0 } }
+        }
+    }
+
+    private func range(_ files: [SstInfo]) -> ([UInt8], [UInt8]) {
+        var lo = files[0].smallestKey, hi = files[0].largestKey
+        for f in files.dropFirst() {
+            if FullKey.compare(f.smallestKey, lo) < 0 { lo = f.smallestKey }
+            if FullKey.compare(f.largestKey, hi) > 0 { hi = f.largestKey }
+        }
+        return (lo, hi)
+    }
+
+    private func isBottommost(_ v: Version, below level: Int, _ lo: [UInt8], _ hi: [UInt8]) -> Bool {
+        guard level < v.levels.count else { return true }
+        for deeper in v.levels[level...] where !overlapping(deeper, lo, hi).isEmpty { return false }
+        return true
+    }
+
+    private func pickL0(_ v: Version, _ t: LevelTargets, watermark: Epoch, busy: Set<UInt64>, score: Double) -> CompactionTask? {
+        let base = t.base
+        let baseRun = base - 1 < v.levels.count ? v.levels[base - 1] : []
+        let l0Bytes = v.l0.reduce(0) { $0 + CompactionPicker.size($1) }
+        let all = v.l0.flatMap { $0 }
+        let (lo, hi) = range(all)
+        let overlap = overlapping(baseRun, lo, hi)
+        let overlapBytes = CompactionPicker.size(overlap)
+        let baseBusy = overlap.contains { busy.contains($0.id) }
+        // Rewriting the overlapping base files pays off once L0 carries a fair share of their bytes.
+        let worthIt = overlapBytes <= l0Bytes * UInt64(max(1, options.levelSizeMultiplier / 2))
+        let urgent = v.l0.count >= options.l0SlowdownSubLevels / 2
+        if !baseBusy && (worthIt || urgent || v.l0.count < options.intraL0Trigger) && (worthIt || urgent) {
+            if overlap.isEmpty && v.l0.count == 1 {
+                return CompactionTask(kind: .trivialMove, inputs: [.init(level: 0, ssts: v.l0[0])], targetLevel: base,
+                                      watermark: watermark, bottommost: false, compression: options.compression(forLevel: base),
+                                      targetFileSize: options.targetFileSize, baseSequence: v.sequence, score: score)
+            }
+            var inputs = v.l0.map { CompactionTask.Input(level: 0, ssts: $0) }
+            if !overlap.isEmpty { inputs.append(.init(level: base, ssts: overlap)) }
+            return CompactionTask(kind: .l0ToBase, inputs: inputs, targetLevel: base, watermark: watermark,
+                                  bottommost: isBottommost(v, below: base, lo, hi),
+                                  compression: options.compression(forLevel: base),
+                                  targetFileSize: options.targetFileSize, baseSequence: v.sequence, score: score)
+        }
+        return pickIntraL0(v, watermark: watermark, score: score)
+    }
+
+    /// Merges the newest sub-levels while each next-older one is no larger than
+    /// twice the bytes gathered so far: a size-tiered merge, so each byte is
+    /// rewritten about log2(L0 bytes / epoch bytes) times before leaving L0.
+    private func pickIntraL0(_ v: Version, watermark: Epoch, score: Double) -> CompactionTask? {
+        guard v.l0.count >= max(2, options.intraL0Trigger) else { return nil }
+        var gathered = CompactionPicker.size(v.l0[0])
+        var n = 1
+        while n < v.l0.count {
+            let s = CompactionPicker.size(v.l0[n])
+            if s > gathered * 2 && n >= 2 { break }
+            gathered += s
+            n += 1
+        }
+        // Keep the oldest sub-level out unless merging everything is all that is left.
+        if n == v.l0.count && n > 2 { n -= 1 }
+        let inputs = v.l0[0..<n].map { CompactionTask.Input(level: 0, ssts: $0) }
+        return CompactionTask(kind: .intraL0, inputs: inputs, targetLevel: 0, watermark: watermark, bottommost: false,
+                              compression: sst.compression, targetFileSize: options.targetFileSize,
+                              baseSequence: v.sequence, score: score)
+    }
+
+    private func pickLevel(_ v: Version, _ l: Int, watermark: Epoch, busy: Set<UInt64>, score: Double) -> CompactionTask? {
+        let level = v.levels[l - 1]
+        let next = l < v.levels.count ? v.levels[l] : []
+        // The file whose rewrite costs least per byte moved down (fewest overlapping bytes below).
+        var choice: (ratio: Double, file: SstInfo, overlap: [SstInfo])? = nil
+        for f in level where !busy.contains(f.id) {
+            let o = overlapping(next, f.smallestKey, f.largestKey)
+            if o.contains(where: { busy.contains($0.id) }) { continue }
+            let ratio = Double(CompactionPicker.size(o)) / Double(max(1, f.fileSize))
+            if choice == nil || ratio < choice!.ratio { choice = (ratio, f, o) }
+        }
+        guard let c = choice else { return nil }
+        let kind: CompactionTask.Kind = c.overlap.isEmpty ? .trivialMove : .levelToLevel
+        var inputs = [CompactionTask.Input(level: l, ssts: [c.file])]
+        if !c.overlap.isEmpty { inputs.append(.init(level: l + 1, ssts: c.overlap)) }
+        let (lo, hi) = range(inputs.flatMap(\.ssts))
+        return CompactionTask(kind: kind, inputs: inputs, targetLevel: l + 1, watermark: watermark,
+                              bottommost: isBottommost(v, below: l + 1, lo, hi),
+                              compression: options.compression(forLevel: l + 1),
+                              targetFileSize: options.targetFileSize, baseSequence: v.sequence, score: score)
+    }
+}
