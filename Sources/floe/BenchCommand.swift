@@ -22,6 +22,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Uncommitted epochs allowed in flight during fill (1 = synchronous checkpoint).") var pipeline: Int = 2
     @Option(help: "Object store: dir or memory.") var store: String = "dir"
     @Option(help: "Random seed.") var seed: UInt64 = 1
+    @Flag(help: "Disable background compaction (L0 then grows by one sub-level per epoch).") var noCompaction = false
 
     func validate() throws {
         guard keySize >= 8 else { throw ValidationError("--key-size must be at least 8") }
@@ -35,6 +36,7 @@ struct BenchCommand: AsyncParsableCommand {
         var options = StoreOptions()
         options.sst.compression = Compression(name: compression)!
         options.blockCacheBytes = cacheBytes
+        options.compaction.background = !noCompaction
         let dir = path ?? makeTempDir()
         let objectStore: any ObjectStore = store == "memory" ? MemoryObjectStore() : try LocalObjectStore(root: dir)
         let keys = BenchKeys(count: num, keySize: keySize, seed: seed)
@@ -68,6 +70,11 @@ struct BenchCommand: AsyncParsableCommand {
         }
         report("fillrandom", ops: num, seconds: fill)
         let readEpoch = db.committedEpoch
+        var q = 0
+        let quiesce = try await Timer.measure { if !noCompaction { q = try await db.compactUntilQuiescent() } }
+        let fst = db.statistics
+        print("compaction   \(fst.compactions) tasks during fill, \(q) more to quiesce in \(fmt(quiesce, 3)) s; write amp \(fmt(fst.writeAmplification, 2)), worst stall \(fmt(Double(fst.worstStallMicros) / 1000, 1)) ms")
+        print("shape        L0 \(fst.l0SubLevels) sub-levels, levels \(fst.levelFileCounts) files, \(fst.sstBytes / 1_048_576) MiB")
 
         // Warm the cache with one full scan, which is also the scan measurement.
         var scanned = 0

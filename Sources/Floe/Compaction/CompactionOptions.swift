@@ -30,6 +30,12 @@ public struct CompactionOptions: Sendable, Equatable {
     /// Output SSTs are cut at this size (on user-key boundaries).
     public var targetFileSize: Int = 32 << 20
 
+    /// An unreferenced SST is deleted only after this many seconds: readers of an
+    /// older version and uploads not yet committed finish well within it.
+    public var gcGraceSeconds: Double = 60
+    /// How often the background worker runs object GC.
+    public var gcIntervalSeconds: Double = 5
+
     public init() {}
 
     func compression(forLevel level: Int) -> Compression {

@@ -22,7 +22,17 @@ public final class StateStore: Sendable {
         var inFlight = 0
         var fenced: String?
         var closed = false
-        var sstCounter: UInt32 = 0
+        /// SSTs dropped from the version, with when (seconds since 1970): GC waits a grace period.
+        var retired: [UInt64: Double] = [:]
+        /// SSTs uploaded by syncs whose commit has not happened yet: GC must keep them.
+        var uncommittedSynced: Set<UInt64> = []
+        /// Inputs of running compactions, so concurrent picks do not collide.
+        var compactionBusy: Set<UInt64> = []
+        var compactionError: FloeError?
+        var worstStallMicros: UInt64 = 0
+        var stallMicros: UInt64 = 0
+        var gcDeletedObjects: UInt64 = 0
+        var gcDeletedBytes: UInt64 = 0
     }
 
     struct SealedEpoch {
@@ -35,10 +45,14 @@ public final class StateStore: Sendable {
     let reader: SstReader
     let manifest: ManifestStore
     let pins = PinRegistry()
+    let picker: CompactionPicker
     /// The manifest sequence of this writer's open record; stamps its deltas and SST ids.
     let writerID: UInt64
-    private let state: Mutex<State>
-    private let commitLock = AsyncLock()
+    let state: Mutex<State>
+    let commitLock = AsyncLock()
+    /// Low 32 bits of the next SST id of this session.
+    let sstCounter = Atomic<UInt64>(0)
+    let worker = Mutex<Task<Void, Never>?>(nil)
 
     private init(objectStore: any ObjectStore, options: StoreOptions, version: Version) {
         self.objectStore = objectStore
@@ -48,6 +62,7 @@ public final class StateStore: Sendable {
                                 metaCache: ShardedLRUCache(capacityBytes: options.metaCacheBytes))
         self.manifest = ManifestStore(store: objectStore)
         self.writerID = version.writerID
+        self.picker = CompactionPicker(options: options.compaction, sst: options.sst)
         self.state = Mutex(State(version: version, latestWritten: version.committedEpoch, sealedThrough: version.committedEpoch))
     }
 
@@ -81,8 +96,10 @@ public final class StateStore: Sendable {
             let delta = VersionDelta(sequence: seq, kind: .open, writerID: seq, committedEpoch: base.committedEpoch,
                                      safeEpoch: base.safeEpoch, timestampMillis: nowMillis())
             if try await manifest.append(delta) {
-                return StateStore(objectStore: objectStore, options: options,
-                                  version: try base.applying(delta, object: VersionDelta.objectPath(seq)))
+                let store = StateStore(objectStore: objectStore, options: options,
+                                       version: try base.applying(delta, object: VersionDelta.objectPath(seq)))
+                if options.compaction.background { store.startBackgroundWork() }
+                return store
             }
             base = try await manifest.catchUp(base)
         }
@@ -97,6 +114,15 @@ public final class StateStore: Sendable {
         guard o.blockCacheBytes >= 0, o.metaCacheBytes >= 0 else { throw FloeError.invalidArgument("cache sizes must not be negative") }
         guard o.memtableBudgetBytes > 0 else { throw FloeError.invalidArgument("memtableBudgetBytes must be positive") }
         guard o.manifestCheckpointInterval >= 1 else { throw FloeError.invalidArgument("manifestCheckpointInterval must be at least 1") }
+        let c = o.compaction
+        guard c.maxLevel >= 1, c.maxLevel <= 32 else { throw FloeError.invalidArgument("compaction.maxLevel \(c.maxLevel) outside 1...32") }
+        guard c.levelSizeMultiplier >= 2 else { throw FloeError.invalidArgument("compaction.levelSizeMultiplier must be at least 2") }
+        guard c.l0CompactionTrigger >= 1, c.l0SlowdownSubLevels >= c.l0CompactionTrigger, c.l0StopSubLevels >= c.l0SlowdownSubLevels else {
+            throw FloeError.invalidArgument("compaction needs 1 <= l0CompactionTrigger <= l0SlowdownSubLevels <= l0StopSubLevels")
+        }
+        guard c.targetFileSize >= 4096, c.baseLevelBytes >= 4096 else { throw FloeError.invalidArgument("compaction sizes must be at least 4096 bytes") }
+        guard c.maxConcurrentTasks >= 1 else { throw FloeError.invalidArgument("compaction.maxConcurrentTasks must be at least 1") }
+        guard c.gcGraceSeconds >= 0, c.gcIntervalSeconds > 0 else { throw FloeError.invalidArgument("GC grace must be >= 0 and interval > 0") }
     }
 
     // MARK: write path
@@ -188,7 +214,7 @@ public final class StateStore: Sendable {
     /// May run while later epochs are written. On failure nothing is committed and
     /// the epochs can be synced again. Throws `epochNotSealed`, object store errors, `fenced`, `closed`.
     public func sync(epoch: Epoch) async throws -> SyncResult {
-        let (mems, firstID): ([FrozenMemtable], UInt64) = try state.withLock { s in
+        let mems: [FrozenMemtable] = try state.withLock { s in
             if s.closed { throw FloeError.closed }
             if let f = s.fenced { throw FloeError.fenced(f) }
             guard epoch <= s.sealedThrough else { throw FloeError.epochNotSealed(epoch) }
@@ -198,19 +224,11 @@ public final class StateStore: Sendable {
                 mems.append(s.sealed[i].mem)
             }
             s.inFlight += 1
-            // Reserve ids up front: an SST never holds more than its target size, so this bounds the count.
-            let bytes = mems.reduce(0) { $0 + $1.memoryBytes }
-            let reserve = UInt32(min(Int(UInt32.max / 2), bytes / max(1, options.sst.targetFileSize / 2) + 2))
-            let first = (writerID << 32) | UInt64(s.sstCounter)
-            s.sstCounter &+= reserve
-            return (mems, first)
+            return mems
         }
         do {
-            var next = firstID
-            let outputs = MemtableFlush.build(mems, options: options.sst) {
-                defer { next += 1 }
-                return next
-            }
+            let outputs = MemtableFlush.build(mems, options: options.sst) { nextSstID() }
+            state.withLock { s in for o in outputs { s.uncommittedSynced.insert(o.info.id) } }
             for o in outputs { try await objectStore.put(o.info.path, o.bytes) }
             state.withLock { $0.inFlight -= 1 }
             return SyncResult(epoch: epoch, epochs: mems.map(\.epoch), ssts: outputs.map(\.info))
@@ -232,10 +250,11 @@ public final class StateStore: Sendable {
     /// it; `fenced` when another writer took the manifest; object store errors
     /// (the commit may then be retried: a commit that did land is recognised).
     public func commit(epoch: Epoch, _ sync: SyncResult, metadata: [String: [UInt8]]) async throws {
-        try await commitLock.withLock { try await commitLocked(epoch: epoch, sync, metadata: metadata) }
+        let stalled = try await waitForL0Room()
+        try await commitLock.withLock { try await commitLocked(epoch: epoch, sync, metadata: metadata, stallMicros: stalled) }
     }
 
-    private func commitLocked(epoch: Epoch, _ sync: SyncResult, metadata: [String: [UInt8]]) async throws {
+    private func commitLocked(epoch: Epoch, _ sync: SyncResult, metadata: [String: [UInt8]], stallMicros: UInt64) async throws {
         var base: Version = try state.withLock { s in
             if s.closed { throw FloeError.closed }
             if let f = s.fenced { throw FloeError.fenced(f) }
@@ -257,8 +276,8 @@ public final class StateStore: Sendable {
         for _ in 0..<1000 {
             let seq = base.sequence + 1
             let delta = VersionDelta(sequence: seq, kind: .commit, writerID: writerID, committedEpoch: epoch,
-                                     safeEpoch: base.safeEpoch, newSubLevel: sync.ssts, metadata: metadata,
-                                     timestampMillis: StateStore.nowMillis())
+                                     safeEpoch: watermark(base), newSubLevel: sync.ssts, metadata: metadata,
+                                     timestampMillis: StateStore.nowMillis(), stallMicros: stallMicros)
             let created: Bool
             do {
                 created = try await manifest.append(delta)
@@ -270,6 +289,7 @@ public final class StateStore: Sendable {
             }
             if created {
                 install(try base.applying(delta, object: VersionDelta.objectPath(seq)))
+                state.withLock { s in for f in sync.ssts { s.uncommittedSynced.remove(f.id) } }
                 if seq % options.manifestCheckpointInterval == 0 {
                     // Best effort: a missing checkpoint only lengthens the next open.
                     try? await manifest.writeCheckpoint(state.withLock { $0.version })
@@ -279,7 +299,7 @@ public final class StateStore: Sendable {
             // The sequence is taken. Ours (an earlier attempt whose ack was lost) is adopted;
             // a compaction is rebased over; anything else by another writer fences us.
             let other = try await manifest.readDelta(seq)
-            if other.writerID == writerID || other.kind == .compaction {
+            if other.writerID == writerID || other.kind == .compaction || other.kind == .register {
                 base = try base.applying(other, object: VersionDelta.objectPath(seq))
                 if other.writerID == writerID {
                     install(base)
@@ -297,10 +317,14 @@ public final class StateStore: Sendable {
         throw FloeError.commitOutOfOrder("manifest kept moving; commit of epoch \(epoch) gave up")
     }
 
-    /// Makes `v` current and drops the memtables it now covers.
-    private func install(_ v: Version) {
-        state.withLock { s in
-            guard v.sequence > s.version.sequence else { return }
+    /// Makes `v` current, drops the memtables it now covers and retires SSTs it no longer holds.
+    func install(_ v: Version) {
+        let gone: [UInt64] = state.withLock { s in
+            guard v.sequence > s.version.sequence else { return [] }
+            let now = Double(StateStore.nowMillis()) / 1000
+            let kept = Set(v.allSsts.map(\.id))
+            let gone = s.version.allSsts.map(\.id).filter { !kept.contains($0) }
+            for id in gone { s.retired[id] = now }
             s.version = v
             while let first = s.sealed.first, first.mem.epoch <= v.committedEpoch {
                 s.memoryUsed -= first.mem.memoryBytes
@@ -308,7 +332,9 @@ public final class StateStore: Sendable {
             }
             s.sealedThrough = max(s.sealedThrough, v.committedEpoch)
             s.latestWritten = max(s.latestWritten, v.committedEpoch)
+            return gone
         }
+        for id in gone { reader.evict(id) }
     }
 
     /// Seals, syncs and commits `epoch` in one call.
@@ -382,8 +408,9 @@ public final class StateStore: Sendable {
     /// are open). Streams: see `ScanResult`. Visibility and errors as for `get`.
     public func scan(_ table: TableID, from: [UInt8]?, to: [UInt8]?, epoch: Epoch) async throws -> ScanResult {
         let (v, mems, _) = try readView(epoch, freezeOpen: true)
+        // The pin keeps the scanned SSTs safe from object GC while the scan lives.
         return ScanResult(reader: reader, table: table.raw, from: from ?? [], to: to, epoch: epoch,
-                          memtables: mems, runs: v.l0 + v.levels, pin: nil)
+                          memtables: mems, runs: v.l0 + v.levels, pin: VersionPin(version: v, epoch: epoch, registry: pins))
     }
 
     /// The newest committed epoch.
@@ -416,6 +443,12 @@ public final class StateStore: Sendable {
             s.sealed.removeAll()
             s.memoryUsed = 0
         }
+        let task = worker.withLock { w -> Task<Void, Never>? in
+            defer { w = nil }
+            return w
+        }
+        task?.cancel()
+        await task?.value
     }
 
     // MARK: introspection
@@ -427,15 +460,22 @@ public final class StateStore: Sendable {
 
     /// Counters for tools and benchmarks.
     public var statistics: StoreStatistics {
-        let (v, mem) = state.withLock { ($0.version, $0.memoryUsed) }
+        let (v, s) = state.withLock { ($0.version, $0) }
         let b = reader.blockCache.stats, m = reader.metaCache.stats
+        let c = v.stats
         return StoreStatistics(
             committedEpoch: v.committedEpoch, manifestSequence: v.sequence,
-            l0SubLevels: v.l0.count, levelFileCounts: v.levels.map(\.count),
+            l0SubLevels: v.l0.count, l0Bytes: v.l0.reduce(0) { $0 + CompactionPicker.size($1) },
+            levelFileCounts: v.levels.map(\.count), levelBytes: v.levels.map { CompactionPicker.size($0) },
             sstCount: v.allSsts.count, sstBytes: v.allSsts.reduce(0) { $0 + $1.fileSize },
-            memtableBytes: mem,
+            memtableBytes: s.memoryUsed,
             blockCacheHits: b.hits, blockCacheMisses: b.misses, blockCacheEvictions: b.evictions, blockCacheBytes: b.usageBytes,
-            metaCacheHits: m.hits, metaCacheMisses: m.misses)
+            metaCacheHits: m.hits, metaCacheMisses: m.misses,
+            ingestedBytes: c.ingestedBytes, flushWrittenBytes: c.flushWrittenBytes,
+            compactionReadBytes: c.compactionReadBytes, compactionWrittenBytes: c.compactionWrittenBytes,
+            compactions: c.compactions, stallMicros: s.stallMicros, worstStallMicros: s.worstStallMicros,
+            gcDeletedObjects: s.gcDeletedObjects, gcDeletedBytes: s.gcDeletedBytes,
+            compactionError: s.compactionError?.description)
     }
 
     static func nowMillis() -> UInt64 {
@@ -445,12 +485,15 @@ public final class StateStore: Sendable {
     }
 }
 
-/// A point-in-time summary of a store's shape and caches.
+/// A point-in-time summary of a store's shape, I/O and caches.
 public struct StoreStatistics: Sendable, Equatable {
     public var committedEpoch: Epoch
     public var manifestSequence: UInt64
     public var l0SubLevels: Int
+    public var l0Bytes: UInt64
+    /// Files and bytes of L1, L2, ...
     public var levelFileCounts: [Int]
+    public var levelBytes: [UInt64]
     public var sstCount: Int
     public var sstBytes: UInt64
     public var memtableBytes: Int
@@ -460,6 +503,24 @@ public struct StoreStatistics: Sendable, Equatable {
     public var blockCacheBytes: Int
     public var metaCacheHits: UInt64
     public var metaCacheMisses: UInt64
+    /// Uncompressed bytes committed by writers since the store was created.
+    public var ingestedBytes: UInt64
+    public var flushWrittenBytes: UInt64
+    public var compactionReadBytes: UInt64
+    public var compactionWrittenBytes: UInt64
+    public var compactions: UInt64
+    /// Commit time spent in write stalls in this process, total and worst single commit.
+    public var stallMicros: UInt64
+    public var worstStallMicros: UInt64
+    public var gcDeletedObjects: UInt64
+    public var gcDeletedBytes: UInt64
+    /// The last background compaction error, if the last attempt failed.
+    public var compactionError: String?
+
+    /// (flush + compaction bytes written) / bytes ingested.
+    public var writeAmplification: Double {
+        ingestedBytes == 0 ? 0 : Double(flushWrittenBytes + compactionWrittenBytes) / Double(ingestedBytes)
+    }
 }
 
 #if canImport(Glibc)

@@ -2,25 +2,37 @@ import Synchronization
 
 /// Registry of epochs pinned by live snapshots. The minimum pinned epoch bounds
 /// the compaction watermark; pinned epochs stay readable below the retention window.
+/// Pinned versions also keep their SSTs safe from object GC.
 final class PinRegistry: Sendable {
-    private let pins = Mutex<(next: UInt64, epochs: [UInt64: Epoch])>((0, [:]))
+    private let pins = Mutex<(next: UInt64, entries: [UInt64: (epoch: Epoch, version: Version)])>((0, [:]))
 
-    func pin(_ epoch: Epoch) -> UInt64 {
+    func pin(_ epoch: Epoch, _ version: Version) -> UInt64 {
         pins.withLock { s in
             s.next += 1
-            s.epochs[s.next] = epoch
+            s.entries[s.next] = (epoch, version)
             return s.next
         }
     }
 
     func release(_ id: UInt64) {
-        _ = pins.withLock { $0.epochs.removeValue(forKey: id) }
+        _ = pins.withLock { $0.entries.removeValue(forKey: id) }
     }
 
-    var minimum: Epoch? { pins.withLock { $0.epochs.values.min() } }
-    var count: Int { pins.withLock { $0.epochs.count } }
+    var minimum: Epoch? { pins.withLock { $0.entries.values.map(\.epoch).min() } }
+    var count: Int { pins.withLock { $0.entries.count } }
 
-    func isPinned(_ epoch: Epoch) -> Bool { pins.withLock { $0.epochs.values.contains(epoch) } }
+    func isPinned(_ epoch: Epoch) -> Bool { pins.withLock { $0.entries.values.contains { $0.epoch == epoch } } }
+
+    /// Ids of every SST a pinned version references.
+    func referencedSsts() -> Set<UInt64> {
+        let versions = pins.withLock { s in
+            var seen = Set<ObjectIdentifier>()
+            return s.entries.values.map(\.version).filter { seen.insert(ObjectIdentifier($0)).inserted }
+        }
+        var ids = Set<UInt64>()
+        for v in versions { for f in v.allSsts { ids.insert(f.id) } }
+        return ids
+    }
 }
 
 /// Holds a version and an epoch pinned until released (or deinitialised).
@@ -35,7 +47,7 @@ final class VersionPin: Sendable {
         self.version = version
         self.epoch = epoch
         self.registry = registry
-        id = registry.pin(epoch)
+        id = registry.pin(epoch, version)
     }
 
     func release() {

@@ -1,0 +1,165 @@
+import Synchronization
+
+/// Compaction, write stalls and object GC of a store: the background worker
+/// and the same steps exposed for callers who drive them by hand.
+extension StateStore {
+    /// A fresh SST id of this writer session.
+    func nextSstID() -> UInt64 {
+        (writerID << 32) | (sstCounter.wrappingAdd(1, ordering: .relaxed).oldValue & 0xFFFF_FFFF)
+    }
+
+    /// Oldest epoch a reader may still ask for: min(pinned epochs, committed minus
+    /// the retention window), never below what compaction already published.
+    func watermark(_ v: Version) -> Epoch {
+        let window = v.committedEpoch >= options.retentionEpochs ? v.committedEpoch - options.retentionEpochs : 0
+        return max(v.safeEpoch, min(pins.minimum ?? .max, window))
+    }
+
+    /// Runs one compaction task in the caller's task: picks the most urgent
+    /// task, merges, uploads, commits (rebasing over concurrent commits) and
+    /// installs the new version. Returns nil when nothing is due.
+    /// Throws `staleCompaction` if another compactor changed the inputs, I/O and corruption errors.
+    @discardableResult
+    public func compactOnce() async throws -> CompactionResult? {
+        let picked: (Version, CompactionTask)? = try state.withLock { s in
+            if s.closed { throw FloeError.closed }
+            if let f = s.fenced { throw FloeError.fenced(f) }
+            guard let task = picker.pick(s.version, watermark: watermark(s.version), busy: s.compactionBusy) else { return nil }
+            for id in task.inputIDs { s.compactionBusy.insert(id) }
+            return (s.version, task)
+        }
+        guard let (_, task) = picked else { return nil }
+        defer { state.withLock { s in for id in task.inputIDs { s.compactionBusy.remove(id) } } }
+        let result = try await CompactionExecutor.run(task, reader: reader, store: objectStore, options: options.sst) { [self] in
+            nextSstID()
+        }
+        try await commitLock.withLock {
+            let base = currentVersion
+            let v = try await CompactionCommitter.commit(result, base: base, manifest: manifest, compactorID: writerID)
+            install(v)
+        }
+        return result
+    }
+
+    /// Compacts in the caller's task until no task is due and no background task
+    /// is running. Returns the number of tasks this call ran.
+    @discardableResult
+    public func compactUntilQuiescent(maxTasks: Int = 100_000) async throws -> Int {
+        var n = 0
+        while n < maxTasks {
+            if try await compactOnce() != nil { n += 1; continue }
+            let busy = state.withLock { !$0.compactionBusy.isEmpty }
+            if !busy { break }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        return n
+    }
+
+    /// One object GC pass: deletes SSTs that no current, pinned or pending version
+    /// references and that have been unreferenced for `graceSeconds` (default: the option).
+    @discardableResult
+    public func collectGarbage(graceSeconds: Double? = nil) async throws -> GarbageReport {
+        let (v, retired, pending) = try state.withLock { s in
+            if s.closed { throw FloeError.closed }
+            return (s.version, s.retired, s.uncommittedSynced)
+        }
+        let live = Set(v.allSsts.map(\.id))
+        let protected = pins.referencedSsts().union(pending).union(state.withLock { $0.compactionBusy })
+        let gc = ObjectGC(store: objectStore)
+        let r = try await gc.collect(live: live, protected: protected, retiredAt: retired,
+                                     graceSeconds: graceSeconds ?? options.compaction.gcGraceSeconds,
+                                     now: Double(StateStore.nowMillis()) / 1000)
+        state.withLock { s in
+            for p in r.deleted { if let id = ObjectGC.sstID(p) { s.retired.removeValue(forKey: id) } }
+            s.gcDeletedObjects += UInt64(r.deleted.count)
+            s.gcDeletedBytes += r.deletedBytes
+        }
+        return GarbageReport(deletedObjects: r.deleted.count, deletedBytes: r.deletedBytes, keptObjects: r.kept)
+    }
+
+    /// Write stall: past `l0SlowdownSubLevels` a commit is delayed a little per extra
+    /// sub-level; at `l0StopSubLevels` it waits for background compaction. A failed
+    /// compaction surfaces as `compactionFailed` instead of a hang. Returns microseconds stalled.
+    func waitForL0Room() async throws -> UInt64 {
+        let c = options.compaction
+        guard c.background else { return 0 }
+        let t0 = StateStore.monotonicMicros()
+        var slowed = false
+        while true {
+            let (l0, err, closed) = state.withLock { ($0.version.l0.count, $0.compactionError, $0.closed) }
+            if closed { throw FloeError.closed }
+            if l0 >= c.l0StopSubLevels {
+                if let err { throw FloeError.compactionFailed(err.description) }
+                try await Task.sleep(for: .milliseconds(1))
+                continue
+            }
+            if l0 >= c.l0SlowdownSubLevels && !slowed {
+                slowed = true
+                try await Task.sleep(for: .microseconds(500 * (l0 - c.l0SlowdownSubLevels + 1)))
+                continue
+            }
+            break
+        }
+        let stalled = StateStore.monotonicMicros() - t0
+        if stalled > 0 {
+            state.withLock { s in
+                s.stallMicros += stalled
+                s.worstStallMicros = max(s.worstStallMicros, stalled)
+            }
+        }
+        return stalled
+    }
+
+    /// Starts the background worker: compaction whenever a task is due, GC every interval.
+    func startBackgroundWork() {
+        let task = Task.detached(priority: .utility) { [weak self] in
+            var lastGC = StateStore.monotonicMicros()
+            var backoffMillis = 1
+            while !Task.isCancelled {
+                guard let store = self else { return }
+                if store.isFenced { return }
+                var didWork = false
+                do {
+                    didWork = try await store.compactOnce() != nil
+                    store.state.withLock { $0.compactionError = nil }
+                    backoffMillis = 1
+                } catch FloeError.closed {
+                    return
+                } catch let e as FloeError {
+                    store.state.withLock { $0.compactionError = e }
+                    backoffMillis = min(1000, backoffMillis * 2)
+                } catch {
+                    store.state.withLock { $0.compactionError = .io(path: "compaction", reason: "\(error)") }
+                    backoffMillis = min(1000, backoffMillis * 2)
+                }
+                let now = StateStore.monotonicMicros()
+                if Double(now - lastGC) >= store.options.compaction.gcIntervalSeconds * 1e6 {
+                    lastGC = now
+                    _ = try? await store.collectGarbage()
+                }
+                if !didWork {
+                    // Idle: poll cheaply; a commit makes the next pick due within a few milliseconds.
+                    try? await Task.sleep(for: .milliseconds(backoffMillis > 1 ? backoffMillis : 5))
+                }
+            }
+        }
+        worker.withLock { $0 = task }
+    }
+
+    static func monotonicMicros() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec) / 1000
+    }
+}
+
+/// What one object GC pass did.
+public struct GarbageReport: Sendable, Equatable {
+    public var deletedObjects: Int
+    public var deletedBytes: UInt64
+    public var keptObjects: Int
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
