@@ -23,6 +23,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Object store: dir or memory.") var store: String = "dir"
     @Option(help: "Random seed.") var seed: UInt64 = 1
     @Flag(help: "Disable background compaction (L0 then grows by one sub-level per epoch).") var noCompaction = false
+    @Flag(help: "With --no-compaction: compact to quiescence after the fill and time it.") var compactAfterFill = false
 
     func validate() throws {
         guard keySize >= 8 else { throw ValidationError("--key-size must be at least 8") }
@@ -71,7 +72,7 @@ struct BenchCommand: AsyncParsableCommand {
         report("fillrandom", ops: num, seconds: fill)
         let readEpoch = db.committedEpoch
         var q = 0
-        let quiesce = try await Timer.measure { if !noCompaction { q = try await db.compactUntilQuiescent() } }
+        let quiesce = try await Timer.measure { if !noCompaction || compactAfterFill { q = try await db.compactUntilQuiescent() } }
         let fst = db.statistics
         print("compaction   \(fst.compactions) tasks during fill, \(q) more to quiesce in \(fmt(quiesce, 3)) s; write amp \(fmt(fst.writeAmplification, 2)), worst stall \(fmt(Double(fst.worstStallMicros) / 1000, 1)) ms")
         print("shape        L0 \(fst.l0SubLevels) sub-levels, levels \(fst.levelFileCounts) files, \(fst.sstBytes / 1_048_576) MiB")

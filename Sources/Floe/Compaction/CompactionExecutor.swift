@@ -68,9 +68,7 @@ enum CompactionExecutor {
                     writer = SstWriter(id: nextID(), options: wopts)
                 }
                 key.withUnsafeBytes { k in
-                    value.withUnsafeBytes { v in
-                        writer.add(table: FullKey.table(k), userKey: FullKey.userKey(k), epoch: epoch, kind: kind, value: v)
-                    }
+                    value.withUnsafeBytes { v in writer.add(encodedKey: k, kind: kind, value: v) }
                 }
             }
             try await heap.advanceTop()

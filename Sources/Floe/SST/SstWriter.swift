@@ -11,7 +11,6 @@ struct SstWriter {
     private var hashes: [UInt64] = []
     private var props = SstProperties()
     private var scratch: [UInt8] = []
-    private var lastUserKeyHash: UInt64? = nil
     private var lastKey: [UInt8] = []
     private var firstKey: [UInt8] = []
 
@@ -30,23 +29,30 @@ struct SstWriter {
     /// Adds one version. Caller guarantees strictly increasing full-key order.
     mutating func add(table: UInt32, userKey: UnsafeRawBufferPointer, epoch: Epoch, kind: UInt8, value: UnsafeRawBufferPointer) {
         FullKey.encode(table: TableID(table), userKey: userKey, epoch: epoch, into: &scratch)
-        let h = BloomFilter.keyHash(table: TableID(table), key: userKey)
-        let newUserKey = lastUserKeyHash != h || props.entryCount == 0 ||
-            lastKey.withUnsafeBytes { FullKey.compareUser($0, table: table, userKey: userKey) } != 0
+        let encoded = scratch
+        encoded.withUnsafeBytes { add(encodedKey: $0, kind: kind, value: value) }
+    }
+
+    /// Adds one version given its encoded full key (the compaction path: no re-encoding).
+    mutating func add(encodedKey key: UnsafeRawBufferPointer, kind: UInt8, value: UnsafeRawBufferPointer) {
+        let prefix = FullKey.prefix(key)
+        let newUserKey = props.entryCount == 0 ||
+            lastKey.withUnsafeBytes { FullKey.compareBytes(FullKey.prefix($0), prefix) } != 0
         if newUserKey {
-            hashes.append(h)
+            hashes.append(BloomFilter.keyHash(table: TableID(FullKey.table(key)), key: FullKey.userKey(key)))
             props.distinctUserKeys += 1
-            lastUserKeyHash = h
         }
-        if props.entryCount == 0 { firstKey = scratch }
-        scratch.withUnsafeBytes { block.add(key: $0, valuePrefix: kind, value: value) }
+        if props.entryCount == 0 { firstKey = Array(key) }
+        block.add(key: key, valuePrefix: kind, value: value)
         props.entryCount += 1
         if kind == Block.kindDelete { props.tombstoneCount += 1 }
+        let epoch = FullKey.epoch(key)
         props.minEpoch = min(props.minEpoch, epoch)
         props.maxEpoch = max(props.maxEpoch, epoch)
-        props.rawKeyBytes += UInt64(scratch.count)
+        props.rawKeyBytes += UInt64(key.count)
         props.rawValueBytes += UInt64(value.count + 1)
-        swap(&lastKey, &scratch)
+        lastKey.removeAll(keepingCapacity: true)
+        lastKey.append(contentsOf: key)
         if block.estimatedSize >= options.blockSize { flushBlock() }
     }
 
