@@ -39,7 +39,9 @@ struct SstFooter: Equatable {
         guard stored == Checksum.xxh3(b, 0..<40) else { throw r.corrupt("SST footer checksum mismatch", at: 40) }
         guard version == formatVersion else { throw FloeError.unsupportedFormat(object: object, version: version) }
         // The three meta blocks are contiguous, in this order, right before the footer.
-        guard f.filterOffset + UInt64(f.filterSize) == f.indexOffset,
+        // Offsets are bounded first so the sums below cannot overflow.
+        guard base >= 0, f.filterOffset <= UInt64(base), f.indexOffset <= UInt64(base), f.propertiesOffset <= UInt64(base),
+              f.filterOffset + UInt64(f.filterSize) == f.indexOffset,
               f.indexOffset + UInt64(f.indexSize) == f.propertiesOffset,
               f.propertiesOffset + UInt64(f.propertiesSize) == UInt64(base)
         else { throw r.corrupt("SST footer block handles are inconsistent", at: 0) }

@@ -41,6 +41,9 @@ final class SstMeta: Sendable {
             var r = ByteReader(indexBlock.data, object: object, base: Int(footer.indexOffset), range: cursor.value)
             let off = try r.length("block offset", limit: fileSize)
             let size = try r.length("block size", limit: fileSize)
+            guard r.isAtEnd else {
+                throw FloeError.corruption(object: object, offset: Int(footer.indexOffset), reason: "index entry of block \(offsets.count) has \(r.remaining) trailing bytes")
+            }
             guard off == expected, size >= BlockCodec.trailerSize, off + size <= Int(footer.filterOffset) else {
                 throw FloeError.corruption(object: object, offset: Int(footer.indexOffset), reason: "index entry points at \(off)+\(size), expected a block at \(expected)")
             }

@@ -1,0 +1,34 @@
+/// A read-only copy of one manifest version for tools: its identity, metadata
+/// and per-run statistics.
+package struct VersionSummary: Sendable {
+    /// The manifest sequence of the version.
+    package var sequence: UInt64
+    /// The writer session (manifest sequence of its open record) that owns the store.
+    package var writerID: UInt64
+    /// The newest committed epoch.
+    package var committedEpoch: Epoch
+    /// Oldest epoch readers may still ask for.
+    package var safeEpoch: Epoch
+    /// Caller metadata as of the committed epoch.
+    package var metadata: [String: [UInt8]]
+    /// L0 sub-levels, newest first.
+    package var l0: [SstRunSummary]
+    /// Levels L1 and up; `levels[0]` is L1.
+    package var levels: [SstRunSummary]
+
+    init(_ v: Version) {
+        sequence = v.sequence
+        writerID = v.writerID
+        committedEpoch = v.committedEpoch
+        safeEpoch = v.safeEpoch
+        metadata = v.metadata
+        l0 = v.l0.enumerated().map { SstRunSummary(name: SstRunSummary.name(l0SubLevel: $0.offset), ssts: $0.element) }
+        levels = v.levels.enumerated().map { SstRunSummary(name: SstRunSummary.name(level: $0.offset + 1), ssts: $0.element) }
+    }
+
+    /// Every run, L0 sub-levels first.
+    package var runs: [SstRunSummary] { l0 + levels }
+
+    /// Totals over every SST of the version, named `total`.
+    package var total: SstRunSummary { SstRunSummary(name: "total", ssts: runs.flatMap(\.ssts)) }
+}
