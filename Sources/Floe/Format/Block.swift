@@ -11,6 +11,10 @@ final class Block: Sendable {
     let restartCount: Int
     let entryCount: Int
     let maxKeyLength: Int
+    /// Table and first 8 user-key bytes of each restart key, so the restart binary
+    /// search reads two dense arrays and decodes an entry only on a tie.
+    let restartTables: [UInt32]
+    let restartPrefixes: [UInt64]
 
     /// Value kinds as stored in data-block values (the first value byte).
     static let kindPut: UInt8 = 0
@@ -43,6 +47,9 @@ final class Block: Sendable {
         var count = 0
         var maxKey = 0
         var nextRestart = 0
+        var rTables = [UInt32](), rPrefixes = [UInt64]()
+        rTables.reserveCapacity(rc)
+        rPrefixes.reserveCapacity(rc)
         while pos < rs {
             let entryStart = pos
             let isRestart = nextRestart < rc && restarts[nextRestart] == pos
@@ -57,6 +64,12 @@ final class Block: Sendable {
             key.removeSubrange(Int(shared)...)
             key.append(contentsOf: data[p3..<(p3 + Int(unshared))])
             guard key.count >= FullKey.overhead else { throw bad("key of \(key.count) bytes is too short", entryStart) }
+            if isRestart {
+                key.withUnsafeBytes { k in
+                    rTables.append(FullKey.table(k))
+                    rPrefixes.append(MutableMemtable.prefix(FullKey.userKey(k)))
+                }
+            }
             let vStart = p3 + Int(unshared)
             if dataBlock {
                 guard vlen >= 1, data[vStart] <= Block.kindDelete else { throw bad("bad value kind", vStart) }
@@ -78,6 +91,8 @@ final class Block: Sendable {
         self.restartCount = rc
         self.entryCount = count
         self.maxKeyLength = maxKey
+        self.restartTables = rTables
+        self.restartPrefixes = rPrefixes
     }
 
     @inline(__always)
@@ -124,17 +139,27 @@ final class Block: Sendable {
     /// Finds the first entry at or after `(table, userKey, epoch)` and reports
     /// whether it is a version of that user key. Allocation-free for keys up to 512 bytes.
     func pointLookup(table: UInt32, userKey: UnsafeRawBufferPointer, epoch: Epoch) -> PointResult {
-        data.withUnsafeBytes { p in
+        let prefix = MutableMemtable.prefix(userKey)
+        return data.withUnsafeBytes { p in
             // Binary search: the last restart whose key is < target.
             var lo = 0, hi = restartCount - 1
             while lo < hi {
                 let mid = (lo + hi + 1) >> 1
-                var at = restartOffset(p, mid)
-                _ = Block.fastVarint(p, &at)
-                let klen = Block.fastVarint(p, &at)
-                _ = Block.fastVarint(p, &at)
-                let k = UnsafeRawBufferPointer(rebasing: p[at..<(at + klen)])
-                if FullKey.compare(k, table: table, userKey: userKey, epoch: epoch) < 0 { lo = mid } else { hi = mid - 1 }
+                let less: Bool
+                let t = restartTables[mid], pf = restartPrefixes[mid]
+                if t != table {
+                    less = t < table
+                } else if pf != prefix {
+                    less = pf < prefix
+                } else {
+                    var at = restartOffset(p, mid)
+                    _ = Block.fastVarint(p, &at)
+                    let klen = Block.fastVarint(p, &at)
+                    _ = Block.fastVarint(p, &at)
+                    let k = UnsafeRawBufferPointer(rebasing: p[at..<(at + klen)])
+                    less = FullKey.compare(k, table: table, userKey: userKey, epoch: epoch) < 0
+                }
+                if less { lo = mid } else { hi = mid - 1 }
             }
             return withUnsafeTemporaryAllocation(byteCount: maxKeyLength, alignment: 1) { buf in
                 var at = restartOffset(p, lo)

@@ -36,7 +36,7 @@ struct SstReader: Sendable {
         let raw = try await store.get(meta.object, range: off..<(off + size))
         let payload = try BlockCodec.open(raw, range: 0..<raw.count, object: meta.object, objectOffset: off)
         let b = try Block(payload, dataBlock: true, object: meta.object, offset: off)
-        blockCache.insert(key, b, charge: payload.count + 64)
+        blockCache.insert(key, b, charge: payload.count + 64 + b.restartCount * 12)
         return b
     }
 

@@ -226,8 +226,10 @@ public final class StateStore: Sendable {
             s.inFlight += 1
             return mems
         }
+        var failedUploads: [UInt64] = []
         do {
             let outputs = MemtableFlush.build(mems, options: options.sst) { nextSstID() }
+            failedUploads = outputs.map(\.info.id)
             state.withLock { s in for o in outputs { s.uncommittedSynced.insert(o.info.id) } }
             for o in outputs { try await objectStore.put(o.info.path, o.bytes) }
             state.withLock { $0.inFlight -= 1 }
@@ -235,6 +237,7 @@ public final class StateStore: Sendable {
         } catch {
             state.withLock { s in
                 s.inFlight -= 1
+                s.uncommittedSynced.subtract(failedUploads)
                 let ids = Set(mems.map { ObjectIdentifier($0) })
                 for i in s.sealed.indices where ids.contains(ObjectIdentifier(s.sealed[i].mem)) { s.sealed[i].claimed = false }
             }
@@ -274,6 +277,13 @@ public final class StateStore: Sendable {
         }
         defer { state.withLock { $0.inFlight -= 1 } }
         for _ in 0..<1000 {
+            // A version may have been caught up past another writer's open record (by a compaction
+            // commit): that writer owns the store now, so this one must not commit on top of it.
+            guard base.writerID == writerID else {
+                let why = "writer \(base.writerID) opened the store after this writer (\(writerID))"
+                state.withLock { $0.fenced = why }
+                throw FloeError.fenced(why)
+            }
             let seq = base.sequence + 1
             let delta = VersionDelta(sequence: seq, kind: .commit, writerID: writerID, committedEpoch: epoch,
                                      safeEpoch: watermark(base), newSubLevel: sync.ssts, metadata: metadata,
@@ -321,6 +331,9 @@ public final class StateStore: Sendable {
     func install(_ v: Version) {
         let gone: [UInt64] = state.withLock { s in
             guard v.sequence > s.version.sequence else { return [] }
+            if v.writerID != writerID && s.fenced == nil {
+                s.fenced = "writer \(v.writerID) opened the store after this writer (\(writerID))"
+            }
             let now = Double(StateStore.nowMillis()) / 1000
             let kept = Set(v.allSsts.map(\.id))
             let gone = s.version.allSsts.map(\.id).filter { !kept.contains($0) }

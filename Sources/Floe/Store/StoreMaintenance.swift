@@ -29,9 +29,20 @@ extension StateStore {
             return (s.version, task)
         }
         guard let (_, task) = picked else { return nil }
-        defer { state.withLock { s in for id in task.inputIDs { s.compactionBusy.remove(id) } } }
+        let outputs = IDLog()
+        defer {
+            let made = outputs.ids
+            state.withLock { s in
+                for id in task.inputIDs { s.compactionBusy.remove(id) }
+                for id in made { s.compactionBusy.remove(id) }
+            }
+        }
         let result = try await CompactionExecutor.run(task, reader: reader, store: objectStore, options: options.sst) { [self] in
-            nextSstID()
+            // Outputs are uploaded before they are committed: mark them busy so GC keeps them.
+            let id = nextSstID()
+            outputs.append(id)
+            state.withLock { _ = $0.compactionBusy.insert(id) }
+            return id
         }
         try await commitLock.withLock {
             let base = currentVersion
@@ -61,9 +72,17 @@ extension StateStore {
     public func collectGarbage(graceSeconds: Double? = nil) async throws -> GarbageReport {
         let (v, retired, pending) = try state.withLock { s in
             if s.closed { throw FloeError.closed }
+            if let f = s.fenced { throw FloeError.fenced(f) }
             return (s.version, s.retired, s.uncommittedSynced)
         }
-        let live = Set(v.allSsts.map(\.id))
+        // Another process (a standalone compactor, or a writer that fenced this one) may have
+        // moved the manifest on: everything the newest version references is live too.
+        let latest = try await manifest.catchUp(v)
+        if latest.writerID != writerID {
+            install(latest)
+            throw FloeError.fenced("writer \(latest.writerID) opened the store after this writer (\(writerID))")
+        }
+        let live = Set(v.allSsts.map(\.id)).union(latest.allSsts.map(\.id))
         let protected = pins.referencedSsts().union(pending).union(state.withLock { $0.compactionBusy })
         let gc = ObjectGC(store: objectStore)
         let r = try await gc.collect(live: live, protected: protected, retiredAt: retired,
@@ -151,6 +170,13 @@ extension StateStore {
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec) / 1000
     }
+}
+
+/// Ids handed out during one compaction, so they can be unmarked however it ends.
+final class IDLog: Sendable {
+    private let list = Mutex<[UInt64]>([])
+    func append(_ id: UInt64) { list.withLock { $0.append(id) } }
+    var ids: [UInt64] { list.withLock { $0 } }
 }
 
 /// What one object GC pass did.
