@@ -22,6 +22,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Uncommitted epochs allowed in flight during fill (1 = synchronous checkpoint).") var pipeline: Int = 2
     @Option(help: "Object store: dir or memory.") var store: String = "dir"
     @Option(help: "Random seed.") var seed: UInt64 = 1
+    @Option(help: "Workload: default (fill, scan, reads, reopen) or overwrite (fill, 50% overwrites, 20% deletes, quiesce, verify).") var workload: String = "default"
     @Flag(help: "Disable background compaction (L0 then grows by one sub-level per epoch).") var noCompaction = false
     @Flag(help: "With --no-compaction: compact to quiescence after the fill and time it.") var compactAfterFill = false
 
@@ -31,6 +32,7 @@ struct BenchCommand: AsyncParsableCommand {
         guard Compression(name: compression) != nil else { throw ValidationError("unknown --compression \(compression)") }
         guard ["dir", "memory"].contains(store) else { throw ValidationError("--store must be dir or memory") }
         guard pipeline >= 1 else { throw ValidationError("--pipeline must be at least 1") }
+        guard ["default", "overwrite"].contains(workload) else { throw ValidationError("--workload must be default or overwrite") }
     }
 
     func run() async throws {
@@ -46,6 +48,20 @@ struct BenchCommand: AsyncParsableCommand {
         print("floe bench: \(num) keys (\(keySize) B + \(valueSize) B), epochs of \(epochKeys), \(compression), store \(store == "memory" ? "memory" : dir)")
 
         var db = try await StateStore.open(objectStore: objectStore, options: options)
+        if workload == "overwrite" {
+            let w = OverwriteWorkload(keys: num, epochKeys: epochKeys, valueSize: valueSize, seed: seed, pipeline: pipeline, filler: values)
+            let o = try await w.run(db, keyOf: keys.key)
+            let st = o.stats!
+            report("overwrite", ops: o.writes, seconds: o.seconds)
+            print("quiesce      \(fmt(o.quiesceSeconds, 3)) s; \(st.compactions) compactions")
+            print("verified     \(o.liveKeys) live keys by get and scan")
+            print("write amp    \(fmt(st.writeAmplification, 2))  (flush \(st.flushWrittenBytes >> 20) MiB + compaction \(st.compactionWrittenBytes >> 20) MiB over \(st.ingestedBytes >> 20) MiB ingested)")
+            print("space amp    \(fmt(Double(st.sstBytes) / Double(max(1, o.liveBytes)), 3))  (\(st.sstBytes >> 20) MiB stored over \(o.liveBytes >> 20) MiB live key+value bytes)")
+            print("worst stall  \(fmt(Double(st.worstStallMicros) / 1000, 1)) ms, total \(fmt(Double(st.stallMicros) / 1e6, 2)) s")
+            print("shape        L0 \(st.l0SubLevels) sub-levels, levels \(st.levelFileCounts) files")
+            try await db.close()
+            return
+        }
         // fillrandom: keys in random order, one checkpoint per epoch, overlapped with the next epoch's writes.
         var epoch = db.committedEpoch
         var inflight: [Task<Void, Error>] = []
