@@ -6,14 +6,13 @@ enum BlockCodec {
     /// Compresses `payload` (falling back to none when compression does not save
     /// at least 1/8) and appends the trailer to `out`. Returns the bytes appended.
     @discardableResult
-    static func append(_ payload: [UInt8], compression: Compression, to out: inout [UInt8]) -> Int {
+    static func append(_ payload: [UInt8], compression: Compression, to out: inout [UInt8], zstd: ZstdContext? = nil) -> Int {
         let start = out.count
         var kind = compression
         if compression != .none {
-            let packed = compression.compress(payload)
-            if packed.count < payload.count - payload.count / 8 {
-                out.append(contentsOf: packed)
-            } else {
+            let packed = compression.compress(payload, appendingTo: &out, zstd: zstd)
+            if packed == nil || packed! >= payload.count - payload.count / 8 {
+                out.removeLast(out.count - start)
                 kind = .none
                 out.append(contentsOf: payload)
             }

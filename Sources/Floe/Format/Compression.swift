@@ -26,41 +26,46 @@ public enum Compression: UInt8, Sendable, CaseIterable, Codable, CustomStringCon
 
     /// Compresses `input`. The output starts with the uncompressed length as a
     /// varint (lz4 and zstd only) so decompression allocates exactly once.
-    func compress(_ input: [UInt8], zstdLevel: Int32 = 3) -> [UInt8] {
+    func compress(_ input: [UInt8], zstdLevel: Int32 = 1) -> [UInt8] {
+        var out: [UInt8] = []
+        _ = compress(input, appendingTo: &out, zstd: nil, zstdLevel: zstdLevel)
+        return out
+    }
+
+    /// Appends the compressed form of `input` to `out` and returns its size, or nil
+    /// (with `out` unchanged) when the codec fails. `zstd` reuses a compression
+    /// context; without one zstd allocates a fresh context per call, which is slow.
+    func compress(_ input: [UInt8], appendingTo out: inout [UInt8], zstd: ZstdContext?, zstdLevel: Int32 = 1) -> Int? {
+        let start = out.count
         switch self {
         case .none:
-            return input
-        case .lz4:
-            var w = ByteWriter(capacity: input.count / 2 + 16)
-            w.varint(input.count)
-            let header = w.count
-            let bound = Int(LZ4_compressBound(Int32(input.count)))
-            var out = w.bytes + [UInt8](repeating: 0, count: bound)
-            let n = input.withUnsafeBytes { src in
+            out.append(contentsOf: input)
+            return input.count
+        case .lz4, .zstd:
+            var n = input.count
+            while n >= 0x80 { out.append(UInt8(truncatingIfNeeded: n) | 0x80); n >>= 7 }
+            out.append(UInt8(n))
+            let header = out.count
+            let bound = self == .lz4 ? Int(LZ4_compressBound(Int32(input.count))) : ZSTD_compressBound(input.count)
+            out.append(contentsOf: repeatElement(0, count: bound))
+            let written: Int = input.withUnsafeBytes { src in
                 out.withUnsafeMutableBytes { dst in
-                    LZ4_compress_default(
-                        src.baseAddress?.assumingMemoryBound(to: CChar.self),
-                        (dst.baseAddress! + header).assumingMemoryBound(to: CChar.self),
-                        Int32(input.count), Int32(bound))
+                    let d = dst.baseAddress! + header
+                    if self == .lz4 {
+                        return Int(LZ4_compress_default(src.baseAddress?.assumingMemoryBound(to: CChar.self),
+                                                        d.assumingMemoryBound(to: CChar.self), Int32(input.count), Int32(bound)))
+                    }
+                    let r = zstd.map { ZSTD_compressCCtx($0.cctx, d, bound, src.baseAddress, input.count, zstdLevel) }
+                        ?? ZSTD_compress(d, bound, src.baseAddress, input.count, zstdLevel)
+                    return ZSTD_isError(r) != 0 ? -1 : r
                 }
             }
-            out.removeLast(bound - Int(n))
-            return out
-        case .zstd:
-            var w = ByteWriter(capacity: input.count / 2 + 16)
-            w.varint(input.count)
-            let header = w.count
-            let bound = ZSTD_compressBound(input.count)
-            var out = w.bytes + [UInt8](repeating: 0, count: bound)
-            let n = input.withUnsafeBytes { src in
-                out.withUnsafeMutableBytes { dst in
-                    ZSTD_compress(dst.baseAddress! + header, bound, src.baseAddress, input.count, zstdLevel)
-                }
+            guard written > 0 || input.isEmpty else {
+                out.removeLast(out.count - start)
+                return nil
             }
-            // Compressing a bounded in-memory buffer cannot fail; keep the raw bytes if it ever does.
-            if ZSTD_isError(n) != 0 { return Compression.none.compress(input) }
-            out.removeLast(bound - n)
-            return out
+            out.removeLast(bound - max(0, written))
+            return out.count - start
         }
     }
 
@@ -95,4 +100,16 @@ public enum Compression: UInt8, Sendable, CaseIterable, Codable, CustomStringCon
             return out
         }
     }
+}
+
+/// A reusable zstd compression context. Owned by one SST writer at a time
+/// (not shared across threads), freed with it.
+final class ZstdContext {
+    let cctx: OpaquePointer
+
+    init() {
+        cctx = ZSTD_createCCtx()
+    }
+
+    deinit { ZSTD_freeCCtx(cctx) }
 }

@@ -13,6 +13,7 @@ struct SstWriter {
     private var scratch: [UInt8] = []
     private var lastKey: [UInt8] = []
     private var firstKey: [UInt8] = []
+    private let zstd: ZstdContext?
 
     init(id: UInt64, options: SstWriterOptions) {
         self.id = id
@@ -20,6 +21,7 @@ struct SstWriter {
         block = BlockBuilder(restartInterval: options.restartInterval, capacity: options.blockSize)
         index = BlockBuilder(restartInterval: 1, capacity: 4096)
         props.compression = options.compression
+        zstd = options.compression == .zstd ? ZstdContext() : nil
         out.reserveCapacity(min(options.targetFileSize, 4 << 20))
     }
 
@@ -66,7 +68,7 @@ struct SstWriter {
         let lastInBlock = block.lastAddedKey
         let payload = block.finish()
         let offset = out.count
-        let size = BlockCodec.append(payload, compression: options.compression, to: &out)
+        let size = BlockCodec.append(payload, compression: options.compression, to: &out, zstd: zstd)
         var v = ByteWriter(capacity: 12)
         v.varint(offset)
         v.varint(size)
