@@ -13,6 +13,8 @@ import Testing
         var opts = StoreOptions()
         opts.manifestCheckpointInterval = 4
         opts.sst.blockSize = 256
+        // The assertions below count objects and sequences exactly: no background compaction.
+        opts.compaction.background = false
         let s = try await StateStore.open(objectStore: mem, options: opts)
         for e in Epoch(1)...6 {
             for i in 0..<40 {
@@ -42,6 +44,7 @@ import Testing
         opts.sst.compression = .none
         opts.sst.blockSize = 256
         opts.sst.restartInterval = 2
+        opts.compaction.background = false
         let s = try await StateStore.open(objectStore: mem, options: opts)
         for i in 10..<26 { try s.put(t1, key: bytes("k\(i)"), value: bytes("v\(i)"), epoch: 1) }
         try s.put(t2, key: bytes("other"), value: bytes("x"), epoch: 1)
