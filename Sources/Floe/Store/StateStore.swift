@@ -253,8 +253,18 @@ public final class StateStore: Sendable {
     /// it; `fenced` when another writer took the manifest; object store errors
     /// (the commit may then be retried: a commit that did land is recognised).
     public func commit(epoch: Epoch, _ sync: SyncResult, metadata: [String: [UInt8]]) async throws {
-        let stalled = try await waitForL0Room()
-        try await commitLock.withLock { try await commitLocked(epoch: epoch, sync, metadata: metadata, stallMicros: stalled) }
+        do {
+            let stalled = try await waitForL0Room()
+            try await commitLock.withLock { try await commitLocked(epoch: epoch, sync, metadata: metadata, stallMicros: stalled) }
+        } catch {
+            // The epochs stay sealed and uncommitted: let a later sync take them again, so
+            // a caller who lost this SyncResult (checkpoint) can still make progress.
+            let epochs = Set(sync.epochs)
+            state.withLock { s in
+                for i in s.sealed.indices where epochs.contains(s.sealed[i].mem.epoch) { s.sealed[i].claimed = false }
+            }
+            throw error
+        }
     }
 
     private func commitLocked(epoch: Epoch, _ sync: SyncResult, metadata: [String: [UInt8]], stallMicros: UInt64) async throws {
