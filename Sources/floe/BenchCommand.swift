@@ -220,10 +220,9 @@ struct BenchValues {
     }
 }
 
+/// `v` with `digits` decimals.
 func fmt(_ v: Double, _ digits: Int) -> String {
-    var buf = [CChar](repeating: 0, count: 64)
-    _ = withVaList([v]) { vsnprintf(&buf, 64, "%.\(digits)f", $0) }
-    return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    NumberText.fixed(v, digits: digits)
 }
 
 enum Timer {

@@ -4,20 +4,21 @@ import Glibc
 import Darwin
 #endif
 
-/// Reads a whole local file, for commands that take a file path (`floe sst`).
+/// Reads or writes a whole local file, for commands that take a file path
+/// (`floe sst`, `floe stats --svg`).
 enum FileBytes {
-    struct ReadError: Error, CustomStringConvertible {
+    struct FileError: Error, CustomStringConvertible {
         var description: String
     }
 
-    /// The bytes of the file at `path`. Throws `ReadError` naming the path and the system error.
+    /// The bytes of the file at `path`. Throws `FileError` naming the path and the system error.
     static func contents(of path: String) throws -> [UInt8] {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw failure("cannot open \(path)") }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw failure("cannot stat \(path)") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw ReadError(description: "\(path) is not a regular file") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw FileError(description: "\(path) is not a regular file") }
         var out = [UInt8](repeating: 0, count: Int(st.st_size))
         var done = 0
         while done < out.count {
@@ -33,7 +34,24 @@ enum FileBytes {
         return out
     }
 
-    private static func failure(_ what: String) -> ReadError {
-        ReadError(description: "\(what): \(String(cString: strerror(errno)))")
+    /// Writes `bytes` to `path`, creating or truncating it (mode 0644).
+    /// Throws `FileError` naming the path and the system error.
+    static func save(_ bytes: [UInt8], to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw failure("cannot create \(path)") }
+        defer { close(fd) }
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw failure("cannot write \(path)")
+            }
+            done += n
+        }
+    }
+
+    private static func failure(_ what: String) -> FileError {
+        FileError(description: "\(what): \(String(cString: strerror(errno)))")
     }
 }

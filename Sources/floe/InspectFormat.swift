@@ -10,15 +10,7 @@ import Darwin
 enum InspectFormat {
     /// `1234 B`, `1.21 KiB`, `35.0 MiB`.
     static func bytes<I: BinaryInteger>(_ n: I) -> String {
-        let v = Double(n)
-        if v < 1024 { return "\(n) B" }
-        let units = ["KiB", "MiB", "GiB", "TiB", "PiB"]
-        var scaled = v / 1024, unit = 0
-        while scaled >= 1024 && unit < units.count - 1 {
-            scaled /= 1024
-            unit += 1
-        }
-        return fmt(scaled, scaled < 10 ? 2 : 1) + " " + units[unit]
+        NumberText.bytes(n)
     }
 
     /// `n thing` or `n things`.

@@ -15,6 +15,8 @@ package struct VersionSummary: Sendable {
     package var l0: [SstRunSummary]
     /// Levels L1 and up; `levels[0]` is L1.
     package var levels: [SstRunSummary]
+    /// Cumulative ingest, flush, compaction and stall counters since the store was created.
+    package var counters: LsmCounters
 
     init(_ v: Version) {
         sequence = v.sequence
@@ -24,10 +26,14 @@ package struct VersionSummary: Sendable {
         metadata = v.metadata
         l0 = v.l0.enumerated().map { SstRunSummary(name: SstRunSummary.name(l0SubLevel: $0.offset), ssts: $0.element) }
         levels = v.levels.enumerated().map { SstRunSummary(name: SstRunSummary.name(level: $0.offset + 1), ssts: $0.element) }
+        counters = v.stats
     }
 
     /// Every run, L0 sub-levels first.
     package var runs: [SstRunSummary] { l0 + levels }
+
+    /// Totals over every L0 sub-level, named `L0`.
+    package var l0Total: SstRunSummary { SstRunSummary(name: "L0", ssts: l0.flatMap(\.ssts)) }
 
     /// Totals over every SST of the version, named `total`.
     package var total: SstRunSummary { SstRunSummary(name: "total", ssts: runs.flatMap(\.ssts)) }

@@ -92,20 +92,26 @@ final class Version: Sendable {
 
 /// Cumulative byte counters carried in the manifest, so any process (`floe stats`)
 /// can report amplification without the writer.
-struct LsmCounters: Sendable, Equatable {
-    /// Uncompressed key+value bytes committed by writers.
-    var ingestedBytes: UInt64 = 0
+package struct LsmCounters: Sendable, Equatable {
+    /// Uncompressed key+value bytes committed by writers (`SstInfo.rawBytes` of every flushed SST).
+    package var ingestedBytes: UInt64 = 0
     /// SST bytes written by syncs that were committed.
-    var flushWrittenBytes: UInt64 = 0
-    var compactionReadBytes: UInt64 = 0
-    var compactionWrittenBytes: UInt64 = 0
+    package var flushWrittenBytes: UInt64 = 0
+    /// SST bytes compactions rewrote (trivial moves excluded).
+    package var compactionReadBytes: UInt64 = 0
+    /// SST bytes compactions produced (trivial moves excluded).
+    package var compactionWrittenBytes: UInt64 = 0
     /// Time commits spent stalled on L0 back-pressure.
-    var stallMicros: UInt64 = 0
-    var commits: UInt64 = 0
-    var compactions: UInt64 = 0
+    package var stallMicros: UInt64 = 0
+    /// Commits applied.
+    package var commits: UInt64 = 0
+    /// Compactions applied, trivial moves included.
+    package var compactions: UInt64 = 0
 
-    /// (flush + compaction bytes written) / bytes ingested.
-    var writeAmplification: Double {
+    init() {}
+
+    /// (flush + compaction bytes written) / bytes ingested; 0 before anything was ingested.
+    package var writeAmplification: Double {
         ingestedBytes == 0 ? 0 : Double(flushWrittenBytes + compactionWrittenBytes) / Double(ingestedBytes)
     }
 }

@@ -1,0 +1,192 @@
+import ArgumentParser
+import Floe
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Set by the SIGINT/SIGTERM handler, polled between tasks. A lock-free atomic
+/// store is async-signal-safe.
+private let stopSignal = Atomic<Int32>(0)
+
+/// `floe compact --path P`: a standalone compactor beside a live writer.
+struct CompactCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compact",
+        abstract: "Run a standalone compactor on a store directory, beside a live writer in another process.",
+        discussion: """
+            Attaches as a compactor session (a `register` manifest record that writers rebase \
+            over: the writer is not fenced), then loops: run the most urgent compaction task, or \
+            sleep --interval-ms when none is due, until SIGINT or SIGTERM. A signal lets the running \
+            task finish, then the command prints a summary and exits 0; a second signal kills it. \
+            Prints one line per task: kind, inputs, target level, outputs, elapsed time.
+
+            A stale task (another compactor, or the writer's own background compaction, changed its \
+            inputs first) is reported and the loop goes on; any other error exits 1. The writer should \
+            run with background compaction off, or the two compete for the same files.
+
+            The shape options must match the writer's StoreOptions.compaction; options are not stored \
+            in the manifest.
+
+            --gc deletes SSTs under data/ that the current version does not reference, after each task \
+            and, while idle, every quarter of the grace (at least every second, at most every minute). This process cannot see the writer's snapshots, running \
+            scans or uploaded-but-uncommitted syncs, so only the grace protects them: an SST this process \
+            saw referenced is deleted --gc-grace-seconds after it first saw it unreferenced; any other \
+            unreferenced object (retired before this process started, an orphan of a crashed upload, a \
+            sync awaiting its commit) that long after its modification time. The grace must exceed the \
+            longest snapshot or scan the writer holds, its longest sync-to-commit time, and the longest \
+            pause between its commits while it keeps reading (a writer sees this compactor's results \
+            only at its next commit and reads older SSTs until then).
+            """)
+
+    @Option(help: "Store directory.") var path: String
+    @Flag(help: "Run at most one task, then exit (0 whether or not a task was due).") var once = false
+    @Option(help: "Sleep between polls when no task is due, in milliseconds.") var intervalMs: Int = 200
+    @Flag(help: "Also delete unreferenced SSTs (see the discussion for the grace).") var gc = false
+    @Option(help: "Seconds an unreferenced SST is kept before --gc deletes it; must exceed the writer's longest snapshot or scan.")
+    var gcGraceSeconds: Double = 600
+    @Option(help: "L0 sub-levels that trigger an L0 compaction (must match the writer).") var l0Trigger: Int?
+    @Option(help: "Minimum target size of the base level in bytes (must match the writer).") var baseLevelBytes: Int?
+    @Option(help: "Compaction output file size in bytes (must match the writer).") var targetFileSize: Int?
+
+    func validate() throws {
+        guard intervalMs >= 1 else { throw ValidationError("--interval-ms must be at least 1") }
+        guard gcGraceSeconds >= 0 else { throw ValidationError("--gc-grace-seconds must not be negative") }
+        if let l0Trigger, l0Trigger < 1 { throw ValidationError("--l0-trigger must be at least 1") }
+        if let baseLevelBytes, baseLevelBytes < 4096 { throw ValidationError("--base-level-bytes must be at least 4096") }
+        if let targetFileSize, targetFileSize < 4096 { throw ValidationError("--target-file-size must be at least 4096") }
+    }
+
+    func run() async throws {
+        let inspector = try await InspectFormat.openStore(path)
+        var options = StoreOptions()
+        if let l0Trigger { options.compaction.l0CompactionTrigger = l0Trigger }
+        if let baseLevelBytes { options.compaction.baseLevelBytes = baseLevelBytes }
+        if let targetFileSize { options.compaction.targetFileSize = targetFileSize }
+
+        let compactor: Compactor
+        let start: VersionSummary
+        do {
+            compactor = try await Compactor.attach(objectStore: inspector.objectStore, options: options)
+            start = try await compactor.currentSummary()
+        } catch { throw InspectFormat.failure(error) }
+        emit("floe compact: attached to \(path) as compactor session \(compactor.sessionID) "
+            + "(committed epoch \(start.committedEpoch), \(InspectFormat.count(start.l0.count, "L0 sub-level")), "
+            + "\(InspectFormat.count(start.total.fileCount, "SST")), \(InspectFormat.bytes(start.total.bytes)))")
+
+        installSignalHandlers()
+        // While idle, GC still runs often enough that retired SSTs go soon after their grace.
+        let idleGCSeconds = min(60, max(1, gcGraceSeconds / 4))
+        var summary = Summary()
+        let t0 = Timer.now()
+        var lastGC = t0
+        do {
+            while stopSignal.load(ordering: .relaxed) == 0 {
+                let ran = try await step(compactor, &summary)
+                if once && !ran { emit("nothing to compact") }
+                if gc && (ran || once || Timer.now() - lastGC >= idleGCSeconds) {
+                    try await collect(compactor, &summary, verbose: once)
+                    lastGC = Timer.now()
+                }
+                if once { break }
+                if !ran { try await sleep(milliseconds: intervalMs) }
+            }
+        } catch {
+            InspectFormat.printError("\(error)")
+            printSummary(summary, seconds: Timer.now() - t0, reason: "stopped by an error")
+            throw ExitCode(1)
+        }
+        let signal = stopSignal.load(ordering: .relaxed)
+        let reason = signal == 0 ? "done" : "stopped by \(signal == SIGINT ? "SIGINT" : "SIGTERM")"
+        printSummary(summary, seconds: Timer.now() - t0, reason: reason)
+    }
+
+    /// Runs one task if one is due and prints it. Returns true if a task ran or went stale.
+    private func step(_ compactor: Compactor, _ s: inout Summary) async throws -> Bool {
+        let t = Timer.now()
+        let result: CompactionResult?
+        do {
+            result = try await compactor.runOnce()
+        } catch FloeError.staleCompaction(let why) {
+            s.stale += 1
+            emit("stale: \(why) (\(fmt((Timer.now() - t) * 1000, 1)) ms); going on")
+            return true
+        }
+        guard let r = result else { return false }
+        s.tasks += 1
+        s.byKind[r.task.kind.rawValue, default: 0] += 1
+        s.read += r.bytesRead
+        s.written += r.bytesWritten
+        emit(describe(r, milliseconds: (Timer.now() - t) * 1000))
+        return true
+    }
+
+    /// `l0ToBase  in 4 SSTs 1.20 MiB -> L6  out 2 SSTs 1.10 MiB  35.2 ms`.
+    private func describe(_ r: CompactionResult, milliseconds: Double) -> String {
+        let inputs = r.task.inputs.flatMap(\.ssts)
+        let target = r.task.targetLevel == 0 ? "L0" : "L\(r.task.targetLevel)"
+        let outBytes = r.outputs.reduce(0) { $0 + $1.fileSize }
+        let moved = r.task.kind == .trivialMove ? " (moved, not rewritten)" : ""
+        return "\(r.task.kind.rawValue)  in \(InspectFormat.count(inputs.count, "SST")) \(InspectFormat.bytes(r.task.inputBytes))"
+            + " -> \(target)  out \(InspectFormat.count(r.outputs.count, "SST")) \(InspectFormat.bytes(outBytes))\(moved)"
+            + "  \(fmt(milliseconds, 1)) ms"
+    }
+
+    private func collect(_ compactor: Compactor, _ s: inout Summary, verbose: Bool) async throws {
+        let g = try await compactor.collectGarbage(graceSeconds: gcGraceSeconds)
+        s.gcDeleted += g.deletedObjects
+        s.gcDeletedBytes += g.deletedBytes
+        if verbose || g.deletedObjects > 0 {
+            emit("gc: deleted \(InspectFormat.count(g.deletedObjects, "object")) (\(InspectFormat.bytes(g.deletedBytes))), "
+                + "kept \(g.keptObjects)")
+        }
+    }
+
+    private struct Summary {
+        var tasks = 0
+        var stale = 0
+        var byKind: [String: Int] = [:]
+        var read: UInt64 = 0
+        var written: UInt64 = 0
+        var gcDeleted = 0
+        var gcDeletedBytes: UInt64 = 0
+    }
+
+    private func printSummary(_ s: Summary, seconds: Double, reason: String) {
+        let kinds = s.byKind.keys.sorted().map { "\($0) \(s.byKind[$0]!)" }.joined(separator: ", ")
+        var line = "floe compact: \(reason) after \(fmt(seconds, 1)) s: \(InspectFormat.count(s.tasks, "task"))"
+            + (kinds.isEmpty ? "" : " (\(kinds))")
+            + ", read \(InspectFormat.bytes(s.read)), wrote \(InspectFormat.bytes(s.written)), \(s.stale) stale"
+        if gc { line += ", gc deleted \(InspectFormat.count(s.gcDeleted, "object")) (\(InspectFormat.bytes(s.gcDeletedBytes)))" }
+        emit(line)
+    }
+
+    /// Prints `line` and flushes at once, even into a file or pipe: this runs for
+    /// hours and its log is read live.
+    private func emit(_ line: String) {
+        print(line)
+        fflush(nil)
+    }
+
+    /// Sleeps, waking early (within 50 ms) when a stop signal arrives.
+    private func sleep(milliseconds: Int) async throws {
+        var left = milliseconds
+        while left > 0 && stopSignal.load(ordering: .relaxed) == 0 {
+            let step = min(left, 50)
+            try await Task.sleep(for: .milliseconds(step))
+            left -= step
+        }
+    }
+
+    private func installSignalHandlers() {
+        for sig in [SIGINT, SIGTERM] {
+            _ = signal(sig) { received in
+                stopSignal.store(received, ordering: .relaxed)
+                // A second signal takes the default action: kill.
+                _ = signal(received, SIG_DFL)
+            }
+        }
+    }
+}
