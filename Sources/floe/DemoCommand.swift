@@ -24,6 +24,12 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Run off the main actor: otherwise every store call from this loop hops executors twice.
+        let command = self
+        try await Task.detached { try await command.execute() }.value
+    }
+
+    func execute() async throws {
         let dir = path ?? BenchCommand().makeTempDir()
         let tables = [TableID(1), TableID(2)]
         var model: [[Int: [UInt8]]] = [[:], [:]]

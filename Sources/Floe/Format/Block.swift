@@ -13,8 +13,13 @@ final class Block: Sendable {
     let maxKeyLength: Int
     /// Table and first 8 user-key bytes of each restart key, so the restart binary
     /// search reads two dense arrays and decodes an entry only on a tie.
-    let restartTables: [UInt32]
-    let restartPrefixes: [UInt64]
+    let restartKeys: [RestartKey]
+
+    /// Table and first 8 user-key bytes of a restart key, side by side in one array.
+    struct RestartKey {
+        var prefix: UInt64
+        var table: UInt32
+    }
 
     /// Value kinds as stored in data-block values (the first value byte).
     static let kindPut: UInt8 = 0
@@ -47,9 +52,8 @@ final class Block: Sendable {
         var count = 0
         var maxKey = 0
         var nextRestart = 0
-        var rTables = [UInt32](), rPrefixes = [UInt64]()
-        rTables.reserveCapacity(rc)
-        rPrefixes.reserveCapacity(rc)
+        var rKeys = [RestartKey]()
+        rKeys.reserveCapacity(rc)
         while pos < rs {
             let entryStart = pos
             let isRestart = nextRestart < rc && restarts[nextRestart] == pos
@@ -66,8 +70,7 @@ final class Block: Sendable {
             guard key.count >= FullKey.overhead else { throw bad("key of \(key.count) bytes is too short", entryStart) }
             if isRestart {
                 key.withUnsafeBytes { k in
-                    rTables.append(FullKey.table(k))
-                    rPrefixes.append(MutableMemtable.prefix(FullKey.userKey(k)))
+                    rKeys.append(RestartKey(prefix: MutableMemtable.prefix(FullKey.userKey(k)), table: FullKey.table(k)))
                 }
             }
             let vStart = p3 + Int(unshared)
@@ -91,8 +94,7 @@ final class Block: Sendable {
         self.restartCount = rc
         self.entryCount = count
         self.maxKeyLength = maxKey
-        self.restartTables = rTables
-        self.restartPrefixes = rPrefixes
+        self.restartKeys = rKeys
     }
 
     @inline(__always)
@@ -146,7 +148,8 @@ final class Block: Sendable {
             while lo < hi {
                 let mid = (lo + hi + 1) >> 1
                 let less: Bool
-                let t = restartTables[mid], pf = restartPrefixes[mid]
+                let rk = restartKeys[mid]
+                let t = rk.table, pf = rk.prefix
                 if t != table {
                     less = t < table
                 } else if pf != prefix {

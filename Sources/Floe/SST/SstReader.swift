@@ -61,6 +61,22 @@ struct SstReader: Sendable {
         }
     }
 
+    /// The same lookup using only cached meta and blocks, without suspending.
+    /// Returns nil when something is not cached (the caller then takes the async path).
+    @inline(__always)
+    func getCached(_ info: SstInfo, table: UInt32, userKey: [UInt8], hash: UInt64, epoch: Epoch) -> Lookup? {
+        guard let m = metaCache.get(info.id) else { return nil }
+        if let f = m.filter, !f.mayContain(hash) { return .notFound }
+        guard let bi = userKey.withUnsafeBytes({ m.blockIndex(table: table, userKey: $0, epoch: epoch) }) else { return .notFound }
+        guard let b = blockCache.get(BlockKey(sst: m.id, block: bi)) else { return nil }
+        switch userKey.withUnsafeBytes({ b.pointLookup(table: table, userKey: $0, epoch: epoch) }) {
+        case let .found(kind, range):
+            return kind == Block.kindDelete ? .tombstone : .value(Array(b.data[range]))
+        case .absent, .pastEnd:
+            return .notFound
+        }
+    }
+
     func evict(_ id: UInt64) {
         metaCache.remove(id)
         blockCache.removeAll { $0.sst == id }

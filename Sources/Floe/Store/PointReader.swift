@@ -10,17 +10,30 @@ enum PointReader {
             }
         }
         let hash = key.withUnsafeBytes { BloomFilter.keyHash(table: table, key: $0) }
-        for sub in version.l0 {
-            guard let sst = find(sub, table: table.raw, key: key), sst.minEpoch <= epoch else { continue }
-            switch try await reader.get(sst, table: table.raw, userKey: key, hash: hash, epoch: epoch) {
+        for run in version.l0 {
+            guard let sst = find(run, table: table.raw, key: key), sst.minEpoch <= epoch else { continue }
+            // Cached meta and block: answer without suspending; otherwise fetch.
+            let r: SstReader.Lookup
+            if let cached = reader.getCached(sst, table: table.raw, userKey: key, hash: hash, epoch: epoch) {
+                r = cached
+            } else {
+                r = try await reader.get(sst, table: table.raw, userKey: key, hash: hash, epoch: epoch)
+            }
+            switch r {
             case let .value(v): return v
             case .tombstone: return nil
             case .notFound: continue
             }
         }
-        for level in version.levels {
-            guard let sst = find(level, table: table.raw, key: key), sst.minEpoch <= epoch else { continue }
-            switch try await reader.get(sst, table: table.raw, userKey: key, hash: hash, epoch: epoch) {
+        for run in version.levels {
+            guard let sst = find(run, table: table.raw, key: key), sst.minEpoch <= epoch else { continue }
+            let r: SstReader.Lookup
+            if let cached = reader.getCached(sst, table: table.raw, userKey: key, hash: hash, epoch: epoch) {
+                r = cached
+            } else {
+                r = try await reader.get(sst, table: table.raw, userKey: key, hash: hash, epoch: epoch)
+            }
+            switch r {
             case let .value(v): return v
             case .tombstone: return nil
             case .notFound: continue
