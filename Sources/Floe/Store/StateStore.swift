@@ -23,6 +23,12 @@ public final class StateStore: Sendable {
         var fenced: String?
         var closed = false
         var sstCounter: UInt32 = 0
+        /// Sequence of the newest manifest checkpoint known to exist (0: none).
+        var checkpointSequence: UInt64 = 0
+        /// A checkpoint whose commit step failed: its sync result and metadata. Its
+        /// epochs stay claimed by that result (the caller never saw it), so the next
+        /// `checkpoint` must commit it before anything later can commit.
+        var unfinishedCheckpoint: (result: SyncResult, metadata: [String: [UInt8]])?
     }
 
     struct SealedEpoch {
@@ -40,7 +46,7 @@ public final class StateStore: Sendable {
     private let state: Mutex<State>
     private let commitLock = AsyncLock()
 
-    private init(objectStore: any ObjectStore, options: StoreOptions, version: Version) {
+    private init(objectStore: any ObjectStore, options: StoreOptions, version: Version, checkpointSequence: UInt64) {
         self.objectStore = objectStore
         self.options = options
         self.reader = SstReader(store: objectStore,
@@ -48,7 +54,8 @@ public final class StateStore: Sendable {
                                 metaCache: ShardedLRUCache(capacityBytes: options.metaCacheBytes))
         self.manifest = ManifestStore(store: objectStore)
         self.writerID = version.writerID
-        self.state = Mutex(State(version: version, latestWritten: version.committedEpoch, sealedThrough: version.committedEpoch))
+        self.state = Mutex(State(version: version, latestWritten: version.committedEpoch, sealedThrough: version.committedEpoch,
+                                 checkpointSequence: checkpointSequence))
     }
 
     // MARK: open
@@ -66,8 +73,10 @@ public final class StateStore: Sendable {
         try validate(options)
         let manifest = ManifestStore(store: objectStore)
         var base: Version
-        if let v = try await manifest.load() {
-            base = v
+        var checkpointSequence: UInt64 = 0
+        if let loaded = try await manifest.load() {
+            base = loaded.version
+            checkpointSequence = loaded.checkpoint
         } else {
             guard options.createIfMissing else { throw FloeError.notAFloeStore("no manifest and createIfMissing is false") }
             let stray = try await objectStore.list(prefix: "")
@@ -81,8 +90,13 @@ public final class StateStore: Sendable {
             let delta = VersionDelta(sequence: seq, kind: .open, writerID: seq, committedEpoch: base.committedEpoch,
                                      safeEpoch: base.safeEpoch, timestampMillis: nowMillis())
             if try await manifest.append(delta) {
-                return StateStore(objectStore: objectStore, options: options,
-                                  version: try base.applying(delta, object: VersionDelta.objectPath(seq)))
+                let version = try base.applying(delta, object: VersionDelta.objectPath(seq))
+                let store = StateStore(objectStore: objectStore, options: options, version: version,
+                                       checkpointSequence: checkpointSequence)
+                // A store reopened again and again (a crash loop) commits nothing, so only
+                // this keeps the deltas the next open must read bounded.
+                await store.writeCheckpointIfDue(version)
+                return store
             }
             base = try await manifest.catchUp(base)
         }
@@ -118,7 +132,8 @@ public final class StateStore: Sendable {
 
     /// Writes `value` for `key` in `table` at `epoch`.
     /// Throws `epochCommitted`, `epochSealed`, `epochRegressed` (epochs must not go
-    /// backwards), `memoryBudgetExceeded`, `fenced` or `closed`; a rejected write changes nothing.
+    /// backwards), `memoryBudgetExceeded` (once the memtable budget is spent), `fenced`
+    /// or `closed`; a rejected write changes nothing.
     public func put(_ table: TableID, key: [UInt8], value: [UInt8], epoch: Epoch) throws {
         try apply(table.raw, key, Block.kindPut, value, epoch)
     }
@@ -132,8 +147,10 @@ public final class StateStore: Sendable {
         let budget = options.memtableBudgetBytes
         try state.withLock { s in
             try StateStore.checkWritable(s, epoch)
-            let need = key.count + value.count + MutableMemtable.entryOverhead
-            if s.memoryUsed + need > budget { throw FloeError.memoryBudgetExceeded(used: s.memoryUsed, budget: budget) }
+            // Refused once the budget is spent, not when this write would cross it: that is
+            // the test `waitForWriteBudget` waits on, so "wait, then retry" cannot spin on a
+            // write that never fits. The write that crosses the budget overshoots it by its size.
+            if s.memoryUsed >= budget { throw FloeError.memoryBudgetExceeded(used: s.memoryUsed, budget: budget) }
             let i = StateStore.memtableIndex(&s, epoch)
             s.memoryUsed += key.withUnsafeBytes { k in
                 value.withUnsafeBytes { v in s.open[i].insert(table: table, key: k, kind: kind, value: v) }
@@ -147,8 +164,8 @@ public final class StateStore: Sendable {
         let budget = options.memtableBudgetBytes
         try state.withLock { s in
             try StateStore.checkWritable(s, epoch)
-            let need = batch.arena.count + batch.count * MutableMemtable.entryOverhead
-            if s.memoryUsed + need > budget { throw FloeError.memoryBudgetExceeded(used: s.memoryUsed, budget: budget) }
+            // As for a single write: refused once the budget is spent.
+            if s.memoryUsed >= budget { throw FloeError.memoryBudgetExceeded(used: s.memoryUsed, budget: budget) }
             let i = StateStore.memtableIndex(&s, epoch)
             var added = 0
             batch.arena.withUnsafeBytes { a in
@@ -269,11 +286,9 @@ public final class StateStore: Sendable {
                 if !created { throw error }
             }
             if created {
-                install(try base.applying(delta, object: VersionDelta.objectPath(seq)))
-                if seq % options.manifestCheckpointInterval == 0 {
-                    // Best effort: a missing checkpoint only lengthens the next open.
-                    try? await manifest.writeCheckpoint(state.withLock { $0.version })
-                }
+                let version = try base.applying(delta, object: VersionDelta.objectPath(seq))
+                install(version)
+                await writeCheckpointIfDue(version)
                 return
             }
             // The sequence is taken. Ours (an earlier attempt whose ack was lost) is adopted;
@@ -297,6 +312,20 @@ public final class StateStore: Sendable {
         throw FloeError.commitOutOfOrder("manifest kept moving; commit of epoch \(epoch) gave up")
     }
 
+    /// Writes a manifest checkpoint of `v` once `manifestCheckpointInterval` deltas
+    /// follow the newest checkpoint. Best effort: a missing checkpoint only lengthens the next open.
+    private func writeCheckpointIfDue(_ v: Version) async {
+        // Due by distance from the newest checkpoint, not at multiples of the interval: a
+        // multiple that fell on an open record (or whose best-effort write failed) skipped
+        // a whole interval, so a store reopened again and again never wrote one and the
+        // deltas read on open grew without bound.
+        let newest = state.withLock { $0.checkpointSequence }
+        guard v.sequence >= newest + options.manifestCheckpointInterval else { return }
+        if (try? await manifest.writeCheckpoint(v)) != nil {
+            state.withLock { $0.checkpointSequence = max($0.checkpointSequence, v.sequence) }
+        }
+    }
+
     /// Makes `v` current and drops the memtables it now covers.
     private func install(_ v: Version) {
         state.withLock { s in
@@ -312,14 +341,44 @@ public final class StateStore: Sendable {
     }
 
     /// Seals, syncs and commits `epoch` in one call.
+    ///
+    /// If the commit step fails (an object store error, a lost acknowledgement),
+    /// the uploaded SSTs are kept for a retry: the next `checkpoint` call (for
+    /// this epoch or a later one) first commits them, exactly once, with this
+    /// call's metadata. Errors as for `seal`, `sync` and `commit`.
     public func checkpoint(epoch: Epoch, metadata: [String: [UInt8]]) async throws {
+        // In flight for its whole span: between its sync and its commit neither is
+        // running, and a concurrent `waitForWriteBudget` would give up in that gap
+        // although this call is about to free the memory.
+        state.withLock { $0.inFlight += 1 }
+        defer { state.withLock { $0.inFlight -= 1 } }
+        // Without this, a failed commit would strand its epochs: they stay claimed by a
+        // SyncResult only this method saw, so no later sync covers them and every later
+        // commit is refused as out of order. Retrying that very result also lets the
+        // manifest recognise a delta that landed with its acknowledgement lost.
+        let unfinished = state.withLock { s in
+            // A commit of a later epoch may have adopted its landed delta meanwhile.
+            if let u = s.unfinishedCheckpoint, u.result.epoch <= s.version.committedEpoch { s.unfinishedCheckpoint = nil }
+            return s.unfinishedCheckpoint
+        }
+        if let unfinished {
+            try await commit(epoch: unfinished.result.epoch, unfinished.result, metadata: unfinished.metadata)
+            state.withLock { $0.unfinishedCheckpoint = nil }
+            if epoch == unfinished.result.epoch { return }
+        }
         try seal(epoch: epoch)
         let r = try await sync(epoch: epoch)
-        try await commit(epoch: epoch, r, metadata: metadata)
+        do {
+            try await commit(epoch: epoch, r, metadata: metadata)
+        } catch {
+            state.withLock { $0.unfinishedCheckpoint = (r, metadata) }
+            throw error
+        }
     }
 
-    /// Waits until the memtable budget has room again. Returns at once if it has;
-    /// throws `memoryBudgetExceeded` if it is full and no sync or commit is running to free it.
+    /// Waits until the memtable budget has room again (writes are accepted while the
+    /// memory in use is below it). Returns at once if it has; throws
+    /// `memoryBudgetExceeded` if it is spent and no sync, commit or checkpoint is running to free it.
     public func waitForWriteBudget() async throws {
         while true {
             let (used, inFlight, closed) = state.withLock { ($0.memoryUsed, $0.inFlight, $0.closed) }
@@ -414,6 +473,7 @@ public final class StateStore: Sendable {
             s.closed = true
             s.open.removeAll()
             s.sealed.removeAll()
+            s.unfinishedCheckpoint = nil
             s.memoryUsed = 0
         }
     }
