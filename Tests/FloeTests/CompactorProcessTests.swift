@@ -93,7 +93,7 @@ import Testing
         #expect(tasks > 0)
 
         // The compactors' deltas are in the manifest and in the writer's version.
-        let v = try #require(try await ManifestStore(store: mem).load())
+        let v = try #require(try await ManifestStore(store: mem).loadVersion())
         #expect(v.levels.contains { !$0.isEmpty })
         #expect(v.stats.compactions > 0)
         #expect(v.committedEpoch == last)
@@ -168,7 +168,7 @@ import Testing
         }
         let a = try await Compactor.attach(objectStore: mem, options: opts)
         let b = try await Compactor.attach(objectStore: mem, options: opts)
-        let picked = try #require(try await ManifestStore(store: mem).load())
+        let picked = try #require(try await ManifestStore(store: mem).loadVersion())
         let taskA = try #require(try await a.pickTask())
         let taskB = try #require(try await b.pickTask())
         #expect(taskA == taskB)

@@ -34,7 +34,7 @@ package final class Compactor: Sendable {
     /// Throws `notAFloeStore` if the object store holds no manifest.
     package static func attach(objectStore: any ObjectStore, options: StoreOptions = .init()) async throws -> Compactor {
         let manifest = ManifestStore(store: objectStore)
-        guard var base = try await manifest.load() else { throw FloeError.notAFloeStore("no manifest to compact") }
+        guard var base = try await manifest.loadVersion() else { throw FloeError.notAFloeStore("no manifest to compact") }
         for _ in 0..<1000 {
             let seq = base.sequence + 1
             let d = VersionDelta(sequence: seq, kind: .register, writerID: seq, committedEpoch: base.committedEpoch,
@@ -54,7 +54,7 @@ package final class Compactor: Sendable {
 
     /// The version as of the newest manifest record.
     func currentVersion() async throws -> Version {
-        guard let v = try await manifest.load() else { throw FloeError.notAFloeStore("manifest vanished") }
+        guard let v = try await manifest.loadVersion() else { throw FloeError.notAFloeStore("manifest vanished") }
         observe(v)
         return v
     }

@@ -25,9 +25,14 @@ struct MutableMemtable {
     var count: Int { entries.count }
     static let entryOverhead = MemoryLayout<MemtableEntry>.stride + 8
 
-    /// Records a put (`kind` 0) or a delete (`kind` 1). Returns the memory the write added.
+    /// Records a put (`kind` 0) or a delete (`kind` 1). Returns the memory the write
+    /// added: exactly the growth of `memoryBytes`, index growth included.
     @discardableResult
     mutating func insert(table: UInt32, key: UnsafeRawBufferPointer, kind: UInt8, value: UnsafeRawBufferPointer) -> Int {
+        // The store charges what this returns and releases `memoryBytes` on commit, so the
+        // two must agree: leaving out the slot growth of `grow()` made every commit of an
+        // epoch with a grown index release more than was charged, and the budget crept up.
+        let before = memoryBytes
         let hash = BloomFilter.keyHash(table: TableID(table), key: key)
         let offset = arena.count
         arena.append(contentsOf: key)
@@ -39,13 +44,13 @@ struct MutableMemtable {
         if let slot = find(table: table, key: key, hash: hash) {
             // Last write wins: repoint the existing entry; the old bytes stay in the arena until the epoch is dropped.
             entries[Int(slots[slot]) - 1] = entry
-            return added
+            return memoryBytes - before
         }
         if (entries.count + 1) * 4 > slots.count * 3 { grow() }
         entries.append(entry)
         memoryBytes += MutableMemtable.entryOverhead
         place(Int32(entries.count), hash: hash)
-        return added + MutableMemtable.entryOverhead
+        return memoryBytes - before
     }
 
     /// The live entry for `(table, key)`, if written in this epoch.

@@ -33,6 +33,12 @@ public final class StateStore: Sendable {
         var stallMicros: UInt64 = 0
         var gcDeletedObjects: UInt64 = 0
         var gcDeletedBytes: UInt64 = 0
+        /// Sequence of the newest manifest checkpoint known to exist (0: none).
+        var checkpointSequence: UInt64 = 0
+        /// A checkpoint whose commit step failed: its sync result and metadata. Its
+        /// epochs stay claimed by that result (the caller never saw it), so the next
+        /// `checkpoint` must commit it before anything later can commit.
+        var unfinishedCheckpoint: (result: SyncResult, metadata: [String: [UInt8]])?
     }
 
     struct SealedEpoch {
@@ -54,7 +60,7 @@ public final class StateStore: Sendable {
     let sstCounter = Atomic<UInt64>(0)
     let worker = Mutex<Task<Void, Never>?>(nil)
 
-    private init(objectStore: any ObjectStore, options: StoreOptions, version: Version) {
+    private init(objectStore: any ObjectStore, options: StoreOptions, version: Version, checkpointSequence: UInt64) {
         self.objectStore = objectStore
         self.options = options
         self.reader = SstReader(store: objectStore,
@@ -63,7 +69,8 @@ public final class StateStore: Sendable {
         self.manifest = ManifestStore(store: objectStore)
         self.writerID = version.writerID
         self.picker = CompactionPicker(options: options.compaction, sst: options.sst)
-        self.state = Mutex(State(version: version, latestWritten: version.committedEpoch, sealedThrough: version.committedEpoch))
+        self.state = Mutex(State(version: version, latestWritten: version.committedEpoch, sealedThrough: version.committedEpoch,
+                                 checkpointSequence: checkpointSequence))
     }
 
     // MARK: open
@@ -81,8 +88,10 @@ public final class StateStore: Sendable {
         try validate(options)
         let manifest = ManifestStore(store: objectStore)
         var base: Version
-        if let v = try await manifest.load() {
-            base = v
+        var checkpointSequence: UInt64 = 0
+        if let loaded = try await manifest.load() {
+            base = loaded.version
+            checkpointSequence = loaded.checkpoint
         } else {
             guard options.createIfMissing else { throw FloeError.notAFloeStore("no manifest and createIfMissing is false") }
             let stray = try await objectStore.list(prefix: "")
@@ -96,8 +105,12 @@ public final class StateStore: Sendable {
             let delta = VersionDelta(sequence: seq, kind: .open, writerID: seq, committedEpoch: base.committedEpoch,
                                      safeEpoch: base.safeEpoch, timestampMillis: nowMillis())
             if try await manifest.append(delta) {
-                let store = StateStore(objectStore: objectStore, options: options,
-                                       version: try base.applying(delta, object: VersionDelta.objectPath(seq)))
+                let version = try base.applying(delta, object: VersionDelta.objectPath(seq))
+                let store = StateStore(objectStore: objectStore, options: options, version: version,
+                                       checkpointSequence: checkpointSequence)
+                // A store reopened again and again (a crash loop) commits nothing, so only
+                // this keeps the deltas the next open must read bounded.
+                await store.writeCheckpointIfDue(version)
                 if options.compaction.background { store.startBackgroundWork() }
                 return store
             }
@@ -144,7 +157,8 @@ public final class StateStore: Sendable {
 
     /// Writes `value` for `key` in `table` at `epoch`.
     /// Throws `epochCommitted`, `epochSealed`, `epochRegressed` (epochs must not go
-    /// backwards), `memoryBudgetExceeded`, `fenced` or `closed`; a rejected write changes nothing.
+    /// backwards), `memoryBudgetExceeded` (once the memtable budget is spent), `fenced`
+    /// or `closed`; a rejected write changes nothing.
     public func put(_ table: TableID, key: [UInt8], value: [UInt8], epoch: Epoch) throws {
         try apply(table.raw, key, Block.kindPut, value, epoch)
     }
@@ -158,8 +172,10 @@ public final class StateStore: Sendable {
         let budget = options.memtableBudgetBytes
         try state.withLock { s in
             try StateStore.checkWritable(s, epoch)
-            let need = key.count + value.count + MutableMemtable.entryOverhead
-            if s.memoryUsed + need > budget { throw FloeError.memoryBudgetExceeded(used: s.memoryUsed, budget: budget) }
+            // Refused once the budget is spent, not when this write would cross it: that is
+            // the test `waitForWriteBudget` waits on, so "wait, then retry" cannot spin on a
+            // write that never fits. The write that crosses the budget overshoots it by its size.
+            if s.memoryUsed >= budget { throw FloeError.memoryBudgetExceeded(used: s.memoryUsed, budget: budget) }
             let i = StateStore.memtableIndex(&s, epoch)
             s.memoryUsed += key.withUnsafeBytes { k in
                 value.withUnsafeBytes { v in s.open[i].insert(table: table, key: k, kind: kind, value: v) }
@@ -173,8 +189,8 @@ public final class StateStore: Sendable {
         let budget = options.memtableBudgetBytes
         try state.withLock { s in
             try StateStore.checkWritable(s, epoch)
-            let need = batch.arena.count + batch.count * MutableMemtable.entryOverhead
-            if s.memoryUsed + need > budget { throw FloeError.memoryBudgetExceeded(used: s.memoryUsed, budget: budget) }
+            // As for a single write: refused once the budget is spent.
+            if s.memoryUsed >= budget { throw FloeError.memoryBudgetExceeded(used: s.memoryUsed, budget: budget) }
             let i = StateStore.memtableIndex(&s, epoch)
             var added = 0
             batch.arena.withUnsafeBytes { a in
@@ -253,18 +269,10 @@ public final class StateStore: Sendable {
     /// it; `fenced` when another writer took the manifest; object store errors
     /// (the commit may then be retried: a commit that did land is recognised).
     public func commit(epoch: Epoch, _ sync: SyncResult, metadata: [String: [UInt8]]) async throws {
-        do {
-            let stalled = try await waitForL0Room()
-            try await commitLock.withLock { try await commitLocked(epoch: epoch, sync, metadata: metadata, stallMicros: stalled) }
-        } catch {
-            // The epochs stay sealed and uncommitted: let a later sync take them again, so
-            // a caller who lost this SyncResult (checkpoint) can still make progress.
-            let epochs = Set(sync.epochs)
-            state.withLock { s in
-                for i in s.sealed.indices where epochs.contains(s.sealed[i].mem.epoch) { s.sealed[i].claimed = false }
-            }
-            throw error
-        }
+        // On failure the epochs stay claimed by `sync`: retry with the same result
+        // (checkpoint keeps its own result for that). A landed delta is recognised.
+        let stalled = try await waitForL0Room()
+        try await commitLock.withLock { try await commitLocked(epoch: epoch, sync, metadata: metadata, stallMicros: stalled) }
     }
 
     private func commitLocked(epoch: Epoch, _ sync: SyncResult, metadata: [String: [UInt8]], stallMicros: UInt64) async throws {
@@ -308,12 +316,10 @@ public final class StateStore: Sendable {
                 if !created { throw error }
             }
             if created {
-                install(try base.applying(delta, object: VersionDelta.objectPath(seq)))
+                let version = try base.applying(delta, object: VersionDelta.objectPath(seq))
+                install(version)
                 state.withLock { s in for f in sync.ssts { s.uncommittedSynced.remove(f.id) } }
-                if seq % options.manifestCheckpointInterval == 0 {
-                    // Best effort: a missing checkpoint only lengthens the next open.
-                    try? await manifest.writeCheckpoint(state.withLock { $0.version })
-                }
+                await writeCheckpointIfDue(version)
                 return
             }
             // The sequence is taken. Ours (an earlier attempt whose ack was lost) is adopted;
@@ -335,6 +341,20 @@ public final class StateStore: Sendable {
             throw FloeError.fenced(why)
         }
         throw FloeError.commitOutOfOrder("manifest kept moving; commit of epoch \(epoch) gave up")
+    }
+
+    /// Writes a manifest checkpoint of `v` once `manifestCheckpointInterval` deltas
+    /// follow the newest checkpoint. Best effort: a missing checkpoint only lengthens the next open.
+    private func writeCheckpointIfDue(_ v: Version) async {
+        // Due by distance from the newest checkpoint, not at multiples of the interval: a
+        // multiple that fell on an open record (or whose best-effort write failed) skipped
+        // a whole interval, so a store reopened again and again never wrote one and the
+        // deltas read on open grew without bound.
+        let newest = state.withLock { $0.checkpointSequence }
+        guard v.sequence >= newest + options.manifestCheckpointInterval else { return }
+        if (try? await manifest.writeCheckpoint(v)) != nil {
+            state.withLock { $0.checkpointSequence = max($0.checkpointSequence, v.sequence) }
+        }
     }
 
     /// Makes `v` current, drops the memtables it now covers and retires SSTs it no longer holds.
@@ -361,14 +381,44 @@ public final class StateStore: Sendable {
     }
 
     /// Seals, syncs and commits `epoch` in one call.
+    ///
+    /// If the commit step fails (an object store error, a lost acknowledgement),
+    /// the uploaded SSTs are kept for a retry: the next `checkpoint` call (for
+    /// this epoch or a later one) first commits them, exactly once, with this
+    /// call's metadata. Errors as for `seal`, `sync` and `commit`.
     public func checkpoint(epoch: Epoch, metadata: [String: [UInt8]]) async throws {
+        // In flight for its whole span: between its sync and its commit neither is
+        // running, and a concurrent `waitForWriteBudget` would give up in that gap
+        // although this call is about to free the memory.
+        state.withLock { $0.inFlight += 1 }
+        defer { state.withLock { $0.inFlight -= 1 } }
+        // Without this, a failed commit would strand its epochs: they stay claimed by a
+        // SyncResult only this method saw, so no later sync covers them and every later
+        // commit is refused as out of order. Retrying that very result also lets the
+        // manifest recognise a delta that landed with its acknowledgement lost.
+        let unfinished = state.withLock { s in
+            // A commit of a later epoch may have adopted its landed delta meanwhile.
+            if let u = s.unfinishedCheckpoint, u.result.epoch <= s.version.committedEpoch { s.unfinishedCheckpoint = nil }
+            return s.unfinishedCheckpoint
+        }
+        if let unfinished {
+            try await commit(epoch: unfinished.result.epoch, unfinished.result, metadata: unfinished.metadata)
+            state.withLock { $0.unfinishedCheckpoint = nil }
+            if epoch == unfinished.result.epoch { return }
+        }
         try seal(epoch: epoch)
         let r = try await sync(epoch: epoch)
-        try await commit(epoch: epoch, r, metadata: metadata)
+        do {
+            try await commit(epoch: epoch, r, metadata: metadata)
+        } catch {
+            state.withLock { $0.unfinishedCheckpoint = (r, metadata) }
+            throw error
+        }
     }
 
-    /// Waits until the memtable budget has room again. Returns at once if it has;
-    /// throws `memoryBudgetExceeded` if it is full and no sync or commit is running to free it.
+    /// Waits until the memtable budget has room again (writes are accepted while the
+    /// memory in use is below it). Returns at once if it has; throws
+    /// `memoryBudgetExceeded` if it is spent and no sync, commit or checkpoint is running to free it.
     public func waitForWriteBudget() async throws {
         while true {
             let (used, inFlight, closed) = state.withLock { ($0.memoryUsed, $0.inFlight, $0.closed) }
@@ -464,6 +514,7 @@ public final class StateStore: Sendable {
             s.closed = true
             s.open.removeAll()
             s.sealed.removeAll()
+            s.unfinishedCheckpoint = nil
             s.memoryUsed = 0
         }
         let task = worker.withLock { w -> Task<Void, Never>? in

@@ -8,9 +8,10 @@ public struct StoreOptions: Sendable, Equatable {
     public var blockCacheBytes: Int = 256 << 20
     /// Bytes of SST index and filter data the meta cache may hold.
     public var metaCacheBytes: Int = 64 << 20
-    /// Memory all uncommitted epochs may hold. A write past it throws
-    /// `FloeError.memoryBudgetExceeded`; `waitForWriteBudget()` waits for in-flight
-    /// syncs and commits to free memory.
+    /// Memory all uncommitted epochs may hold. Once it is spent, writes throw
+    /// `FloeError.memoryBudgetExceeded` (the write that crosses it is accepted, so
+    /// usage may overshoot by one write or batch); `waitForWriteBudget()` waits for
+    /// in-flight syncs and commits to free memory.
     public var memtableBudgetBytes: Int = 512 << 20
     /// A full manifest checkpoint is written every this many deltas, bounding open time.
     public var manifestCheckpointInterval: UInt64 = 64

@@ -32,7 +32,7 @@ package struct StoreInspector: Sendable {
     /// - Throws: `FloeError.notAFloeStore` for a store without a manifest,
     ///   `FloeError.corruption` for a damaged or missing manifest object.
     package func currentVersion() async throws -> VersionSummary {
-        guard let v = try await ManifestStore(store: objectStore).load() else {
+        guard let v = try await ManifestStore(store: objectStore).loadVersion() else {
             throw FloeError.notAFloeStore("no manifest delta or checkpoint")
         }
         return VersionSummary(v)

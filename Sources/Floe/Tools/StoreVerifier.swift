@@ -35,7 +35,7 @@ package enum StoreVerifier {
 
         let version: Version
         do {
-            guard let v = try await ManifestStore(store: objectStore).load() else {
+            guard let v = try await ManifestStore(store: objectStore).loadVersion() else {
                 throw FloeError.notAFloeStore("no manifest delta or checkpoint")
             }
             version = v

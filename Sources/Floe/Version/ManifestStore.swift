@@ -26,19 +26,25 @@ struct ManifestStore: Sendable {
     }
 
     /// The current version, or nil if the store has no manifest yet.
+    func loadVersion() async throws -> Version? { try await load()?.version }
+
+    /// The current version and the sequence of the checkpoint it was loaded from
+    /// (0: none), or nil if the store has no manifest yet.
     /// Throws `FloeError.corruption` for a damaged object or a gap in the delta sequence.
-    func load() async throws -> Version? {
+    func load() async throws -> (version: Version, checkpoint: UInt64)? {
         let l = try await listing()
         guard let last = l.deltas.last ?? l.checkpoints.last else { return nil }
         var version = Version.empty
+        var checkpoint: UInt64 = 0
         if let c = l.checkpoints.last(where: { $0 <= last }) {
+            checkpoint = c
             let path = ManifestStore.checkpointPath(c)
             version = try ManifestCodec.decodeVersion(try await store.get(path), object: path)
             guard version.sequence == c else {
                 throw FloeError.corruption(object: path, offset: 0, reason: "checkpoint holds sequence \(version.sequence)")
             }
         }
-        return try await catchUp(version, knownDeltas: l.deltas)
+        return (try await catchUp(version, knownDeltas: l.deltas), checkpoint)
     }
 
     /// Applies every delta after `version` (as listed, contiguous from its sequence).

@@ -1,0 +1,94 @@
+import Testing
+@testable import Floe
+
+// Helpers shared by the store-level suites (model, corruption, faults, budget).
+
+/// One `(table, user key)` of a test model. Ordered like the store orders keys:
+/// table ascending, then user key bytewise (a prefix sorts first).
+struct ModelKey: Hashable, Comparable, CustomStringConvertible {
+    var table: UInt32
+    var key: [UInt8]
+
+    init(_ table: UInt32, _ key: [UInt8]) {
+        self.table = table
+        self.key = key
+    }
+
+    static func < (a: ModelKey, b: ModelKey) -> Bool {
+        if a.table != b.table { return a.table < b.table }
+        return a.key.lexicographicallyPrecedes(b.key)
+    }
+
+    var description: String { "t\(table):\(key)" }
+}
+
+/// One scanned row, comparable as a whole.
+struct Row: Equatable, CustomStringConvertible {
+    var key: [UInt8]
+    var value: [UInt8]
+    var description: String { "\(key)=\(value.count)B" }
+}
+
+/// Drains a scan into rows (errors from `next()` propagate).
+func collectRows(_ scan: ScanResult) async throws -> [Row] {
+    var rows: [Row] = []
+    for try await (k, v) in scan { rows.append(Row(key: k, value: v)) }
+    return rows
+}
+
+/// The rows a scan of `table` over `[from, to)` must return from `map`.
+func expectedRows(_ map: [ModelKey: [UInt8]], table: UInt32, from: [UInt8]?, to: [UInt8]?) -> [Row] {
+    map.filter { k, _ in
+        k.table == table
+            && (from.map { !k.key.lexicographicallyPrecedes($0) } ?? true)
+            && (to.map { k.key.lexicographicallyPrecedes($0) } ?? true)
+    }
+    .sorted { $0.key < $1.key }
+    .map { Row(key: $0.key.key, value: $0.value) }
+}
+
+/// Runs `body`, returning its value or the `FloeError` it threw. Any other error
+/// is recorded as an issue (every failure Floe reports must be typed).
+func capture<T>(_ body: () async throws -> T, sourceLocation: SourceLocation = #_sourceLocation) async -> Result<T, FloeError> {
+    do {
+        return .success(try await body())
+    } catch let error as FloeError {
+        return .failure(error)
+    } catch {
+        Issue.record("untyped error: \(error)", sourceLocation: sourceLocation)
+        return .failure(.invalidArgument("untyped error: \(error)"))
+    }
+}
+
+/// Equal errors, comparing only the case for errors whose payload is free text.
+func sameError(_ a: FloeError, _ b: FloeError) -> Bool {
+    switch (a, b) {
+    case (.commitOutOfOrder, .commitOutOfOrder), (.invalidArgument, .invalidArgument), (.fenced, .fenced):
+        return true
+    default:
+        return a == b
+    }
+}
+
+/// The object a corruption / not-found / unsupported-format error names, if any.
+func erroredObject(_ e: FloeError) -> String? {
+    switch e {
+    case let .corruption(object, _, _): return object
+    case let .objectNotFound(path): return path
+    case let .unsupportedFormat(object, _): return object
+    default: return nil
+    }
+}
+
+extension UInt64 {
+    /// Little-endian bytes, for metadata values such as source offsets.
+    var leBytes: [UInt8] { withUnsafeBytes(of: littleEndian) { Array($0) } }
+}
+
+extension Result {
+    /// The error of a failed result, or nil.
+    var failureValue: Failure? {
+        if case let .failure(e) = self { return e }
+        return nil
+    }
+}
