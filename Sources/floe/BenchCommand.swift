@@ -23,6 +23,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Object store: dir or memory.") var store: String = "dir"
     @Option(help: "Random seed.") var seed: UInt64 = 1
     @Option(help: "Workload: default (fill, scan, reads, reopen) or overwrite (fill, 50% overwrites, 20% deletes, quiesce, verify).") var workload: String = "default"
+    @Option(help: "overwrite: fail if uncompressed space amplification after quiescence exceeds this.") var maxSpaceAmp: Double?
     @Flag(help: "Disable background compaction (L0 then grows by one sub-level per epoch).") var noCompaction = false
     @Flag(help: "With --no-compaction: compact to quiescence after the fill and time it.") var compactAfterFill = false
 
@@ -62,10 +63,15 @@ struct BenchCommand: AsyncParsableCommand {
             print("quiesce      \(fmt(o.quiesceSeconds, 3)) s; \(st.compactions) compactions")
             print("verified     \(o.liveKeys) live keys by get and scan")
             print("write amp    \(fmt(st.writeAmplification, 2))  (flush \(st.flushWrittenBytes >> 20) MiB + compaction \(st.compactionWrittenBytes >> 20) MiB over \(st.ingestedBytes >> 20) MiB ingested)")
-            print("space amp    \(fmt(Double(st.sstBytes) / Double(max(1, o.liveBytes)), 3))  (\(st.sstBytes >> 20) MiB stored over \(o.liveBytes >> 20) MiB live key+value bytes)")
+            let rawAmp = Double(st.sstRawBytes) / Double(max(1, o.liveRawBytes))
+            print("space amp    \(fmt(Double(st.sstBytes) / Double(max(1, o.liveBytes)), 3)) on disk (\(st.sstBytes >> 20) MiB SST files over \(o.liveBytes >> 20) MiB live key+value bytes)")
+            print("             \(fmt(rawAmp, 3)) uncompressed (\(st.sstRawBytes >> 20) MiB stored versions over \(o.liveRawBytes >> 20) MiB live versions)")
             print("worst stall  \(fmt(Double(st.worstStallMicros) / 1000, 1)) ms, total \(fmt(Double(st.stallMicros) / 1e6, 2)) s")
             print("shape        L0 \(st.l0SubLevels) sub-levels, levels \(st.levelFileCounts) files")
             try await db.close()
+            if let limit = maxSpaceAmp, rawAmp > limit {
+                throw ValidationError("uncompressed space amplification \(fmt(rawAmp, 3)) exceeds --max-space-amp \(limit)")
+            }
             return
         }
         // fillrandom: keys in random order, one checkpoint per epoch, overlapped with the next epoch's writes.

@@ -18,6 +18,8 @@ struct OverwriteWorkload {
         var quiesceSeconds = 0.0
         var liveKeys = 0
         var liveBytes: UInt64 = 0
+        /// Live bytes measured like `SstInfo.rawBytes`: user key + 12, value + 1.
+        var liveRawBytes: UInt64 = 0
         var stats: StoreStatistics?
     }
 
@@ -85,7 +87,11 @@ struct OverwriteWorkload {
             let got = try await db.get(table, key: keyOf(k), epoch: readEpoch)
             let want: [UInt8]? = generation[k] == 0 ? nil : value(k, generation[k])
             guard got == want else { throw WorkloadError("overwrite: key \(k) read \(got.map { "\($0.count) bytes" } ?? "nil"), expected \(want.map { "\($0.count) bytes" } ?? "nil")") }
-            if let w = want { out.liveKeys += 1; out.liveBytes += UInt64(keyOf(k).count + w.count) }
+            if let w = want {
+                out.liveKeys += 1
+                out.liveBytes += UInt64(keyOf(k).count + w.count)
+                out.liveRawBytes += UInt64(keyOf(k).count + 12 + w.count + 1)
+            }
         }
         // And by a full scan, in key order.
         var expected = (0..<keys).filter { generation[$0] != 0 }.map { (keyOf($0), $0) }

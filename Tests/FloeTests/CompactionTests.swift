@@ -1,4 +1,5 @@
 import Testing
+import Synchronization
 @testable import Floe
 
 /// Compaction, MVCC garbage collection and object GC, driven step by step
@@ -213,5 +214,159 @@ import Testing
         try await s.checkpoint(epoch: 100, metadata: [:])
         #expect(try await s.get(t, key: key(999), epoch: 100) == [2])
         try await s.close()
+    }
+}
+
+/// Two writers (the second fences the first mid-run) race a standalone
+/// compactor: every epoch a writer saw committed survives, in order, and no
+/// write of the fenced writer after the fence is visible.
+@Suite struct WritersRaceCompactorTests {
+    let t = TableID(3)
+
+    func key(_ i: Int) -> [UInt8] { Array("r\(String(i).leftPad(4))".utf8) }
+
+    @Test(arguments: 0..<6)
+    func noCommittedEpochIsLost(seed: Int) async throws {
+        let mem = MemoryObjectStore()
+        var o = StoreOptions()
+        o.compaction.background = false
+        o.retentionEpochs = 1_000
+        o.sst.targetFileSize = 4096
+        o.compaction.targetFileSize = 4096
+        o.compaction.baseLevelBytes = 8192
+        o.compaction.l0CompactionTrigger = 2
+        let a = try await StateStore.open(objectStore: mem, options: o)
+        let compactor = try await Compactor.attach(objectStore: mem, options: o)
+        // The compactor runs continuously beside the writers.
+        let stop = ManagedFlag()
+        let rounds = ManagedCounter()
+        let compacting = Task {
+            var tasks = 0
+            while !stop.isSet {
+                do { if try await compactor.runOnce() != nil { tasks += 1 } } catch FloeError.staleCompaction {}
+                rounds.increment()
+                await Task.yield()
+            }
+            return tasks
+        }
+        var rng = SplitMix64(seed: UInt64(seed))
+        // Writer A: each key's value names the epoch that wrote it; 20 keys per epoch over 200 keys.
+        var acknowledged: [Epoch: [Int: Epoch]] = [:]
+        var state: [Int: Epoch] = [:]
+        let fenceAt = Epoch(10 + rng.next() % 15)
+        var b: StateStore?
+        var aFencedAt: Epoch?
+        for e in Epoch(1)...60 {
+            if e == fenceAt { b = try await StateStore.open(objectStore: mem, options: o) }
+            let writer = b ?? a
+            var next = state
+            for _ in 0..<20 {
+                let k = Int(rng.next() % 200)
+                next[k] = e
+                try writer.put(t, key: key(k), value: Array("e\(e)".utf8), epoch: e)
+            }
+            try await writer.checkpoint(epoch: e, metadata: ["epoch": Array("\(e)".utf8)])
+            state = next
+            // Let the compactor finish a round now and then, so the two really interleave.
+            if e % 3 == 0 {
+                let seen = rounds.value
+                while rounds.value == seen { await Task.yield() }
+            }
+            acknowledged[e] = state
+            if b != nil && aFencedAt == nil {
+                // The fenced writer tries once more: its commit must fail and stay invisible.
+                let ae = e + 1_000
+                try? a.put(t, key: key(0), value: Array("zombie".utf8), epoch: ae)
+                do {
+                    try await a.checkpoint(epoch: ae, metadata: [:])
+                    Issue.record("seed \(seed): fenced writer committed epoch \(ae)")
+                } catch let err as FloeError {
+                    guard case .fenced = err else { Issue.record("seed \(seed): fenced writer got \(err)"); continue }
+                    aFencedAt = e
+                }
+            }
+        }
+        stop.set()
+        let tasks = try await compacting.value
+        #expect(tasks > 0, "seed \(seed): the compactor ran")
+        #expect(aFencedAt != nil, "seed \(seed): writer A was fenced")
+        // A fresh process sees every acknowledged epoch exactly.
+        let c = try await StateStore.open(objectStore: mem, options: o)
+        #expect(c.committedEpoch == 60)
+        for e in stride(from: Epoch(1), through: 60, by: 7) {
+            let want = acknowledged[e]!
+            for k in 0..<200 {
+                let got = try await c.get(t, key: key(k), epoch: e)
+                #expect(got == want[k].map { Array("e\($0)".utf8) }, "seed \(seed): key \(k) at epoch \(e)")
+            }
+        }
+        let report = try await StoreVerifier.verify(objectStore: mem)
+        #expect(report.isClean, "seed \(seed): \(report.problems)")
+    }
+}
+
+/// A flag shared between a test and a task it started.
+final class ManagedFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .acquiring) }
+    func set() { value.store(true, ordering: .releasing) }
+}
+
+/// A counter shared between a test and a task it started.
+final class ManagedCounter: Sendable {
+    private let count = Atomic<Int>(0)
+    var value: Int { count.load(ordering: .acquiring) }
+    func increment() { count.add(1, ordering: .releasing) }
+}
+
+/// The overwrite-and-delete workload at unit-test scale (the full 1,000,000-key
+/// run is `floe bench --workload overwrite --max-space-amp 1.3`, run by CI).
+@Suite struct OverwriteWorkloadTests {
+    @Test func overwritesAndDeletesCompactToLiveSize() async throws {
+        let keys = 20_000
+        var o = StoreOptions()
+        o.compaction.background = false
+        o.sst.targetFileSize = 64 << 10
+        o.compaction.targetFileSize = 64 << 10
+        o.compaction.baseLevelBytes = 256 << 10
+        let s = try await StateStore.open(objectStore: MemoryObjectStore(), options: o)
+        let t = TableID(1)
+        var rng = SplitMix64(seed: 77)
+        func key(_ k: Int) -> [UInt8] { Array("key-\(String(k).leftPad(8))".utf8) }
+        var live: [Int: [UInt8]] = [:]
+        var ops: [(Int, Bool)] = (0..<keys).map { ($0, false) }
+        ops += (0..<(keys / 2)).map { _ in (Int(rng.next() % UInt64(keys)), false) }
+        ops += (0..<(keys / 5)).map { _ in (Int(rng.next() % UInt64(keys)), true) }
+        var epoch: Epoch = 0
+        for (i, (k, del)) in ops.enumerated() {
+            if i % 1000 == 0 { epoch += 1 }
+            if del {
+                try s.delete(t, key: key(k), epoch: epoch)
+                live[k] = nil
+            } else {
+                let v = (0..<100).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                try s.put(t, key: key(k), value: v, epoch: epoch)
+                live[k] = v
+            }
+            if i % 1000 == 999 {
+                try await s.checkpoint(epoch: epoch, metadata: [:])
+                if epoch % 4 == 0 { try await s.compactUntilQuiescent() }
+            }
+        }
+        if s.committedEpoch < epoch { try await s.checkpoint(epoch: epoch, metadata: [:]) }
+        try await s.compactUntilQuiescent()
+        for k in 0..<keys { #expect(try await s.get(t, key: key(k), epoch: epoch) == live[k], "key \(k)") }
+        var n = 0
+        for try await (k, v) in try await s.scan(t, from: nil, to: nil, epoch: epoch) {
+            let id = Int(String(decoding: k.dropFirst(4), as: UTF8.self))!
+            #expect(live[id] == v, "scan row \(n)")
+            n += 1
+        }
+        #expect(n == live.count)
+        let liveRaw = live.reduce(UInt64(0)) { $0 + UInt64(key($1.key).count + 12 + $1.value.count + 1) }
+        let st = s.statistics
+        let amp = Double(st.sstRawBytes) / Double(liveRaw)
+        #expect(amp <= 1.3, "uncompressed space amplification \(amp)")
+        #expect(st.compactions > 0 && st.writeAmplification > 1)
     }
 }

@@ -41,26 +41,33 @@ struct CompactionPicker {
         return LevelTargets(base: base, bytes: t)
     }
 
-    /// The most urgent task, or nil when the tree is in shape.
-    func pick(_ v: Version, watermark: Epoch, busy: Set<UInt64> = []) -> CompactionTask? {
+    /// The most urgent task, or nil when the tree is in shape. Candidates are tried
+    /// in score order: a due level whose pick finds nothing (all busy, or L0 not yet
+    /// worth moving) does not hide the next one. `idle` (no writes are arriving)
+    /// also moves any L0 sub-levels to the base level, so a quiescent tree holds
+    /// no overlapping L0 data.
+    func pick(_ v: Version, watermark: Epoch, busy: Set<UInt64> = [], idle: Bool = false) -> CompactionTask? {
         let t = targets(v)
-        var best: (score: Double, make: () -> CompactionTask?)? = nil
-        func consider(_ score: Double, _ make: @escaping () -> CompactionTask?) {
-            if score >= 1, best == nil || score > best!.score { best = (score, make) }
-        }
+        var candidates: [(score: Double, make: () -> CompactionTask?)] = []
         let l0Score = Double(v.l0.count) / Double(max(1, options.l0CompactionTrigger))
         let l0Busy = v.l0.contains { $0.contains { busy.contains($0.id) } }
-        if !l0Busy {
-            consider(l0Score) { self.pickL0(v, t, watermark: watermark, busy: busy, score: l0Score) }
+        if !l0Busy && l0Score >= 1 {
+            candidates.append((l0Score, { self.pickL0(v, t, watermark: watermark, busy: busy, score: l0Score, force: false) }))
         }
         for l in 1..<options.maxLevel {
             let level = l - 1 < v.levels.count ? v.levels[l - 1] : []
             guard !level.isEmpty else { continue }
             let target = t.bytes[l]
             let score = target == 0 ? 1e9 : Double(CompactionPicker.size(level)) / Double(target)
-            consider(score) { self.pickLevel(v, l, watermark: watermark, busy: busy, score: score) }
+            if score >= 1 { candidates.append((score, { self.pickLevel(v, l, watermark: watermark, busy: busy, score: score) })) }
         }
-        return best?.make()
+        for c in candidates.sorted(by: { $0.score > $1.score }) {
+            if let task = c.make() { return task }
+        }
+        if idle && !l0Busy && !v.l0.isEmpty {
+            return pickL0(v, t, watermark: watermark, busy: busy, score: l0Score, force: true)
+        }
+        return nil
     }
 
     private func overlapping(_ run: [SstInfo], _ lo: [UInt8], _ hi: [UInt8]) -> [SstInfo] {
@@ -85,7 +92,7 @@ struct CompactionPicker {
         return true
     }
 
-    private func pickL0(_ v: Version, _ t: LevelTargets, watermark: Epoch, busy: Set<UInt64>, score: Double) -> CompactionTask? {
+    private func pickL0(_ v: Version, _ t: LevelTargets, watermark: Epoch, busy: Set<UInt64>, score: Double, force: Bool) -> CompactionTask? {
         let base = t.base
         let baseRun = base - 1 < v.levels.count ? v.levels[base - 1] : []
         let l0Bytes = v.l0.reduce(0) { $0 + CompactionPicker.size($1) }
@@ -96,8 +103,8 @@ struct CompactionPicker {
         let baseBusy = overlap.contains { busy.contains($0.id) }
         // Rewriting the overlapping base files pays off once L0 carries a fair share of their bytes.
         let worthIt = overlapBytes <= l0Bytes * UInt64(max(1, options.levelSizeMultiplier / 2))
-        let urgent = v.l0.count >= options.l0SlowdownSubLevels / 2
-        if !baseBusy && (worthIt || urgent || v.l0.count < options.intraL0Trigger) && (worthIt || urgent) {
+        let urgent = force || v.l0.count >= options.l0SlowdownSubLevels / 2
+        if !baseBusy && (worthIt || urgent) {
             if overlap.isEmpty && v.l0.count == 1 {
                 return CompactionTask(kind: .trivialMove, inputs: [.init(level: 0, ssts: v.l0[0])], targetLevel: base,
                                       watermark: watermark, bottommost: false, compression: options.compression(forLevel: base),
@@ -110,7 +117,7 @@ struct CompactionPicker {
                                   compression: options.compression(forLevel: base),
                                   targetFileSize: options.targetFileSize, baseSequence: v.sequence, score: score)
         }
-        return pickIntraL0(v, watermark: watermark, score: score)
+        return force ? nil : pickIntraL0(v, watermark: watermark, score: score)
     }
 
     /// Merges the newest sub-levels while each next-older one is no larger than

@@ -59,6 +59,8 @@ public final class StateStore: Sendable {
     /// Low 32 bits of the next SST id of this session.
     let sstCounter = Atomic<UInt64>(0)
     let worker = Mutex<Task<Void, Never>?>(nil)
+    /// Monotonic microseconds of the last commit, for idle compaction.
+    let lastCommitMicros = Atomic<UInt64>(0)
 
     private init(objectStore: any ObjectStore, options: StoreOptions, version: Version, checkpointSequence: UInt64) {
         self.objectStore = objectStore
@@ -318,6 +320,7 @@ public final class StateStore: Sendable {
             if created {
                 let version = try base.applying(delta, object: VersionDelta.objectPath(seq))
                 install(version)
+                lastCommitMicros.store(StateStore.monotonicMicros(), ordering: .relaxed)
                 state.withLock { s in for f in sync.ssts { s.uncommittedSynced.remove(f.id) } }
                 await writeCheckpointIfDue(version)
                 return
@@ -542,6 +545,7 @@ public final class StateStore: Sendable {
             l0SubLevels: v.l0.count, l0Bytes: v.l0.reduce(0) { $0 + CompactionPicker.size($1) },
             levelFileCounts: v.levels.map(\.count), levelBytes: v.levels.map { CompactionPicker.size($0) },
             sstCount: v.allSsts.count, sstBytes: v.allSsts.reduce(0) { $0 + $1.fileSize },
+            sstRawBytes: v.allSsts.reduce(0) { $0 + $1.rawBytes },
             memtableBytes: s.memoryUsed,
             blockCacheHits: b.hits, blockCacheMisses: b.misses, blockCacheEvictions: b.evictions, blockCacheBytes: b.usageBytes,
             metaCacheHits: m.hits, metaCacheMisses: m.misses,
@@ -570,6 +574,8 @@ public struct StoreStatistics: Sendable, Equatable {
     public var levelBytes: [UInt64]
     public var sstCount: Int
     public var sstBytes: UInt64
+    /// Uncompressed bytes of every stored version: encoded key (user key + 12) + value + 1.
+    public var sstRawBytes: UInt64
     public var memtableBytes: Int
     public var blockCacheHits: UInt64
     public var blockCacheMisses: UInt64

@@ -19,12 +19,13 @@ extension StateStore {
     /// task, merges, uploads, commits (rebasing over concurrent commits) and
     /// installs the new version. Returns nil when nothing is due.
     /// Throws `staleCompaction` if another compactor changed the inputs, I/O and corruption errors.
+    /// With `idle` true it also moves leftover L0 sub-levels down when nothing else is due.
     @discardableResult
-    public func compactOnce() async throws -> CompactionResult? {
+    public func compactOnce(idle: Bool = false) async throws -> CompactionResult? {
         let picked: (Version, CompactionTask)? = try state.withLock { s in
             if s.closed { throw FloeError.closed }
             if let f = s.fenced { throw FloeError.fenced(f) }
-            guard let task = picker.pick(s.version, watermark: watermark(s.version), busy: s.compactionBusy) else { return nil }
+            guard let task = picker.pick(s.version, watermark: watermark(s.version), busy: s.compactionBusy, idle: idle) else { return nil }
             for id in task.inputIDs { s.compactionBusy.insert(id) }
             return (s.version, task)
         }
@@ -52,13 +53,14 @@ extension StateStore {
         return result
     }
 
-    /// Compacts in the caller's task until no task is due and no background task
-    /// is running. Returns the number of tasks this call ran.
+    /// Compacts in the caller's task until no task is due, L0 is empty (an idle
+    /// tree keeps nothing overlapping in L0) and no background task is running.
+    /// Returns the number of tasks this call ran.
     @discardableResult
     public func compactUntilQuiescent(maxTasks: Int = 100_000) async throws -> Int {
         var n = 0
         while n < maxTasks {
-            if try await compactOnce() != nil { n += 1; continue }
+            if try await compactOnce(idle: true) != nil { n += 1; continue }
             let busy = state.withLock { !$0.compactionBusy.isEmpty }
             if !busy { break }
             try await Task.sleep(for: .milliseconds(2))
@@ -139,7 +141,9 @@ extension StateStore {
                 if store.isFenced { return }
                 var didWork = false
                 do {
-                    didWork = try await store.compactOnce() != nil
+                    // Idle once commits have paused for a while: then L0 leftovers go down too.
+                    let idle = StateStore.monotonicMicros() - store.lastCommitMicros.load(ordering: .relaxed) > 1_000_000
+                    didWork = try await store.compactOnce(idle: idle) != nil
                     store.state.withLock { $0.compactionError = nil }
                     backoffMillis = 1
                 } catch FloeError.closed {
