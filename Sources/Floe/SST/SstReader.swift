@@ -40,6 +40,27 @@ struct SstReader: Sendable {
         return b
     }
 
+    /// Reads blocks `first...` of one SST in a single ranged read of at most about
+    /// `maxBytes`, bypassing the block cache: the sequential path of compaction.
+    func readAhead(_ meta: SstMeta, from first: Int, maxBytes: Int) async throws -> [Block] {
+        var last = first
+        var bytes = meta.blockSizes[first]
+        while last + 1 < meta.blockCount && bytes + meta.blockSizes[last + 1] <= maxBytes {
+            last += 1
+            bytes += meta.blockSizes[last]
+        }
+        let start = meta.blockOffsets[first]
+        let raw = try await store.get(meta.object, range: start..<(start + bytes))
+        var out: [Block] = []
+        out.reserveCapacity(last - first + 1)
+        for i in first...last {
+            let off = meta.blockOffsets[i] - start
+            let payload = try BlockCodec.open(raw, range: off..<(off + meta.blockSizes[i]), object: meta.object, objectOffset: meta.blockOffsets[i])
+            out.append(try Block(payload, dataBlock: true, object: meta.object, offset: meta.blockOffsets[i]))
+        }
+        return out
+    }
+
     /// Outcome of a point read in one SST.
     enum Lookup {
         case value([UInt8])

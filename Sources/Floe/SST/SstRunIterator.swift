@@ -9,10 +9,16 @@ final class SstRunIterator {
     private var blockIndex = 0
     private var cursor: BlockCursor?
     private(set) var valid = false
+    /// With read-ahead (compaction), blocks come in large sequential reads that
+    /// bypass the block cache; `ahead` holds the decoded blocks not yet visited.
+    private let readAheadBytes: Int
+    private var ahead: [Block] = []
+    private var aheadFirst = 0
 
-    init(reader: SstReader, run: [SstInfo]) {
+    init(reader: SstReader, run: [SstInfo], readAheadBytes: Int = 0) {
         self.reader = reader
         self.run = run
+        self.readAheadBytes = readAheadBytes
     }
 
     /// The current encoded full key. Valid only while `valid`.
@@ -54,6 +60,7 @@ final class SstRunIterator {
 
     private func openFile(_ i: Int) async throws {
         fileIndex = i
+        ahead = []
         guard i < run.count else { valid = false; cursor = nil; return }
         let m = try await reader.meta(run[i])
         meta = m
@@ -68,9 +75,18 @@ final class SstRunIterator {
             try await openFile(fileIndex + 1)
             return
         }
-        var c = BlockCursor(try await reader.block(m, blockIndex))
+        var c = BlockCursor(try await loadBlock(m, blockIndex))
         c.seekToFirst()
         cursor = c
         valid = c.valid
+    }
+
+    private func loadBlock(_ m: SstMeta, _ i: Int) async throws -> Block {
+        guard readAheadBytes > 0 else { return try await reader.block(m, i) }
+        if i < aheadFirst || i >= aheadFirst + ahead.count || ahead.isEmpty {
+            ahead = try await reader.readAhead(m, from: i, maxBytes: readAheadBytes)
+            aheadFirst = i
+        }
+        return ahead[i - aheadFirst]
     }
 }

@@ -47,11 +47,24 @@ enum MergeSource {
 struct MergeHeap {
     private(set) var sources: [MergeSource] = []
     private var heap: [Int] = []
+    /// Per source: table and first 8 user-key bytes of its current key. Most heap
+    /// comparisons end on these, without touching (or retaining) the key buffers.
+    private var heads: [Block.RestartKey] = []
 
     /// Adds a positioned source; exhausted sources are ignored.
     mutating func add(_ s: MergeSource) {
         sources.append(s)
-        if s.valid { push(sources.count - 1) }
+        heads.append(Block.RestartKey(prefix: 0, table: 0))
+        if s.valid {
+            refreshHead(sources.count - 1)
+            push(sources.count - 1)
+        }
+    }
+
+    private mutating func refreshHead(_ i: Int) {
+        heads[i] = sources[i].key.withUnsafeBytes {
+            Block.RestartKey(prefix: MutableMemtable.prefix(FullKey.userKey($0)), table: FullKey.table($0))
+        }
     }
 
     /// The source holding the smallest current key, if any.
@@ -61,10 +74,18 @@ struct MergeHeap {
     mutating func advanceTop() async throws {
         guard let t = heap.first else { return }
         try await sources[t].next()
-        if sources[t].valid { siftDown(0) } else { popTop() }
+        if sources[t].valid {
+            refreshHead(t)
+            siftDown(0)
+        } else {
+            popTop()
+        }
     }
 
     @inline(__always) private func less(_ a: Int, _ b: Int) -> Bool {
+        let ha = heads[a], hb = heads[b]
+        if ha.table != hb.table { return ha.table < hb.table }
+        if ha.prefix != hb.prefix { return ha.prefix < hb.prefix }
         let c = sources[a].key.withUnsafeBytes { ka in sources[b].key.withUnsafeBytes { kb in FullKey.compare(ka, kb) } }
         return c < 0 || (c == 0 && a < b)
     }
