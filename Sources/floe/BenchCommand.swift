@@ -23,6 +23,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Object store: dir or memory.") var store: String = "dir"
     @Option(help: "Random seed.") var seed: UInt64 = 1
     @Option(help: "Workload: default (fill, scan, reads, reopen) or overwrite (fill, 50% overwrites, 20% deletes, quiesce, verify).") var workload: String = "default"
+    @Option(help: "Background compaction workers.") var compactionWorkers: Int = 1
     @Option(help: "overwrite: fail if uncompressed space amplification after quiescence exceeds this.") var maxSpaceAmp: Double?
     @Flag(help: "Disable background compaction (L0 then grows by one sub-level per epoch).") var noCompaction = false
     @Flag(help: "With --no-compaction: compact to quiescence after the fill and time it.") var compactAfterFill = false
@@ -32,6 +33,7 @@ struct BenchCommand: AsyncParsableCommand {
         guard num > 0, epochKeys > 0, reads >= 0 else { throw ValidationError("--num and --epoch-keys must be positive") }
         guard Compression(name: compression) != nil else { throw ValidationError("unknown --compression \(compression)") }
         guard ["dir", "memory"].contains(store) else { throw ValidationError("--store must be dir or memory") }
+        guard compactionWorkers >= 1 else { throw ValidationError("--compaction-workers must be at least 1") }
         guard pipeline >= 1 else { throw ValidationError("--pipeline must be at least 1") }
         guard ["default", "overwrite"].contains(workload) else { throw ValidationError("--workload must be default or overwrite") }
     }
@@ -47,6 +49,7 @@ struct BenchCommand: AsyncParsableCommand {
         options.sst.compression = Compression(name: compression)!
         options.blockCacheBytes = cacheBytes
         options.compaction.background = !noCompaction
+        options.compaction.maxConcurrentTasks = compactionWorkers
         let dir = path ?? makeTempDir()
         let objectStore: any ObjectStore = store == "memory" ? MemoryObjectStore() : try LocalObjectStore(root: dir)
         let keys = BenchKeys(count: num, keySize: keySize, seed: seed)

@@ -8,8 +8,12 @@
 public struct CompactionOptions: Sendable, Equatable {
     /// Run compaction in a background task of the writing process.
     public var background: Bool = true
-    /// Background compaction tasks running at once.
+    /// Background workers that run whatever compaction is most urgent.
     public var maxConcurrentTasks: Int = 1
+    /// One more background lane that only merges the newest L0 sub-levels
+    /// (intra-L0) while an L0 -> base compaction holds the base level busy, so L0
+    /// stays shallow and commits do not stall behind one long compaction.
+    public var intraL0Lane: Bool = true
     /// L0 sub-levels that trigger an L0 -> base compaction.
     public var l0CompactionTrigger: Int = 4
     /// L0 sub-levels above which an intra-L0 merge is picked while the base level is busy.

@@ -46,13 +46,25 @@ struct CompactionPicker {
     /// worth moving) does not hide the next one. `idle` (no writes are arriving)
     /// also moves any L0 sub-levels to the base level, so a quiescent tree holds
     /// no overlapping L0 data.
-    func pick(_ v: Version, watermark: Epoch, busy: Set<UInt64> = [], idle: Bool = false) -> CompactionTask? {
+    /// `intraL0Only` restricts the pick to an intra-L0 merge beside a busy base level
+    /// (the extra lane that keeps L0 shallow while a long L0 -> base compaction runs).
+    func pick(_ v: Version, watermark: Epoch, busy: Set<UInt64> = [], idle: Bool = false, intraL0Only: Bool = false) -> CompactionTask? {
         let t = targets(v)
         var candidates: [(score: Double, make: () -> CompactionTask?)] = []
         let l0Score = Double(v.l0.count) / Double(max(1, options.l0CompactionTrigger))
-        let l0Busy = v.l0.contains { $0.contains { busy.contains($0.id) } }
+        // Sub-levels newer than any busy one are free: while an older part of L0 moves to the
+        // base level, a second worker may still merge the newest sub-levels (intra-L0).
+        let free = v.l0.firstIndex { $0.contains { busy.contains($0.id) } } ?? v.l0.count
+        let l0Busy = free < v.l0.count
+        if intraL0Only {
+            guard l0Busy, free >= max(2, options.intraL0Trigger) else { return nil }
+            return pickIntraL0(v, count: free, watermark: watermark, score: Double(free) / Double(max(1, options.l0CompactionTrigger)))
+        }
         if !l0Busy && l0Score >= 1 {
             candidates.append((l0Score, { self.pickL0(v, t, watermark: watermark, busy: busy, score: l0Score, force: false) }))
+        } else if l0Busy && free >= max(2, options.intraL0Trigger) {
+            let score = Double(free) / Double(max(1, options.l0CompactionTrigger))
+            candidates.append((score, { self.pickIntraL0(v, count: free, watermark: watermark, score: score) }))
         }
         for l in 1..<options.maxLevel {
             let level = l - 1 < v.levels.count ? v.levels[l - 1] : []
@@ -117,17 +129,17 @@ struct CompactionPicker {
                                   compression: options.compression(forLevel: base),
                                   targetFileSize: options.targetFileSize, baseSequence: v.sequence, score: score)
         }
-        return force ? nil : pickIntraL0(v, watermark: watermark, score: score)
+        return force ? nil : pickIntraL0(v, count: v.l0.count, watermark: watermark, score: score)
     }
 
     /// Merges the newest sub-levels while each next-older one is no larger than
     /// twice the bytes gathered so far: a size-tiered merge, so each byte is
     /// rewritten about log2(L0 bytes / epoch bytes) times before leaving L0.
-    private func pickIntraL0(_ v: Version, watermark: Epoch, score: Double) -> CompactionTask? {
-        guard v.l0.count >= max(2, options.intraL0Trigger) else { return nil }
+    private func pickIntraL0(_ v: Version, count: Int, watermark: Epoch, score: Double) -> CompactionTask? {
+        guard count >= max(2, options.intraL0Trigger) else { return nil }
         var gathered = CompactionPicker.size(v.l0[0])
         var n = 1
-        while n < v.l0.count {
+        while n < count {
             let s = CompactionPicker.size(v.l0[n])
             if s > gathered * 2 && n >= 2 { break }
             gathered += s

@@ -58,7 +58,7 @@ public final class StateStore: Sendable {
     let commitLock = AsyncLock()
     /// Low 32 bits of the next SST id of this session.
     let sstCounter = Atomic<UInt64>(0)
-    let worker = Mutex<Task<Void, Never>?>(nil)
+    let worker = Mutex<[Task<Void, Never>]>([])
     /// Monotonic microseconds of the last commit, for idle compaction.
     let lastCommitMicros = Atomic<UInt64>(0)
 
@@ -520,12 +520,12 @@ public final class StateStore: Sendable {
             s.unfinishedCheckpoint = nil
             s.memoryUsed = 0
         }
-        let task = worker.withLock { w -> Task<Void, Never>? in
-            defer { w = nil }
+        let tasks = worker.withLock { w -> [Task<Void, Never>] in
+            defer { w = [] }
             return w
         }
-        task?.cancel()
-        await task?.value
+        for t in tasks { t.cancel() }
+        for t in tasks { await t.value }
     }
 
     // MARK: introspection

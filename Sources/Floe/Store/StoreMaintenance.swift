@@ -22,10 +22,15 @@ extension StateStore {
     /// With `idle` true it also moves leftover L0 sub-levels down when nothing else is due.
     @discardableResult
     public func compactOnce(idle: Bool = false) async throws -> CompactionResult? {
+        try await compactOnce(idle: idle, intraL0Only: false)
+    }
+
+    func compactOnce(idle: Bool, intraL0Only: Bool) async throws -> CompactionResult? {
         let picked: (Version, CompactionTask)? = try state.withLock { s in
             if s.closed { throw FloeError.closed }
             if let f = s.fenced { throw FloeError.fenced(f) }
-            guard let task = picker.pick(s.version, watermark: watermark(s.version), busy: s.compactionBusy, idle: idle) else { return nil }
+            guard let task = picker.pick(s.version, watermark: watermark(s.version), busy: s.compactionBusy,
+                                         idle: idle, intraL0Only: intraL0Only) else { return nil }
             for id in task.inputIDs { s.compactionBusy.insert(id) }
             return (s.version, task)
         }
@@ -131,42 +136,57 @@ extension StateStore {
         return stalled
     }
 
-    /// Starts the background worker: compaction whenever a task is due, GC every interval.
+    /// Starts the background workers: `compaction.maxConcurrentTasks` (one by
+    /// default) run whatever compaction is most urgent, the first also runs GC every
+    /// interval; with `compaction.intraL0Lane` one more runs only intra-L0 merges
+    /// while the base level is busy. Picks never overlap: inputs of running tasks are busy.
     func startBackgroundWork() {
-        let task = Task.detached(priority: .utility) { [weak self] in
-            var lastGC = StateStore.monotonicMicros()
-            var backoffMillis = 1
-            while !Task.isCancelled {
-                guard let store = self else { return }
-                if store.isFenced { return }
-                var didWork = false
-                do {
-                    // Idle once commits have paused for a while: then L0 leftovers go down too.
-                    let idle = StateStore.monotonicMicros() - store.lastCommitMicros.load(ordering: .relaxed) > 1_000_000
-                    didWork = try await store.compactOnce(idle: idle) != nil
-                    store.state.withLock { $0.compactionError = nil }
-                    backoffMillis = 1
-                } catch FloeError.closed {
-                    return
-                } catch let e as FloeError {
-                    store.state.withLock { $0.compactionError = e }
-                    backoffMillis = min(1000, backoffMillis * 2)
-                } catch {
-                    store.state.withLock { $0.compactionError = .io(path: "compaction", reason: "\(error)") }
-                    backoffMillis = min(1000, backoffMillis * 2)
-                }
-                let now = StateStore.monotonicMicros()
-                if Double(now - lastGC) >= store.options.compaction.gcIntervalSeconds * 1e6 {
-                    lastGC = now
-                    _ = try? await store.collectGarbage()
-                }
-                if !didWork {
-                    // Idle: poll cheaply; a commit makes the next pick due within a few milliseconds.
-                    try? await Task.sleep(for: .milliseconds(backoffMillis > 1 ? backoffMillis : 5))
-                }
+        var tasks: [Task<Void, Never>] = []
+        let lanes = options.compaction.maxConcurrentTasks + (options.compaction.intraL0Lane ? 1 : 0)
+        for worker in 0..<lanes {
+            // The loop reaches the store through a weak reference only, so an
+            // abandoned store is freed (and its loops end) without `close()`.
+            let store: @Sendable () -> StateStore? = { [weak self] in self }
+            let intraL0Only = worker >= options.compaction.maxConcurrentTasks
+            tasks.append(Task.detached(priority: .utility) {
+                await StateStore.backgroundLoop(store, runsGC: worker == 0, intraL0Only: intraL0Only)
+            })
+        }
+        self.worker.withLock { $0 = tasks }
+    }
+
+    private static func backgroundLoop(_ weakStore: @Sendable () -> StateStore?, runsGC: Bool, intraL0Only: Bool) async {
+        var lastGC = StateStore.monotonicMicros()
+        var backoffMillis = 1
+        while !Task.isCancelled {
+            guard let store = weakStore() else { return }
+            if store.isFenced { return }
+            var didWork = false
+            do {
+                // Idle once commits have paused for a while: then L0 leftovers go down too.
+                let idle = StateStore.monotonicMicros() - store.lastCommitMicros.load(ordering: .relaxed) > 1_000_000
+                didWork = try await store.compactOnce(idle: idle && !intraL0Only, intraL0Only: intraL0Only) != nil
+                store.state.withLock { $0.compactionError = nil }
+                backoffMillis = 1
+            } catch FloeError.closed {
+                return
+            } catch let e as FloeError {
+                store.state.withLock { $0.compactionError = e }
+                backoffMillis = min(1000, backoffMillis * 2)
+            } catch {
+                store.state.withLock { $0.compactionError = .io(path: "compaction", reason: "\(error)") }
+                backoffMillis = min(1000, backoffMillis * 2)
+            }
+            let now = StateStore.monotonicMicros()
+            if runsGC && Double(now - lastGC) >= store.options.compaction.gcIntervalSeconds * 1e6 {
+                lastGC = now
+                _ = try? await store.collectGarbage()
+            }
+            if !didWork {
+                // Idle: poll cheaply; a commit makes the next pick due within a few milliseconds.
+                try? await Task.sleep(for: .milliseconds(backoffMillis > 1 ? backoffMillis : 5))
             }
         }
-        worker.withLock { $0 = task }
     }
 
     static func monotonicMicros() -> UInt64 {
