@@ -41,20 +41,8 @@ final class FrozenMemtable: Sendable {
     /// The entry for `(table, key)` via the hash index.
     func lookup(table: UInt32, key: UnsafeRawBufferPointer) -> MemtableEntry? {
         let hash = BloomFilter.keyHash(table: TableID(table), key: key)
-        let mask = slots.count - 1
-        var i = Int(truncatingIfNeeded: hash) & mask
-        return arena.withUnsafeBytes { a -> MemtableEntry? in
-            while true {
-                let s = slots[i]
-                if s == 0 { return nil }
-                let e = entries[Int(s) - 1]
-                if e.hash == hash, e.table == table, Int(e.keyLength) == key.count,
-                   key.count == 0 || memcmp(a.baseAddress! + e.keyOffset, key.baseAddress!, key.count) == 0 {
-                    return e
-                }
-                i = (i + 1) & mask
-            }
-        }
+        guard let slot = MutableMemtable.findSlot(slots: slots, entries: entries, arena: arena, table: table, key: key, hash: hash) else { return nil }
+        return entries[Int(slots[slot]) - 1]
     }
 
     func value(of e: MemtableEntry) -> [UInt8] {

@@ -65,6 +65,13 @@ struct MutableMemtable {
     }
 
     private func find(table: UInt32, key: UnsafeRawBufferPointer, hash: UInt64) -> Int? {
+        MutableMemtable.findSlot(slots: slots, entries: entries, arena: arena, table: table, key: key, hash: hash)
+    }
+
+    /// The open-addressing probe shared with `FrozenMemtable`: the slot holding
+    /// `(table, key)`, or nil at the first empty slot.
+    static func findSlot(slots: [Int32], entries: [MemtableEntry], arena: [UInt8],
+                         table: UInt32, key: UnsafeRawBufferPointer, hash: UInt64) -> Int? {
         let mask = slots.count - 1
         var i = Int(truncatingIfNeeded: hash) & mask
         return arena.withUnsafeBytes { a -> Int? in

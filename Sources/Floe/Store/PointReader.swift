@@ -10,23 +10,11 @@ enum PointReader {
             }
         }
         let hash = key.withUnsafeBytes { BloomFilter.keyHash(table: table, key: $0) }
-        for run in version.l0 {
+        // L0 sub-levels newest first, then the levels: the first version found is the newest.
+        for i in 0..<(version.l0.count + version.levels.count) {
+            let run = i < version.l0.count ? version.l0[i] : version.levels[i - version.l0.count]
             guard let sst = find(run, table: table.raw, key: key), sst.minEpoch <= epoch else { continue }
             // Cached meta and block: answer without suspending; otherwise fetch.
-            let r: SstReader.Lookup
-            if let cached = reader.getCached(sst, table: table.raw, userKey: key, hash: hash, epoch: epoch) {
-                r = cached
-            } else {
-                r = try await reader.get(sst, table: table.raw, userKey: key, hash: hash, epoch: epoch)
-            }
-            switch r {
-            case let .value(v): return v
-            case .tombstone: return nil
-            case .notFound: continue
-            }
-        }
-        for run in version.levels {
-            guard let sst = find(run, table: table.raw, key: key), sst.minEpoch <= epoch else { continue }
             let r: SstReader.Lookup
             if let cached = reader.getCached(sst, table: table.raw, userKey: key, hash: hash, epoch: epoch) {
                 r = cached
