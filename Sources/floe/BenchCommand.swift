@@ -24,6 +24,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Random seed.") var seed: UInt64 = 1
     @Option(help: "Workload: default (fill, scan, reads, reopen) or overwrite (fill, 50% overwrites, 20% deletes, quiesce, verify).") var workload: String = "default"
     @Option(help: "Background compaction workers.") var compactionWorkers: Int = 1
+    @Flag(help: "Disable the intra-L0 lane that runs beside a busy base level.") var noIntraL0Lane = false
     @Option(help: "overwrite: fail if uncompressed space amplification after quiescence exceeds this.") var maxSpaceAmp: Double?
     @Flag(help: "Disable background compaction (L0 then grows by one sub-level per epoch).") var noCompaction = false
     @Flag(help: "With --no-compaction: compact to quiescence after the fill and time it.") var compactAfterFill = false
@@ -50,6 +51,7 @@ struct BenchCommand: AsyncParsableCommand {
         options.blockCacheBytes = cacheBytes
         options.compaction.background = !noCompaction
         options.compaction.maxConcurrentTasks = compactionWorkers
+        options.compaction.intraL0Lane = !noIntraL0Lane
         let dir = path ?? makeTempDir()
         let objectStore: any ObjectStore = store == "memory" ? MemoryObjectStore() : try LocalObjectStore(root: dir)
         let keys = BenchKeys(count: num, keySize: keySize, seed: seed)
