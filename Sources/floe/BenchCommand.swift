@@ -117,6 +117,16 @@ struct BenchCommand: AsyncParsableCommand {
         }
         guard scanned == num else { throw ValidationError("scan saw \(scanned) keys, expected \(num)") }
         report("scanall", ops: scanned, seconds: scan)
+        scanned = 0
+        let warmScan = try await Timer.measure {
+            for try await _ in try await db.scan(table, from: nil, to: nil, epoch: readEpoch) { scanned += 1 }
+        }
+        report("scanwarm", ops: scanned, seconds: warmScan)
+        scanned = 0
+        let rowScan = try await Timer.measure {
+            try await db.scan(table, from: nil, to: nil, epoch: readEpoch).forEachRow { _, _ in scanned += 1; return true }
+        }
+        report("scanrows", ops: scanned, seconds: rowScan)
 
         var rng = SplitMix64(seed: seed ^ 0xabc)
         var found = 0

@@ -72,4 +72,34 @@ import Testing
         #expect(try await c.get(t1, key: bytes("k"), epoch: 1) == bytes("a1"))
         _ = b
     }
+
+    @Test func forEachRowMatchesTheAsyncSequenceAndStopsEarly() async throws {
+        var o = StoreOptions()
+        o.sst.blockSize = 256
+        o.blockCacheBytes = 0
+        o.compaction.background = false
+        let s = try await StateStore.open(objectStore: MemoryObjectStore(), options: o)
+        for e in Epoch(1)...3 {
+            for i in 0..<500 where (i + Int(e)) % 3 != 0 {
+                try s.put(t1, key: bytes("k\(String(i).leftPad(4))"), value: bytes("v\(i)@\(e)"), epoch: e)
+            }
+            for i in stride(from: 0, to: 500, by: 7) { try s.delete(t1, key: bytes("k\(String(i).leftPad(4))"), epoch: e) }
+            try await s.checkpoint(epoch: e, metadata: [:])
+        }
+        var viaSequence: [([UInt8], [UInt8])] = []
+        for try await r in try await s.scan(t1, from: bytes("k0100"), to: bytes("k0400"), epoch: 3) { viaSequence.append(r) }
+        var viaRows: [([UInt8], [UInt8])] = []
+        try await s.scan(t1, from: bytes("k0100"), to: bytes("k0400"), epoch: 3).forEachRow { k, v in
+            viaRows.append((Array(k), Array(v)))
+            return true
+        }
+        #expect(viaRows.count == viaSequence.count && viaRows.count > 150)
+        #expect(zip(viaRows, viaSequence).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 })
+        var seen = 0
+        try await s.scan(t1, from: nil, to: nil, epoch: 3).forEachRow { _, _ in
+            seen += 1
+            return seen < 10
+        }
+        #expect(seen == 10)
+    }
 }

@@ -73,7 +73,7 @@ enum CompactionExecutor {
                     value.withUnsafeBytes { v in writer.add(encodedKey: k, kind: kind, value: v) }
                 }
             }
-            try await heap.advanceTop()
+            if !heap.advanceTopSync() { try await heap.finishAdvanceTop() }
         }
         if !writer.isEmpty {
             let f = writer.finish()

@@ -27,8 +27,11 @@ final class Block: Sendable {
 
     /// - Parameters:
     ///   - dataBlock: when true, every value must start with a valid kind byte.
+    ///   - checkOrder: also check that keys strictly increase. The read path skips
+    ///     it (the checksum already vouches for the bytes; bounds are always checked,
+    ///     which is what keeps the unchecked seek paths memory-safe); verification does it.
     ///   - object/offset: where the block came from, for corruption errors.
-    init(_ data: [UInt8], dataBlock: Bool, object: String, offset: Int) throws {
+    init(_ data: [UInt8], dataBlock: Bool, checkOrder: Bool = false, object: String, offset: Int) throws {
         func bad(_ why: String, _ at: Int = 0) -> FloeError {
             .corruption(object: object, offset: offset, reason: "block: \(why) (payload byte \(at))")
         }
@@ -45,8 +48,9 @@ final class Block: Sendable {
             }
             restarts.append(r)
         }
-        // Walk every entry once: bounds, key reconstruction, order, restart alignment.
+        // Walk every entry once: bounds, key lengths, restart alignment (and order on request).
         var pos = 0
+        var keyLen = 0
         var key = [UInt8]()
         var prev = [UInt8]()
         var count = 0
@@ -63,13 +67,18 @@ final class Block: Sendable {
             guard let (shared, p1) = Block.readVarint(data, pos, rs),
                   let (unshared, p2) = Block.readVarint(data, p1, rs),
                   let (vlen, p3) = Block.readVarint(data, p2, rs) else { throw bad("truncated entry header", entryStart) }
-            guard shared <= UInt64(key.count), !isRestart || shared == 0 else { throw bad("shared prefix \(shared) too long", entryStart) }
+            guard shared <= UInt64(keyLen), !isRestart || shared == 0 else { throw bad("shared prefix \(shared) too long", entryStart) }
             guard unshared <= UInt64(rs - p3), vlen <= UInt64(rs - p3) - unshared else { throw bad("entry overruns block", entryStart) }
-            key.removeSubrange(Int(shared)...)
-            key.append(contentsOf: data[p3..<(p3 + Int(unshared))])
-            guard key.count >= FullKey.overhead else { throw bad("key of \(key.count) bytes is too short", entryStart) }
+            keyLen = Int(shared) + Int(unshared)
+            guard keyLen >= FullKey.overhead else { throw bad("key of \(keyLen) bytes is too short", entryStart) }
+            if checkOrder {
+                key.removeLast(key.count - Int(shared))
+                key.append(contentsOf: data[p3..<(p3 + Int(unshared))])
+            }
             if isRestart {
-                key.withUnsafeBytes { k in
+                // A restart key is stored whole (shared == 0).
+                data.withUnsafeBytes { d in
+                    let k = UnsafeRawBufferPointer(rebasing: d[p3..<(p3 + keyLen)])
                     rKeys.append(RestartKey(prefix: MutableMemtable.prefix(FullKey.userKey(k)), table: FullKey.table(k)))
                 }
             }
@@ -77,13 +86,15 @@ final class Block: Sendable {
             if dataBlock {
                 guard vlen >= 1, data[vStart] <= Block.kindDelete else { throw bad("bad value kind", vStart) }
             }
-            if count > 0 {
-                let c = key.withUnsafeBytes { k in prev.withUnsafeBytes { p in FullKey.compare(p, k) } }
-                guard c < 0 else { throw bad("keys out of order", entryStart) }
+            if checkOrder {
+                if count > 0 {
+                    let c = key.withUnsafeBytes { k in prev.withUnsafeBytes { p in FullKey.compare(p, k) } }
+                    guard c < 0 else { throw bad("keys out of order", entryStart) }
+                }
+                prev.removeAll(keepingCapacity: true)
+                prev.append(contentsOf: key)
             }
-            prev.removeAll(keepingCapacity: true)
-            prev.append(contentsOf: key)
-            maxKey = max(maxKey, key.count)
+            maxKey = max(maxKey, keyLen)
             count += 1
             pos = vStart + Int(vlen)
         }
@@ -213,7 +224,7 @@ struct BlockCursor {
             let shared = Block.fastVarint(p, &at)
             let unshared = Block.fastVarint(p, &at)
             let vlen = Block.fastVarint(p, &at)
-            key.removeSubrange(shared...)
+            key.removeLast(key.count - shared)
             key.append(contentsOf: UnsafeRawBufferPointer(rebasing: p[at..<(at + unshared)]))
             at += unshared
             value = at..<(at + vlen)

@@ -1,3 +1,4 @@
+import Synchronization
 import CLZ4
 import CZstd
 
@@ -89,7 +90,10 @@ public enum Compression: UInt8, Sendable, CaseIterable, Codable, CustomStringCon
                             Int32(srcCount), Int32(rawLen))
                         return n == Int32(rawLen)
                     } else {
-                        let n = ZSTD_decompress(dst.baseAddress, rawLen, src.baseAddress! + start, srcCount)
+                        // A pooled context: ZSTD_decompress would build (and zero) a new one per block.
+                        let dctx = ZstdDecompressionPool.shared.take()
+                        defer { ZstdDecompressionPool.shared.give(dctx) }
+                        let n = ZSTD_decompressDCtx(dctx, dst.baseAddress, rawLen, src.baseAddress! + start, srcCount)
                         return ZSTD_isError(n) == 0 && n == rawLen
                     }
                 }
@@ -99,6 +103,28 @@ public enum Compression: UInt8, Sendable, CaseIterable, Codable, CustomStringCon
             }
             return out
         }
+    }
+}
+
+/// Reusable zstd decompression contexts shared by all readers. A context is used
+/// by one thread at a time: `take` removes it from the pool under the mutex.
+final class ZstdDecompressionPool: Sendable {
+    static let shared = ZstdDecompressionPool()
+    /// Contexts as integer addresses (OpaquePointer is not Sendable); at most 16 are kept.
+    private let free = Mutex<[UInt]>([])
+
+    func take() -> OpaquePointer {
+        if let p = free.withLock({ $0.popLast() }), let ctx = OpaquePointer(bitPattern: p) { return ctx }
+        return ZSTD_createDCtx()
+    }
+
+    func give(_ ctx: OpaquePointer) {
+        let kept = free.withLock { f -> Bool in
+            guard f.count < 16 else { return false }
+            f.append(UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(ctx))))
+            return true
+        }
+        if !kept { ZSTD_freeDCtx(ctx) }
     }
 }
 

@@ -37,7 +37,7 @@ final class SstMeta: Sendable {
         let propsPayload = try BlockCodec.open(tail, range: pr..<(pr + Int(footer.propertiesSize)), object: object, objectOffset: Int(footer.propertiesOffset))
         properties = try SstProperties.decode(propsPayload, object: object, offset: Int(footer.propertiesOffset))
 
-        let indexBlock = try Block(indexPayload, dataBlock: false, object: object, offset: Int(footer.indexOffset))
+        let indexBlock = try Block(indexPayload, dataBlock: false, checkOrder: true, object: object, offset: Int(footer.indexOffset))
         var cursor = BlockCursor(indexBlock)
         cursor.seekToFirst()
         var keys = [UInt8](), starts: [Int32] = [0], offsets = [Int](), sizes = [Int]()

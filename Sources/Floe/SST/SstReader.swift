@@ -41,8 +41,9 @@ struct SstReader: Sendable {
     }
 
     /// Reads blocks `first...` of one SST in a single ranged read of at most about
-    /// `maxBytes`, bypassing the block cache: the sequential path of compaction.
-    func readAhead(_ meta: SstMeta, from first: Int, maxBytes: Int) async throws -> [Block] {
+    /// `maxBytes`: the sequential path of compaction (bypassing the block cache)
+    /// and of long scans (`fillCache`: the decoded blocks are cached for readers).
+    func readAhead(_ meta: SstMeta, from first: Int, maxBytes: Int, fillCache: Bool = false) async throws -> [Block] {
         var last = first
         var bytes = meta.blockSizes[first]
         while last + 1 < meta.blockCount && bytes + meta.blockSizes[last + 1] <= maxBytes {
@@ -56,7 +57,9 @@ struct SstReader: Sendable {
         for i in first...last {
             let off = meta.blockOffsets[i] - start
             let payload = try BlockCodec.open(raw, range: off..<(off + meta.blockSizes[i]), object: meta.object, objectOffset: meta.blockOffsets[i])
-            out.append(try Block(payload, dataBlock: true, object: meta.object, offset: meta.blockOffsets[i]))
+            let b = try Block(payload, dataBlock: true, object: meta.object, offset: meta.blockOffsets[i])
+            if fillCache { blockCache.insert(BlockKey(sst: meta.id, block: i), b, charge: payload.count + 64 + b.restartCount * 12) }
+            out.append(b)
         }
         return out
     }

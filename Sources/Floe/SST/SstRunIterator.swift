@@ -14,6 +14,10 @@ final class SstRunIterator {
     private let readAheadBytes: Int
     private var ahead: [Block] = []
     private var aheadFirst = 0
+    /// Scans (no fixed read-ahead): consecutive block misses in a row. After two,
+    /// misses are served by cache-filling read-ahead that doubles from 16 KiB to
+    /// 256 KiB, so long scans issue few large reads and short ones stay small.
+    private var sequentialMisses = 0
 
     init(reader: SstReader, run: [SstInfo], readAheadBytes: Int = 0) {
         self.reader = reader
@@ -58,9 +62,22 @@ final class SstRunIterator {
         try await nextBlock()
     }
 
+    /// Advances without suspending when the next entry is in the current block.
+    /// Returns false when the caller must `await finishAdvance()` instead.
+    @inline(__always)
+    func advanceInBlock() -> Bool {
+        cursor!.advance()
+    }
+
+    /// Completes an advance that `advanceInBlock` could not: moves to the next block or file.
+    func finishAdvance() async throws {
+        try await nextBlock()
+    }
+
     private func openFile(_ i: Int) async throws {
         fileIndex = i
         ahead = []
+        aheadFirst = 0
         guard i < run.count else { valid = false; cursor = nil; return }
         let m = try await reader.meta(run[i])
         meta = m
@@ -82,7 +99,19 @@ final class SstRunIterator {
     }
 
     private func loadBlock(_ m: SstMeta, _ i: Int) async throws -> Block {
-        guard readAheadBytes > 0 else { return try await reader.block(m, i) }
+        guard readAheadBytes > 0 else {
+            if i >= aheadFirst && i < aheadFirst + ahead.count { return ahead[i - aheadFirst] }
+            if let b = reader.blockCache.get(BlockKey(sst: m.id, block: i)) {
+                sequentialMisses = 0
+                return b
+            }
+            sequentialMisses += 1
+            guard sequentialMisses > 2 else { return try await reader.block(m, i) }
+            let size = min(256 << 10, (16 << 10) << min(4, sequentialMisses - 3))
+            ahead = try await reader.readAhead(m, from: i, maxBytes: size, fillCache: true)
+            aheadFirst = i
+            return ahead[0]
+        }
         if i < aheadFirst || i >= aheadFirst + ahead.count || ahead.isEmpty {
             ahead = try await reader.readAhead(m, from: i, maxBytes: readAheadBytes)
             aheadFirst = i

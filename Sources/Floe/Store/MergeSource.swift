@@ -39,6 +39,22 @@ enum MergeSource {
         case let .run(r): try await r.next()
         }
     }
+
+    /// Advances without suspending if possible; false means `finishAdvance()` must run.
+    @inline(__always)
+    func advanceSync() -> Bool {
+        switch self {
+        case let .mem(m):
+            m.next()
+            return true
+        case let .run(r):
+            return r.advanceInBlock()
+        }
+    }
+
+    func finishAdvance() async throws {
+        if case let .run(r) = self { try await r.finishAdvance() }
+    }
 }
 
 /// A min-heap of merge sources ordered by current full key (ties: lower source
@@ -72,11 +88,30 @@ struct MergeHeap {
 
     /// Advances the top source and restores heap order.
     mutating func advanceTop() async throws {
+        if !advanceTopSync() { try await finishAdvanceTop() }
+    }
+
+    /// The per-entry path: advances the top source within its current block and
+    /// restores heap order without suspending. Returns false when the source must
+    /// load another block: then call `finishAdvanceTop()`.
+    @inline(__always)
+    mutating func advanceTopSync() -> Bool {
+        guard let t = heap.first else { return true }
+        guard sources[t].advanceSync() else { return false }
+        settleTop(t)
+        return true
+    }
+
+    mutating func finishAdvanceTop() async throws {
         guard let t = heap.first else { return }
-        try await sources[t].next()
+        try await sources[t].finishAdvance()
+        settleTop(t)
+    }
+
+    private mutating func settleTop(_ t: Int) {
         if sources[t].valid {
             refreshHead(t)
-            siftDown(0)
+            if heap.count > 1 { siftDown(0) }
         } else {
             popTop()
         }

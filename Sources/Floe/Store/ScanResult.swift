@@ -20,6 +20,16 @@ public struct ScanResult: AsyncSequence, Sendable {
         Iterator(MergingIterator(self))
     }
 
+    /// Visits every row with borrowed bytes instead of allocating arrays: the fast
+    /// path for full scans. `body` returns false to stop early. The buffers are
+    /// valid only during the call. Errors as for iteration.
+    public func forEachRow(_ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool) async throws {
+        let it = MergingIterator(self)
+        while try await it.step() {
+            guard try it.withCurrentRow(body) else { return }
+        }
+    }
+
     public struct Iterator: AsyncIteratorProtocol {
         let merge: MergingIterator
         init(_ m: MergingIterator) { merge = m }
@@ -57,9 +67,19 @@ final class MergingIterator {
         }
     }
 
-    func next() async throws -> ScanResult.Element? {
-        if finished { return nil }
+    /// Set after a row was returned: its source moves past it on the next step,
+    /// so the row's bytes stay valid until then.
+    private var rowPending = false
+
+    /// Positions on the next visible row (newest version <= the epoch, not a
+    /// tombstone, inside the bounds). Returns false at the end. Allocates nothing per entry.
+    func step() async throws -> Bool {
+        if finished { return false }
         if !started { try await start() }
+        if rowPending {
+            rowPending = false
+            if !merge.advanceTopSync() { try await merge.finishAdvanceTop() }
+        }
         while let src = merge.top {
             let key = src.key
             let (done, visible, sameAsLast): (Bool, Bool, Bool) = key.withUnsafeBytes { k in
@@ -69,19 +89,33 @@ final class MergingIterator {
                 return (false, FullKey.epoch(k) <= scan.epoch, same)
             }
             if done { break }
-            var out: ScanResult.Element? = nil
             if visible && !sameAsLast {
                 lastPrefix.removeAll(keepingCapacity: true)
-                lastPrefix.append(contentsOf: key[0..<(key.count - 8)])
+                key.withUnsafeBytes { lastPrefix.append(contentsOf: FullKey.prefix($0)) }
                 haveLast = true
                 if src.kind == Block.kindPut {
-                    out = (Array(key[4..<(key.count - 8)]), Array(src.value))
+                    rowPending = true
+                    return true
                 }
             }
-            try await merge.advanceTop()
-            if let out { return out }
+            if !merge.advanceTopSync() { try await merge.finishAdvanceTop() }
         }
         finished = true
-        return nil
+        return false
+    }
+
+    /// Calls `body` with the current row's user key and value bytes (valid only inside `body`).
+    @inline(__always)
+    func withCurrentRow<R>(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let src = merge.top!
+        let value = src.value
+        return try src.key.withUnsafeBytes { k in
+            try value.withUnsafeBytes { v in try body(FullKey.userKey(k), v) }
+        }
+    }
+
+    func next() async throws -> ScanResult.Element? {
+        guard try await step() else { return nil }
+        return withCurrentRow { k, v in (Array(k), Array(v)) }
     }
 }

@@ -72,7 +72,7 @@ package struct SstInspector: Sendable {
         let payload = try BlockCodec.open(bytes, range: off..<(off + size), object: meta.object, objectOffset: off)
         // BlockCodec.open has validated the compression byte.
         let compression = Compression(rawValue: bytes[off + size - BlockCodec.trailerSize]) ?? .none
-        return (try Block(payload, dataBlock: true, object: meta.object, offset: off), compression)
+        return (try Block(payload, dataBlock: true, checkOrder: true, object: meta.object, offset: off), compression)
     }
 
     /// Decodes data block `i` and describes it.
