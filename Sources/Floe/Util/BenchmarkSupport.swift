@@ -1,0 +1,137 @@
+/// Thin entry points into Floe internals for the micro-benchmarks in
+/// `Benchmarks/Micro` (`@_spi(Benchmarks) import Floe`). Not part of the API:
+/// nothing here is stable, and nothing in the store uses it.
+///
+/// Each wrapper forwards to the internal operation it is named after and adds
+/// nothing else, so a benchmark measures that operation plus one cross-module
+/// call (a few nanoseconds; the wrappers are deliberately not `@inlinable`,
+/// which would force the internals they call to become `@usableFromInline`).
+/// The one exception is `compareFullKeys`: `FullKey.compare` is already
+/// `@inlinable`, so its wrapper inlines into the benchmark as it does in Floe.
+@_spi(Benchmarks)
+public enum BenchmarkSupport {
+    // MARK: Keys
+
+    /// The encoded full key `[table: u32 BE][userKey][epoch: u64 BE]`.
+    public static func encodeFullKey(table: UInt32, userKey: [UInt8], epoch: UInt64) -> [UInt8] {
+        FullKey.encode(table: TableID(table), userKey: userKey, epoch: epoch)
+    }
+
+    /// `FullKey.compare` of two encoded full keys: negative, zero or positive.
+    @inlinable
+    public static func compareFullKeys(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
+        FullKey.compare(a, b)
+    }
+
+    /// The point-read and filter hash of `(table, key)`.
+    public static func keyHash(table: UInt32, key: UnsafeRawBufferPointer) -> UInt64 {
+        BloomFilter.keyHash(table: TableID(table), key: key)
+    }
+
+    // MARK: Memtable
+
+    /// A `MutableMemtable` of one epoch.
+    public struct Memtable {
+        var memtable: MutableMemtable
+
+        public init(epoch: UInt64) {
+            memtable = MutableMemtable(epoch: epoch)
+        }
+
+        /// `MutableMemtable.insert` of a put; returns the memory the write added.
+        @discardableResult
+        public mutating func put(table: UInt32, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Int {
+            memtable.insert(table: table, key: key, kind: Block.kindPut, value: value)
+        }
+
+        /// Number of live entries.
+        public var count: Int { memtable.count }
+    }
+
+    // MARK: Blocks
+
+    /// A reusable `BlockBuilder` producing data blocks.
+    public struct BlockBuilder {
+        var builder: Floe.BlockBuilder
+
+        public init(restartInterval: Int = 16, capacity: Int = 4096) {
+            builder = Floe.BlockBuilder(restartInterval: restartInterval, capacity: capacity)
+        }
+
+        /// Appends a put of `value` under the encoded full key `key` (keys in increasing order).
+        public mutating func add(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+            builder.add(key: key, valuePrefix: Block.kindPut, value: value)
+        }
+
+        /// Bytes the block would take if finished now.
+        public var estimatedSize: Int { builder.estimatedSize }
+
+        /// The finished block payload; the builder is reset for reuse.
+        public mutating func finish() -> [UInt8] {
+            builder.finish()
+        }
+    }
+
+    /// A decoded, validated data block as the block cache holds it.
+    public struct DecodedBlock: Sendable {
+        let block: Block
+
+        init(block: Block) {
+            self.block = block
+        }
+
+        /// Decodes and validates a payload made by `BlockBuilder.finish()`.
+        public init(payload: [UInt8]) throws {
+            block = try Block(payload, dataBlock: true, object: "benchmark", offset: 0)
+        }
+
+        public var entryCount: Int { block.entryCount }
+        public var byteCount: Int { block.data.count }
+
+        /// `Block.pointLookup`: the value length of the newest version of
+        /// `(table, userKey)` at or below `epoch`, or -1 if the block does not hold it.
+        public func pointLookup(table: UInt32, userKey: UnsafeRawBufferPointer, epoch: UInt64) -> Int {
+            switch block.pointLookup(table: table, userKey: userKey, epoch: epoch) {
+            case let .found(_, value): return value.count
+            case .absent, .pastEnd: return -1
+            }
+        }
+    }
+
+    // MARK: Filter
+
+    /// A `BloomFilter` built from key hashes (see `keyHash`).
+    public struct Bloom: Sendable {
+        let filter: BloomFilter
+
+        public init(hashes: [UInt64], bitsPerKey: Int) {
+            filter = BloomFilter.build(hashes: hashes, bitsPerKey: bitsPerKey)
+        }
+
+        /// `BloomFilter.mayContain`.
+        public func mayContain(_ hash: UInt64) -> Bool {
+            filter.mayContain(hash)
+        }
+    }
+
+    // MARK: Block cache
+
+    /// A `ShardedLRUCache` of decoded blocks, keyed like the store's block cache.
+    public struct BlockCache: Sendable {
+        let cache: ShardedLRUCache<BlockKey, Block>
+
+        public init(capacityBytes: Int) {
+            cache = ShardedLRUCache(capacityBytes: capacityBytes)
+        }
+
+        public func insert(sst: UInt64, block: Int, _ value: DecodedBlock, charge: Int) {
+            cache.insert(BlockKey(sst: sst, block: block), value.block, charge: charge)
+        }
+
+        /// `ShardedLRUCache.get`: the cached block, made most recently used.
+        public func get(sst: UInt64, block: Int) -> DecodedBlock? {
+            guard let b = cache.get(BlockKey(sst: sst, block: block)) else { return nil }
+            return DecodedBlock(block: b)
+        }
+    }
+}
