@@ -43,7 +43,7 @@ final class BenchContext {
 
     /// Where the shared store lives, for the header.
     var storeDescription: String {
-        options.store == "memory" ? "memory" : (options.path ?? "a temp dir")
+        options.store == "memory" ? "memory" : (options.path ?? createdDir ?? "a temp dir (removed at the end)")
     }
 
     /// The shared store, opened (and its directory created) on first use.

@@ -15,7 +15,7 @@ struct BenchReport {
                 grouped(r.ops),
                 durationText(nanos: r.seconds * 1e9),
                 r.showsRate ? grouped(r.opsPerSecond) : "-",
-                fmt(r.microsPerOp, r.microsPerOp < 100 ? 3 : 1),
+                r.showsRate ? fmt(r.microsPerOp, r.microsPerOp < 100 ? 3 : 1) : "-",
                 r.megabytesPerSecond.map { fmt($0, 1) } ?? "-",
                 lat == nil ? "-" : r.latencyOf,
                 lat.map { durationText(nanos: Double($0.nanos(atPercentile: 50))) } ?? "-",

@@ -1,4 +1,7 @@
 import Floe
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// readrandom, readmissing, readhot (and the readers of readwhilewriting):
 /// `--threads` reader tasks share `--reads` gets, each timing every get into
@@ -60,6 +63,7 @@ struct PointReadWorkload: Sendable {
         var rng = SplitMix64(seed: seed ^ (0xabc &+ UInt64(reader) &* 0x9E37_79B9))
         var out = Outcome()
         var epoch = start
+        let yields = threads >= processorCount()
         let n = UInt64(keys.count), hot = UInt64(max(1, keys.count / 100))
         for i in 0..<count {
             let key: [UInt8]
@@ -83,8 +87,9 @@ struct PointReadWorkload: Sendable {
             if value != nil { out.found += 1 }
             if i & 1023 == 1023 {
                 progress.advance(1024)
-                // Beside a writer on a small machine, let it (and compaction) run.
-                if follow {
+                // Beside a writer, when the readers alone fill the cooperative pool's
+                // threads (one per core), let the writer and compaction run now and then.
+                if follow && yields {
                     try Task.checkCancellation()
                     await Task.yield()
                 }
@@ -114,7 +119,7 @@ struct PointReadWorkload: Sendable {
         default: break
         }
         var r = BenchResult(name: name.rawValue, ops: out.gets, seconds: out.seconds)
-        r.bytes = out.found * (o.keySize + o.valueSize)
+        r.bytes = pattern == .missing ? nil : out.found * (o.keySize + o.valueSize)
         r.latency = out.latency
         r.latencyOf = "get"
         let hot = pattern == .hot ? " among the \(grouped(max(1, o.num / 100))) hot keys" : ""
@@ -125,6 +130,11 @@ struct PointReadWorkload: Sendable {
         r.extra = [("found", .int(Int64(out.found))), ("threads", .int(Int64(o.threads)))]
         return r
     }
+}
+
+/// Cores online (the width of the cooperative thread pool).
+func processorCount() -> Int {
+    max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
 }
 
 /// Block cache hit rate over a phase.
