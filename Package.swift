@@ -10,6 +10,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
     ],
     targets: [
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
@@ -21,7 +22,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "floe",
-            dependencies: ["Floe", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Floe",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
         ),
         .testTarget(name: "FloeTests", dependencies: ["Floe"]),
     ],

@@ -30,7 +30,7 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     func execute() async throws {
-        let dir = path ?? BenchCommand().makeTempDir()
+        let dir = try path ?? makeTempDir(prefix: "floe-demo")
         let tables = [TableID(1), TableID(2)]
         var model: [[Int: [UInt8]]] = [[:], [:]]
         var rng = SplitMix64(seed: seed)

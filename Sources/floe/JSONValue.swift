@@ -1,9 +1,11 @@
 /// A minimal JSON document builder for `--json` output: ordered object keys,
 /// integers printed exactly, strings escaped per RFC 8259.
-enum JSONValue {
+enum JSONValue: Sendable {
     case string(String)
     case int(Int64)
     case uint(UInt64)
+    /// A finite number in Swift's shortest round-tripping form; NaN and infinities render as null.
+    case double(Double)
     case bool(Bool)
     case null
     case array([JSONValue])
@@ -20,6 +22,7 @@ enum JSONValue {
         case let .string(s): return JSONValue.quote(s)
         case let .int(v): return String(v)
         case let .uint(v): return String(v)
+        case let .double(v): return v.isFinite ? String(v) : "null"
         case let .bool(b): return b ? "true" : "false"
         case .null: return "null"
         case let .array(items):

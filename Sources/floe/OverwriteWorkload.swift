@@ -109,6 +109,41 @@ struct OverwriteWorkload {
     }
 }
 
+extension OverwriteWorkload {
+    /// The overwrite benchmark on the shared store, as a report row; records a
+    /// failure when `--max-space-amp` is exceeded.
+    static func benchmark(_ ctx: BenchContext) async throws -> BenchResult {
+        let db = try await ctx.store()
+        let o = ctx.options
+        let w = OverwriteWorkload(keys: o.num, epochKeys: o.epochKeys, valueSize: o.valueSize, seed: o.seed,
+                                  pipeline: o.pipeline, filler: ctx.values)
+        let out = try await w.run(db, keyOf: ctx.keys.key)
+        ctx.presence = .unknown
+        let st = out.stats!
+        let rawAmp = Double(st.sstRawBytes) / Double(max(1, out.liveRawBytes))
+        let diskAmp = Double(st.sstBytes) / Double(max(1, out.liveBytes))
+        var r = BenchResult(name: "overwrite", ops: out.writes, seconds: out.seconds)
+        r.bytes = out.writes * (o.keySize + o.valueSize)
+        r.details = [
+            "\(grouped(out.writes)) writes (fill, then \(grouped(o.num / 2)) overwrites and \(grouped(o.num / 5)) deletes); quiesce \(fmt(out.quiesceSeconds, 3)) s, \(st.compactions) compactions",
+            "verified \(grouped(out.liveKeys)) live keys by get and scan",
+            "write amp \(fmt(st.writeAmplification, 2)) (flush \(st.flushWrittenBytes >> 20) MiB + compaction \(st.compactionWrittenBytes >> 20) MiB over \(st.ingestedBytes >> 20) MiB ingested)",
+            "space amp \(fmt(diskAmp, 3)) on disk (\(st.sstBytes >> 20) MiB SST files over \(out.liveBytes >> 20) MiB live key+value bytes), \(fmt(rawAmp, 3)) uncompressed (\(st.sstRawBytes >> 20) MiB stored versions over \(out.liveRawBytes >> 20) MiB live versions)",
+            "worst stall \(fmt(Double(st.worstStallMicros) / 1000, 1)) ms, total \(fmt(Double(st.stallMicros) / 1e6, 2)) s",
+            shapeLine(st),
+        ]
+        r.extra = [
+            ("quiesce_seconds", .double(out.quiesceSeconds)), ("live_keys", .int(Int64(out.liveKeys))),
+            ("write_amplification", .double(st.writeAmplification)), ("space_amplification_disk", .double(diskAmp)),
+            ("space_amplification_raw", .double(rawAmp)), ("worst_stall_ms", .double(Double(st.worstStallMicros) / 1000)),
+        ]
+        if let limit = o.maxSpaceAmp, rawAmp > limit {
+            ctx.failures.append("uncompressed space amplification \(fmt(rawAmp, 3)) exceeds --max-space-amp \(limit)")
+        }
+        return r
+    }
+}
+
 struct WorkloadError: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }

@@ -1,0 +1,202 @@
+import ArgumentParser
+import Floe
+
+/// Every option of `floe bench`, shared with the hidden recovery child (which
+/// must build its store exactly as the parent asked).
+struct BenchOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Comma-separated benchmarks, run in order on one store (see the list above).",
+                               valueName: "a,b,c"))
+    var benchmarks: String?
+    @Option(help: "Without --benchmarks: default (fillrandom,compact,scanall,readrandom,readmissing,reopen) or overwrite (the overwrite benchmark).")
+    var workload: String = "default"
+
+    @Option(help: "Store directory (created if absent). Default: a fresh temp dir, removed at the end.") var path: String?
+    @Option(help: "Object store: dir or memory (recovery always uses directories of its own).") var store: String = "dir"
+    @Option(help: "Number of keys (fills, key space of reads and overwrites, writes of checkpoint).") var num: Int = 2_000_000
+    @Option(help: "Key size in bytes (>= 8).") var keySize: Int = 16
+    @Option(help: "Value size in bytes.") var valueSize: Int = 100
+    @Option(help: "Keys per epoch; each epoch is checkpointed.") var epochKeys: Int = 10_000
+    @Option(help: "Uncommitted epochs in flight while writing (1 = synchronous checkpoint).") var pipeline: Int = 2
+    @Option(help: "Gets per read benchmark (split across --threads readers).") var reads: Int = 1_000_000
+    @Option(help: "Concurrent reader tasks for the read benchmarks and readwhilewriting.") var threads: Int = 1
+    @Option(help: "Scans per seekrandom. Default: --reads / 10.") var seeks: Int?
+    @Option(help: "Rows read per seekrandom scan.") var scanKeys: Int = 100
+    @Option(help: "checkpoint: target ingest rate, keys/s.") var rate: Int = 200_000
+    @Option(help: ArgumentHelp("recovery: state sizes in keys (K and M suffixes allowed).", valueName: "n,n,..."))
+    var recoverySizes: String = "1000000,5000000"
+
+    @Option(help: "Block compression for flushes and every level: none, lz4, zstd. Default: the store's (lz4; zstd from L5).")
+    var compression: String?
+    @Option(help: "Target uncompressed data block size, bytes.") var blockSize: Int = SstWriterOptions().blockSize
+    @Option(help: "Bloom filter bits per key (0 disables the filter).") var bloomBits: Int = SstWriterOptions().bloomBitsPerKey
+    @Option(help: "Block cache size (bytes; K, M, G suffixes are powers of 1024).") var cacheBytes: ByteCount = ByteCount(512 << 20)
+    @Option(help: "Background compaction workers.") var compactionWorkers: Int = 1
+    @Flag(help: "Disable the intra-L0 lane that runs beside a busy base level.") var noIntraL0Lane = false
+    @Flag(help: "Disable background compaction (L0 then grows by one sub-level per epoch).") var noCompaction = false
+    @Flag(help: "Run compact after every fill benchmark (the default list already does unless --no-compaction).")
+    var compactAfterFill = false
+    @Option(help: "overwrite: fail if uncompressed space amplification after quiescence exceeds this.") var maxSpaceAmp: Double?
+    @Option(help: "Random seed.") var seed: UInt64 = 1
+    @Option(help: ArgumentHelp("Also write the results as JSON to this file.", valueName: "file")) var json: String?
+
+    func validate() throws {
+        do {
+            _ = try benchmarkList()
+            _ = try recoverySizeList()
+        } catch let e as BenchOptionError {
+            throw ValidationError(e.description)
+        }
+        guard ["default", "overwrite"].contains(workload) else { throw ValidationError("--workload must be default or overwrite") }
+        guard benchmarks == nil || workload == "default" else { throw ValidationError("give --benchmarks or --workload, not both") }
+        guard keySize >= 8, keySize <= 1 << 16 else { throw ValidationError("--key-size must be in 8...65536") }
+        guard valueSize >= 0, valueSize <= 1 << 24 else { throw ValidationError("--value-size must be in 0...16777216") }
+        guard num > 0 else { throw ValidationError("--num must be positive") }
+        guard epochKeys > 0 else { throw ValidationError("--epoch-keys must be positive") }
+        guard pipeline >= 1 else { throw ValidationError("--pipeline must be at least 1") }
+        guard reads >= 0 else { throw ValidationError("--reads must not be negative") }
+        guard (1...1024).contains(threads) else { throw ValidationError("--threads must be in 1...1024") }
+        guard seeks.map({ $0 >= 0 }) ?? true else { throw ValidationError("--seeks must not be negative") }
+        guard scanKeys >= 1 else { throw ValidationError("--scan-keys must be at least 1") }
+        guard rate > 0 else { throw ValidationError("--rate must be positive") }
+        guard compression.map({ Compression(name: $0) != nil }) ?? true else {
+            throw ValidationError("unknown --compression \(compression!); use none, lz4 or zstd")
+        }
+        guard blockSize >= 64, blockSize <= 1 << 24 else { throw ValidationError("--block-size must be in 64...16777216") }
+        guard (0...64).contains(bloomBits) else { throw ValidationError("--bloom-bits must be in 0...64") }
+        guard ["dir", "memory"].contains(store) else { throw ValidationError("--store must be dir or memory") }
+        guard compactionWorkers >= 1 else { throw ValidationError("--compaction-workers must be at least 1") }
+        if let m = maxSpaceAmp {
+            guard m > 0 else { throw ValidationError("--max-space-amp must be positive") }
+            guard (try? benchmarkList().contains(.overwrite)) == true else {
+                throw ValidationError("--max-space-amp applies to the overwrite benchmark, which this run does not include")
+            }
+        }
+    }
+
+    /// The benchmarks to run, in order.
+    func benchmarkList() throws -> [BenchmarkName] {
+        guard let text = benchmarks else {
+            if workload == "overwrite" { return [.overwrite] }
+            let compact: [BenchmarkName] = noCompaction && !compactAfterFill ? [] : [.compact]
+            return [.fillrandom] + compact + [.scanall, .readrandom, .readmissing, .reopen]
+        }
+        let list = try BenchmarkName.parseList(text)
+        guard compactAfterFill else { return list }
+        var out: [BenchmarkName] = []
+        for (i, b) in list.enumerated() {
+            out.append(b)
+            if b == .fillseq || b == .fillrandom, i + 1 == list.count || list[i + 1] != .compact { out.append(.compact) }
+        }
+        return out
+    }
+
+    /// `--recovery-sizes` as key counts.
+    func recoverySizeList() throws -> [Int] {
+        var out: [Int] = []
+        for part in recoverySizes.split(separator: ",") {
+            let t = part.trimmingSpaces
+            guard let n = Self.count(t), n > 0 else {
+                throw BenchOptionError("--recovery-sizes: '\(t)' is not a positive key count (e.g. 1000000 or 1M)")
+            }
+            out.append(n)
+        }
+        guard !out.isEmpty else { throw BenchOptionError("--recovery-sizes is empty") }
+        return out
+    }
+
+    /// `1000000`, `1_000_000`, `500K`, `5M`: decimal key counts.
+    static func count(_ text: String) -> Int? {
+        var t = text.filter { $0 != "_" }
+        var scale = 1
+        switch t.last {
+        case "K", "k": scale = 1_000
+        case "M", "m": scale = 1_000_000
+        case "G", "g": scale = 1_000_000_000
+        default: break
+        }
+        if scale > 1 { t.removeLast() }
+        guard let n = Int(t) else { return nil }
+        let (v, overflow) = n.multipliedReportingOverflow(by: scale)
+        return overflow ? nil : v
+    }
+
+    var seekCount: Int { seeks ?? max(1, reads / 10) }
+
+    /// The store's options as these flags ask.
+    func storeOptions() -> StoreOptions {
+        var o = StoreOptions()
+        if let name = compression, let c = Compression(name: name) {
+            o.sst.compression = c
+            o.compaction.levelCompression = [c]
+        }
+        o.sst.blockSize = blockSize
+        o.sst.bloomBitsPerKey = bloomBits
+        o.blockCacheBytes = cacheBytes.bytes
+        o.compaction.background = !noCompaction
+        o.compaction.maxConcurrentTasks = compactionWorkers
+        o.compaction.intraL0Lane = !noIntraL0Lane
+        return o
+    }
+
+    /// The flags that shape the store and the fill, for a child process that must write like this one.
+    func childArguments() -> [String] {
+        var a = [
+            "--key-size", String(keySize), "--value-size", String(valueSize), "--epoch-keys", String(epochKeys),
+            "--pipeline", String(pipeline), "--block-size", String(blockSize), "--bloom-bits", String(bloomBits),
+            "--cache-bytes", String(cacheBytes.bytes), "--compaction-workers", String(compactionWorkers), "--seed", String(seed),
+        ]
+        if let c = compression { a += ["--compression", c] }
+        if noIntraL0Lane { a.append("--no-intra-l0-lane") }
+        if noCompaction { a.append("--no-compaction") }
+        return a
+    }
+
+    /// The options as a JSON object, for `--json`.
+    func json(benchmarks list: [BenchmarkName], storeDescription: String) -> JSONValue {
+        var fields: [(String, JSONValue)] = [
+            ("benchmarks", .array(list.map { .string($0.rawValue) })),
+            ("num", .int(Int64(num))), ("key_size", .int(Int64(keySize))), ("value_size", .int(Int64(valueSize))),
+            ("epoch_keys", .int(Int64(epochKeys))), ("pipeline", .int(Int64(pipeline))),
+            ("reads", .int(Int64(reads))), ("threads", .int(Int64(threads))), ("seeks", .int(Int64(seekCount))),
+            ("scan_keys", .int(Int64(scanKeys))),
+            ("compression", .string(compression ?? "default")), ("block_size", .int(Int64(blockSize))),
+            ("bloom_bits", .int(Int64(bloomBits))), ("cache_bytes", .int(Int64(cacheBytes.bytes))),
+            ("compaction", .bool(!noCompaction)), ("compaction_workers", .int(Int64(compactionWorkers))),
+            ("intra_l0_lane", .bool(!noIntraL0Lane)), ("store", .string(storeDescription)), ("seed", .uint(seed)),
+        ]
+        if list.contains(.checkpoint) { fields.append(("rate", .int(Int64(rate)))) }
+        if list.contains(.recovery), let sizes = try? recoverySizeList() {
+            fields.append(("recovery_sizes", .array(sizes.map { .int(Int64($0)) })))
+        }
+        return .object(fields)
+    }
+}
+
+/// A byte count on the command line: `536870912`, `512M`, `1G` (suffixes are powers of 1024).
+struct ByteCount: ExpressibleByArgument, Sendable {
+    let bytes: Int
+
+    init(_ bytes: Int) { self.bytes = bytes }
+
+    init?(argument: String) {
+        var t = argument.filter { $0 != "_" }
+        var shift = 0
+        if t.hasSuffix("iB") || t.hasSuffix("B") { t.removeLast(t.hasSuffix("iB") ? 2 : 1) }
+        switch t.last {
+        case "K", "k": shift = 10
+        case "M", "m": shift = 20
+        case "G", "g": shift = 30
+        default: break
+        }
+        if shift > 0 { t.removeLast() }
+        guard let n = Int(t), n >= 0, n <= Int.max >> shift else { return nil }
+        bytes = n << shift
+    }
+
+    var defaultValueDescription: String {
+        for (shift, unit) in [(30, "G"), (20, "M"), (10, "K")] where bytes > 0 && bytes % (1 << shift) == 0 {
+            return String(bytes >> shift) + unit
+        }
+        return String(bytes)
+    }
+}
