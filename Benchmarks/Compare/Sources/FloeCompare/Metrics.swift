@@ -22,7 +22,7 @@ struct Metric: Sendable {
             Metric(id: "readmissing", label: "readmissing, 1 thread", unit: "gets/s", better: .higher, digits: nil),
             Metric(id: "scan", label: "full scan, warm", unit: "keys/s", better: .higher, digits: nil),
             Metric(id: "seekrandom", label: "seekrandom + \(seekLength) keys", unit: "ops/s", better: .higher, digits: nil),
-            Metric(id: "overwrite", label: "overwrite 50% + delete 20%, durable every \(batch)", unit: "writes/s", better: .higher, digits: nil),
+            Metric(id: "overwrite", label: "overwrite 50% + delete 20%", unit: "writes/s", better: .higher, digits: nil),
             Metric(id: "quiesce", label: "compact to quiescence", unit: "s", better: .lower, digits: 2),
             Metric(id: "write_amp_writes", label: "write amp, end of writes", unit: "x", better: .lower, digits: 2),
             Metric(id: "write_amp", label: "write amp, after quiescence", unit: "x", better: .lower, digits: 2),
