@@ -63,8 +63,8 @@ struct CompareCommand: AsyncParsableCommand {
         let metrics = Metric.all(batchKeys: batchKeys, seekLength: seekLength)
         let machine = MachineInfo.current()
 
-        print(describe(kinds, machine: machine, overwrite: overwrite, liveKeys: finalState.liveKeys))
-        print("stores under \(base)\n")
+        say(describe(kinds, machine: machine, overwrite: overwrite, liveKeys: finalState.liveKeys))
+        say("stores under \(base)\n")
 
         var runs: [[EngineKind: Figures]] = []
         var rocksVersion: String?
@@ -81,7 +81,7 @@ struct CompareCommand: AsyncParsableCommand {
                 if kind == .rocksdb, rocksVersion == nil { rocksVersion = RocksDBEngine.version(inStoreDir: storeDir) }
                 if !keep { removeTree(storeDir) }
                 thisRep[kind] = figures
-                print(progressLine(rep: rep, kind: kind, figures: figures, metrics: metrics))
+                say(progressLine(rep: rep, kind: kind, figures: figures, metrics: metrics))
             }
             runs.append(thisRep)
         }
@@ -90,15 +90,15 @@ struct CompareCommand: AsyncParsableCommand {
         let summary = Summary(metrics: metrics, engines: kinds, runs: runs)
         let versions = Versions(rocksdb: rocksVersion ?? "unknown", leveldb: LevelDBEngine.version,
                                 floe: environment("FLOE_COMMIT") ?? "unknown", swift: environment("FLOE_SWIFT_VERSION") ?? "unknown")
-        print("\nMedians of \(reps) repetition\(reps == 1 ? "" : "s"), \(NumberFormat.grouped(Double(num))) keys (\(Self.keySize) B keys, \(Self.valueSize) B values):\n")
-        print(summary.table())
-        print("\nversions: Floe \(versions.floe), RocksDB \(versions.rocksdb), LevelDB \(versions.leveldb), \(versions.swift)")
-        print("machine: \(machine.cpus) CPUs (\(machine.cpuModel)), \(NumberFormat.fixed(machine.memoryGiB, 1)) GiB, Linux \(machine.kernel)")
+        say("\nMedians of \(reps) repetition\(reps == 1 ? "" : "s"), \(NumberFormat.grouped(Double(num))) keys (\(Self.keySize) B keys, \(Self.valueSize) B values):\n")
+        say(summary.table())
+        say("\nversions: Floe \(versions.floe), RocksDB \(versions.rocksdb), LevelDB \(versions.leveldb), \(versions.swift)")
+        say("machine: \(machine.cpus) CPUs (\(machine.cpuModel)), \(NumberFormat.fixed(machine.memoryGiB, 1)) GiB, Linux \(machine.kernel)")
 
         if let path = json {
             try writeFile(path, report(summary: summary, runs: runs, kinds: kinds, machine: machine, versions: versions,
                                        ingested: ingested, liveBytes: liveBytes, liveKeys: finalState.liveKeys).render() + "\n")
-            print("json: \(path)")
+            say("json: \(path)")
         }
         if let path = svg {
             let chart = SVGChart(
@@ -106,7 +106,7 @@ struct CompareCommand: AsyncParsableCommand {
                 subtitle: "\(NumberFormat.grouped(Double(num))) keys, 16 B keys + 100 B values, durable every \(NumberFormat.grouped(Double(batchKeys))) writes, \(cacheMib) MiB cache; \(machine.cpus) CPUs \(machine.cpuModel), \(utcTimestamp().prefix(10))",
                 summary: summary)
             try writeFile(path, chart.render())
-            print("svg: \(path)")
+            say("svg: \(path)")
         }
     }
 
