@@ -5,9 +5,10 @@
 enum CompactionCommitter {
     /// Returns the version after the compaction. `base` is any version at or after the task's base.
     static func commit(_ result: CompactionResult, base start: Version, manifest: ManifestStore,
-                       compactorID: UInt64) async throws -> Version {
+                       compactorID: UInt64, failpoints: FailpointRegistry = Failpoints.processOrEmpty) async throws -> Version {
         var base = start
         let task = result.task
+        try failpoints.hit(.compactionBeforeCommit)
         for _ in 0..<10_000 {
             try checkStillValid(task, outputs: result.outputs, in: base)
             var delta = VersionDelta(sequence: base.sequence + 1, kind: .compaction, writerID: compactorID,
@@ -23,7 +24,11 @@ enum CompactionCommitter {
                 created = landed.writerID == compactorID && landed.kind == .compaction && landed.removed == delta.removed && landed.added == delta.added
                 if !created { throw error }
             }
-            if created { return try base.applying(delta, object: VersionDelta.objectPath(delta.sequence)) }
+            if created {
+                let v = try base.applying(delta, object: VersionDelta.objectPath(delta.sequence))
+                try failpoints.hit(.compactionAfterCommit)
+                return v
+            }
             base = try await manifest.catchUp(base)
         }
         throw FloeError.staleCompaction("manifest kept moving")

@@ -7,7 +7,8 @@
 /// dropped when it is a tombstone and the task is bottommost.
 enum CompactionExecutor {
     static func run(_ task: CompactionTask, reader: SstReader, store: any ObjectStore,
-                    options: SstWriterOptions, nextID: @Sendable () -> UInt64) async throws -> CompactionResult {
+                    options: SstWriterOptions, failpoints: FailpointRegistry = Failpoints.processOrEmpty,
+                    nextID: @Sendable () -> UInt64) async throws -> CompactionResult {
         if task.kind == .trivialMove {
             let files = task.inputs.flatMap(\.ssts)
             return CompactionResult(task: task, outputs: files, bytesRead: 0, bytesWritten: 0,
@@ -64,6 +65,7 @@ enum CompactionExecutor {
                 }
                 if cut {
                     let f = writer.finish()
+                    try failpoints.hit(.compactionBeforeUpload)
                     try await store.put(f.info.path, f.bytes)
                     outputs.append(f.info)
                     written += f.info.fileSize
@@ -77,6 +79,7 @@ enum CompactionExecutor {
         }
         if !writer.isEmpty {
             let f = writer.finish()
+            try failpoints.hit(.compactionBeforeUpload)
             try await store.put(f.info.path, f.bytes)
             outputs.append(f.info)
             written += f.info.fileSize

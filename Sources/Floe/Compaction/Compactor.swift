@@ -11,14 +11,17 @@ package final class Compactor: Sendable {
     let manifest: ManifestStore
     let reader: SstReader
     let picker: CompactionPicker
+    let failpoints: FailpointRegistry
     /// Manifest sequence of this session's `register` record: the high 32 bits of its SST ids and the writer id of its deltas.
     package let sessionID: UInt64
     private let counter = Atomic<UInt64>(0)
     /// SSTs seen leaving the version, for `collectGarbage`.
     private let retired: Mutex<RetiredObjects>
 
-    private init(objectStore: any ObjectStore, options: StoreOptions, sessionID: UInt64, version: Version) {
+    private init(objectStore: any ObjectStore, options: StoreOptions, sessionID: UInt64, version: Version,
+                 failpoints: FailpointRegistry) {
         self.objectStore = objectStore
+        self.failpoints = failpoints
         self.options = options
         self.manifest = ManifestStore(store: objectStore)
         self.reader = SstReader(store: objectStore,
@@ -33,6 +36,7 @@ package final class Compactor: Sendable {
     /// `register` record, which writers rebase over: attaching never fences a writer.
     /// Throws `notAFloeStore` if the object store holds no manifest.
     package static func attach(objectStore: any ObjectStore, options: StoreOptions = .init()) async throws -> Compactor {
+        let failpoints = try FailpointRegistry.forStore(options.failpoints)
         let manifest = ManifestStore(store: objectStore)
         guard var base = try await manifest.loadVersion() else { throw FloeError.notAFloeStore("no manifest to compact") }
         for _ in 0..<1000 {
@@ -41,7 +45,7 @@ package final class Compactor: Sendable {
                                  safeEpoch: base.safeEpoch, timestampMillis: StateStore.nowMillis())
             if try await manifest.append(d) {
                 return Compactor(objectStore: objectStore, options: options, sessionID: seq,
-                                 version: try base.applying(d, object: VersionDelta.objectPath(seq)))
+                                 version: try base.applying(d, object: VersionDelta.objectPath(seq)), failpoints: failpoints)
             }
             base = try await manifest.catchUp(base)
         }
@@ -95,8 +99,10 @@ package final class Compactor: Sendable {
 
     private func run(_ task: CompactionTask, base: Version) async throws -> CompactionResult {
         try CompactionCommitter.checkStillValid(task, outputs: [], in: base)
-        let result = try await CompactionExecutor.run(task, reader: reader, store: objectStore, options: options.sst) { [self] in nextID() }
-        observe(try await CompactionCommitter.commit(result, base: base, manifest: manifest, compactorID: sessionID))
+        let result = try await CompactionExecutor.run(task, reader: reader, store: objectStore, options: options.sst,
+                                                      failpoints: failpoints) { [self] in nextID() }
+        observe(try await CompactionCommitter.commit(result, base: base, manifest: manifest, compactorID: sessionID,
+                                                     failpoints: failpoints))
         return result
     }
 
@@ -118,7 +124,7 @@ package final class Compactor: Sendable {
         let v = try await currentVersion()
         let now = Double(StateStore.nowMillis()) / 1000
         let retiredAt = retired.withLock { $0.since }
-        let r = try await ObjectGC(store: objectStore).collect(live: Set(v.allSsts.map(\.id)), protected: [], retiredAt: retiredAt,
+        let r = try await ObjectGC(store: objectStore, failpoints: failpoints).collect(live: Set(v.allSsts.map(\.id)), protected: [], retiredAt: retiredAt,
                                                                graceSeconds: graceSeconds, now: now)
         retired.withLock { $0.forget(graceSeconds: graceSeconds, now: now) }
         return GarbageReport(deletedObjects: r.deleted.count, deletedBytes: r.deletedBytes, keptObjects: r.kept)

@@ -7,6 +7,7 @@
 /// of a crashed upload or a failed compaction, since the object was written.
 struct ObjectGC: Sendable {
     let store: any ObjectStore
+    var failpoints: FailpointRegistry = Failpoints.processOrEmpty
 
     struct Report: Sendable, Equatable {
         var deleted: [String] = []
@@ -26,7 +27,9 @@ struct ObjectGC: Sendable {
                 r.kept += 1
                 continue
             }
+            try failpoints.hit(.gcBeforeDelete)
             try await store.delete(o.path)
+            try failpoints.hit(.gcAfterDelete)
             r.deleted.append(o.path)
             r.deletedBytes += UInt64(o.size)
         }

@@ -32,6 +32,8 @@ public final class LocalObjectStore: ObjectStore {
     public let root: String
     /// Open read descriptors (internal so tests can check the bound).
     let files: FileDescriptorCache
+    /// `objectstore.*` failpoints: those of `FLOE_FAILPOINTS` unless a test passes its own.
+    let failpoints: FailpointRegistry
 
     /// Default bound on cached read descriptors.
     static let defaultDescriptorCacheCapacity = 256
@@ -42,11 +44,15 @@ public final class LocalObjectStore: ObjectStore {
     /// - Throws: `FloeError.notAFloeStore(root)` if `root` is not a directory, or is
     ///   missing and `create` is false; `FloeError.invalidArgument` for an empty
     ///   path; `FloeError.io` if it cannot be inspected or created.
+    ///   `FloeError.invalidArgument` also when `FLOE_FAILPOINTS` does not parse.
     public convenience init(root: String, create: Bool = true) throws {
         try self.init(root: root, create: create, descriptorCacheCapacity: Self.defaultDescriptorCacheCapacity)
     }
 
-    init(root: String, create: Bool, descriptorCacheCapacity: Int) throws {
+    /// As the public initializer; `failpoints` replaces the process registry (`FLOE_FAILPOINTS`).
+    package init(root: String, create: Bool = true, descriptorCacheCapacity: Int = LocalObjectStore.defaultDescriptorCacheCapacity,
+                 failpoints: FailpointRegistry? = nil) throws {
+        self.failpoints = try failpoints ?? Failpoints.process()
         if root.isEmpty || root.utf8.contains(0) {
             throw FloeError.invalidArgument("store root must be a non-empty path without NUL: \(root.debugDescription)")
         }
@@ -76,12 +82,17 @@ public final class LocalObjectStore: ObjectStore {
         try ObjectPath.validate(path)
         let target = fileSystemPath(path)
         let temp = try writeTemp(for: path, bytes)
+        do { try failpoints.hit(.objectStoreBeforeRename) } catch {
+            _ = unlink(temp)
+            throw error
+        }
         if rename(temp, target) != 0 {
             let code = errno
             _ = unlink(temp)
             throw PosixIO.error("rename", target, code)
         }
         files.invalidate(target)
+        try failpoints.hit(.objectStoreBeforeDirFsync)
         try PosixIO.fsyncDirectory(directory(of: target))
     }
 
@@ -93,6 +104,10 @@ public final class LocalObjectStore: ObjectStore {
         try ObjectPath.validate(path)
         let target = fileSystemPath(path)
         let temp = try writeTemp(for: path, bytes)
+        do { try failpoints.hit(.objectStoreBeforeRename) } catch {
+            _ = unlink(temp)
+            throw error
+        }
         // link(2) never replaces an existing name, which makes the create atomic;
         // the temp was fsynced first, so the linked object is complete.
         let linked = link(temp, target) == 0
@@ -104,6 +119,7 @@ public final class LocalObjectStore: ObjectStore {
             throw PosixIO.error("link", target, code)
         }
         files.invalidate(target)
+        try failpoints.hit(.objectStoreBeforeDirFsync)
         try PosixIO.fsyncDirectory(directory(of: target))
         return true
     }

@@ -61,9 +61,13 @@ public final class StateStore: Sendable {
     let worker = Mutex<[Task<Void, Never>]>([])
     /// Monotonic microseconds of the last commit, for idle compaction.
     let lastCommitMicros = Atomic<UInt64>(0)
+    /// `options.failpoints`, then those of `FLOE_FAILPOINTS`.
+    let failpoints: FailpointRegistry
 
-    private init(objectStore: any ObjectStore, options: StoreOptions, version: Version, checkpointSequence: UInt64) {
+    private init(objectStore: any ObjectStore, options: StoreOptions, version: Version, checkpointSequence: UInt64,
+                 failpoints: FailpointRegistry) {
         self.objectStore = objectStore
+        self.failpoints = failpoints
         self.options = options
         self.reader = SstReader(store: objectStore,
                                 blockCache: ShardedLRUCache(capacityBytes: options.blockCacheBytes),
@@ -88,6 +92,7 @@ public final class StateStore: Sendable {
     /// `open` record that fences every earlier writer of this store.
     public static func open(objectStore: any ObjectStore, options: StoreOptions = .init()) async throws -> StateStore {
         try validate(options)
+        let failpoints = try FailpointRegistry.forStore(options.failpoints)
         let manifest = ManifestStore(store: objectStore)
         var base: Version
         var checkpointSequence: UInt64 = 0
@@ -109,7 +114,7 @@ public final class StateStore: Sendable {
             if try await manifest.append(delta) {
                 let version = try base.applying(delta, object: VersionDelta.objectPath(seq))
                 let store = StateStore(objectStore: objectStore, options: options, version: version,
-                                       checkpointSequence: checkpointSequence)
+                                       checkpointSequence: checkpointSequence, failpoints: failpoints)
                 // A store reopened again and again (a crash loop) commits nothing, so only
                 // this keeps the deltas the next open must read bounded.
                 await store.writeCheckpointIfDue(version)
@@ -249,7 +254,11 @@ public final class StateStore: Sendable {
             let outputs = MemtableFlush.build(mems, options: options.sst) { nextSstID() }
             failedUploads = outputs.map(\.info.id)
             state.withLock { s in for o in outputs { s.uncommittedSynced.insert(o.info.id) } }
-            for o in outputs { try await objectStore.put(o.info.path, o.bytes) }
+            for o in outputs {
+                try failpoints.hit(.syncBeforeSstPut)
+                try await objectStore.put(o.info.path, o.bytes)
+                try failpoints.hit(.syncAfterSstPut)
+            }
             state.withLock { $0.inFlight -= 1 }
             return SyncResult(epoch: epoch, epochs: mems.map(\.epoch), ssts: outputs.map(\.info))
         } catch {
@@ -296,6 +305,7 @@ public final class StateStore: Sendable {
             return s.version
         }
         defer { state.withLock { $0.inFlight -= 1 } }
+        try failpoints.hit(.commitBeforeManifest)
         for _ in 0..<1000 {
             // A version may have been caught up past another writer's open record (by a compaction
             // commit): that writer owns the store now, so this one must not commit on top of it.
@@ -319,6 +329,7 @@ public final class StateStore: Sendable {
             }
             if created {
                 let version = try base.applying(delta, object: VersionDelta.objectPath(seq))
+                try failpoints.hit(.commitAfterManifest)
                 install(version)
                 lastCommitMicros.store(StateStore.monotonicMicros(), ordering: .relaxed)
                 state.withLock { s in for f in sync.ssts { s.uncommittedSynced.remove(f.id) } }
@@ -355,7 +366,11 @@ public final class StateStore: Sendable {
         // deltas read on open grew without bound.
         let newest = state.withLock { $0.checkpointSequence }
         guard v.sequence >= newest + options.manifestCheckpointInterval else { return }
-        if (try? await manifest.writeCheckpoint(v)) != nil {
+        let written: Void? = try? await {
+            try await manifest.writeCheckpoint(v)
+            try failpoints.hit(.checkpointAfterWrite)
+        }()
+        if written != nil {
             state.withLock { $0.checkpointSequence = max($0.checkpointSequence, v.sequence) }
         }
     }

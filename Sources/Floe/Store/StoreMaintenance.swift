@@ -43,7 +43,8 @@ extension StateStore {
                 for id in made { s.compactionBusy.remove(id) }
             }
         }
-        let result = try await CompactionExecutor.run(task, reader: reader, store: objectStore, options: options.sst) { [self] in
+        let result = try await CompactionExecutor.run(task, reader: reader, store: objectStore, options: options.sst,
+                                                      failpoints: failpoints) { [self] in
             // Outputs are uploaded before they are committed: mark them busy so GC keeps them.
             let id = nextSstID()
             outputs.append(id)
@@ -52,7 +53,8 @@ extension StateStore {
         }
         try await commitLock.withLock {
             let base = currentVersion
-            let v = try await CompactionCommitter.commit(result, base: base, manifest: manifest, compactorID: writerID)
+            let v = try await CompactionCommitter.commit(result, base: base, manifest: manifest, compactorID: writerID,
+                                                       failpoints: failpoints)
             install(v)
         }
         return result
@@ -91,7 +93,7 @@ extension StateStore {
         }
         let live = Set(v.allSsts.map(\.id)).union(latest.allSsts.map(\.id))
         let protected = pins.referencedSsts().union(pending).union(state.withLock { $0.compactionBusy })
-        let gc = ObjectGC(store: objectStore)
+        let gc = ObjectGC(store: objectStore, failpoints: failpoints)
         let r = try await gc.collect(live: live, protected: protected, retiredAt: retired,
                                      graceSeconds: graceSeconds ?? options.compaction.gcGraceSeconds,
                                      now: Double(StateStore.nowMillis()) / 1000)

@@ -20,6 +20,9 @@ public struct StoreOptions: Sendable, Equatable {
     public var retentionEpochs: UInt64 = 0
     /// Create the store when the path or object store holds nothing.
     public var createIfMissing: Bool = true
+    /// Failpoints armed for this store only (tests), consulted before those of
+    /// `FLOE_FAILPOINTS`. See `Failpoints`.
+    package var failpoints: [Failpoint: FailpointAction] = [:]
 
     public init() {}
 }
