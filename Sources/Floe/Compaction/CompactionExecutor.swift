@@ -29,51 +29,50 @@ enum CompactionExecutor {
         var outputs: [SstInfo] = []
         var written: UInt64 = 0
         var entriesIn: UInt64 = 0
-        var currentPrefix: [UInt8] = []
-        var haveCurrent = false
+        // Table + user key of the versions being decided (`currentPrefix[0..<currentLength]`).
+        var currentPrefix = [UInt8](repeating: 0, count: 64)
+        var currentLength = -1
         var seenAtOrBelow = false
         var lastEpoch: Epoch = 0
 
-        while let src = heap.top {
+        while !heap.isEmpty {
             entriesIn += 1
-            let key = src.key
-            let (same, epoch): (Bool, Epoch) = key.withUnsafeBytes { k in
-                (haveCurrent && currentPrefix.withUnsafeBytes { FullKey.compareBytes($0, FullKey.prefix(k)) == 0 }, FullKey.epoch(k))
+            // Decide on borrowed bytes; only a file cut (an upload) leaves the closure.
+            let (keep, cut): (Bool, Bool) = heap.withTopEntry { k, kind, _ in
+                let prefix = FullKey.prefix(k), epoch = FullKey.epoch(k)
+                let same = currentLength == prefix.count && currentPrefix.withUnsafeBytes {
+                    FullKey.compareBytes(UnsafeRawBufferPointer(rebasing: $0[0..<currentLength]), prefix) == 0
+                }
+                if !same {
+                    if currentPrefix.count < prefix.count { currentPrefix = [UInt8](repeating: 0, count: prefix.count * 2) }
+                    currentPrefix.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: prefix.baseAddress!, byteCount: prefix.count) }
+                    currentLength = prefix.count
+                    seenAtOrBelow = false
+                }
+                var keep = false
+                if same && epoch == lastEpoch {
+                    keep = false // the same version in two inputs: keep the first (newest input)
+                } else if epoch > task.watermark {
+                    keep = true
+                } else if !seenAtOrBelow {
+                    seenAtOrBelow = true
+                    keep = !(task.bottommost && kind == Block.kindDelete)
+                }
+                lastEpoch = epoch
+                let cut = keep && writer.estimatedSize >= task.targetFileSize &&
+                    writer.isNewUserKey(table: FullKey.table(k), userKey: FullKey.userKey(k))
+                return (keep, cut)
             }
-            if !same {
-                currentPrefix.removeAll(keepingCapacity: true)
-                currentPrefix.append(contentsOf: key[0..<(key.count - 8)])
-                haveCurrent = true
-                seenAtOrBelow = false
+            if cut {
+                let f = writer.finish()
+                try failpoints.hit(.compactionBeforeUpload)
+                try await store.put(f.info.path, f.bytes)
+                outputs.append(f.info)
+                written += f.info.fileSize
+                writer = SstWriter(id: nextID(), options: wopts)
             }
-            var keep = false
-            if same && epoch == lastEpoch {
-                keep = false // the same version in two inputs: keep the first (newest input)
-            } else if epoch > task.watermark {
-                keep = true
-            } else if !seenAtOrBelow {
-                seenAtOrBelow = true
-                keep = !(task.bottommost && src.kind == Block.kindDelete)
-            }
-            lastEpoch = epoch
             if keep {
-                let kind = src.kind
-                let value = src.value
-                let cut: Bool = key.withUnsafeBytes { k in
-                    writer.estimatedSize >= task.targetFileSize &&
-                        writer.isNewUserKey(table: FullKey.table(k), userKey: FullKey.userKey(k))
-                }
-                if cut {
-                    let f = writer.finish()
-                    try failpoints.hit(.compactionBeforeUpload)
-                    try await store.put(f.info.path, f.bytes)
-                    outputs.append(f.info)
-                    written += f.info.fileSize
-                    writer = SstWriter(id: nextID(), options: wopts)
-                }
-                key.withUnsafeBytes { k in
-                    value.withUnsafeBytes { v in writer.add(encodedKey: k, kind: kind, value: v) }
-                }
+                heap.withTopEntry { k, kind, v in writer.add(encodedKey: k, kind: kind, value: v) }
             }
             if !heap.advanceTopSync() { try await heap.finishAdvanceTop() }
         }

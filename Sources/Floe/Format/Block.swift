@@ -25,6 +25,18 @@ final class Block: Sendable {
     static let kindPut: UInt8 = 0
     static let kindDelete: UInt8 = 1
 
+    /// A block with no entries: what an iterator holds before its first block.
+    static let empty = Block()
+
+    private init() {
+        data = []
+        restartsStart = 0
+        restartCount = 0
+        entryCount = 0
+        maxKeyLength = 0
+        restartKeys = []
+    }
+
     /// - Parameters:
     ///   - dataBlock: when true, every value must start with a valid kind byte.
     ///   - checkOrder: also check that keys strictly increase. The read path skips
@@ -201,35 +213,85 @@ final class Block: Sendable {
     }
 }
 
+/// Storage for a cursor's current key, reused from block to block.
+final class KeyBuffer {
+    let pointer: UnsafeMutableRawPointer
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = max(capacity, 16)
+        pointer = .allocate(byteCount: self.capacity, alignment: 8)
+    }
+
+    deinit { pointer.deallocate() }
+}
+
 /// Sequential reader over a block's entries, used by scans and SST iteration.
-/// The current key lives in a reused buffer: iteration allocates nothing per entry.
-struct BlockCursor {
+/// The current key is rebuilt in place in a `KeyBuffer` sized to the block's
+/// longest key: iteration allocates nothing per entry, and reading the current
+/// entry touches only trivial fields (raw pointers and offsets), so it costs no
+/// reference counting when the cursor sits inside a class.
+///
+/// Non-copyable: the key buffer is shared state, so two copies would overwrite
+/// each other's key.
+struct BlockCursor: ~Copyable {
     let block: Block
+    private let keys: KeyBuffer
+    /// `keys.pointer`, held as a trivial field so reading the key touches no reference.
+    private let keyBytes: UnsafeMutableRawPointer
+    /// `block.data`'s bytes. Stable while `block` lives: `data` is a `let` that is
+    /// never mutated, so its storage neither moves nor is freed.
+    private let base: UnsafeRawPointer
+    private let end: Int
     private var next: Int = 0
-    private(set) var key: [UInt8] = []
+    private(set) var keyLength = 0
     private(set) var value: Range<Int> = 0..<0
     private(set) var valid = false
 
-    init(_ block: Block) {
+    /// A cursor before the first entry; `reusing` donates a key buffer if large enough.
+    init(_ block: Block, reusing buffer: KeyBuffer? = nil) {
         self.block = block
-        key.reserveCapacity(block.maxKeyLength)
+        if let b = buffer, b.capacity >= block.maxKeyLength { keys = b } else { keys = KeyBuffer(capacity: block.maxKeyLength) }
+        keyBytes = keys.pointer
+        base = block.data.withUnsafeBytes { $0.baseAddress.map(UnsafeRawPointer.init) } ?? UnsafeRawPointer(keyBytes)
+        end = block.restartsStart
+    }
+
+    /// The key buffer, to hand to the next block's cursor.
+    var keyBuffer: KeyBuffer { keys }
+
+    /// A copy of the current key (for tools; the hot paths borrow it with `withKey`).
+    var key: [UInt8] { withKey { Array($0) } }
+
+    /// Calls `body` with the current key's bytes, valid only inside `body`.
+    @inline(__always)
+    func withKey<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: keyBytes, count: keyLength))
+    }
+
+    /// Calls `body` with the current key, the value kind byte and the user value
+    /// (after the kind byte) of a data-block entry, valid only inside `body`.
+    @inline(__always)
+    func withEntry<R>(_ body: (UnsafeRawBufferPointer, UInt8, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: keyBytes, count: keyLength), base.load(fromByteOffset: value.lowerBound, as: UInt8.self),
+                 UnsafeRawBufferPointer(start: base + value.lowerBound + 1, count: value.count - 1))
     }
 
     /// Advances to the next entry; returns false past the last one.
     @discardableResult
+    @inline(__always)
     mutating func advance() -> Bool {
-        guard next < block.restartsStart else { valid = false; return false }
-        block.data.withUnsafeBytes { p in
-            var at = next
-            let shared = Block.fastVarint(p, &at)
-            let unshared = Block.fastVarint(p, &at)
-            let vlen = Block.fastVarint(p, &at)
-            key.removeLast(key.count - shared)
-            key.append(contentsOf: UnsafeRawBufferPointer(rebasing: p[at..<(at + unshared)]))
-            at += unshared
-            value = at..<(at + vlen)
-            next = at + vlen
-        }
+        guard next < end else { valid = false; return false }
+        // Block validation proved every entry in bounds and every key within maxKeyLength.
+        let p = UnsafeRawBufferPointer(start: base, count: end)
+        var at = next
+        let shared = Block.fastVarint(p, &at)
+        let unshared = Block.fastVarint(p, &at)
+        let vlen = Block.fastVarint(p, &at)
+        (keyBytes + shared).copyMemory(from: base + at, byteCount: unshared)
+        keyLength = shared + unshared
+        value = (at + unshared)..<(at + unshared + vlen)
+        next = at + unshared + vlen
         valid = true
         return true
     }
@@ -251,15 +313,15 @@ struct BlockCursor {
             }
         }
         next = startAt
-        key.removeAll(keepingCapacity: true)
+        keyLength = 0
         while advance() {
-            if FullKey.compare(key, target) >= 0 { return }
+            if target.withUnsafeBytes({ t in withKey { FullKey.compare($0, t) } }) >= 0 { return }
         }
     }
 
     mutating func seekToFirst() {
         next = 0
-        key.removeAll(keepingCapacity: true)
+        keyLength = 0
         advance()
     }
 

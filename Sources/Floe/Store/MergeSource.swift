@@ -19,6 +19,24 @@ enum MergeSource {
         }
     }
 
+    /// Borrows the current encoded full key.
+    @inline(__always)
+    func withKey<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        switch self {
+        case let .mem(m): try m.withKey(body)
+        case let .run(r): try r.withKey(body)
+        }
+    }
+
+    /// Borrows the current key, kind and value.
+    @inline(__always)
+    func withEntry<R>(_ body: (UnsafeRawBufferPointer, UInt8, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        switch self {
+        case let .mem(m): try m.withEntry(body)
+        case let .run(r): try r.withEntry(body)
+        }
+    }
+
     var kind: UInt8 {
         switch self {
         case let .mem(m): m.kind
@@ -57,11 +75,61 @@ enum MergeSource {
     }
 }
 
+/// A merge source without ownership: copying it costs no reference counting.
+/// `MergeHeap.sources` holds the owning references, so these stay valid as long as the heap.
+private enum BorrowedSource {
+    case mem(Unmanaged<MemtableIterator>)
+    case run(Unmanaged<SstRunIterator>)
+
+    init(_ s: MergeSource) {
+        switch s {
+        case let .mem(m): self = .mem(.passUnretained(m))
+        case let .run(r): self = .run(.passUnretained(r))
+        }
+    }
+
+    var valid: Bool {
+        switch self {
+        case let .mem(m): m._withUnsafeGuaranteedRef { $0.valid }
+        case let .run(r): r._withUnsafeGuaranteedRef { $0.valid }
+        }
+    }
+
+    @inline(__always)
+    func withKey<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        switch self {
+        case let .mem(m): try m._withUnsafeGuaranteedRef { try $0.withKey(body) }
+        case let .run(r): try r._withUnsafeGuaranteedRef { try $0.withKey(body) }
+        }
+    }
+
+    @inline(__always)
+    func withEntry<R>(_ body: (UnsafeRawBufferPointer, UInt8, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        switch self {
+        case let .mem(m): try m._withUnsafeGuaranteedRef { try $0.withEntry(body) }
+        case let .run(r): try r._withUnsafeGuaranteedRef { try $0.withEntry(body) }
+        }
+    }
+
+    @inline(__always)
+    func advanceSync() -> Bool {
+        switch self {
+        case let .mem(m):
+            m._withUnsafeGuaranteedRef { $0.next() }
+            return true
+        case let .run(r):
+            return r._withUnsafeGuaranteedRef { $0.advanceInBlock() }
+        }
+    }
+}
+
 /// A min-heap of merge sources ordered by current full key (ties: lower source
 /// index first, so callers list newer sources first). Yields every version of
 /// every key in full-key order; MVCC resolution is the caller's job.
 struct MergeHeap {
     private(set) var sources: [MergeSource] = []
+    /// `sources` without ownership, for the per-entry paths.
+    private var borrowed: [BorrowedSource] = []
     private var heap: [Int] = []
     /// Per source: table and first 8 user-key bytes of its current key. Most heap
     /// comparisons end on these, without touching (or retaining) the key buffers.
@@ -70,6 +138,7 @@ struct MergeHeap {
     /// Adds a positioned source; exhausted sources are ignored.
     mutating func add(_ s: MergeSource) {
         sources.append(s)
+        borrowed.append(BorrowedSource(s))
         heads.append(Block.RestartKey(prefix: 0, table: 0))
         if s.valid {
             refreshHead(sources.count - 1)
@@ -78,13 +147,28 @@ struct MergeHeap {
     }
 
     private mutating func refreshHead(_ i: Int) {
-        heads[i] = sources[i].key.withUnsafeBytes {
+        heads[i] = borrowed[i].withKey {
             Block.RestartKey(prefix: MutableMemtable.prefix(FullKey.userKey($0)), table: FullKey.table($0))
         }
     }
 
     /// The source holding the smallest current key, if any.
     var top: MergeSource? { heap.first.map { sources[$0] } }
+
+    /// Whether every source is exhausted.
+    var isEmpty: Bool { heap.isEmpty }
+
+    /// Borrows the smallest current key. Requires `!isEmpty`.
+    @inline(__always)
+    func withTopKey<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try borrowed[heap[0]].withKey(body)
+    }
+
+    /// Borrows the smallest current key, its kind and value. Requires `!isEmpty`.
+    @inline(__always)
+    func withTopEntry<R>(_ body: (UnsafeRawBufferPointer, UInt8, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try borrowed[heap[0]].withEntry(body)
+    }
 
     /// Advances the top source and restores heap order.
     mutating func advanceTop() async throws {
@@ -97,7 +181,7 @@ struct MergeHeap {
     @inline(__always)
     mutating func advanceTopSync() -> Bool {
         guard let t = heap.first else { return true }
-        guard sources[t].advanceSync() else { return false }
+        guard borrowed[t].advanceSync() else { return false }
         settleTop(t)
         return true
     }
@@ -109,7 +193,7 @@ struct MergeHeap {
     }
 
     private mutating func settleTop(_ t: Int) {
-        if sources[t].valid {
+        if borrowed[t].valid {
             refreshHead(t)
             if heap.count > 1 { siftDown(0) }
         } else {
@@ -121,7 +205,7 @@ struct MergeHeap {
         let ha = heads[a], hb = heads[b]
         if ha.table != hb.table { return ha.table < hb.table }
         if ha.prefix != hb.prefix { return ha.prefix < hb.prefix }
-        let c = sources[a].key.withUnsafeBytes { ka in sources[b].key.withUnsafeBytes { kb in FullKey.compare(ka, kb) } }
+        let c = borrowed[a].withKey { ka in borrowed[b].withKey { kb in FullKey.compare(ka, kb) } }
         return c < 0 || (c == 0 && a < b)
     }
 

@@ -40,21 +40,20 @@ extension StoreInspector {
         var live = LiveData(epoch: version.committedEpoch)
         var lastPrefix: [UInt8] = []
         var haveLast = false
-        while let src = heap.top {
+        while !heap.isEmpty {
             live.entriesScanned += 1
-            let key = src.key
-            // Versions arrive newest first per user key: the first one at or below the epoch decides.
-            let (visible, sameAsLast): (Bool, Bool) = key.withUnsafeBytes { k in
-                (FullKey.epoch(k) <= live.epoch,
-                 haveLast && lastPrefix.withUnsafeBytes { FullKey.compareBytes($0, FullKey.prefix(k)) == 0 })
-            }
-            if visible && !sameAsLast {
-                lastPrefix.removeAll(keepingCapacity: true)
-                lastPrefix.append(contentsOf: key[0..<(key.count - 8)])
-                haveLast = true
-                if src.kind == Block.kindPut {
-                    live.keys += 1
-                    live.bytes += UInt64(key.count - FullKey.overhead + src.value.count)
+            heap.withTopEntry { k, kind, v in
+                // Versions arrive newest first per user key: the first one at or below the epoch decides.
+                let visible = FullKey.epoch(k) <= live.epoch
+                let sameAsLast = haveLast && lastPrefix.withUnsafeBytes { FullKey.compareBytes($0, FullKey.prefix(k)) == 0 }
+                if visible && !sameAsLast {
+                    lastPrefix.removeAll(keepingCapacity: true)
+                    lastPrefix.append(contentsOf: FullKey.prefix(k))
+                    haveLast = true
+                    if kind == Block.kindPut {
+                        live.keys += 1
+                        live.bytes += UInt64(k.count - FullKey.overhead + v.count)
+                    }
                 }
             }
             try await heap.advanceTop()
