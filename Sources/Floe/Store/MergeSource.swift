@@ -4,72 +4,7 @@ enum MergeSource {
     case mem(MemtableIterator)
     case run(SstRunIterator)
 
-    var valid: Bool {
-        switch self {
-        case let .mem(m): m.valid
-        case let .run(r): r.valid
-        }
-    }
-
-    /// The current encoded full key.
-    var key: [UInt8] {
-        switch self {
-        case let .mem(m): m.key
-        case let .run(r): r.key
-        }
-    }
-
-    /// Borrows the current encoded full key.
-    @inline(__always)
-    func withKey<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        switch self {
-        case let .mem(m): try m.withKey(body)
-        case let .run(r): try r.withKey(body)
-        }
-    }
-
-    /// Borrows the current key, kind and value.
-    @inline(__always)
-    func withEntry<R>(_ body: (UnsafeRawBufferPointer, UInt8, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        switch self {
-        case let .mem(m): try m.withEntry(body)
-        case let .run(r): try r.withEntry(body)
-        }
-    }
-
-    var kind: UInt8 {
-        switch self {
-        case let .mem(m): m.kind
-        case let .run(r): r.kind
-        }
-    }
-
-    var value: ArraySlice<UInt8> {
-        switch self {
-        case let .mem(m): m.value
-        case let .run(r): r.value
-        }
-    }
-
-    func next() async throws {
-        switch self {
-        case let .mem(m): m.next()
-        case let .run(r): try await r.next()
-        }
-    }
-
-    /// Advances without suspending if possible; false means `finishAdvance()` must run.
-    @inline(__always)
-    func advanceSync() -> Bool {
-        switch self {
-        case let .mem(m):
-            m.next()
-            return true
-        case let .run(r):
-            return r.advanceInBlock()
-        }
-    }
-
+    /// Completes an advance that did not fit in the current block (SST runs only).
     func finishAdvance() async throws {
         if case let .run(r) = self { try await r.finishAdvance() }
     }
@@ -140,7 +75,7 @@ struct MergeHeap {
         sources.append(s)
         borrowed.append(BorrowedSource(s))
         heads.append(Block.RestartKey(prefix: 0, table: 0))
-        if s.valid {
+        if borrowed[sources.count - 1].valid {
             refreshHead(sources.count - 1)
             push(sources.count - 1)
         }
@@ -151,9 +86,6 @@ struct MergeHeap {
             Block.RestartKey(prefix: MutableMemtable.prefix(FullKey.userKey($0)), table: FullKey.table($0))
         }
     }
-
-    /// The source holding the smallest current key, if any.
-    var top: MergeSource? { heap.first.map { sources[$0] } }
 
     /// Whether every source is exhausted.
     var isEmpty: Bool { heap.isEmpty }
