@@ -2,6 +2,10 @@ import Synchronization
 import Testing
 @testable import Floe
 
+// The tests key caches by Int and String through the default (SipHash) cacheHash.
+extension Int: CacheKey {}
+extension String: CacheKey {}
+
 /// A deliberately naive LRU used as the oracle: entries in an array, least
 /// recently used first, every operation a linear scan.
 private struct ReferenceLRU {

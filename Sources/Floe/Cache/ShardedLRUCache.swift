@@ -44,14 +44,15 @@ package struct CacheStats: Sendable, Equatable {
 /// split into independently locked shards so concurrent readers rarely contend.
 ///
 /// Invariants:
-/// - A key lives in exactly one shard, chosen from its mixed hash value.
+/// - A key lives in exactly one shard, chosen from the high bits of its `cacheHash`.
 /// - Each shard holds at most `capacityBytes / shardCount` bytes of charge after
 ///   every operation; the whole cache therefore never exceeds `capacityBytes`.
 /// - An entry whose charge exceeds the shard capacity is never cached.
 /// - A capacity of 0 disables caching: `get` always misses and `insert` stores nothing.
-/// - A hit does not allocate: the LRU list is intrusive, kept in a slot array
-///   that is reused through a free list.
-final class ShardedLRUCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+/// - A hit does not allocate and hashes the key once: the shard's `SlotIndex`
+///   maps the low hash bits to a slot, and the LRU list is intrusive, kept in a
+///   slot array that is reused through a free list.
+final class ShardedLRUCache<Key: CacheKey, Value: Sendable>: Sendable {
     /// The capacity the cache was created with.
     let capacityBytes: Int
     /// Capacity of each shard: `capacityBytes / shardCount`.
@@ -78,19 +79,17 @@ final class ShardedLRUCache<Key: Hashable & Sendable, Value: Sendable>: Sendable
     /// Whether the cache can hold anything at all.
     var isEnabled: Bool { shardCapacity > 0 }
 
-    /// The shard owning `key`: the hash is multiplied by an odd constant and its
-    /// high bits are mapped onto the shard count, so the choice is independent of
-    /// the low bits the shard's own dictionary uses.
+    /// The shard owning a key of hash `hash`: its high bits mapped onto the shard
+    /// count, so the choice is independent of the low bits the shard's index uses.
     @inline(__always)
-    private func shard(for key: Key) -> ShardBox {
-        let mixed = UInt64(bitPattern: Int64(key.hashValue)) &* 0x9E37_79B9_7F4A_7C15
-        let index = Int(truncatingIfNeeded: mixed.multipliedFullWidth(by: UInt64(shards.count)).high)
-        return shards[index]
+    private func shard(for hash: UInt64) -> ShardBox {
+        shards[Int(truncatingIfNeeded: hash.multipliedFullWidth(by: UInt64(shards.count)).high)]
     }
 
     /// Returns the cached value and makes it the most recently used; counts a hit or a miss.
     func get(_ key: Key) -> Value? {
-        shard(for: key).state.withLock { $0.get(key, countStats: true) }
+        let hash = key.cacheHash
+        return shard(for: hash).state.withLock { $0.get(key, hash: hash, countStats: true) }
     }
 
     /// Caches `value` under `key` with the given charge, replacing any previous
@@ -99,12 +98,14 @@ final class ShardedLRUCache<Key: Hashable & Sendable, Value: Sendable>: Sendable
     /// previous entry of the key is dropped, so no stale value survives).
     func insert(_ key: Key, _ value: Value, charge: Int) {
         precondition(charge >= 0, "cache charge must not be negative")
-        shard(for: key).state.withLock { $0.insert(key, value, charge: charge) }
+        let hash = key.cacheHash
+        shard(for: hash).state.withLock { $0.insert(key, hash: hash, value, charge: charge) }
     }
 
     /// Drops the entry of `key`, if cached.
     func remove(_ key: Key) {
-        shard(for: key).state.withLock { $0.remove(key) }
+        let hash = key.cacheHash
+        shard(for: hash).state.withLock { $0.remove(key, hash: hash) }
     }
 
     /// Drops every entry whose key satisfies `predicate` (e.g. all blocks of a
@@ -184,7 +185,8 @@ final class ShardedLRUCache<Key: Hashable & Sendable, Value: Sendable>: Sendable
         _ key: Key, charge: (Value) -> Int, load: () async throws -> Value
     ) async throws -> Value {
         // A previous leader may have finished between our miss and our joining.
-        if let value = shard(for: key).state.withLock({ $0.get(key, countStats: false) }) {
+        let hash = key.cacheHash
+        if let value = shard(for: hash).state.withLock({ $0.get(key, hash: hash, countStats: false) }) {
             finishFlight(key, with: .value(value))
             return value
         }
@@ -286,13 +288,14 @@ extension ShardedLRUCache {
         init(capacity: Int) { state = Mutex(Shard(capacity: capacity)) }
     }
 
-    /// A single-threaded LRU map: a dictionary from key to slot index plus an
+    /// A single-threaded LRU map: an index from key hash to slot number plus an
     /// intrusive circular doubly-linked list threaded through `slots`.
     ///
     /// Invariants:
     /// - `slots[0]` is the sentinel: its `next` is the most recently used entry,
     ///   its `prev` the least recently used; an empty list links it to itself.
-    /// - Every live slot is in `index` and in the list exactly once; every other
+    /// - Every live slot is in `index` (under the low 32 bits of its key's
+    ///   `cacheHash`) and in the list exactly once; every other
     ///   slot (except the sentinel) is on the free list, chained through `next`,
     ///   with `key` and `value` cleared so nothing is retained.
     /// - `usage` is the sum of the charges of the live slots and is at most
@@ -307,7 +310,7 @@ extension ShardedLRUCache {
         }
 
         let capacity: Int
-        var index: [Key: Int32] = [:]
+        var index = SlotIndex()
         var slots: [Slot]
         /// Head of the free-slot chain, or -1.
         var freeHead: Int32 = -1
@@ -324,8 +327,13 @@ extension ShardedLRUCache {
 
         var count: Int { index.count }
 
-        mutating func get(_ key: Key, countStats: Bool) -> Value? {
-            guard let slot = index[key] else {
+        @inline(__always)
+        private func find(_ key: Key, hash: UInt64) -> Int32? {
+            index.find(tag: UInt32(truncatingIfNeeded: hash)) { slots[Int($0)].key == key }
+        }
+
+        mutating func get(_ key: Key, hash: UInt64, countStats: Bool) -> Value? {
+            guard let slot = find(key, hash: hash) else {
                 if countStats { misses &+= 1 }
                 return nil
             }
@@ -334,14 +342,14 @@ extension ShardedLRUCache {
             return slots[Int(slot)].value
         }
 
-        mutating func insert(_ key: Key, _ value: Value, charge: Int) {
+        mutating func insert(_ key: Key, hash: UInt64, _ value: Value, charge: Int) {
             guard charge <= capacity, capacity > 0 else {
                 // Not cacheable; drop any older value so it cannot be served stale.
-                remove(key)
+                remove(key, hash: hash)
                 return
             }
             inserts &+= 1
-            if let slot = index[key] {
+            if let slot = find(key, hash: hash) {
                 let i = Int(slot)
                 usage += charge - slots[i].charge
                 slots[i].value = value
@@ -349,7 +357,7 @@ extension ShardedLRUCache {
                 moveToFront(slot)
             } else {
                 let slot = allocateSlot(key, value, charge: charge)
-                index[key] = slot
+                index.insert(tag: UInt32(truncatingIfNeeded: hash), slot: slot)
                 usage += charge
                 linkFront(slot)
             }
@@ -361,8 +369,8 @@ extension ShardedLRUCache {
             }
         }
 
-        mutating func remove(_ key: Key) {
-            if let slot = index[key] { drop(slot) }
+        mutating func remove(_ key: Key, hash: UInt64) {
+            if let slot = find(key, hash: hash) { drop(slot) }
         }
 
         mutating func removeAll(where predicate: (Key) -> Bool) -> Int {
@@ -383,7 +391,7 @@ extension ShardedLRUCache {
         private mutating func drop(_ slot: Int32) {
             let i = Int(slot)
             unlink(slot)
-            if let key = slots[i].key { index.removeValue(forKey: key) }
+            if let key = slots[i].key { index.remove(tag: UInt32(truncatingIfNeeded: key.cacheHash), slot: slot) }
             usage -= slots[i].charge
             slots[i].key = nil
             slots[i].value = nil

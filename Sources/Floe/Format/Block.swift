@@ -11,14 +11,19 @@ final class Block: Sendable {
     let restartCount: Int
     let entryCount: Int
     let maxKeyLength: Int
-    /// Table and first 8 user-key bytes of each restart key, so the restart binary
-    /// search reads two dense arrays and decodes an entry only on a tie.
+    /// Table, first 8 user-key bytes and entry offset of each restart key, so the
+    /// restart binary search reads one dense array, decodes an entry only on a
+    /// tie, and the scan starts without reading the restart array at the block's end.
     let restartKeys: [RestartKey]
 
-    /// Table and first 8 user-key bytes of a restart key, side by side in one array.
+    /// Table, first 8 user-key bytes and offset of a restart entry, side by side
+    /// in one array (16 bytes each).
     struct RestartKey {
         var prefix: UInt64
         var table: UInt32
+        /// Offset of the restart entry in `data` (the restart array's value);
+        /// 0 where only the key parts are used (the merge heap's heads).
+        var offset: UInt32 = 0
     }
 
     /// Value kinds as stored in data-block values (the first value byte).
@@ -91,7 +96,8 @@ final class Block: Sendable {
                 // A restart key is stored whole (shared == 0).
                 data.withUnsafeBytes { d in
                     let k = UnsafeRawBufferPointer(rebasing: d[p3..<(p3 + keyLen)])
-                    rKeys.append(RestartKey(prefix: MutableMemtable.prefix(FullKey.userKey(k)), table: FullKey.table(k)))
+                    rKeys.append(RestartKey(prefix: MutableMemtable.prefix(FullKey.userKey(k)), table: FullKey.table(k),
+                                            offset: UInt32(entryStart)))
                 }
             }
             let vStart = p3 + Int(unshared)
@@ -178,7 +184,7 @@ final class Block: Sendable {
                 } else if pf != prefix {
                     less = pf < prefix
                 } else {
-                    var at = restartOffset(p, mid)
+                    var at = Int(rk.offset)
                     _ = Block.fastVarint(p, &at)
                     let klen = Block.fastVarint(p, &at)
                     _ = Block.fastVarint(p, &at)
@@ -188,7 +194,7 @@ final class Block: Sendable {
                 if less { lo = mid } else { hi = mid - 1 }
             }
             return withUnsafeTemporaryAllocation(byteCount: maxKeyLength, alignment: 1) { buf in
-                var at = restartOffset(p, lo)
+                var at = Int(restartKeys[lo].offset)
                 var keyLen = 0
                 while at < restartsStart {
                     let shared = Block.fastVarint(p, &at)

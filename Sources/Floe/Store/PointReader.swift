@@ -1,33 +1,79 @@
 /// The point-read path shared by the store and snapshots: memtables newest
 /// first, then L0 sub-levels newest first, then levels top-down. The first
 /// version at or below the epoch found on that path is the answer.
+///
+/// Split in two so a read whose SST meta and blocks are all cached runs
+/// synchronously (no async frame, no executor check): `probeCached` walks the
+/// path as far as the caches allow, and `finish` fetches what it stopped at
+/// and carries on.
 enum PointReader {
+    /// Where `probeCached` stopped.
+    enum Probe {
+        /// The answer: the value, or nil for a tombstone or a key found nowhere.
+        case answer([UInt8]?)
+        /// Sorted run number `run` (L0 sub-levels first, then levels) may hold the
+        /// key in `sst`, whose meta or block is not cached.
+        case fetch(run: Int, sst: SstInfo, hash: UInt64)
+    }
+
     static func get(reader: SstReader, version: Version, memtables: [FrozenMemtable],
                     table: TableID, key: [UInt8], epoch: Epoch) async throws -> [UInt8]? {
+        let probe = probeCached(reader: reader, version: version, memtables: memtables, table: table, key: key, epoch: epoch)
+        if case let .answer(value) = probe { return value }
+        return try await finish(probe, reader: reader, version: version, table: table, key: key, epoch: epoch)
+    }
+
+    /// The read as far as it goes without I/O. Does not allocate except for a returned value.
+    static func probeCached(reader: SstReader, version: Version, memtables: [FrozenMemtable],
+                            table: TableID, key: [UInt8], epoch: Epoch) -> Probe {
         for m in memtables where m.epoch <= epoch {
             if let e = key.withUnsafeBytes({ m.lookup(table: table.raw, key: $0) }) {
-                return e.kind == Block.kindDelete ? nil : m.value(of: e)
+                return .answer(e.kind == Block.kindDelete ? nil : m.value(of: e))
             }
         }
         let hash = key.withUnsafeBytes { BloomFilter.keyHash(table: table, key: $0) }
+        return probeRuns(from: 0, reader: reader, version: version, table: table, key: key, hash: hash, epoch: epoch)
+    }
+
+    /// Completes a read that `probeCached` stopped at a `.fetch`.
+    static func finish(_ probe: Probe, reader: SstReader, version: Version,
+                       table: TableID, key: [UInt8], epoch: Epoch) async throws -> [UInt8]? {
+        var probe = probe
+        while true {
+            switch probe {
+            case let .answer(value):
+                return value
+            case let .fetch(run, sst, hash):
+                switch try await reader.get(sst, table: table.raw, userKey: key, hash: hash, epoch: epoch) {
+                case let .value(v): return v
+                case .tombstone: return nil
+                case .notFound:
+                    probe = probeRuns(from: run + 1, reader: reader, version: version, table: table, key: key, hash: hash, epoch: epoch)
+                }
+            }
+        }
+    }
+
+    /// Sorted runs `first...` from cached meta and blocks only.
+    private static func probeRuns(from first: Int, reader: SstReader, version: Version,
+                                  table: TableID, key: [UInt8], hash: UInt64, epoch: Epoch) -> Probe {
         // L0 sub-levels newest first, then the levels: the first version found is the newest.
-        for i in 0..<(version.l0.count + version.levels.count) {
-            let run = i < version.l0.count ? version.l0[i] : version.levels[i - version.l0.count]
+        let l0 = version.l0.count
+        var i = first
+        while i < l0 + version.levels.count {
+            defer { i += 1 }
+            let run = i < l0 ? version.l0[i] : version.levels[i - l0]
             guard let sst = find(run, table: table.raw, key: key), sst.minEpoch <= epoch else { continue }
-            // Cached meta and block: answer without suspending; otherwise fetch.
-            let r: SstReader.Lookup
-            if let cached = reader.getCached(sst, table: table.raw, userKey: key, hash: hash, epoch: epoch) {
-                r = cached
-            } else {
-                r = try await reader.get(sst, table: table.raw, userKey: key, hash: hash, epoch: epoch)
+            guard let r = reader.getCached(sst, table: table.raw, userKey: key, hash: hash, epoch: epoch) else {
+                return .fetch(run: i, sst: sst, hash: hash)
             }
             switch r {
-            case let .value(v): return v
-            case .tombstone: return nil
+            case let .value(v): return .answer(v)
+            case .tombstone: return .answer(nil)
             case .notFound: continue
             }
         }
-        return nil
+        return .answer(nil)
     }
 
     /// The SST of a sorted run whose range may hold the user key.

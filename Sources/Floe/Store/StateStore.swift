@@ -492,7 +492,10 @@ public final class StateStore: Sendable {
             return (v, s.sealed.reversed().filter { $0.mem.epoch <= epoch }.map(\.mem), nil)
         }
         if let hit = view.2 { return hit }
-        return try await PointReader.get(reader: reader, version: view.0, memtables: view.1, table: table, key: key, epoch: epoch)
+        // Everything cached: answer without another async call.
+        let probe = PointReader.probeCached(reader: reader, version: view.0, memtables: view.1, table: table, key: key, epoch: epoch)
+        if case let .answer(value) = probe { return value }
+        return try await PointReader.finish(probe, reader: reader, version: view.0, table: table, key: key, epoch: epoch)
     }
 
     /// Rows of `table` with `from <= key < to` at `epoch`, in key order (nil bounds
