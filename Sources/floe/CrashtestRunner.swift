@@ -114,7 +114,7 @@ final class CrashtestRunner {
         let fired: Bool
         switch arm?.kind {
         case .crash?: fired = crashed
-        case .error?: fired = (status[String(FailpointPlan.firedPrefix.dropLast())].flatMap { Int($0) } ?? 0) > 0
+        case .error?: fired = (status[FailpointPlan.firedField].flatMap { Int($0) } ?? 0) > 0
         default: fired = false
         }
 

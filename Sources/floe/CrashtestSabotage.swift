@@ -1,6 +1,8 @@
 import ArgumentParser
 
-/// Deliberate breaches of the oracle protocol that prove the harness catches them.
+/// Deliberate breaches of the oracle protocol that prove the harness catches them
+/// (and one harmless accident it must tolerate). Each ends the worker after its
+/// first epoch.
 enum CrashtestSabotage: String, ExpressibleByArgument, Sendable, CaseIterable {
     /// Acknowledge the first epoch in the oracle without committing it, then stop:
     /// the parent must report a lost committed epoch.
@@ -16,4 +18,8 @@ enum CrashtestSabotage: String, ExpressibleByArgument, Sendable, CaseIterable {
     /// acknowledge, stop. The parent must report the key as partially visible
     /// (a write of the recovered epoch is missing).
     case missingWrite = "missing-write"
+    /// Not a breach: commit and acknowledge the first epoch, then leave half of the
+    /// next intent record in the oracle, as a kill inside an append would. The
+    /// parent must ignore the torn record and pass.
+    case tornTail = "torn-tail"
 }

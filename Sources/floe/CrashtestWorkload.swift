@@ -66,7 +66,7 @@ struct CrashtestWorkload: Sendable {
         let codecs: [Compression] = [.none, .lz4, .zstd]
         c.levelCompression = [codecs[Int(rng.next() % 3)], codecs[Int(rng.next() % 3)]]
         // Long enough for the point reads of this process (which do not pin) to finish.
-        c.gcGraceSeconds = 0.3
+        c.gcGraceSeconds = 0.5
         c.gcIntervalSeconds = 0.1
         o.compaction = c
         return o

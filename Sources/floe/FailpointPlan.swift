@@ -45,8 +45,9 @@ struct FailpointPlan: Sendable {
         }
     }
 
-    /// How the worker reports that the armed point fired as an error (it keeps running).
-    static let firedPrefix = "fired="
+    /// The field of the worker's status line that counts the armed point's fires
+    /// (an error leaves the worker running, so it reports them).
+    static let firedField = "fired"
     /// What `Failpoints` prints to stderr when a crash point ends the process.
     static func crashMessage(_ p: Failpoint) -> String { "floe: failpoint \(p.rawValue) crashed the process" }
 }

@@ -175,7 +175,7 @@ final class WorkerSession {
             logged[planted.key] = nil
         case .missingWrite?:
             logged[planted.key] = .some(planted.value)
-        case .lostAck?, nil:
+        case .lostAck?, .tornTail?, nil:
             break
         }
         try oracle.append(OracleLog.frame(.intent(epoch: epoch, metadata: metadata, writes: logged)))
@@ -194,6 +194,10 @@ final class WorkerSession {
                                                 writes: [planted.key: .some(planted.value)])
                 try oracle.append(OracleLog.frame(later))
                 stop("sabotage early-write: epoch \(epoch) committed a write the oracle gives to epoch \(next)")
+            case .tornTail?:
+                let frame = OracleLog.frame(.intent(epoch: epoch + 1, metadata: metadata, writes: [planted.key: .some(planted.value)]))
+                try oracle.append(Array(frame.prefix(frame.count / 2)))
+                stop("sabotage torn-tail: half an intent record after epoch \(epoch)")
             case .lostAck?, nil: break
             }
         case .aborted:
@@ -286,7 +290,7 @@ final class WorkerSession {
     private func statusLine() -> String {
         "status ops=\(ops) epoch=\(committedEpoch) acked=\(acked) aborted=\(aborted) retries=\(retries) reopens=\(reopens) "
             + "injected=\(injected) gc=\(gcDeletedBefore + store.statistics.gcDeletedObjects) "
-            + FailpointPlan.firedPrefix + "\(failpoint.map { failpoints.fired($0) } ?? 0)"
+            + "\(FailpointPlan.firedField)=\(failpoint.map { failpoints.fired($0) } ?? 0)"
     }
 
     // MARK: checks against the model
