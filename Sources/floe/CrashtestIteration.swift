@@ -8,6 +8,8 @@ import Glibc
 struct CrashtestIteration {
     var iteration: Int
     var runMillis: Int
+    /// Time the harness took to reopen and check the store.
+    var checkMillis: Int
     var termination: ChildProcess.Termination
     /// The harness killed the worker (timed kill, or a failpoint that did not fire in time).
     var killedByHarness: Bool
@@ -58,6 +60,7 @@ struct CrashtestIteration {
         s += "ops \(ops)".padded(11)
         s += (compactionsAdded.map { "compactions +\($0)" } ?? "compactions \(report.compactions)").padded(17)
         if let gc = status["gc"] { s += "gc \(gc)".padded(7) }
+        s += "check \(checkMillis) ms".padded(15)
         if tornBytes > 0 { s += "torn \(tornBytes) B  " }
         if let arm { s += "\(arm.label) " + (fired ? "fired" : "NOT FIRED") }
         if !isClean { s += "  VIOLATION" }

@@ -138,14 +138,16 @@ final class CrashtestRunner {
             problems.append("\(error)")
             var report = RecoveryReport(lastAcked: 0, lastAttempted: 0, openEpoch: nil)
             report.problems.append("the oracle cannot be read, so the store was not checked")
-            return CrashtestIteration(iteration: i, runMillis: runMillis, termination: termination, killedByHarness: killed,
+            return CrashtestIteration(iteration: i, runMillis: runMillis, checkMillis: 0, termination: termination, killedByHarness: killed,
                                       ops: SharedCounter.read(path: dir.opsCounter) ?? 0, status: status, finalLine: finalLine,
                                       arm: arm, fired: fired, ackedEpochs: 0, abortedEpochs: 0, tornBytes: 0,
                                       workerProblems: problems, report: report)
         }
+        let checkStarted = Self.monotonicMillis()
         let report = await RecoveryCheck.run(storePath: dir.store, history: history, workload: config.workload)
         return CrashtestIteration(
-            iteration: i, runMillis: runMillis, termination: termination, killedByHarness: killed,
+            iteration: i, runMillis: runMillis, checkMillis: Int(Self.monotonicMillis() - checkStarted),
+            termination: termination, killedByHarness: killed,
             ops: SharedCounter.read(path: dir.opsCounter) ?? 0, status: status, finalLine: finalLine, arm: arm, fired: fired,
             ackedEpochs: history.steps.filter { $0.outcome == .acked }.count,
             abortedEpochs: history.steps.filter { $0.outcome == .aborted }.count,
