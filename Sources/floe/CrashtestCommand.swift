@@ -45,14 +45,14 @@ struct CrashtestCommand: AsyncParsableCommand {
     var sabotage: CrashtestSabotage?
 
     func validate() throws {
-        guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1") }
+        guard iterations >= 1, iterations <= 1_000_000_000 else { throw ValidationError("--iterations must be in 1...1000000000") }
         guard keys >= 2, keys <= 1_000_000 else { throw ValidationError("--keys must be in 2...1000000") }
         guard minRunMs >= 0 else { throw ValidationError("--min-run-ms must not be negative") }
         guard maxRunMs >= minRunMs else { throw ValidationError("--max-run-ms must be at least --min-run-ms") }
         guard maxRunMs <= 3_600_000 else { throw ValidationError("--max-run-ms must be at most 3600000") }
-        guard (iteration ?? 0) >= 0 else { throw ValidationError("--iteration must not be negative") }
+        guard (0...1_000_000_000).contains(iteration ?? 0) else { throw ValidationError("--iteration must be in 0...1000000000") }
         guard (killAfterOps ?? 1) >= 1 else { throw ValidationError("--kill-after-ops must be at least 1") }
-        guard failpointTimeout > 0 else { throw ValidationError("--failpoint-timeout must be positive") }
+        guard failpointTimeout > 0, failpointTimeout <= 86_400 else { throw ValidationError("--failpoint-timeout must be in (0, 86400] seconds") }
         if let problem = CrashtestDirectory.problem(with: path) { throw ValidationError(problem) }
         if getenv(Failpoints.environmentVariable) != nil {
             throw ValidationError("\(Failpoints.environmentVariable) is set; floe crashtest arms failpoints in its workers itself "

@@ -215,7 +215,10 @@ import Testing
             (["--path", dir.path + "/new", "--bogus"], "Unknown option '--bogus'"),
             (["--path", dir.path + "/new", "--min-run-ms", "50", "--max-run-ms", "10"], "--max-run-ms must be at least --min-run-ms"),
             (["--path", dir.path + "/new", "--keys", "1"], "--keys must be in 2...1000000"),
-            (["--path", dir.path + "/new", "--iterations", "0"], "--iterations must be at least 1"),
+            (["--path", dir.path + "/new", "--iterations", "0"], "--iterations must be in 1...1000000000"),
+            (["--path", dir.path + "/new", "--iteration=-3"], "--iteration must be in 0...1000000000"),
+            (["--path", dir.path + "/new", "--failpoint-timeout", "1e300"], "--failpoint-timeout must be in (0, 86400] seconds"),
+            (["--path", dir.path + "/new", "--seed=-1"], "The value '-1' is invalid for '--seed <seed>'"),
             ([], "Missing expected argument '--path <dir>'"),
         ]
         for (args, message) in cases {
