@@ -4,10 +4,12 @@ import Glibc
 import Darwin
 #endif
 
-/// A child process started with `posix_spawn`, its stdout on a pipe the parent
-/// reads line by line; stdin and stderr are inherited.
+/// A child process started with `posix_spawn`: its stdout either on a pipe the
+/// parent reads line by line, or (with `outputFiles`) stdout and stderr written
+/// to files; stdin (and stderr with the pipe) inherited.
 final class ChildProcess {
     let pid: pid_t
+    /// Read end of the stdout pipe, or -1 when stdout goes to a file.
     private let output: Int32
     private var buffer: [UInt8] = []
     private var exited = false
@@ -16,23 +18,48 @@ final class ChildProcess {
         var description: String
     }
 
-    /// Starts `executable` with `arguments` (not including argv[0]).
-    init(executable: String, arguments: [String]) throws {
+    /// Starts `executable` with `arguments` (not including argv[0]), stdout on a pipe.
+    convenience init(executable: String, arguments: [String]) throws {
+        try self.init(executable: executable, arguments: arguments, environment: [:], outputFiles: nil)
+    }
+
+    /// Starts `executable` with `arguments`; `environment` entries are added to (or
+    /// replace) this process's environment. With `outputFiles`, stdout and stderr are
+    /// written to those files (created or truncated) and `readLine` is not available.
+    init(executable: String, arguments: [String], environment: [String: String],
+         outputFiles: (stdout: String, stderr: String)?) throws {
         var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { throw SpawnError(description: "pipe: \(String(cString: strerror(errno)))") }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-        posix_spawn_file_actions_addclose(&actions, fds[0])
-        posix_spawn_file_actions_addclose(&actions, fds[1])
+        if let files = outputFiles {
+            let flags = O_WRONLY | O_CREAT | O_TRUNC
+            posix_spawn_file_actions_addopen(&actions, 1, files.stdout, flags, 0o644)
+            posix_spawn_file_actions_addopen(&actions, 2, files.stderr, flags, 0o644)
+        } else {
+            guard pipe(&fds) == 0 else { throw SpawnError(description: "pipe: \(String(cString: strerror(errno)))") }
+            posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+            posix_spawn_file_actions_addclose(&actions, fds[0])
+            posix_spawn_file_actions_addclose(&actions, fds[1])
+        }
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for a in argv { free(a) } }
+        var env: [String] = []
+        var p = environ
+        while let entry = p.pointee {
+            let text = String(cString: entry)
+            let name = text.split(separator: "=", maxSplits: 1).first.map(String.init) ?? text
+            if environment[name] == nil { env.append(text) }
+            p += 1
+        }
+        env += environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
+        defer { for e in envp { free(e) } }
         var child = pid_t()
-        let rc = posix_spawn(&child, executable, &actions, nil, argv, environ)
-        close(fds[1])
+        let rc = posix_spawn(&child, executable, &actions, nil, argv, envp)
+        if fds[1] >= 0 { close(fds[1]) }
         guard rc == 0 else {
-            close(fds[0])
+            if fds[0] >= 0 { close(fds[0]) }
             throw SpawnError(description: "cannot start \(executable): \(String(cString: strerror(rc)))")
         }
         pid = child
@@ -44,12 +71,13 @@ final class ChildProcess {
             kill(pid, SIGKILL)
             _ = waitForExit()
         }
-        close(output)
+        if output >= 0 { close(output) }
     }
 
     /// The next line the child wrote to stdout (without the newline), or nil at end of file.
     /// Blocks the calling thread until a line or end of file arrives.
     func readLine() throws -> String? {
+        precondition(output >= 0, "readLine needs the stdout pipe")
         while true {
             if let nl = buffer.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = String(decoding: buffer[..<nl], as: UTF8.self)
@@ -94,6 +122,20 @@ final class ChildProcess {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         exited = true
+        return Self.termination(status)
+    }
+
+    /// How the child ended, or nil while it runs (does not block).
+    func exitIfEnded() -> Termination? {
+        var status: Int32 = 0
+        var r: pid_t
+        repeat { r = waitpid(pid, &status, WNOHANG) } while r < 0 && errno == EINTR
+        guard r == pid else { return nil }
+        exited = true
+        return Self.termination(status)
+    }
+
+    private static func termination(_ status: Int32) -> Termination {
         // WIFEXITED / WTERMSIG by hand: the C macros are not imported.
         let sig = status & 0x7f
         return sig == 0 ? .exited((status >> 8) & 0xff) : .signalled(sig)

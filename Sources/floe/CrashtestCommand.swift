@@ -1,0 +1,78 @@
+import ArgumentParser
+import Floe
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `floe crashtest`: the black-box crash-consistency harness (docs/crashtest.md).
+struct CrashtestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "crashtest",
+        abstract: "Kill a writer again and again and check that every recovered store matches an independent oracle.",
+        discussion: """
+            Each iteration starts a worker process (a hidden subcommand of this binary) that runs a seeded \
+            workload on the store in PATH/store with background compaction and GC, logging every epoch it \
+            commits to PATH/oracle.log (fsynced before the commit, acknowledged after it). The worker is \
+            SIGKILLed after a random delay (or, with --failpoints, dies at or handles an armed failpoint); \
+            the store is then reopened and must hold exactly the oracle's state at a committed epoch R with \
+            last acknowledged <= R <= last attempted, and pass `floe verify`. The next worker continues from R.
+
+            The workload of an iteration depends on (seed, iteration) only; the kill moment is the only other \
+            input. A violation prints an exact replay command: --iteration I replays iteration I from the \
+            state saved before it, and --kill-after-ops N makes the worker stop itself after N operations \
+            instead of being killed at a time, which makes the replay deterministic (up to the timing of \
+            background compaction). Exits 1 on any violation or, with --failpoints, if a failpoint never fired.
+            """)
+
+    @Option(help: ArgumentHelp("Working directory: created if absent; must be empty or an earlier crashtest directory.",
+                               valueName: "dir"))
+    var path: String
+    @Option(help: "Iterations (worker runs) to do.") var iterations: Int = 100
+    @Option(help: "Seed of every random choice.") var seed: UInt64 = 1
+    @Flag(help: "Sweep every failpoint, as a crash and as an error, instead of timed kills (at least \(FailpointPlan.combinations.count) iterations).")
+    var failpoints = false
+    @Option(help: "Keys in the universe the workload writes (over two tables).") var keys: Int = 400
+    @Option(help: "Shortest worker run before the kill, milliseconds.") var minRunMs: Int = 100
+    @Option(help: "Longest worker run before the kill, milliseconds.") var maxRunMs: Int = 600
+    @Option(help: "Start at this iteration; replays it from the state saved before it when PATH holds that state.")
+    var iteration: Int?
+    @Option(help: "The worker stops itself (exit 137) before operation N+1 instead of being killed at a random time.")
+    var killAfterOps: UInt64?
+    @Option(help: "With --failpoints: seconds to wait for the armed point to fire before killing the worker.")
+    var failpointTimeout: Double = 60
+    @Option(help: ArgumentHelp("Harness self-check: make the worker break the oracle protocol (lost-ack, unlogged-write).",
+                               visibility: .hidden))
+    var sabotage: CrashtestSabotage?
+
+    func validate() throws {
+        guard iterations >= 1, iterations <= 1_000_000_000 else { throw ValidationError("--iterations must be in 1...1000000000") }
+        guard keys >= 2, keys <= 1_000_000 else { throw ValidationError("--keys must be in 2...1000000") }
+        guard minRunMs >= 0 else { throw ValidationError("--min-run-ms must not be negative") }
+        guard maxRunMs >= minRunMs else { throw ValidationError("--max-run-ms must be at least --min-run-ms") }
+        guard maxRunMs <= 3_600_000 else { throw ValidationError("--max-run-ms must be at most 3600000") }
+        guard (0...1_000_000_000).contains(iteration ?? 0) else { throw ValidationError("--iteration must be in 0...1000000000") }
+        guard (killAfterOps ?? 1) >= 1 else { throw ValidationError("--kill-after-ops must be at least 1") }
+        guard failpointTimeout > 0, failpointTimeout <= 86_400 else { throw ValidationError("--failpoint-timeout must be in (0, 86400] seconds") }
+        if let problem = CrashtestDirectory.problem(with: path) { throw ValidationError(problem) }
+        if getenv(Failpoints.environmentVariable) != nil {
+            throw ValidationError("\(Failpoints.environmentVariable) is set; floe crashtest arms failpoints in its workers itself "
+                + "(--failpoints), and its own checks must run without them: unset it")
+        }
+    }
+
+    func run() async throws {
+        let config = CrashtestConfig(
+            directory: CrashtestDirectory(root: path), iterations: iterations, seed: seed, failpoints: failpoints,
+            workload: CrashtestWorkload(keyCount: keys), minRunMs: minRunMs, maxRunMs: maxRunMs,
+            startIteration: iteration, killAfterOps: killAfterOps, failpointTimeoutSeconds: failpointTimeout,
+            sabotage: sabotage, executable: ChildProcess.currentExecutable())
+        let passed: Bool
+        do {
+            passed = try await Task.detached { try await CrashtestRunner(config).run() }.value
+        } catch {
+            InspectFormat.printError("crashtest: \(error)")
+            throw ExitCode(1)
+        }
+        if !passed { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,273 @@
+import Floe
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The parent loop of `floe crashtest`: per iteration, save the starting state,
+/// start a worker, kill it (or let a failpoint end it), check the recovered
+/// store against the oracle, cut the oracle back to the recovered epoch and go
+/// on. Stops at the first violation, printing what differed and a replay command.
+final class CrashtestRunner {
+    let config: CrashtestConfig
+    private var totals = CrashtestTotals()
+    /// Per sweep combination (index into `FailpointPlan.combinations`): times armed and fired.
+    private var sweep: [Int: (armed: Int, fired: Int)] = [:]
+    private var lastCompactions: UInt64?
+    private var root = ""
+
+    init(_ config: CrashtestConfig) {
+        self.config = config
+    }
+
+    /// Runs the iterations; returns whether the run passed. Throws `CrashtestError`
+    /// (or a file error) when the harness itself cannot go on.
+    func run() async throws -> Bool {
+        let dir = config.directory
+        let first = config.startIteration ?? 0
+        var count = config.iterations
+        if config.failpoints && config.startIteration == nil { count = max(count, FailpointPlan.combinations.count) }
+        try prepare(first)
+        say(header(first: first, count: count))
+        let started = Self.monotonicMillis()
+        for i in first..<(first + count) {
+            try dir.savePreIteration(replayPoint(i))
+            let result = try await runIteration(i)
+            // A replay starts from a store with history: its first count is not this run's.
+            let added = lastCompactions.map { result.report.compactions &- $0 }
+            lastCompactions = result.report.compactions
+            totals.add(result, compactionsAdded: added ?? 0)
+            if let arm = result.arm, let index = FailpointPlan.combinations.firstIndex(where: { $0 == (arm.point, arm.kind) }) {
+                var s = sweep[index] ?? (0, 0)
+                s.armed += 1
+                if result.fired { s.fired += 1 }
+                sweep[index] = s
+            }
+            say(result.line(compactionsAdded: added))
+            guard result.isClean, let expected = result.report.expected, let epoch = result.report.recovered else {
+                say(violation(result))
+                break
+            }
+            // The next worker starts from R: the oracle becomes the verified state at R.
+            try OracleLog.rewrite(dir.oracle, [.base(epoch: epoch, metadata: expected.metadata, rows: expected.state)])
+        }
+        totals.wallSeconds = Double(Self.monotonicMillis() - started) / 1000
+        if config.failpoints { say(sweepSummary(complete: config.startIteration == nil)) }
+        say("")
+        for line in totals.lines { say(line) }
+        return totals.passed
+    }
+
+    // MARK: one iteration
+
+    private func runIteration(_ i: Int) async throws -> CrashtestIteration {
+        let dir = config.directory
+        let arm = config.failpoints ? FailpointPlan.arm(seed: config.seed, iteration: i) : nil
+        var args = ["crashtest-worker", "--store", dir.store, "--oracle", dir.oracle, "--ops-counter", dir.opsCounter,
+                    "--seed", "\(config.seed)", "--iteration", "\(i)", "--keys", "\(config.workload.keyCount)"]
+        if let k = config.killAfterOps { args += ["--kill-after-ops", "\(k)"] }
+        if let arm { args += ["--failpoint", arm.point.rawValue] }
+        if let s = config.sabotage { args += ["--sabotage", s.rawValue] }
+        let environment = arm.map { [Failpoints.environmentVariable: $0.environment] } ?? [:]
+        unlink(dir.opsCounter)
+
+        // A timed kill, unless the worker is to end by itself (failpoint, --kill-after-ops):
+        // then the limit only catches a worker that never does.
+        let limitMillis: Int
+        if arm != nil {
+            limitMillis = Int(config.failpointTimeoutSeconds * 1000)
+        } else if config.killAfterOps != nil || config.sabotage != nil {
+            limitMillis = 600_000
+        } else {
+            var rng = CrashtestWorkload.rng(seed: config.seed, iteration: i, .killDelay)
+            limitMillis = config.minRunMs + Int(rng.next() % UInt64(config.maxRunMs - config.minRunMs + 1))
+        }
+        let started = Self.monotonicMillis()
+        let child = try ChildProcess(executable: config.executable, arguments: args, environment: environment,
+                                     outputFiles: (dir.workerStdout, dir.workerStderr))
+        var termination: ChildProcess.Termination
+        var killed = false
+        while true {
+            if let t = child.exitIfEnded() {
+                termination = t
+                break
+            }
+            if Self.monotonicMillis() - started >= UInt64(limitMillis) {
+                child.send(SIGKILL)
+                termination = child.waitForExit()
+                killed = termination == .signalled(SIGKILL)
+                break
+            }
+            usleep(500)
+        }
+        let runMillis = Int(Self.monotonicMillis() - started)
+
+        let out = (try? FileBytes.contents(of: dir.workerStdout)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let err = (try? FileBytes.contents(of: dir.workerStderr)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let lines = out.split(separator: "\n").map(String.init)
+        var status: [String: String] = [:]
+        for field in (lines.last { $0.hasPrefix("status ") } ?? "").split(separator: " ").dropFirst() {
+            let kv = field.split(separator: "=", maxSplits: 1)
+            if kv.count == 2 { status[String(kv[0])] = String(kv[1]) }
+        }
+        let finalLine = lines.last { $0.hasPrefix("stop: ") || $0.hasPrefix("violation: ") || $0.hasPrefix("error: ") }
+        let crashed = arm.map { err.contains(FailpointPlan.crashMessage($0.point)) } ?? false
+        let fired: Bool
+        switch arm?.kind {
+        case .crash?: fired = crashed
+        case .error?: fired = (status[FailpointPlan.firedField].flatMap { Int($0) } ?? 0) > 0
+        default: fired = false
+        }
+
+        var problems: [String] = []
+        let stderrTail = err.split(separator: "\n").suffix(5).joined(separator: " | ")
+        switch termination {
+        case .signalled(SIGKILL) where killed: break
+        case .exited(CrashtestWorkerCommand.exitStopped) where finalLine?.hasPrefix("stop: ") == true || crashed: break
+        case .exited(CrashtestWorkerCommand.exitViolation):
+            problems.append("the worker's own check failed: \(finalLine ?? "(no message)")")
+        case .exited(CrashtestWorkerCommand.exitError):
+            problems.append("the worker failed: \(finalLine ?? "(no message)")")
+        default:
+            problems.append("the worker \(termination) unexpectedly" + (stderrTail.isEmpty ? "" : "; stderr: \(stderrTail)"))
+        }
+
+        let history: OracleHistory
+        do {
+            history = try OracleHistory(OracleLog.read(dir.oracle))
+        } catch {
+            problems.append("\(error)")
+            var report = RecoveryReport(lastAcked: 0, lastAttempted: 0, openEpoch: nil)
+            report.problems.append("the oracle cannot be read, so the store was not checked")
+            return CrashtestIteration(iteration: i, runMillis: runMillis, checkMillis: 0, termination: termination, killedByHarness: killed,
+                                      ops: SharedCounter.read(path: dir.opsCounter) ?? 0, status: status, finalLine: finalLine,
+                                      arm: arm, fired: fired, ackedEpochs: 0, abortedEpochs: 0, tornBytes: 0,
+                                      workerProblems: problems, report: report)
+        }
+        let checkStarted = Self.monotonicMillis()
+        let report = await RecoveryCheck.run(storePath: dir.store, history: history, workload: config.workload)
+        return CrashtestIteration(
+            iteration: i, runMillis: runMillis, checkMillis: Int(Self.monotonicMillis() - checkStarted),
+            termination: termination, killedByHarness: killed,
+            ops: SharedCounter.read(path: dir.opsCounter) ?? 0, status: status, finalLine: finalLine, arm: arm, fired: fired,
+            ackedEpochs: history.steps.filter { $0.outcome == .acked }.count,
+            abortedEpochs: history.steps.filter { $0.outcome == .aborted }.count,
+            tornBytes: history.tornBytes, workerProblems: problems, report: report)
+    }
+
+    // MARK: set-up and reports
+
+    private func replayPoint(_ i: Int) -> CrashtestDirectory.ReplayPoint {
+        .init(seed: config.seed, iteration: i, keys: config.workload.keyCount, failpoints: config.failpoints)
+    }
+
+    private func prepare(_ first: Int) throws {
+        let dir = config.directory
+        if config.startIteration != nil, let saved = dir.savedReplayPoint() {
+            if saved == replayPoint(first) {
+                try dir.restoreReplay()
+                root = Self.absolute(dir.root)
+                say("replaying from the state saved before iteration \(first) in \(root)/replay")
+                return
+            }
+            try dir.startFresh()
+            lastCompactions = 0
+            root = Self.absolute(dir.root)
+            say("the saved state in \(root)/replay is for \(saved), not \(replayPoint(first)): starting from an empty store "
+                + "(iteration \(first) runs the same workload, from a different starting state)")
+            return
+        }
+        try dir.startFresh()
+        lastCompactions = 0
+        root = Self.absolute(dir.root)
+        if let first = config.startIteration, first > 0 {
+            say("no saved state for iteration \(first): starting from an empty store "
+                + "(the iteration runs the same workload, from a different starting state)")
+        }
+    }
+
+    private func header(first: Int, count: Int) -> String {
+        var mode: String
+        if config.failpoints {
+            mode = "failpoint sweep (\(FailpointPlan.combinations.count) combinations, timeout \(fmt(config.failpointTimeoutSeconds, 0)) s)"
+        } else if let k = config.killAfterOps {
+            mode = "workers stop after \(k) operations"
+        } else {
+            mode = "SIGKILL after \(config.minRunMs)...\(config.maxRunMs) ms"
+        }
+        if let s = config.sabotage { mode += ", SABOTAGE \(s.rawValue) (harness self-check)" }
+        return "floe crashtest: \(root), seed \(config.seed), iterations \(first)..<\(first + count), "
+            + "\(config.workload.keyCount) keys, \(mode)"
+    }
+
+    private func violation(_ r: CrashtestIteration) -> String {
+        var out = ["", "VIOLATION in iteration \(r.iteration) (seed \(config.seed))"]
+        func list(_ title: String, _ items: [String]) {
+            for item in items.prefix(5) { out.append("  \(title): \(item)") }
+            if items.count > 5 { out.append("  \(title): ... \(items.count - 5) more") }
+        }
+        let rep = r.report
+        if !rep.lostEpochs.isEmpty {
+            out.append("  lost committed epochs: \(rep.lostEpochs.map(String.init).joined(separator: ", ")) were acknowledged, "
+                + "the store recovered epoch \(rep.recovered.map(String.init) ?? "?")")
+        }
+        list("partially visible", rep.partialKeys)
+        list("wrong", rep.wrongKeys)
+        list("problem", rep.problems)
+        list("worker", r.workerProblems)
+        if let arm = r.arm { out.append("  failpoint armed: \(Failpoints.environmentVariable)=\(arm.environment)") }
+        out.append("  the store and oracle as the check found them: \(root)/store, \(root)/oracle.log; "
+            + "the state before this iteration: \(root)/replay")
+        var replay = "\(config.executable) crashtest --path \(root) --seed \(config.seed) --iteration \(r.iteration) --iterations 1 "
+            + "--keys \(config.workload.keyCount)"
+        if config.failpoints { replay += " --failpoints" }
+        if let k = config.killAfterOps {
+            replay += " --kill-after-ops \(k)"
+        } else if r.killedByHarness && r.arm == nil {
+            replay += " --kill-after-ops \(r.ops)"
+        }
+        if let s = config.sabotage { replay += " --sabotage \(s.rawValue)" }
+        out.append("  replay: \(replay)")
+        if r.killedByHarness && r.arm == nil && config.killAfterOps == nil {
+            out.append("  (the kill landed during operation \(r.ops): --kill-after-ops \(r.ops) runs it to its end, "
+                + "\(max(1, r.ops) - 1) stops before it; without the option the replay kills at the same delay, "
+                + "which is not exactly the same moment)")
+        }
+        return out.joined(separator: "\n")
+    }
+
+    /// The sweep table; counts combinations that never fired (or, in a full run, were never armed).
+    private func sweepSummary(complete: Bool) -> String {
+        var out = ["", "failpoint sweep (fired/armed)", "  " + "failpoint".padded(30) + "crash".padded(8) + "error"]
+        var unfired = 0
+        for point in Failpoint.allCases {
+            var row = "  " + point.rawValue.padded(30)
+            for kind in FailpointPlan.kinds {
+                let index = FailpointPlan.combinations.firstIndex { $0 == (point, kind) }!
+                let s = sweep[index] ?? (0, 0)
+                if s.fired == 0 && (s.armed > 0 || complete) { unfired += 1 }
+                row += "\(s.fired)/\(s.armed)".padded(8)
+            }
+            out.append(row)
+        }
+        totals.unfiredFailpoints = unfired
+        out.append(unfired == 0 ? "sweep: every armed failpoint fired" : "sweep: FAILED, \(unfired) failpoint combinations never fired")
+        return out.joined(separator: "\n")
+    }
+
+    private func say(_ line: String) {
+        print(line)
+        fflush(nil)
+    }
+
+    private static func absolute(_ path: String) -> String {
+        guard let p = realpath(path, nil) else { return path }
+        defer { free(p) }
+        return String(cString: p)
+    }
+
+    static func monotonicMillis() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
+    }
+}

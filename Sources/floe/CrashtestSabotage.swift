@@ -1,0 +1,25 @@
+import ArgumentParser
+
+/// Deliberate breaches of the oracle protocol that prove the harness catches them
+/// (and one harmless accident it must tolerate). Each ends the worker after its
+/// first epoch.
+enum CrashtestSabotage: String, ExpressibleByArgument, Sendable, CaseIterable {
+    /// Acknowledge the first epoch in the oracle without committing it, then stop:
+    /// the parent must report a lost committed epoch.
+    case lostAck = "lost-ack"
+    /// Commit one write the oracle's intent does not list, acknowledge, then stop:
+    /// the parent must report the key whose value differs.
+    case unloggedWrite = "unlogged-write"
+    /// Commit one write early: in the first epoch, though the oracle lists it in the
+    /// next epoch's intent; then stop before that epoch commits. The parent must
+    /// report the key as partially visible (a later epoch's write shows).
+    case earlyWrite = "early-write"
+    /// List one write in the first epoch's intent that is never made; commit,
+    /// acknowledge, stop. The parent must report the key as partially visible
+    /// (a write of the recovered epoch is missing).
+    case missingWrite = "missing-write"
+    /// Not a breach: commit and acknowledge the first epoch, then leave half of the
+    /// next intent record in the oracle, as a kill inside an append would. The
+    /// parent must ignore the torn record and pass.
+    case tornTail = "torn-tail"
+}

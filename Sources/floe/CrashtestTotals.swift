@@ -1,0 +1,61 @@
+/// Totals of a `floe crashtest` run, printed at the end; the last line is the
+/// machine-readable `result:` line the tests parse.
+struct CrashtestTotals {
+    var iterations = 0
+    var killed = 0
+    var stoppedThemselves = 0
+    var crashedAtFailpoints = 0
+    var ackedEpochs = 0
+    var abortedEpochs = 0
+    /// The worker died between intent and acknowledgement and the store holds that epoch (commit landed, ack lost).
+    var inDoubtCommitted = 0
+    /// ... and the store does not hold it.
+    var inDoubtRolledBack = 0
+    var lostCommittedEpochs = 0
+    var partiallyVisibleEpochs = 0
+    var verificationFailures = 0
+    var keysChecked = 0
+    var rowsScanned = 0
+    var tornTails = 0
+    var compactions: UInt64 = 0
+    var unfiredFailpoints = 0
+    var wallSeconds = 0.0
+
+    var passed: Bool { lostCommittedEpochs == 0 && partiallyVisibleEpochs == 0 && verificationFailures == 0 && unfiredFailpoints == 0 }
+
+    mutating func add(_ it: CrashtestIteration, compactionsAdded: UInt64) {
+        iterations += 1
+        if it.killedByHarness { killed += 1 } else if it.crashedAtFailpoint { crashedAtFailpoints += 1 } else { stoppedThemselves += 1 }
+        ackedEpochs += it.ackedEpochs
+        abortedEpochs += it.abortedEpochs
+        let r = it.report
+        if let open = r.openEpoch, let recovered = r.recovered {
+            if recovered == open { inDoubtCommitted += 1 } else { inDoubtRolledBack += 1 }
+        }
+        lostCommittedEpochs += r.lostEpochs.count
+        if !r.partialKeys.isEmpty { partiallyVisibleEpochs += 1 }
+        if it.isVerificationFailure { verificationFailures += 1 }
+        keysChecked += r.keysChecked
+        rowsScanned += r.rowsScanned
+        if it.tornBytes > 0 { tornTails += 1 }
+        compactions += compactionsAdded
+    }
+
+    var lines: [String] {
+        [
+            "iterations                 \(iterations) (killed \(killed), stopped themselves \(stoppedThemselves), crashed at a failpoint \(crashedAtFailpoints))",
+            "epochs acknowledged        \(ackedEpochs) (aborted after injected errors: \(abortedEpochs))",
+            "killed inside a commit     \(inDoubtCommitted + inDoubtRolledBack) (recovered with the epoch \(inDoubtCommitted), without it \(inDoubtRolledBack))",
+            "checked                    \(keysChecked) gets, \(rowsScanned) scanned rows; torn oracle tails ignored \(tornTails)",
+            "compactions                \(compactions)",
+            "lost committed epochs      \(lostCommittedEpochs)",
+            "partially visible epochs   \(partiallyVisibleEpochs)",
+            "verification failures      \(verificationFailures)",
+            "wall time                  \(fmt(wallSeconds, 1)) s",
+            "result: iterations=\(iterations) lost_committed_epochs=\(lostCommittedEpochs) partially_visible_epochs=\(partiallyVisibleEpochs) "
+                + "verification_failures=\(verificationFailures) unfired_failpoints=\(unfiredFailpoints) acked_epochs=\(ackedEpochs) "
+                + "in_doubt_committed=\(inDoubtCommitted) compactions=\(compactions) status=\(passed ? "PASSED" : "FAILED")",
+        ]
+    }
+}
+

@@ -1,0 +1,347 @@
+import Floe
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One crash-test worker run: opens the store at the oracle's verified epoch and
+/// writes epochs of seeded puts, deletes and overwrites over the key universe,
+/// checkpointing each with metadata, while checking gets, scans and held
+/// snapshots against its own model. Every step the oracle describes is fsynced
+/// to the oracle before the store is asked to do it; the acknowledgement after
+/// the commit returned. All choices come from `(seed, iteration)`.
+///
+/// With a failpoint armed as an error, a failed checkpoint is handled the way an
+/// application would: retried, or the store is closed and reopened and the epoch
+/// is acknowledged if the reopened store holds it, else recorded as aborted.
+final class WorkerSession {
+    struct HeldSnapshot {
+        let snapshot: Snapshot
+        let epoch: UInt64
+        let state: StoreState
+        var commitsLeft: Int
+    }
+
+    enum CommitOutcome { case committed, aborted }
+
+    /// Checkpoints after a failpoint fired as an error before the worker stops itself.
+    static let checkpointsAfterFire = 3
+    /// Attempts of one checkpoint (or open) under injected errors before giving up.
+    static let maxAttempts = 20
+
+    let storePath: String
+    let iteration: Int
+    let workload: CrashtestWorkload
+    let killAfterOps: UInt64?
+    let failpoint: Failpoint?
+    let sabotage: CrashtestSabotage?
+    let options: StoreOptions
+    let oracle: DurableFile
+    let counter: SharedCounter
+    let failpoints: FailpointRegistry
+
+    var store: StateStore
+    var rng: SplitMix64
+    var committedEpoch: UInt64
+    var committed: StoreState
+    var pending: StoreState
+    var writes: [StateKey: [UInt8]?] = [:]
+    var held: HeldSnapshot?
+    var serial: UInt32 = 0
+    var ops: UInt64 = 0
+    var acked = 0, aborted = 0, retries = 0, reopens = 0, injected = 0
+    var gcDeletedBefore: UInt64 = 0
+    var sinceFired: Int?
+
+    init(storePath: String, oraclePath: String, opsCounterPath: String, seed: UInt64, iteration: Int,
+         workload: CrashtestWorkload, killAfterOps: UInt64?, failpoint: Failpoint?, sabotage: CrashtestSabotage?) async throws {
+        let history = try OracleHistory(OracleLog.read(oraclePath))
+        guard history.openEpoch == nil, history.tornBytes == 0, let start = history.state(at: history.lastAcked) else {
+            throw WorkerFailure.error("the oracle does not end at a verified state (the harness rewrites it before each worker)")
+        }
+        self.storePath = storePath
+        self.iteration = iteration
+        self.workload = workload
+        self.killAfterOps = killAfterOps
+        self.failpoint = failpoint
+        self.sabotage = sabotage
+        options = CrashtestWorkload.storeOptions(seed: seed, iteration: iteration)
+        rng = CrashtestWorkload.rng(seed: seed, iteration: iteration, .workload)
+        committedEpoch = history.lastAcked
+        committed = start.state
+        pending = start.state
+        oracle = try DurableFile(appendingTo: oraclePath)
+        counter = try SharedCounter(path: opsCounterPath)
+        failpoints = try Failpoints.process()
+        store = try await Self.open(storePath, options, tolerateInjected: failpoint != nil)
+        guard store.committedEpoch == committedEpoch else {
+            throw WorkerFailure.error("the store opened at epoch \(store.committedEpoch), the oracle's verified epoch is \(committedEpoch)")
+        }
+    }
+
+    /// Runs epochs until the process is killed or stops itself.
+    func run() async throws -> Never {
+        var epoch = committedEpoch + 1
+        while true {
+            let count = rng.next() % 20 == 0 ? 0 : 1 + Int(rng.next() % 48)
+            for _ in 0..<count { try await step(epoch) }
+            try await finishEpoch(epoch)
+            // Epoch numbers need not be contiguous.
+            epoch += rng.next() % 8 == 0 ? 2 + rng.next() % 3 : 1
+        }
+    }
+
+    // MARK: operations
+
+    /// Counts an operation, stopping first when `--kill-after-ops` is reached.
+    private func tick() {
+        if let k = killAfterOps, ops >= k { stop("--kill-after-ops \(k) reached") }
+        ops += 1
+        counter.value = ops
+    }
+
+    private func stop(_ why: String) -> Never {
+        CrashtestWorkerCommand.emit(statusLine())
+        CrashtestWorkerCommand.finish("stop: " + why, status: CrashtestWorkerCommand.exitStopped)
+    }
+
+    private func randomKey() -> StateKey { workload.key(Int(rng.next() % UInt64(workload.keyCount))) }
+
+    private func step(_ epoch: UInt64) async throws {
+        tick()
+        switch rng.next() % 100 {
+        case 0..<50:
+            let k = randomKey()
+            serial += 1
+            let v = CrashtestWorkload.value(epoch: epoch, serial: serial, &rng)
+            try call("put") { try store.put(TableID(k.table), key: k.key, value: v, epoch: epoch) }
+            pending[k] = v
+            writes[k] = .some(v)
+        case 50..<65:
+            // Mostly a live key (probing from a random start: no dictionary order, so it replays).
+            var k = randomKey()
+            if rng.next() % 10 < 7, !pending.isEmpty {
+                let start = Int(rng.next() % UInt64(workload.keyCount))
+                for i in 0..<workload.keyCount where pending[workload.key((start + i) % workload.keyCount)] != nil {
+                    k = workload.key((start + i) % workload.keyCount)
+                    break
+                }
+            }
+            try call("delete") { try store.delete(TableID(k.table), key: k.key, epoch: epoch) }
+            pending[k] = nil
+            writes[k] = .some(nil)
+        case 65..<80:
+            let k = randomKey()
+            try await expectGet(k, at: epoch, pending, "own uncommitted epoch")
+            try await expectGet(k, at: committedEpoch, committed, "committed epoch")
+        case 80..<88:
+            let table = CrashtestWorkload.tables[Int(rng.next() % 2)]
+            let from = rng.next() % 4 == 0 ? nil : randomKey().key
+            let to = rng.next() % 4 == 0 ? nil : randomKey().key
+            if rng.next() % 2 == 0 {
+                try await expectScan(table, from, to, at: epoch, pending, "own uncommitted epoch")
+            } else {
+                try await expectScan(table, from, to, at: committedEpoch, committed, "committed epoch")
+            }
+        case 88..<94:
+            if let h = held {
+                let k = randomKey()
+                let got = try await call("snapshot get") { try await h.snapshot.get(TableID(k.table), key: k.key) }
+                if got != h.state[k] { throw mismatch("snapshot get at epoch \(h.epoch)", k, expected: h.state[k], got: got) }
+            } else {
+                let s = try call("snapshot") { try store.snapshot(epoch: committedEpoch) }
+                held = HeldSnapshot(snapshot: s, epoch: committedEpoch, state: committed, commitsLeft: 1 + Int(rng.next() % 4))
+            }
+        default:
+            for t in CrashtestWorkload.tables { try await expectScan(t, nil, nil, at: epoch, pending, "own uncommitted epoch") }
+        }
+    }
+
+    private func finishEpoch(_ epoch: UInt64) async throws {
+        tick()
+        let metadata = Self.metadata(epoch: epoch, iteration: iteration, live: pending.count)
+        if sabotage == .lostAck {
+            try oracle.append(OracleLog.frame(.intent(epoch: epoch, metadata: metadata, writes: writes)))
+            try oracle.append(OracleLog.frame(.ack(epoch: epoch)))
+            stop("sabotage lost-ack: epoch \(epoch) acknowledged without a commit")
+        }
+        var logged = writes
+        let planted = (key: workload.key(1), value: Array("planted by sabotage".utf8))
+        switch sabotage {
+        case .unloggedWrite?:
+            let k = workload.key(0)
+            try call("put") { try store.put(TableID(k.table), key: k.key, value: Array("unlogged".utf8), epoch: epoch) }
+        case .earlyWrite?:
+            try call("put") { try store.put(TableID(planted.key.table), key: planted.key.key, value: planted.value, epoch: epoch) }
+            logged[planted.key] = nil
+        case .missingWrite?:
+            logged[planted.key] = .some(planted.value)
+        case .lostAck?, .tornTail?, nil:
+            break
+        }
+        try oracle.append(OracleLog.frame(.intent(epoch: epoch, metadata: metadata, writes: logged)))
+        switch try await commit(epoch, metadata) {
+        case .committed:
+            try oracle.append(OracleLog.frame(.ack(epoch: epoch)))
+            committed = pending
+            committedEpoch = epoch
+            acked += 1
+            switch sabotage {
+            case .unloggedWrite?: stop("sabotage unlogged-write: epoch \(epoch) committed a write its intent does not list")
+            case .missingWrite?: stop("sabotage missing-write: epoch \(epoch) committed without a write its intent lists")
+            case .earlyWrite?:
+                let next = epoch + 1
+                let later = OracleRecord.intent(epoch: next, metadata: Self.metadata(epoch: next, iteration: iteration, live: pending.count),
+                                                writes: [planted.key: .some(planted.value)])
+                try oracle.append(OracleLog.frame(later))
+                stop("sabotage early-write: epoch \(epoch) committed a write the oracle gives to epoch \(next)")
+            case .tornTail?:
+                let frame = OracleLog.frame(.intent(epoch: epoch + 1, metadata: metadata, writes: [planted.key: .some(planted.value)]))
+                try oracle.append(Array(frame.prefix(frame.count / 2)))
+                stop("sabotage torn-tail: half an intent record after epoch \(epoch)")
+            case .lostAck?, nil: break
+            }
+        case .aborted:
+            try oracle.append(OracleLog.frame(.abort(epoch: epoch)))
+            pending = committed
+            aborted += 1
+        }
+        writes = [:]
+        if var h = held {
+            h.commitsLeft -= 1
+            if h.commitsLeft > 0 {
+                held = h
+            } else {
+                // Still the state of its epoch, though compaction ran below it meanwhile.
+                for t in CrashtestWorkload.tables {
+                    let rows = try await call("snapshot scan") { try await Self.collect(h.snapshot.scan(TableID(t), from: nil, to: nil)) }
+                    try compare(rows, Self.rows(h.state, t, nil, nil), "snapshot scan of table \(t) at epoch \(h.epoch)")
+                }
+                h.snapshot.release()
+                held = nil
+            }
+        }
+        if let p = failpoint, failpoints.fired(p) > 0 {
+            sinceFired = (sinceFired ?? -1) + 1
+            if sinceFired! >= Self.checkpointsAfterFire { stop("failpoint \(p.rawValue) fired and \(Self.checkpointsAfterFire) epochs ended after it") }
+        }
+        CrashtestWorkerCommand.emit(statusLine())
+    }
+
+    /// Checkpoints `epoch`; under injected errors retries, or reopens the store and
+    /// learns from the reopened store whether the epoch made it.
+    private func commit(_ epoch: UInt64, _ metadata: [String: [UInt8]]) async throws -> CommitOutcome {
+        var attempts = 0
+        while true {
+            do {
+                try await store.checkpoint(epoch: epoch, metadata: metadata)
+                return .committed
+            } catch {
+                guard failpoint != nil, Self.isInjected(error) else { throw WorkerFailure.error("checkpoint of epoch \(epoch): \(error)") }
+                injected += 1
+                attempts += 1
+                guard attempts < Self.maxAttempts else {
+                    throw WorkerFailure.error("checkpoint of epoch \(epoch) still fails after \(attempts) attempts: \(error)")
+                }
+                if rng.next() % 2 == 0 {
+                    retries += 1
+                    continue
+                }
+                reopens += 1
+                held?.snapshot.release()
+                held = nil
+                gcDeletedBefore += store.statistics.gcDeletedObjects
+                try? await store.close()
+                store = try await Self.open(storePath, options, tolerateInjected: true)
+                let r = store.committedEpoch
+                if r == epoch { return .committed }
+                if r == committedEpoch { return .aborted }
+                throw WorkerFailure.violation("after a failed checkpoint of epoch \(epoch) the reopened store holds epoch \(r), "
+                    + "expected \(committedEpoch) or \(epoch)")
+            }
+        }
+    }
+
+    private static func open(_ path: String, _ options: StoreOptions, tolerateInjected: Bool) async throws -> StateStore {
+        var attempts = 0
+        while true {
+            do {
+                return try await StateStore.open(path: path, options: options)
+            } catch {
+                attempts += 1
+                guard tolerateInjected, isInjected(error), attempts < maxAttempts else { throw WorkerFailure.error("open: \(error)") }
+            }
+        }
+    }
+
+    /// An error a failpoint injected (directly, or as the reason background compaction failed).
+    static func isInjected(_ error: any Error) -> Bool {
+        switch error as? FloeError {
+        case let .io(path, _)?: path.hasPrefix("failpoint:")
+        case let .compactionFailed(why)?: why.contains("failpoint:")
+        default: false
+        }
+    }
+
+    static func metadata(epoch: UInt64, iteration: Int, live: Int) -> [String: [UInt8]] {
+        func le(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) } }
+        return ["crashtest.epoch": le(epoch), "crashtest.iteration": le(UInt64(iteration)), "crashtest.live": le(UInt64(live))]
+    }
+
+    private func statusLine() -> String {
+        "status ops=\(ops) epoch=\(committedEpoch) acked=\(acked) aborted=\(aborted) retries=\(retries) reopens=\(reopens) "
+            + "injected=\(injected) gc=\(gcDeletedBefore + store.statistics.gcDeletedObjects) "
+            + "\(FailpointPlan.firedField)=\(failpoint.map { failpoints.fired($0) } ?? 0)"
+    }
+
+    // MARK: checks against the model
+
+    private func call<T>(_ what: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch { throw WorkerFailure.error("\(what): \(error)") }
+    }
+
+    private func call<T>(_ what: String, _ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch { throw WorkerFailure.error("\(what): \(error)") }
+    }
+
+    private func expectGet(_ k: StateKey, at epoch: UInt64, _ model: StoreState, _ what: String) async throws {
+        let got = try await call("get") { try await store.get(TableID(k.table), key: k.key, epoch: epoch) }
+        if got != model[k] { throw mismatch("get at \(what) \(epoch)", k, expected: model[k], got: got) }
+    }
+
+    private func expectScan(_ table: UInt32, _ from: [UInt8]?, _ to: [UInt8]?, at epoch: UInt64, _ model: StoreState,
+                            _ what: String) async throws {
+        let rows = try await call("scan") { try await Self.collect(store.scan(TableID(table), from: from, to: to, epoch: epoch)) }
+        let range = "[\(from.map(KeyText.printable) ?? "-inf"), \(to.map(KeyText.printable) ?? "+inf"))"
+        try compare(rows, Self.rows(model, table, from, to), "scan of table \(table) \(range) at \(what) \(epoch)")
+    }
+
+    private func compare(_ got: [(key: [UInt8], value: [UInt8])], _ expected: [(key: [UInt8], value: [UInt8])], _ what: String) throws {
+        let common = min(got.count, expected.count)
+        let i = (0..<common).first { got[$0].key != expected[$0].key || got[$0].value != expected[$0].value } ?? common
+        guard i < common || got.count != expected.count else { return }
+        let g = i < got.count ? "\(KeyText.printable(got[i].key))=\(KeyText.preview(got[i].value, limit: 16))" : "end"
+        let e = i < expected.count ? "\(KeyText.printable(expected[i].key))=\(KeyText.preview(expected[i].value, limit: 16))" : "end"
+        throw WorkerFailure.violation("\(what): \(got.count) rows, expected \(expected.count); row \(i) is \(g), expected \(e)")
+    }
+
+    private func mismatch(_ what: String, _ k: StateKey, expected: [UInt8]?, got: [UInt8]?) -> WorkerFailure {
+        func show(_ v: [UInt8]?) -> String { v.map { KeyText.preview($0, limit: 16) } ?? "absent" }
+        return .violation("\(what): table \(k.table) key \(KeyText.printable(k.key)) is \(show(got)), expected \(show(expected))")
+    }
+
+    static func collect(_ scan: ScanResult) async throws -> [(key: [UInt8], value: [UInt8])] {
+        var out: [(key: [UInt8], value: [UInt8])] = []
+        for try await row in scan { out.append(row) }
+        return out
+    }
+
+    /// The rows of `table` in `[from, to)` of `state`, in key order.
+    static func rows(_ state: StoreState, _ table: UInt32, _ from: [UInt8]?, _ to: [UInt8]?) -> [(key: [UInt8], value: [UInt8])] {
+        state.filter { k, _ in
+            k.table == table && (from.map { !k.key.lexicographicallyPrecedes($0) } ?? true)
+                && (to.map { k.key.lexicographicallyPrecedes($0) } ?? true)
+        }
+        .sorted { $0.key < $1.key }
+        .map { (key: $0.key.key, value: $0.value) }
+    }
+}
