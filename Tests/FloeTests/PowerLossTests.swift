@@ -310,6 +310,20 @@ import Darwin
         #expect(lost > 0)
     }
 
+    /// ... and when file fsyncs do nothing, recovered stores are torn or do not open.
+    @Test func storeRunsCatchAStoreWhoseFileFsyncsDoNothing() async throws {
+        var failed = 0, problems: [String] = []
+        for seed: UInt64 in 0..<6 {
+            var run = PowerLossRun(seed: seed)
+            run.lives = 1
+            run.fileSystemLayer = { SkippingSyncFileSystem($0, skipDirectories: false, skipFiles: true) }
+            let o = await run.execute()
+            failed += o.lostEpochs + o.partialEpochs
+            problems += o.problems
+        }
+        #expect(failed > 0 && !problems.isEmpty)
+    }
+
     // MARK: - Helpers
 
     /// Options for step-by-step store tests: no background work, compaction from 2 sub-levels.

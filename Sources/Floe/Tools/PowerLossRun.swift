@@ -47,7 +47,8 @@ package struct PowerLossRun: Sendable {
         /// Recoveries that lost an acknowledged epoch, or could not open the store.
         package var lostEpochs = 0
         /// Recoveries whose state, metadata or consistency (`StoreVerifier`)
-        /// did not match exactly one epoch of the workload.
+        /// did not match exactly one epoch of the workload, and checkpoints
+        /// that failed before the power cut.
         package var partialEpochs = 0
         /// One line per failed check, each starting with `seed <seed> life <n>:`.
         package var problems: [String] = []
@@ -143,7 +144,17 @@ package struct PowerLossRun: Sendable {
 
             // The dead process: runs until a call fails for the power cut, or its epochs are done.
             let base = acknowledged
-            if let store = try? await StateStore.open(objectStore: objects, options: Self.storeOptions(background: true)) {
+            let opened: StateStore?
+            do {
+                opened = try await StateStore.open(objectStore: objects, options: Self.storeOptions(background: true))
+            } catch {
+                opened = nil
+                if !fs.isPowerLost {
+                    problem("open failed with the power on: \(error)")
+                    outcome.partialEpochs += 1
+                }
+            }
+            if let store = opened {
                 var current = states[base] ?? [:]
                 for epoch in (base + 1)...(base + Epoch(epochsPerLife)) {
                     for _ in 0..<(1 + Int(rng.next() % 120)) {
@@ -163,6 +174,11 @@ package struct PowerLossRun: Sendable {
                         try await store.checkpoint(epoch: epoch, metadata: ["offset": Self.offset(epoch)])
                         acknowledged = epoch
                     } catch {
+                        // Only the power cut may stop the dead process.
+                        if !fs.isPowerLost {
+                            problem("checkpoint of epoch \(epoch) failed with the power on: \(error)")
+                            outcome.partialEpochs += 1
+                        }
                         break
                     }
                     // Let the background compaction and GC run between commits, or
@@ -183,6 +199,7 @@ package struct PowerLossRun: Sendable {
             fs = fs.crash(seed: rng.next(), mode: mode)
 
             // The new process.
+            let before = outcome.problems.count
             let recovered: Epoch
             do {
                 recovered = try await check(fs, acknowledged: acknowledged, states: states, keys: everWritten, problem: problem)
@@ -191,7 +208,6 @@ package struct PowerLossRun: Sendable {
                 outcome.lostEpochs += 1
                 return outcome
             }
-            let before = outcome.problems.count
             if recovered < acknowledged {
                 problem("recovered epoch \(recovered) is below the acknowledged epoch \(acknowledged)")
                 outcome.lostEpochs += 1
