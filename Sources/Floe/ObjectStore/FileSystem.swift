@@ -8,12 +8,13 @@ import Darwin
 /// so the store can run on the real file system (`PosixFileSystem`) or on a
 /// simulated one that loses unsynced state at a power cut (`PowerLossFileSystem`).
 ///
-/// Semantics follow POSIX: paths are absolute; descriptors are small integers
-/// that stay valid until `close`, also after the file's name is unlinked or
-/// replaced; `rename` atomically replaces a file; `link` fails with `EEXIST`
-/// rather than replace; a file's data is durable after `fsync` of the file, and a
-/// change to a directory's entries (create, rename, link, unlink, mkdir) only
-/// after `fsync` of a descriptor of that directory.
+/// Semantics follow POSIX: the store passes absolute paths (a relative root
+/// given to its initializer is resolved by `canonicalPath`); descriptors are
+/// small integers that stay valid until `close`, also after the file's name is
+/// unlinked or replaced; `rename` atomically replaces a file; `link` fails with
+/// `EEXIST` rather than replace; a file's data is durable after `fsync` of the
+/// file, and a change to a directory's entries (create, rename, link, unlink,
+/// mkdir) only after `fsync` of a descriptor of that directory.
 ///
 /// Errors: every failure is a `FileSystemError` naming the POSIX call and its
 /// `errno`; implementations retry `EINTR` themselves. Short reads and writes are

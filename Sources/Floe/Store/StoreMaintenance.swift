@@ -79,11 +79,11 @@ extension StateStore {
     /// references and that have been unreferenced for `graceSeconds` (default: the option).
     @discardableResult
     public func collectGarbage(graceSeconds: Double? = nil) async throws -> GarbageReport {
-        // One moment for everything: an SST is then either referenced by `v`, in
-        // flight (a sync's upload, a compaction's output) and protected, or written
-        // after `now` and within any grace. Reading the protected sets later lets
-        // a compaction that commits during `catchUp` unmark its outputs after
-        // `latest` was read, and a zero grace then deleted them.
+        // One moment for everything: an SST is then referenced by `v`, in flight
+        // (a sync's upload, a compaction's output) and protected, or written after
+        // `now` and so within any grace. Taking the in-flight sets or `now` after
+        // `catchUp` let a sync or compaction that ran meanwhile lose fresh SSTs
+        // to a zero grace: no longer protected, and not yet in `latest`.
         let (v, retired, pending, busy, now) = try state.withLock { s in
             if s.closed { throw FloeError.closed }
             if let f = s.fenced { throw FloeError.fenced(f) }
