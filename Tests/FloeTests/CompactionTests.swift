@@ -162,6 +162,32 @@ import Synchronization
         try await check(s, model[30]!, epoch: 30, keys: 600, "after retried compaction")
     }
 
+    /// An SST uploaded while a GC pass with zero grace is reading the manifest
+    /// is not deleted: the pass judges by the moment it started (found by the
+    /// power-loss runs, where GC ran every 2 ms beside syncs and compactions).
+    @Test func gcWithZeroGraceKeepsAnUploadThatLandsDuringItsPass() async throws {
+        let inner = MemoryObjectStore()
+        let faulty = FaultInjectingObjectStore(wrapping: inner, seed: 6)
+        let s = try await StateStore.open(objectStore: faulty, options: smallOptions())
+        try s.put(t, key: key(1), value: [1], epoch: 1)
+        try await s.checkpoint(epoch: 1, metadata: [:])
+        try s.put(t, key: key(2), value: [2], epoch: 2)
+        try s.seal(epoch: 2)
+        // The pass's manifest listing waits; the sync uploads meanwhile.
+        let listsBefore = faulty.operationCount(.list)
+        faulty.addRule(FaultRule(.delay(milliseconds: 300), operations: [.list], pathContains: "manifest/", limit: 1))
+        async let gc = s.collectGarbage(graceSeconds: 0)
+        try await Task.sleep(for: .milliseconds(100))
+        let r = try await s.sync(epoch: 2)
+        #expect(faulty.operationCount(.list) == listsBefore + 1, "the GC pass is still waiting in its manifest listing")
+        let report = try await gc
+        #expect(report.deletedObjects == 0)
+        try await s.commit(epoch: 2, r, metadata: [:])
+        for sst in r.ssts { #expect(try await inner.size(sst.path) == Int(sst.fileSize), "\(sst.path) kept") }
+        #expect(try await s.get(t, key: key(2), epoch: 2) == [2])
+        #expect(try await StoreVerifier.verify(objectStore: inner).isClean)
+    }
+
     @Test func randomFaultsDuringCompactionAndGCNeverLoseData() async throws {
         for seed in UInt64(0)..<6 {
             let inner = MemoryObjectStore()

@@ -2,9 +2,10 @@ import Foundation
 import Testing
 @testable import Floe
 
-/// The object store implementations the shared conformance suite runs against.
+/// The object store implementations the shared conformance suite runs against
+/// (`powerLoss`: the local store on the simulated file system of the power-loss tests).
 enum ObjectStoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case local, memory
+    case local, memory, powerLoss
     var testDescription: String { rawValue }
 }
 
@@ -28,6 +29,8 @@ func withObjectStore(_ kind: ObjectStoreKind, _ body: (any ObjectStore) async th
         let dir = try ObjectStoreTempDirectory()
         defer { dir.remove() }
         try await body(try LocalObjectStore(root: dir.path))
+    case .powerLoss:
+        try await body(try LocalObjectStore(root: "/store", fileSystem: PowerLossFileSystem()))
     }
 }
 

@@ -20,8 +20,9 @@ enum CompactionCommitter {
             do {
                 created = try await manifest.append(delta)
             } catch {
-                guard let landed = try? await manifest.readDelta(delta.sequence) else { throw error }
-                created = landed.writerID == compactorID && landed.kind == .compaction && landed.removed == delta.removed && landed.added == delta.added
+                created = await manifest.adoptLanded(delta) { landed in
+                    landed.writerID == compactorID && landed.kind == .compaction && landed.removed == delta.removed && landed.added == delta.added
+                }
                 if !created { throw error }
             }
             if created {

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Synchronization
 
 /// A bounded LRU of read-only file descriptors keyed by file system path, so
@@ -20,8 +15,12 @@ final class FileDescriptorCache: Sendable {
     /// An open read-only descriptor, closed when the last reference goes away.
     final class OpenFile: Sendable {
         let fd: Int32
-        init(fd: Int32) { self.fd = fd }
-        deinit { _ = close(fd) }
+        private let fileSystem: any FileSystem
+        init(fd: Int32, fileSystem: any FileSystem) {
+            self.fd = fd
+            self.fileSystem = fileSystem
+        }
+        deinit { try? fileSystem.close(fd) }
     }
 
     private struct Entry {
@@ -39,11 +38,14 @@ final class FileDescriptorCache: Sendable {
 
     /// Maximum number of cached descriptors.
     let capacity: Int
+    /// Where the descriptors live; `OpenFile` closes through it.
+    private let fileSystem: any FileSystem
     private let state = Mutex(State())
 
-    init(capacity: Int) {
+    init(capacity: Int, fileSystem: any FileSystem) {
         precondition(capacity > 0, "descriptor cache capacity must be positive")
         self.capacity = capacity
+        self.fileSystem = fileSystem
     }
 
     /// The cached descriptor for `path`, or a new one from `open` (which
@@ -58,7 +60,7 @@ final class FileDescriptorCache: Sendable {
         if let hit { return hit }
 
         // Open outside the lock: the syscall may block on slow storage.
-        let file = OpenFile(fd: try open(path))
+        let file = OpenFile(fd: try open(path), fileSystem: fileSystem)
         let evicted = state.withLock { s -> OpenFile? in
             // Another reader may have cached the same file meanwhile; keep
             // theirs and use ours once.

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 /// An object store in a local directory: object `a/b.sst` is the file
 /// `<root>/a/b.sst`. The embedded default.
@@ -10,8 +11,11 @@ import Darwin
 /// Guarantees:
 /// - `put` and `createIfAbsent` write a temp file `.<name>.<random>.tmp` next to
 ///   the target, fsync it, then rename (put) or hard-link (createIfAbsent) it
-///   into place and fsync the directory: a reader sees the whole object or
-///   none, and the object is durable when the call returns.
+///   into place and fsync the directory (and, the first time this instance
+///   writes into a directory, every ancestor up to the root): a reader sees the
+///   whole object or none, and the object is durable when the call returns.
+/// - A `createIfAbsent` that finds the object present fsyncs its directory too,
+///   so `false` also means the existing object is durable.
 /// - `createIfAbsent` is atomic across threads and processes (`link(2)` fails
 ///   with `EEXIST` for all but one caller).
 /// - Temp files (`.tmp` suffix) are never listed; a crash may leave them behind.
@@ -26,7 +30,9 @@ import Darwin
 /// file system path and `"<syscall>: <strerror>"`.
 ///
 /// The calls are blocking system calls made on the caller's task; they are
-/// short for local disks, so no thread hop is taken.
+/// short for local disks, so no thread hop is taken. They go through a
+/// `FileSystem`: the real one, or in tests a `PowerLossFileSystem` that drops
+/// whatever was not yet durable at a simulated power cut.
 public final class LocalObjectStore: ObjectStore {
     /// Absolute, canonical path of the store's root directory.
     public let root: String
@@ -34,6 +40,11 @@ public final class LocalObjectStore: ObjectStore {
     let files: FileDescriptorCache
     /// `objectstore.*` failpoints: those of `FLOE_FAILPOINTS` unless a test passes its own.
     let failpoints: FailpointRegistry
+    /// Where the files live: `PosixFileSystem` unless a test passes a simulated one.
+    let fileSystem: any FileSystem
+    /// Directories (file system paths) whose chain of names up to `root` this
+    /// instance has fsynced: see `makeNameDurable`.
+    private let durableDirectories = Mutex<Set<String>>([])
 
     /// Default bound on cached read descriptors.
     static let defaultDescriptorCacheCapacity = 256
@@ -49,28 +60,33 @@ public final class LocalObjectStore: ObjectStore {
         try self.init(root: root, create: create, descriptorCacheCapacity: Self.defaultDescriptorCacheCapacity)
     }
 
-    /// As the public initializer; `failpoints` replaces the process registry (`FLOE_FAILPOINTS`).
+    /// As the public initializer; `failpoints` replaces the process registry
+    /// (`FLOE_FAILPOINTS`) and `fileSystem` the real file system.
     package init(root: String, create: Bool = true, descriptorCacheCapacity: Int = LocalObjectStore.defaultDescriptorCacheCapacity,
-                 failpoints: FailpointRegistry? = nil) throws {
+                 failpoints: FailpointRegistry? = nil, fileSystem: any FileSystem = PosixFileSystem()) throws {
         self.failpoints = try failpoints ?? Failpoints.process()
+        self.fileSystem = fileSystem
         if root.isEmpty || root.utf8.contains(0) {
             throw FloeError.invalidArgument("store root must be a non-empty path without NUL: \(root.debugDescription)")
         }
-        var st = stat()
-        if stat(root, &st) != 0 {
-            let code = errno
-            guard code == ENOENT else { throw PosixIO.error("stat", root, code) }
+        let status: FileStatus?
+        do {
+            status = try fileSystem.status(atPath: root, followSymlinks: true)
+        } catch where error.code == ENOENT {
+            status = nil
+        } catch {
+            throw FloeError.io(path: root, reason: error.reason)
+        }
+        if let status {
+            guard status.kind == .directory else { throw FloeError.notAFloeStore(root) }
+        } else {
             guard create else { throw FloeError.notAFloeStore(root) }
-            try PosixIO.makeDirectories(root)
-        } else if !PosixIO.isDirectory(st) {
-            throw FloeError.notAFloeStore(root)
+            try Self.check(root) { () throws(FileSystemError) in try fileSystem.makeDirectories(root) }
         }
         // Canonical absolute root: error messages name real paths and a later
         // chdir cannot redirect the store.
-        guard let resolved = realpath(root, nil) else { throw PosixIO.error("realpath", root, errno) }
-        defer { free(resolved) }
-        self.root = String(cString: resolved)
-        self.files = FileDescriptorCache(capacity: descriptorCacheCapacity)
+        self.root = try Self.check(root) { () throws(FileSystemError) in try fileSystem.canonicalPath(root) }
+        self.files = FileDescriptorCache(capacity: descriptorCacheCapacity, fileSystem: fileSystem)
     }
 
     // MARK: - Writes
@@ -83,44 +99,49 @@ public final class LocalObjectStore: ObjectStore {
         let target = fileSystemPath(path)
         let temp = try writeTemp(for: path, bytes)
         do { try failpoints.hit(.objectStoreBeforeRename) } catch {
-            _ = unlink(temp)
+            try? fileSystem.unlink(temp)
             throw error
         }
-        if rename(temp, target) != 0 {
-            let code = errno
-            _ = unlink(temp)
-            throw PosixIO.error("rename", target, code)
+        do {
+            try fileSystem.rename(temp, target)
+        } catch {
+            try? fileSystem.unlink(temp)
+            throw FloeError.io(path: target, reason: error.reason)
         }
         files.invalidate(target)
         try failpoints.hit(.objectStoreBeforeDirFsync)
-        try PosixIO.fsyncDirectory(directory(of: target))
+        try makeNameDurable(inDirectory: directory(of: target))
     }
 
     /// Creates the object only if `path` is free; durable on return.
     /// - Returns: `true` if this call created it, `false` if an object already existed
-    ///   (its content is untouched).
+    ///   (its content is untouched, and its name is durable too).
     /// - Throws: `FloeError.invalidArgument` for a bad path, `FloeError.io` on failure.
     public func createIfAbsent(_ path: String, _ bytes: [UInt8]) async throws -> Bool {
         try ObjectPath.validate(path)
         let target = fileSystemPath(path)
         let temp = try writeTemp(for: path, bytes)
         do { try failpoints.hit(.objectStoreBeforeRename) } catch {
-            _ = unlink(temp)
+            try? fileSystem.unlink(temp)
             throw error
         }
         // link(2) never replaces an existing name, which makes the create atomic;
         // the temp was fsynced first, so the linked object is complete.
-        let linked = link(temp, target) == 0
-        let code = errno
+        var failure: FileSystemError?
+        do { try fileSystem.link(temp, target) } catch { failure = error }
         // A failed unlink only leaves a stray temp file, which listings skip.
-        _ = unlink(temp)
-        if !linked {
-            if code == EEXIST { return false }
-            throw PosixIO.error("link", target, code)
+        try? fileSystem.unlink(temp)
+        if let failure {
+            guard failure.code == EEXIST else { throw FloeError.io(path: target, reason: failure.reason) }
+            // The winner may not have synced its name yet (a concurrent call, or a
+            // process that died before its fsync): a loser that acts on the
+            // object must not see it vanish in a power cut.
+            try makeNameDurable(inDirectory: directory(of: target))
+            return false
         }
         files.invalidate(target)
         try failpoints.hit(.objectStoreBeforeDirFsync)
-        try PosixIO.fsyncDirectory(directory(of: target))
+        try makeNameDurable(inDirectory: directory(of: target))
         return true
     }
 
@@ -129,12 +150,13 @@ public final class LocalObjectStore: ObjectStore {
     public func delete(_ path: String) async throws {
         try ObjectPath.validate(path)
         let target = fileSystemPath(path)
-        if unlink(target) != 0 {
-            let code = errno
+        do {
+            try fileSystem.unlink(target)
+        } catch {
             // ENOTDIR/EISDIR: some ancestor is a file or the path is a directory,
             // so no object of that name exists either.
-            if code != ENOENT && code != ENOTDIR && code != EISDIR {
-                throw PosixIO.error("unlink", target, code)
+            if error.code != ENOENT && error.code != ENOTDIR && error.code != EISDIR {
+                throw FloeError.io(path: target, reason: error.reason)
             }
         }
         // No directory fsync: a delete that is lost in a crash leaves an
@@ -150,7 +172,7 @@ public final class LocalObjectStore: ObjectStore {
         try ObjectPath.validate(path)
         let target = fileSystemPath(path)
         let file = try openForReading(path, target)
-        let size = try PosixIO.size(of: file.fd, path: target)
+        let size = try fileSize(file, target)
         let bytes = try read(file, target, offset: 0, count: size)
         if bytes.count != size {
             throw FloeError.corruption(object: path, offset: bytes.count,
@@ -170,14 +192,14 @@ public final class LocalObjectStore: ObjectStore {
         let file = try openForReading(path, target)
         if range.isEmpty {
             // pread cannot detect an empty range past the end; check the size.
-            let size = try PosixIO.size(of: file.fd, path: target)
+            let size = try fileSize(file, target)
             if range.upperBound > size { throw pastEnd(path, range, size: size) }
             return []
         }
         let bytes = try read(file, target, offset: range.lowerBound, count: range.count)
         if bytes.count < range.count {
             // Only a short read costs the extra fstat for the error message.
-            throw pastEnd(path, range, size: try PosixIO.size(of: file.fd, path: target))
+            throw pastEnd(path, range, size: try fileSize(file, target))
         }
         return bytes
     }
@@ -187,14 +209,16 @@ public final class LocalObjectStore: ObjectStore {
     public func size(_ path: String) async throws -> Int {
         try ObjectPath.validate(path)
         let target = fileSystemPath(path)
-        var st = stat()
-        if stat(target, &st) != 0 {
-            let code = errno
-            if code == ENOENT || code == ENOTDIR { throw FloeError.objectNotFound(path) }
-            throw PosixIO.error("stat", target, code)
+        let status: FileStatus
+        do {
+            status = try fileSystem.status(atPath: target, followSymlinks: true)
+        } catch where error.code == ENOENT || error.code == ENOTDIR {
+            throw FloeError.objectNotFound(path)
+        } catch {
+            throw FloeError.io(path: target, reason: error.reason)
         }
-        guard PosixIO.isRegularFile(st) else { throw FloeError.objectNotFound(path) }
-        return Int(st.st_size)
+        guard status.kind == .regularFile else { throw FloeError.objectNotFound(path) }
+        return status.size
     }
 
     /// Every object whose path starts with `prefix`, sorted by path. Only the
@@ -215,10 +239,34 @@ public final class LocalObjectStore: ObjectStore {
 
     // MARK: - Helpers
 
+    /// Runs one file-system call, turning its failure into `FloeError.io` naming `path`.
+    @inline(__always)
+    private static func check<T>(_ path: String, _ call: () throws(FileSystemError) -> T) throws(FloeError) -> T {
+        do { return try call() } catch { throw FloeError.io(path: path, reason: error.reason) }
+    }
+
     private func fileSystemPath(_ path: String) -> String { root + "/" + path }
 
     private func directory(of fsPath: String) -> String {
         String(fsPath[..<fsPath.lastIndex(of: "/")!])
+    }
+
+    /// Makes a new name in `dir` durable: fsyncs `dir` and, the first time this
+    /// instance does so for `dir`, each ancestor up to the root. Without the
+    /// ancestors a directory made by a concurrent call or an earlier process
+    /// (whose `mkdir` found it present, or that died before syncing its parent)
+    /// could vanish in a power cut together with every object in it.
+    private func makeNameDurable(inDirectory dir: String) throws {
+        try Self.check(dir) { () throws(FileSystemError) in try fileSystem.fsyncDirectory(dir) }
+        if durableDirectories.withLock({ $0.contains(dir) }) { return }
+        var current = dir
+        while current.utf8.count > root.utf8.count {
+            current = directory(of: current)
+            let ancestor = current.isEmpty ? "/" : current
+            try Self.check(ancestor) { () throws(FileSystemError) in try fileSystem.fsyncDirectory(ancestor) }
+        }
+        // Only now: a concurrent writer into `dir` must not skip the ancestors before they are synced.
+        durableDirectories.withLock { _ = $0.insert(dir) }
     }
 
     /// Writes `bytes` to a fresh, fsynced temp file in the target's directory
@@ -228,51 +276,61 @@ public final class LocalObjectStore: ObjectStore {
         let dir = directory(of: target)
         let name = target[target.index(after: target.lastIndex(of: "/")!)...]
         let temp = "\(dir)/.\(name).\(String(UInt64.random(in: .min ... .max), radix: 16))\(ObjectPath.tempSuffix)"
-        let flags = O_WRONLY | O_CREAT | O_EXCL
-        var fd = PosixIO.open(temp, flags, 0o644)
-        if fd < 0 && errno == ENOENT {
-            try PosixIO.makeDirectories(dir)
-            fd = PosixIO.open(temp, flags, 0o644)
-        }
-        if fd < 0 { throw PosixIO.error("open", temp, errno) }
+        let fd: Int32
         do {
-            try PosixIO.writeAll(fd, bytes, path: temp)
-            try PosixIO.fsync(fd, path: temp)
+            fd = try fileSystem.open(temp, .createExclusive)
+        } catch where error.code == ENOENT {
+            try Self.check(dir) { () throws(FileSystemError) in try fileSystem.makeDirectories(dir) }
+            fd = try Self.check(temp) { () throws(FileSystemError) in try fileSystem.open(temp, .createExclusive) }
         } catch {
-            _ = close(fd)
-            _ = unlink(temp)
-            throw error
+            throw FloeError.io(path: temp, reason: error.reason)
+        }
+        do {
+            try fileSystem.writeAll(fd, bytes)
+            try fileSystem.fsync(fd)
+        } catch {
+            try? fileSystem.close(fd)
+            try? fileSystem.unlink(temp)
+            throw FloeError.io(path: temp, reason: error.reason)
         }
         // close(2) can report deferred write errors (e.g. on network file systems).
-        if close(fd) != 0 {
-            let code = errno
-            _ = unlink(temp)
-            throw PosixIO.error("close", temp, code)
+        do {
+            try fileSystem.close(fd)
+        } catch {
+            try? fileSystem.unlink(temp)
+            throw FloeError.io(path: temp, reason: error.reason)
         }
         return temp
     }
 
     private func openForReading(_ path: String, _ target: String) throws -> FileDescriptorCache.OpenFile {
         try files.file(for: target) { fsPath in
-            let fd = PosixIO.open(fsPath, O_RDONLY)
-            if fd < 0 {
-                let code = errno
-                if code == ENOENT || code == ENOTDIR { throw FloeError.objectNotFound(path) }
-                throw PosixIO.error("open", fsPath, code)
+            let fd: Int32
+            do throws(FileSystemError) {
+                fd = try fileSystem.open(fsPath, .read)
+            } catch where error.code == ENOENT || error.code == ENOTDIR {
+                throw FloeError.objectNotFound(path)
+            } catch {
+                throw FloeError.io(path: fsPath, reason: error.reason)
             }
             // open(2) succeeds on directories, which are not objects.
-            var st = stat()
-            if fstat(fd, &st) != 0 || !PosixIO.isRegularFile(st) {
-                _ = close(fd)
+            if (try? fileSystem.status(fd))?.kind != .regularFile {
+                try? fileSystem.close(fd)
                 throw FloeError.objectNotFound(path)
             }
             return fd
         }
     }
 
+    private func fileSize(_ file: FileDescriptorCache.OpenFile, _ target: String) throws -> Int {
+        try Self.check(target) { () throws(FileSystemError) in try fileSystem.status(file.fd).size }
+    }
+
     private func read(_ file: FileDescriptorCache.OpenFile, _ target: String, offset: Int, count: Int) throws -> [UInt8] {
         try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            initialized = try PosixIO.preadFully(file.fd, into: UnsafeMutableRawBufferPointer(buffer), offset: offset, path: target)
+            initialized = try Self.check(target) { () throws(FileSystemError) in
+                try fileSystem.preadFully(file.fd, into: UnsafeMutableRawBufferPointer(buffer), offset: offset)
+            }
         }
     }
 
@@ -286,36 +344,29 @@ public final class LocalObjectStore: ObjectStore {
     private func scan(directory relative: String, prefix: String,
                       objects: inout [ObjectInfo], subdirectories: inout [String]) throws {
         let fsPath = relative.isEmpty ? root : fileSystemPath(relative)
-        guard let dir = opendir(fsPath) else {
-            let code = errno
-            if code == ENOENT || code == ENOTDIR { return }
-            throw PosixIO.error("opendir", fsPath, code)
+        let names: [String]
+        do {
+            names = try fileSystem.directoryEntries(fsPath)
+        } catch where error.code == ENOENT || error.code == ENOTDIR {
+            return
+        } catch {
+            throw FloeError.io(path: fsPath, reason: error.reason)
         }
-        defer { _ = closedir(dir) }
-        let dirFD = dirfd(dir)
-        while true {
-            errno = 0
-            guard let entry = readdir(dir) else {
-                let code = errno
-                if code != 0 { throw PosixIO.error("readdir", fsPath, code) }
-                return
-            }
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name == "." || name == ".." { continue }
+        for name in names {
             let path = relative.isEmpty ? name : relative + "/" + name
-            var st = stat()
-            if fstatat(dirFD, name, &st, AT_SYMLINK_NOFOLLOW) != 0 {
-                let code = errno
-                if code == ENOENT { continue } // deleted since readdir
-                throw PosixIO.error("fstatat", fsPath + "/" + name, code)
+            let status: FileStatus
+            do {
+                status = try fileSystem.status(atPath: fsPath + "/" + name, followSymlinks: false)
+            } catch where error.code == ENOENT {
+                continue // deleted since readdir
+            } catch {
+                throw FloeError.io(path: fsPath + "/" + name, reason: error.reason)
             }
-            if PosixIO.isDirectory(st) {
+            if status.kind == .directory {
                 let asPrefix = path + "/"
                 if asPrefix.hasPrefix(prefix) || prefix.hasPrefix(asPrefix) { subdirectories.append(path) }
-            } else if PosixIO.isRegularFile(st) && !name.hasSuffix(ObjectPath.tempSuffix) && path.hasPrefix(prefix) {
-                objects.append(ObjectInfo(path: path, size: Int(st.st_size), modified: PosixIO.modifiedSeconds(st)))
+            } else if status.kind == .regularFile && !name.hasSuffix(ObjectPath.tempSuffix) && path.hasPrefix(prefix) {
+                objects.append(ObjectInfo(path: path, size: status.size, modified: status.modified))
             }
         }
     }

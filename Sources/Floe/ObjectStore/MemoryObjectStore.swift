@@ -17,7 +17,7 @@ public final class MemoryObjectStore: ObjectStore {
     /// A store holding `objects` (path to bytes), all stamped with the current time.
     /// Paths are taken as given, so a test may plant objects a writer could not.
     public init(objects: [String: [UInt8]] = [:]) {
-        let now = PosixIO.wallClockSeconds()
+        let now = PosixFileSystem.wallClockSeconds()
         self.objects = Mutex(objects.mapValues { Object(bytes: $0, modified: now) })
     }
 
@@ -30,7 +30,7 @@ public final class MemoryObjectStore: ObjectStore {
     /// - Throws: `FloeError.invalidArgument` for a bad path.
     public func put(_ path: String, _ bytes: [UInt8]) async throws {
         try ObjectPath.validate(path)
-        let object = Object(bytes: bytes, modified: PosixIO.wallClockSeconds())
+        let object = Object(bytes: bytes, modified: PosixFileSystem.wallClockSeconds())
         objects.withLock { $0[path] = object }
     }
 
@@ -39,7 +39,7 @@ public final class MemoryObjectStore: ObjectStore {
     /// - Throws: `FloeError.invalidArgument` for a bad path.
     public func createIfAbsent(_ path: String, _ bytes: [UInt8]) async throws -> Bool {
         try ObjectPath.validate(path)
-        let object = Object(bytes: bytes, modified: PosixIO.wallClockSeconds())
+        let object = Object(bytes: bytes, modified: PosixFileSystem.wallClockSeconds())
         return objects.withLock { objects in
             if objects[path] != nil { return false }
             objects[path] = object

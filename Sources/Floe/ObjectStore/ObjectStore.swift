@@ -15,7 +15,9 @@ public struct ObjectInfo: Sendable, Hashable {
 /// Invariants every implementation keeps:
 /// - an object is written whole or not at all: a reader never sees a prefix;
 /// - once `put` or `createIfAbsent` returns, the object is durable;
-/// - `createIfAbsent` is atomic: of concurrent callers for one path exactly one gets `true`.
+/// - `createIfAbsent` is atomic: of concurrent callers for one path exactly one gets `true`;
+///   one that gets `false` found an object that is durable too (the manifest relies
+///   on this when it adopts a record whose acknowledgement was lost).
 ///
 /// Errors: a missing object is `FloeError.objectNotFound`; other failures are
 /// `FloeError.io` (or an injected error from a fault-injecting store).

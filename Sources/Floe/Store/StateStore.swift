@@ -323,8 +323,9 @@ public final class StateStore: Sendable {
                 created = try await manifest.append(delta)
             } catch {
                 // The ack may have been lost after the object landed: look before failing.
-                guard let landed = try? await manifest.readDelta(seq) else { throw error }
-                created = landed.writerID == writerID && landed.kind == .commit && landed.committedEpoch == epoch && landed.newSubLevel == sync.ssts
+                created = await manifest.adoptLanded(delta) { landed in
+                    landed.writerID == writerID && landed.kind == .commit && landed.committedEpoch == epoch && landed.newSubLevel == sync.ssts
+                }
                 if !created { throw error }
             }
             if created {

@@ -79,10 +79,15 @@ extension StateStore {
     /// references and that have been unreferenced for `graceSeconds` (default: the option).
     @discardableResult
     public func collectGarbage(graceSeconds: Double? = nil) async throws -> GarbageReport {
-        let (v, retired, pending) = try state.withLock { s in
+        // One moment for everything: an SST is then referenced by `v`, in flight
+        // (a sync's upload, a compaction's output) and protected, or written after
+        // `now` and so within any grace. Taking the in-flight sets or `now` after
+        // `catchUp` let a sync or compaction that ran meanwhile lose fresh SSTs
+        // to a zero grace: no longer protected, and not yet in `latest`.
+        let (v, retired, pending, busy, now) = try state.withLock { s in
             if s.closed { throw FloeError.closed }
             if let f = s.fenced { throw FloeError.fenced(f) }
-            return (s.version, s.retired, s.uncommittedSynced)
+            return (s.version, s.retired, s.uncommittedSynced, s.compactionBusy, Double(StateStore.nowMillis()) / 1000)
         }
         // Another process (a standalone compactor, or a writer that fenced this one) may have
         // moved the manifest on: everything the newest version references is live too.
@@ -92,11 +97,10 @@ extension StateStore {
             throw FloeError.fenced("writer \(latest.writerID) opened the store after this writer (\(writerID))")
         }
         let live = Set(v.allSsts.map(\.id)).union(latest.allSsts.map(\.id))
-        let protected = pins.referencedSsts().union(pending).union(state.withLock { $0.compactionBusy })
+        let protected = pins.referencedSsts().union(pending).union(busy)
         let gc = ObjectGC(store: objectStore, failpoints: failpoints)
         let r = try await gc.collect(live: live, protected: protected, retiredAt: retired,
-                                     graceSeconds: graceSeconds ?? options.compaction.gcGraceSeconds,
-                                     now: Double(StateStore.nowMillis()) / 1000)
+                                     graceSeconds: graceSeconds ?? options.compaction.gcGraceSeconds, now: now)
         state.withLock { s in
             for p in r.deleted { if let id = ObjectGC.sstID(p) { s.retired.removeValue(forKey: id) } }
             s.gcDeletedObjects += UInt64(r.deleted.count)

@@ -76,6 +76,19 @@ struct ManifestStore: Sendable {
         try await store.createIfAbsent(VersionDelta.objectPath(delta.sequence), ManifestCodec.encode(delta))
     }
 
+    /// After `append(delta)` threw: whether the record at its sequence is one
+    /// `isOurs` accepts, i.e. the append landed and only its acknowledgement was
+    /// lost. An accepted record is first made durable by appending it again
+    /// (a create-if-absent that finds the object reports it only once it is
+    /// durable): a landed object can still be unsynced, e.g. when the directory
+    /// fsync after the link failed, and adopting it as is would acknowledge a
+    /// commit that a power cut then loses. False if it is absent, not ours, or
+    /// cannot be confirmed.
+    func adoptLanded(_ delta: VersionDelta, isOurs: (VersionDelta) -> Bool) async -> Bool {
+        guard let landed = try? await readDelta(delta.sequence), isOurs(landed) else { return false }
+        return (try? await append(delta)) != nil
+    }
+
     func writeCheckpoint(_ v: Version) async throws {
         try await store.put(ManifestStore.checkpointPath(v.sequence), ManifestCodec.encode(v))
     }
