@@ -22,11 +22,18 @@ struct CrashtestCommand: AsyncParsableCommand {
             state saved before it, and --kill-after-ops N makes the worker stop itself after N operations \
             instead of being killed at a time, which makes the replay deterministic (up to the timing of \
             background compaction). Exits 1 on any violation or, with --failpoints, if a failpoint never fired.
+
+            --power-loss runs a different loop in this process, needing no PATH: each iteration writes epochs \
+            into a store on a simulated file system, cuts the power at a random file-system call, keeps only \
+            what was fsynced (directory entries only after a directory fsync), reopens and checks the same \
+            rule against an in-memory model (docs/power-loss.md). Iteration i uses seed S+i.
             """)
 
     @Option(help: ArgumentHelp("Working directory: created if absent; must be empty or an earlier crashtest directory.",
                                valueName: "dir"))
-    var path: String
+    var path: String?
+    @Flag(help: "Simulated power cuts below the local object store instead of process kills (no --path; docs/power-loss.md).")
+    var powerLoss = false
     @Option(help: "Iterations (worker runs) to do.") var iterations: Int = 100
     @Option(help: "Seed of every random choice.") var seed: UInt64 = 1
     @Flag(help: "Sweep every failpoint, as a crash and as an error, instead of timed kills (at least \(FailpointPlan.combinations.count) iterations).")
@@ -53,6 +60,13 @@ struct CrashtestCommand: AsyncParsableCommand {
         guard (0...1_000_000_000).contains(iteration ?? 0) else { throw ValidationError("--iteration must be in 0...1000000000") }
         guard (killAfterOps ?? 1) >= 1 else { throw ValidationError("--kill-after-ops must be at least 1") }
         guard failpointTimeout > 0, failpointTimeout <= 86_400 else { throw ValidationError("--failpoint-timeout must be in (0, 86400] seconds") }
+        if powerLoss {
+            guard path == nil, !failpoints, iteration == nil, killAfterOps == nil, sabotage == nil else {
+                throw ValidationError("--power-loss runs in memory: it takes only --iterations and --seed")
+            }
+            return
+        }
+        guard let path else { throw ValidationError("--path is required (except with --power-loss)") }
         if let problem = CrashtestDirectory.problem(with: path) { throw ValidationError(problem) }
         if getenv(Failpoints.environmentVariable) != nil {
             throw ValidationError("\(Failpoints.environmentVariable) is set; floe crashtest arms failpoints in its workers itself "
@@ -61,8 +75,18 @@ struct CrashtestCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if powerLoss {
+            let (seed, iterations) = (self.seed, self.iterations)
+            let start = Timer.nanos()
+            let r = try await Task.detached { try await runPowerLossIterations(seed: seed, iterations: iterations) }.value
+            let seconds = Double(Timer.nanos() - start) / 1e9
+            print("power-loss: \(r.iterations) iterations, seeds \(seed)...\(seed &+ UInt64(iterations) &- 1); "
+                + "lost committed epochs \(r.lostEpochs), partially visible epochs \(r.partialEpochs); \(fmt(seconds, 1)) s")
+            if r.lostEpochs > 0 || r.partialEpochs > 0 { throw ExitCode(1) }
+            return
+        }
         let config = CrashtestConfig(
-            directory: CrashtestDirectory(root: path), iterations: iterations, seed: seed, failpoints: failpoints,
+            directory: CrashtestDirectory(root: path!), iterations: iterations, seed: seed, failpoints: failpoints,
             workload: CrashtestWorkload(keyCount: keys), minRunMs: minRunMs, maxRunMs: maxRunMs,
             startIteration: iteration, killAfterOps: killAfterOps, failpointTimeoutSeconds: failpointTimeout,
             sabotage: sabotage, executable: ChildProcess.currentExecutable())

@@ -219,7 +219,8 @@ import Testing
             (["--path", dir.path + "/new", "--iteration=-3"], "--iteration must be in 0...1000000000"),
             (["--path", dir.path + "/new", "--failpoint-timeout", "1e300"], "--failpoint-timeout must be in (0, 86400] seconds"),
             (["--path", dir.path + "/new", "--seed=-1"], "The value '-1' is invalid for '--seed <seed>'"),
-            ([], "Missing expected argument '--path <dir>'"),
+            ([], "--path is required (except with --power-loss)"),
+            (["--power-loss", "--path", dir.path + "/new"], "--power-loss runs in memory: it takes only --iterations and --seed"),
         ]
         for (args, message) in cases {
             let r = try Self.floe(["crashtest"] + args, in: dir)
@@ -228,5 +229,15 @@ import Testing
         }
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/new"), "a refused run creates nothing")
         #expect(FileManager.default.contents(atPath: file) == Data([1]))
+    }
+
+    // MARK: power loss
+
+    @Test func powerLossModeCutsPowerAndLosesNothing() throws {
+        let dir = try ObjectStoreTempDirectory()
+        defer { dir.remove() }
+        let r = try Self.floe(["crashtest", "--power-loss", "--iterations", "6", "--seed", "11"], in: dir)
+        #expect(r.status == 0, "\(r.transcript)")
+        #expect(r.stdout.contains("power-loss: 6 iterations, seeds 11...16; lost committed epochs 0, partially visible epochs 0"), "\(r.transcript)")
     }
 }
