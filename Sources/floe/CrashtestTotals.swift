@@ -7,6 +7,10 @@ struct CrashtestTotals {
     var crashedAtFailpoints = 0
     var ackedEpochs = 0
     var abortedEpochs = 0
+    /// Failed checkpoints the workers handled under injected errors (as of their last status lines).
+    var injectedErrors = 0
+    var retries = 0
+    var reopens = 0
     /// The worker died between intent and acknowledgement and the store holds that epoch (commit landed, ack lost).
     var inDoubtCommitted = 0
     /// ... and the store does not hold it.
@@ -28,6 +32,9 @@ struct CrashtestTotals {
         if it.killedByHarness { killed += 1 } else if it.crashedAtFailpoint { crashedAtFailpoints += 1 } else { stoppedThemselves += 1 }
         ackedEpochs += it.ackedEpochs
         abortedEpochs += it.abortedEpochs
+        injectedErrors += Int(it.status["injected"] ?? "") ?? 0
+        retries += Int(it.status["retries"] ?? "") ?? 0
+        reopens += Int(it.status["reopens"] ?? "") ?? 0
         let r = it.report
         if let open = r.openEpoch, let recovered = r.recovered {
             if recovered == open { inDoubtCommitted += 1 } else { inDoubtRolledBack += 1 }
@@ -45,6 +52,7 @@ struct CrashtestTotals {
         [
             "iterations                 \(iterations) (killed \(killed), stopped themselves \(stoppedThemselves), crashed at a failpoint \(crashedAtFailpoints))",
             "epochs acknowledged        \(ackedEpochs) (aborted after injected errors: \(abortedEpochs))",
+            "failed checkpoints handled \(injectedErrors) (retried \(retries), store reopened \(reopens))",
             "killed inside a commit     \(inDoubtCommitted + inDoubtRolledBack) (recovered with the epoch \(inDoubtCommitted), without it \(inDoubtRolledBack))",
             "checked                    \(keysChecked) gets, \(rowsScanned) scanned rows; torn oracle tails ignored \(tornTails)",
             "compactions                \(compactions)",
