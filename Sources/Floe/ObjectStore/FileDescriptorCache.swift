@@ -39,7 +39,7 @@ final class FileDescriptorCache: Sendable {
 
     /// Maximum number of cached descriptors.
     let capacity: Int
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     init(capacity: Int) {
         precondition(capacity > 0, "descriptor cache capacity must be positive")
