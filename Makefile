@@ -1,7 +1,10 @@
 # Two entry points, both self-contained on a fresh Debian machine with Swift:
 #   make demo   build (release) and run the mixed workload on a local directory store
 #   make test   run the whole test suite
-.PHONY: deps build demo test bench clean
+# and the sanitizer runs of the same suite (docs/testing.md has their wall times):
+#   make tsan   the whole suite under ThreadSanitizer
+#   make asan   the whole suite under AddressSanitizer
+.PHONY: deps build demo test bench clean tsan asan
 
 deps:
 	@bash scripts/install-deps.sh
@@ -15,8 +18,18 @@ demo: build
 test: deps
 	swift test
 
+# Why each flag: docs/testing.md. In short: serial, because all tests at once under a
+# sanitizer starve each other past the suites' time limits; no XCTest pass (there are
+# no XCTests, and LeakSanitizer flags libXCTest's own leaks); lld, because gold warns
+# about the ASan runtime's symbols. Own build paths keep .build untouched.
+tsan: deps
+	swift test -c debug --sanitize=thread --build-path .build-tsan --disable-xctest --no-parallel
+
+asan: deps
+	swift test -c debug --sanitize=address --build-path .build-asan --disable-xctest --no-parallel -Xswiftc -use-ld=lld
+
 bench: build
 	.build/release/floe bench
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-tsan .build-asan

@@ -11,14 +11,16 @@ import Synchronization
 /// sees neither the release nor the acquire and reports every access made under
 /// a contended lock as a data race. Swift's own runtime had to annotate its
 /// private Linux lock for the same reason (swiftlang/swift#66877). Here the body
-/// runs between `__tsan_acquire` and `__tsan_release` on the guarded value's
-/// address, which is exactly the mutex's happens-before order, so real races
-/// (an access outside the lock) are still reported.
+/// runs between `__tsan_acquire` and `__tsan_release` on the lock's address,
+/// which is exactly the mutex's happens-before order, so real races (an access
+/// outside the lock) are still reported.
 ///
 /// Cost outside TSan builds: two never-taken branches on a weak symbol per lock.
 struct Lock<Value>: ~Copyable {
     private let mutex: Mutex<Value>
 
+    /// A lock guarding `initialValue`. Keep it in one place (a `let` of a class, as
+    /// everywhere in the store): its address is its identity for TSan.
     init(_ initialValue: consuming sending Value) {
         mutex = Mutex(initialValue)
     }
