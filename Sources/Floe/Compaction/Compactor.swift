@@ -26,7 +26,7 @@ package final class Compactor: Sendable {
         self.manifest = ManifestStore(store: objectStore)
         self.reader = SstReader(store: objectStore,
                                 blockCache: ShardedLRUCache(capacityBytes: 0),
-                                metaCache: ShardedLRUCache(capacityBytes: options.metaCacheBytes))
+                                metaCache: SstReader.metaCache(capacityBytes: options.metaCacheBytes))
         self.picker = CompactionPicker(options: options.compaction, sst: options.sst)
         self.sessionID = sessionID
         self.retired = Lock(RetiredObjects(version))

@@ -71,7 +71,7 @@ public final class StateStore: Sendable {
         self.options = options
         self.reader = SstReader(store: objectStore,
                                 blockCache: ShardedLRUCache(capacityBytes: options.blockCacheBytes),
-                                metaCache: ShardedLRUCache(capacityBytes: options.metaCacheBytes))
+                                metaCache: SstReader.metaCache(capacityBytes: options.metaCacheBytes))
         self.manifest = ManifestStore(store: objectStore)
         self.writerID = version.writerID
         self.picker = CompactionPicker(options: options.compaction, sst: options.sst)
