@@ -344,7 +344,10 @@ public final class StateStore: Sendable {
                 base = try base.applying(other, object: VersionDelta.objectPath(seq))
                 if other.writerID == writerID {
                     install(base)
-                    if other.committedEpoch == epoch && other.newSubLevel == sync.ssts { return }
+                    if other.committedEpoch == epoch && other.newSubLevel == sync.ssts {
+                        state.withLock { s in for f in sync.ssts { s.uncommittedSynced.remove(f.id) } }
+                        return
+                    }
                     if other.committedEpoch >= epoch {
                         throw FloeError.commitOutOfOrder("epoch \(other.committedEpoch) was already committed by this writer")
                     }
@@ -404,7 +407,9 @@ public final class StateStore: Sendable {
     /// If the commit step fails (an object store error, a lost acknowledgement),
     /// the uploaded SSTs are kept for a retry: the next `checkpoint` call (for
     /// this epoch or a later one) first commits them, exactly once, with this
-    /// call's metadata. Errors as for `seal`, `sync` and `commit`.
+    /// call's metadata. A retry for this epoch returns at once if the failed
+    /// commit's delta had landed and was installed meanwhile (a compaction
+    /// commit catches up over it). Errors as for `seal`, `sync` and `commit`.
     public func checkpoint(epoch: Epoch, metadata: [String: [UInt8]]) async throws {
         // In flight for its whole span: between its sync and its commit neither is
         // running, and a concurrent `waitForWriteBudget` would give up in that gap
@@ -415,11 +420,17 @@ public final class StateStore: Sendable {
         // SyncResult only this method saw, so no later sync covers them and every later
         // commit is refused as out of order. Retrying that very result also lets the
         // manifest recognise a delta that landed with its acknowledgement lost.
-        let unfinished = state.withLock { s in
-            // A commit of a later epoch may have adopted its landed delta meanwhile.
-            if let u = s.unfinishedCheckpoint, u.result.epoch <= s.version.committedEpoch { s.unfinishedCheckpoint = nil }
-            return s.unfinishedCheckpoint
+        let (unfinished, landed) = state.withLock { s -> ((result: SyncResult, metadata: [String: [UInt8]])?, Bool) in
+            // Its delta landed and was adopted meanwhile (by a compaction or a commit that
+            // rebased over it): it is committed, and retrying this very epoch is done.
+            if let u = s.unfinishedCheckpoint, u.result.epoch <= s.version.committedEpoch {
+                s.unfinishedCheckpoint = nil
+                for f in u.result.ssts { s.uncommittedSynced.remove(f.id) }
+                return (nil, u.result.epoch == epoch)
+            }
+            return (s.unfinishedCheckpoint, false)
         }
+        if landed { return }
         if let unfinished {
             try await commit(epoch: unfinished.result.epoch, unfinished.result, metadata: unfinished.metadata)
             state.withLock { $0.unfinishedCheckpoint = nil }
