@@ -263,6 +263,38 @@ import Testing
         try await Self.expectCommitted(reopened, model, "reopened")
     }
 
+    /// The same race through `sync` and `commit`: the retried commit finds its own landed
+    /// delta already installed by a compaction and succeeds; a different sync result for
+    /// that epoch is still refused.
+    @Test func commitRetryAfterACompactionAdoptedItsLandedDelta() async throws {
+        let mem = MemoryObjectStore()
+        let s = try await StateStore.open(objectStore: mem, options: Self.options())
+        var model: [ModelKey: [UInt8]] = [:]
+        for e in Epoch(1)...3 {
+            try Self.write(s, &model, epoch: e)
+            try await s.checkpoint(epoch: e, metadata: ["e": e.leBytes])
+        }
+        try Self.write(s, &model, epoch: 4)
+        try s.seal(epoch: 4)
+        let r = try await s.sync(epoch: 4)
+        s.failpoints.set(.commitAfterManifest, FailpointAction(.error, limit: 1))
+        let failed = await capture { try await s.commit(epoch: 4, r, metadata: ["e": Epoch(4).leBytes]) }
+        #expect(failed.failureValue == FloeError.io(path: "failpoint:commit.after_manifest", reason: "injected"))
+        #expect(try await s.compactOnce() != nil)
+        #expect(s.committedEpoch == 4)
+        let other = SyncResult(epoch: 4, epochs: [4], ssts: [])
+        let refused = await capture { try await s.commit(epoch: 4, other, metadata: [:]) }
+        #expect(refused.failureValue.map { sameError($0, .commitOutOfOrder("")) } == true, "\(refused)")
+        try await s.commit(epoch: 4, r, metadata: ["e": Epoch(4).leBytes])
+        #expect(s.committedEpoch == 4 && s.committedMetadata == ["e": Epoch(4).leBytes])
+        #expect(s.state.withLock { $0.uncommittedSynced.isEmpty })
+        try await Self.expectCommitted(s, model, "after the retried commit")
+        try Self.write(s, &model, epoch: 5)
+        try await s.checkpoint(epoch: 5, metadata: ["e": Epoch(5).leBytes])
+        try await Self.expectCommitted(s, model, "after the next epoch")
+        #expect(try await StoreVerifier.verify(objectStore: mem).isClean)
+    }
+
     // MARK: local object store points
 
     @Test func objectStorePointsInPutAndCreateIfAbsent() async throws {

@@ -278,7 +278,8 @@ public final class StateStore: Sendable {
     /// Commits apply in epoch order. Throws `commitOutOfOrder` when `epoch` is not
     /// above the committed epoch or `sync` does not cover every sealed epoch up to
     /// it; `fenced` when another writer took the manifest; object store errors
-    /// (the commit may then be retried: a commit that did land is recognised).
+    /// (the commit may then be retried: a commit that did land is recognised, also
+    /// when a compaction commit installed it meanwhile).
     public func commit(epoch: Epoch, _ sync: SyncResult, metadata: [String: [UInt8]]) async throws {
         // On failure the epochs stay claimed by `sync`: retry with the same result
         // (checkpoint keeps its own result for that). A landed delta is recognised.
@@ -287,6 +288,12 @@ public final class StateStore: Sendable {
     }
 
     private func commitLocked(epoch: Epoch, _ sync: SyncResult, metadata: [String: [UInt8]], stallMicros: UInt64) async throws {
+        // A retry whose earlier attempt's delta landed (acknowledgement lost) and was then
+        // installed by a compaction commit catching up over it: the commit is done.
+        if sync.epoch == epoch, committedEpoch == epoch, try await isNewestOwnCommit(epoch: epoch, sync) {
+            state.withLock { s in for f in sync.ssts { s.uncommittedSynced.remove(f.id) } }
+            return
+        }
         var base: Version = try state.withLock { s in
             if s.closed { throw FloeError.closed }
             if let f = s.fenced { throw FloeError.fenced(f) }
@@ -359,6 +366,22 @@ public final class StateStore: Sendable {
             throw FloeError.fenced(why)
         }
         throw FloeError.commitOutOfOrder("manifest kept moving; commit of epoch \(epoch) gave up")
+    }
+
+    /// Whether the newest commit delta of this writer in the current version commits
+    /// exactly `sync` as `epoch`. Reads the manifest back from the current sequence,
+    /// past the compaction and register records that followed that commit.
+    private func isNewestOwnCommit(epoch: Epoch, _ sync: SyncResult) async throws -> Bool {
+        var sequence = currentVersion.sequence
+        while sequence > writerID {
+            let d = try await manifest.readDelta(sequence)
+            if d.kind == .commit && d.writerID == writerID {
+                return d.committedEpoch == epoch && d.newSubLevel == sync.ssts
+            }
+            guard d.kind == .compaction || d.kind == .register else { return false }
+            sequence -= 1
+        }
+        return false
     }
 
     /// Writes a manifest checkpoint of `v` once `manifestCheckpointInterval` deltas
