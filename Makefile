@@ -2,7 +2,10 @@
 #   make demo   build (release) and run the mixed workload on a local directory store
 #   make test   run the whole test suite
 #   make micro  run the package-benchmark micro-benchmarks (ns/op and mallocs/op)
-.PHONY: deps build demo test bench micro clean
+# and the sanitizer runs of the same suite (docs/testing.md has their wall times):
+#   make tsan   the whole suite under ThreadSanitizer
+#   make asan   the whole suite under AddressSanitizer
+.PHONY: deps build demo test bench micro clean tsan asan
 
 deps:
 	@bash scripts/install-deps.sh
@@ -16,6 +19,16 @@ demo: build
 test: deps
 	swift test
 
+# Why each flag: docs/testing.md. In short: serial, because all tests at once under a
+# sanitizer starve each other past the suites' time limits; no XCTest pass (there are
+# no XCTests, and LeakSanitizer flags libXCTest's own leaks); lld, because gold warns
+# about the ASan runtime's symbols. Own build paths keep .build untouched.
+tsan: deps
+	swift test -c debug --sanitize=thread --build-path .build-tsan --disable-xctest --no-parallel
+
+asan: deps
+	swift test -c debug --sanitize=address --build-path .build-asan --disable-xctest --no-parallel -Xswiftc -use-ld=lld
+
 bench: build
 	.build/release/floe bench
 
@@ -25,4 +38,4 @@ micro: deps
 	cd Benchmarks/Micro && swift package benchmark --no-progress
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-tsan .build-asan

@@ -16,9 +16,11 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
+        // ThreadSanitizer annotations, header only: see Sources/Floe/Util/Lock.swift.
+        .systemLibrary(name: "CTSan"),
         .target(
             name: "Floe",
-            dependencies: ["CZstd", "CLZ4", "CXXHash"]
+            dependencies: ["CZstd", "CLZ4", "CXXHash", "CTSan"]
         ),
         .executableTarget(
             name: "floe",

@@ -182,7 +182,7 @@ import Testing
         } catch FloeError.staleCompaction {}
 
         // Merged against the old version, then refused at commit by the rebase check.
-        let ids = Mutex<UInt64>(0xFFFF_0000_0000)
+        let ids = Lock<UInt64>(0xFFFF_0000_0000)
         let result = try await CompactionExecutor.run(taskB, reader: b.reader, store: mem, options: opts.sst) {
             ids.withLock { $0 += 1; return $0 }
         }

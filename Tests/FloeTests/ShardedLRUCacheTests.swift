@@ -304,8 +304,9 @@ private final class Counter: Sendable {
         let leader = Task {
             try await cache.getOrLoad(1, charge: { _ in 8 }) {
                 startedSignal.yield()
-                try await Task.sleep(for: .seconds(60))
-                return 1
+                // Only cancellation ends this load: a fixed sleep could run out first
+                // on a starved machine (it did under ThreadSanitizer) and return 1.
+                while true { try await Task.sleep(for: .seconds(3600)) }
             }
         }
         var it = started.makeAsyncIterator()

@@ -59,7 +59,7 @@ final class ShardedLRUCache<Key: CacheKey, Value: Sendable>: Sendable {
     let shardCapacity: Int
     private let shards: [ShardBox]
     /// Misses currently being loaded by `getOrLoad`, so concurrent misses of one key load once.
-    private let flights: Mutex<FlightTable>
+    private let flights: Lock<FlightTable>
     /// Source of waiter identities for `getOrLoad` cancellation.
     private let nextWaiterID = Atomic<UInt64>(0)
 
@@ -73,7 +73,7 @@ final class ShardedLRUCache<Key: CacheKey, Value: Sendable>: Sendable {
         self.shardCapacity = capacityBytes / shardCount
         let perShard = capacityBytes / shardCount
         self.shards = (0..<shardCount).map { _ in ShardBox(capacity: perShard) }
-        self.flights = Mutex(FlightTable())
+        self.flights = Lock(FlightTable())
     }
 
     /// Whether the cache can hold anything at all.
@@ -284,8 +284,8 @@ extension ShardedLRUCache {
 extension ShardedLRUCache {
     /// One shard behind its own lock. A class so the lock (non-copyable) can live in an array.
     fileprivate final class ShardBox: Sendable {
-        let state: Mutex<Shard>
-        init(capacity: Int) { state = Mutex(Shard(capacity: capacity)) }
+        let state: Lock<Shard>
+        init(capacity: Int) { state = Lock(Shard(capacity: capacity)) }
     }
 
     /// A single-threaded LRU map: an index from key hash to slot number plus an

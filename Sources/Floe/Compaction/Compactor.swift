@@ -16,7 +16,7 @@ package final class Compactor: Sendable {
     package let sessionID: UInt64
     private let counter = Atomic<UInt64>(0)
     /// SSTs seen leaving the version, for `collectGarbage`.
-    private let retired: Mutex<RetiredObjects>
+    private let retired: Lock<RetiredObjects>
 
     private init(objectStore: any ObjectStore, options: StoreOptions, sessionID: UInt64, version: Version,
                  failpoints: FailpointRegistry) {
@@ -26,10 +26,10 @@ package final class Compactor: Sendable {
         self.manifest = ManifestStore(store: objectStore)
         self.reader = SstReader(store: objectStore,
                                 blockCache: ShardedLRUCache(capacityBytes: 0),
-                                metaCache: ShardedLRUCache(capacityBytes: options.metaCacheBytes))
+                                metaCache: SstReader.metaCache(capacityBytes: options.metaCacheBytes))
         self.picker = CompactionPicker(options: options.compaction, sst: options.sst)
         self.sessionID = sessionID
-        self.retired = Mutex(RetiredObjects(version))
+        self.retired = Lock(RetiredObjects(version))
     }
 
     /// Registers a compactor session on an existing store. The session is a

@@ -111,7 +111,7 @@ public enum Compression: UInt8, Sendable, CaseIterable, Codable, CustomStringCon
 final class ZstdDecompressionPool: Sendable {
     static let shared = ZstdDecompressionPool()
     /// Contexts as integer addresses (OpaquePointer is not Sendable); at most 16 are kept.
-    private let free = Mutex<[UInt]>([])
+    private let free = Lock<[UInt]>([])
 
     func take() -> OpaquePointer {
         if let p = free.withLock({ $0.popLast() }), let ctx = OpaquePointer(bitPattern: p) { return ctx }

@@ -40,12 +40,12 @@ public final class FaultInjectingObjectStore: ObjectStore {
     /// What the rules decided for one call.
     private enum Verdict { case pass, fail, crash, failAfterApplying }
 
-    private let state: Mutex<State>
+    private let state: Lock<State>
 
     /// Wraps `inner`; `seed` drives every probabilistic rule.
     public init(wrapping inner: any ObjectStore, seed: UInt64 = 0, rules: [FaultRule] = []) {
         self.inner = inner
-        self.state = Mutex(State(rules: rules.map { ActiveRule(rule: $0) }, rng: SplitMix64(seed: seed)))
+        self.state = Lock(State(rules: rules.map { ActiveRule(rule: $0) }, rng: SplitMix64(seed: seed)))
     }
 
     /// Adds a rule after the existing ones.

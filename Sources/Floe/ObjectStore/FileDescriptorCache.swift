@@ -40,7 +40,7 @@ final class FileDescriptorCache: Sendable {
     let capacity: Int
     /// Where the descriptors live; `OpenFile` closes through it.
     private let fileSystem: any FileSystem
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     init(capacity: Int, fileSystem: any FileSystem) {
         precondition(capacity > 0, "descriptor cache capacity must be positive")

@@ -44,7 +44,7 @@ public final class LocalObjectStore: ObjectStore {
     let fileSystem: any FileSystem
     /// Directories (file system paths) whose chain of names up to `root` this
     /// instance has fsynced: see `makeNameDurable`.
-    private let durableDirectories = Mutex<Set<String>>([])
+    private let durableDirectories = Lock<Set<String>>([])
 
     /// Default bound on cached read descriptors.
     static let defaultDescriptorCacheCapacity = 256

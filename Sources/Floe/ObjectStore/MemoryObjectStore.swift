@@ -12,13 +12,13 @@ public final class MemoryObjectStore: ObjectStore {
         var modified: Double
     }
 
-    private let objects: Mutex<[String: Object]>
+    private let objects: Lock<[String: Object]>
 
     /// A store holding `objects` (path to bytes), all stamped with the current time.
     /// Paths are taken as given, so a test may plant objects a writer could not.
     public init(objects: [String: [UInt8]] = [:]) {
         let now = PosixFileSystem.wallClockSeconds()
-        self.objects = Mutex(objects.mapValues { Object(bytes: $0, modified: now) })
+        self.objects = Lock(objects.mapValues { Object(bytes: $0, modified: now) })
     }
 
     /// A copy of every object, path to bytes.

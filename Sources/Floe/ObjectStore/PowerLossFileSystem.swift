@@ -92,7 +92,7 @@ package final class PowerLossFileSystem: FileSystem {
         var powerLost = false
     }
 
-    private let state: Mutex<State>
+    private let state: Lock<State>
 
     /// An empty file system: only `/`, durable.
     package convenience init() {
@@ -100,7 +100,7 @@ package final class PowerLossFileSystem: FileSystem {
     }
 
     private init(inodes: [Inode]) {
-        state = Mutex(State(inodes: inodes))
+        state = Lock(State(inodes: inodes))
     }
 
     // MARK: - Power

@@ -18,6 +18,15 @@ struct SstReader: Sendable {
     let blockCache: ShardedLRUCache<BlockKey, Block>
     let metaCache: ShardedLRUCache<UInt64, SstMeta>
 
+    /// A meta cache of `capacityBytes`, in one shard. Its entries are few and large
+    /// (about 1.7 MiB of filter and index for a 64 MiB SST), and a shard holds at
+    /// most capacity / shardCount: with 16 shards, three SSTs whose ids hash to one
+    /// shard would evict each other on every read, reloading their metas, while
+    /// the cache as a whole had room for all of them.
+    static func metaCache(capacityBytes: Int) -> ShardedLRUCache<UInt64, SstMeta> {
+        ShardedLRUCache(capacityBytes: capacityBytes, shardCount: 1)
+    }
+
     /// Loads and parses the footer, filter, index and properties of `info` (two ranged reads).
     static func loadMeta(store: any ObjectStore, id: UInt64, object: String, fileSize: Int) async throws -> SstMeta {
         guard fileSize >= SstFooter.size else {

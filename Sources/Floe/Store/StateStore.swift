@@ -54,11 +54,11 @@ public final class StateStore: Sendable {
     let picker: CompactionPicker
     /// The manifest sequence of this writer's open record; stamps its deltas and SST ids.
     let writerID: UInt64
-    let state: Mutex<State>
+    let state: Lock<State>
     let commitLock = AsyncLock()
     /// Low 32 bits of the next SST id of this session.
     let sstCounter = Atomic<UInt64>(0)
-    let worker = Mutex<[Task<Void, Never>]>([])
+    let worker = Lock<[Task<Void, Never>]>([])
     /// Monotonic microseconds of the last commit, for idle compaction.
     let lastCommitMicros = Atomic<UInt64>(0)
     /// `options.failpoints`, then those of `FLOE_FAILPOINTS`.
@@ -71,11 +71,11 @@ public final class StateStore: Sendable {
         self.options = options
         self.reader = SstReader(store: objectStore,
                                 blockCache: ShardedLRUCache(capacityBytes: options.blockCacheBytes),
-                                metaCache: ShardedLRUCache(capacityBytes: options.metaCacheBytes))
+                                metaCache: SstReader.metaCache(capacityBytes: options.metaCacheBytes))
         self.manifest = ManifestStore(store: objectStore)
         self.writerID = version.writerID
         self.picker = CompactionPicker(options: options.compaction, sst: options.sst)
-        self.state = Mutex(State(version: version, latestWritten: version.committedEpoch, sealedThrough: version.committedEpoch,
+        self.state = Lock(State(version: version, latestWritten: version.committedEpoch, sealedThrough: version.committedEpoch,
                                  checkpointSequence: checkpointSequence))
     }
 

@@ -204,7 +204,7 @@ extension StateStore {
 
 /// Ids handed out during one compaction, so they can be unmarked however it ends.
 final class IDLog: Sendable {
-    private let list = Mutex<[UInt64]>([])
+    private let list = Lock<[UInt64]>([])
     func append(_ id: UInt64) { list.withLock { $0.append(id) } }
     var ids: [UInt64] { list.withLock { $0 } }
 }

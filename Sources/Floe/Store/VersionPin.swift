@@ -4,7 +4,7 @@ import Synchronization
 /// the compaction watermark; pinned epochs stay readable below the retention window.
 /// Pinned versions also keep their SSTs safe from object GC.
 final class PinRegistry: Sendable {
-    private let pins = Mutex<(next: UInt64, entries: [UInt64: (epoch: Epoch, version: Version)])>((0, [:]))
+    private let pins = Lock<(next: UInt64, entries: [UInt64: (epoch: Epoch, version: Version)])>((0, [:]))
 
     func pin(_ epoch: Epoch, _ version: Version) -> UInt64 {
         pins.withLock { s in

@@ -3,7 +3,7 @@ import Synchronization
 /// A FIFO lock for async code: holders may suspend (await I/O) while holding it.
 /// Used to linearise manifest commits inside one process.
 final class AsyncLock: Sendable {
-    private let state = Mutex<(held: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let state = Lock<(held: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     func lock() async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in

@@ -210,13 +210,13 @@ package final class FailpointRegistry: Sendable {
         var rng: SplitMix64
     }
 
-    private let state: Mutex<State>
+    private let state: Lock<State>
     private let parent: FailpointRegistry?
 
     /// Arms `actions`; `seed` drives probabilistic points; `parent` is consulted after this registry.
     package init(_ actions: [Failpoint: FailpointAction], seed: UInt64 = 0, parent: FailpointRegistry?) {
         self.parent = parent
-        self.state = Mutex(State(rng: SplitMix64(seed: seed)))
+        self.state = Lock(State(rng: SplitMix64(seed: seed)))
         for (p, a) in actions { set(p, a) }
     }
 
