@@ -265,7 +265,7 @@ import Testing
 
     /// The same race through `sync` and `commit`: the retried commit finds its own landed
     /// delta already installed by a compaction and succeeds; a different sync result for
-    /// that epoch is still refused.
+    /// that epoch, or the same one once it succeeded, is still refused.
     @Test func commitRetryAfterACompactionAdoptedItsLandedDelta() async throws {
         let mem = MemoryObjectStore()
         let s = try await StateStore.open(objectStore: mem, options: Self.options())
@@ -288,6 +288,9 @@ import Testing
         try await s.commit(epoch: 4, r, metadata: ["e": Epoch(4).leBytes])
         #expect(s.committedEpoch == 4 && s.committedMetadata == ["e": Epoch(4).leBytes])
         #expect(s.state.withLock { $0.uncommittedSynced.isEmpty })
+        // Done now: committing it once more is refused, as for any committed epoch.
+        let repeated = await capture { try await s.commit(epoch: 4, r, metadata: ["e": Epoch(4).leBytes]) }
+        #expect(repeated.failureValue.map { sameError($0, .commitOutOfOrder("")) } == true, "\(repeated)")
         try await Self.expectCommitted(s, model, "after the retried commit")
         try Self.write(s, &model, epoch: 5)
         try await s.checkpoint(epoch: 5, metadata: ["e": Epoch(5).leBytes])

@@ -39,6 +39,10 @@ public final class StateStore: Sendable {
         /// epochs stay claimed by that result (the caller never saw it), so the next
         /// `checkpoint` must commit it before anything later can commit.
         var unfinishedCheckpoint: (result: SyncResult, metadata: [String: [UInt8]])?
+        /// The sync result of the last `commit` that failed without installing its epoch.
+        /// Its delta may have landed all the same; a retry of it is recognised even after
+        /// a compaction commit caught up over that delta and installed it.
+        var failedCommit: SyncResult?
     }
 
     struct SealedEpoch {
@@ -279,7 +283,8 @@ public final class StateStore: Sendable {
     /// above the committed epoch or `sync` does not cover every sealed epoch up to
     /// it; `fenced` when another writer took the manifest; object store errors
     /// (the commit may then be retried: a commit that did land is recognised, also
-    /// when a compaction commit installed it meanwhile).
+    /// when a compaction commit installed it before the retry). A commit that
+    /// succeeded is not repeated: calling it again throws `commitOutOfOrder`.
     public func commit(epoch: Epoch, _ sync: SyncResult, metadata: [String: [UInt8]]) async throws {
         // On failure the epochs stay claimed by `sync`: retry with the same result
         // (checkpoint keeps its own result for that). A landed delta is recognised.
@@ -288,10 +293,14 @@ public final class StateStore: Sendable {
     }
 
     private func commitLocked(epoch: Epoch, _ sync: SyncResult, metadata: [String: [UInt8]], stallMicros: UInt64) async throws {
-        // A retry whose earlier attempt's delta landed (acknowledgement lost) and was then
+        // A retry whose failed attempt's delta landed (acknowledgement lost) and was then
         // installed by a compaction commit catching up over it: the commit is done.
-        if sync.epoch == epoch, committedEpoch == epoch, try await isNewestOwnCommit(epoch: epoch, sync) {
-            state.withLock { s in for f in sync.ssts { s.uncommittedSynced.remove(f.id) } }
+        let retriedAndInstalled = state.withLock { $0.failedCommit == sync && $0.version.committedEpoch == epoch }
+        if retriedAndInstalled, sync.epoch == epoch, try await isNewestOwnCommit(epoch: epoch, sync) {
+            state.withLock { s in
+                s.failedCommit = nil
+                for f in sync.ssts { s.uncommittedSynced.remove(f.id) }
+            }
             return
         }
         var base: Version = try state.withLock { s in
@@ -311,7 +320,12 @@ public final class StateStore: Sendable {
             s.inFlight += 1
             return s.version
         }
-        defer { state.withLock { $0.inFlight -= 1 } }
+        defer {
+            state.withLock { s in
+                s.inFlight -= 1
+                if s.version.committedEpoch < epoch { s.failedCommit = sync } else if s.failedCommit == sync { s.failedCommit = nil }
+            }
+        }
         try failpoints.hit(.commitBeforeManifest)
         for _ in 0..<1000 {
             // A version may have been caught up past another writer's open record (by a compaction
