@@ -63,7 +63,8 @@ final class CrashtestRunner {
         let dir = config.directory
         let arm = config.failpoints ? FailpointPlan.arm(seed: config.seed, iteration: i) : nil
         var args = ["crashtest-worker", "--store", dir.store, "--oracle", dir.oracle, "--ops-counter", dir.opsCounter,
-                    "--seed", "\(config.seed)", "--iteration", "\(i)", "--keys", "\(config.workload.keyCount)"]
+                    "--seed", "\(config.seed)", "--iteration", "\(i)", "--keys", "\(config.workload.keyCount)",
+                    "--parent-pid", "\(getpid())"]
         if let k = config.killAfterOps { args += ["--kill-after-ops", "\(k)"] }
         if let arm { args += ["--failpoint", arm.point.rawValue] }
         if let s = config.sabotage { args += ["--sabotage", s.rawValue] }

@@ -26,8 +26,10 @@ struct CrashtestWorkerCommand: AsyncParsableCommand {
     @Option(help: "Keys in the universe.") var keys: Int
     @Option(help: "Stop with status 137 before operation N+1.") var killAfterOps: UInt64?
     @Option(help: "The failpoint FLOE_FAILPOINTS arms (reported, and for errors, handled).") var failpoint: String?
-    @Option(help: "Harness self-check: break the oracle protocol on purpose (lost-ack, unlogged-write).")
+    @Option(help: "Harness self-check: break the oracle protocol on purpose (see CrashtestSabotage).")
     var sabotage: CrashtestSabotage?
+    @Option(help: "Process id of the harness; the worker ends itself once that process is gone.")
+    var parentPid: Int32?
 
     static let exitStopped: Int32 = 137
     static let exitViolation: Int32 = 2
@@ -48,7 +50,7 @@ struct CrashtestWorkerCommand: AsyncParsableCommand {
             let session = try await WorkerSession(
                 storePath: store, oraclePath: oracle, opsCounterPath: opsCounter, seed: seed, iteration: iteration,
                 workload: CrashtestWorkload(keyCount: keys), killAfterOps: killAfterOps,
-                failpoint: failpoint.flatMap(Failpoint.init(rawValue:)), sabotage: sabotage)
+                failpoint: failpoint.flatMap(Failpoint.init(rawValue:)), sabotage: sabotage, parentPID: parentPid)
             try await session.run()
         } catch let WorkerFailure.violation(why) {
             Self.finish("violation: " + why, status: Self.exitViolation)

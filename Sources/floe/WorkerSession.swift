@@ -38,6 +38,8 @@ final class WorkerSession {
     let oracle: DurableFile
     let counter: SharedCounter
     let failpoints: FailpointRegistry
+    /// The harness; a worker it no longer waits for (it was killed) must not write on forever.
+    let parentPID: Int32?
 
     var store: StateStore
     var rng: SplitMix64
@@ -53,7 +55,8 @@ final class WorkerSession {
     var sinceFired: Int?
 
     init(storePath: String, oraclePath: String, opsCounterPath: String, seed: UInt64, iteration: Int,
-         workload: CrashtestWorkload, killAfterOps: UInt64?, failpoint: Failpoint?, sabotage: CrashtestSabotage?) async throws {
+         workload: CrashtestWorkload, killAfterOps: UInt64?, failpoint: Failpoint?, sabotage: CrashtestSabotage?,
+         parentPID: Int32?) async throws {
         let history = try OracleHistory(OracleLog.read(oraclePath))
         guard history.openEpoch == nil, history.tornBytes == 0, let start = history.state(at: history.lastAcked) else {
             throw WorkerFailure.error("the oracle does not end at a verified state (the harness rewrites it before each worker)")
@@ -64,6 +67,7 @@ final class WorkerSession {
         self.killAfterOps = killAfterOps
         self.failpoint = failpoint
         self.sabotage = sabotage
+        self.parentPID = parentPID
         options = CrashtestWorkload.storeOptions(seed: seed, iteration: iteration)
         rng = CrashtestWorkload.rng(seed: seed, iteration: iteration, .workload)
         committedEpoch = history.lastAcked
@@ -92,9 +96,10 @@ final class WorkerSession {
 
     // MARK: operations
 
-    /// Counts an operation, stopping first when `--kill-after-ops` is reached.
+    /// Counts an operation, stopping first when `--kill-after-ops` is reached or the harness is gone.
     private func tick() {
         if let k = killAfterOps, ops >= k { stop("--kill-after-ops \(k) reached") }
+        if let p = parentPID, getppid() != p { stop("the harness (process \(p)) is gone") }
         ops += 1
         counter.value = ops
     }

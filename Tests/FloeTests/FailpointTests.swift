@@ -218,6 +218,8 @@ import Testing
         try await s.checkpoint(epoch: next, metadata: ["e": next.leBytes])
         #expect(s.committedEpoch == next)
         try await Self.expectCommitted(s, model, "after recovery from the injected error")
+        // Every upload is committed now: none is left protected from GC as "synced, not committed".
+        #expect(s.state.withLock { $0.uncommittedSynced.isEmpty })
         try await s.close()
         let reopened = try await StateStore.open(objectStore: mem, options: Self.options())
         #expect(reopened.committedEpoch == next)
@@ -225,6 +227,75 @@ import Testing
         try await Self.expectCommitted(reopened, model, "reopened")
         let report = try await StoreVerifier.verify(objectStore: mem)
         #expect(report.isClean, "\(report.problems)")
+    }
+
+    /// Found by `floe crashtest --failpoints`: the commit delta of a checkpoint landed but the
+    /// call failed (`commit.after_manifest`); before the application's retry, a compaction
+    /// committed on top of that delta and installed it. The retry must succeed (the epoch is
+    /// committed, exactly once), not refuse the epoch as already committed.
+    @Test func checkpointRetryAfterACompactionAdoptedItsLandedCommit() async throws {
+        let mem = MemoryObjectStore()
+        let s = try await StateStore.open(objectStore: mem, options: Self.options())
+        var model: [ModelKey: [UInt8]] = [:]
+        for e in Epoch(1)...3 {
+            try Self.write(s, &model, epoch: e)
+            try await s.checkpoint(epoch: e, metadata: ["e": e.leBytes])
+        }
+        s.failpoints.set(.commitAfterManifest, FailpointAction(.error, limit: 1))
+        try Self.write(s, &model, epoch: 4)
+        let failed = await capture { try await s.checkpoint(epoch: 4, metadata: ["e": Epoch(4).leBytes]) }
+        #expect(failed.failureValue == FloeError.io(path: "failpoint:commit.after_manifest", reason: "injected"))
+        #expect(s.committedEpoch == 3, "the landed delta is not installed yet")
+        let deltasBefore = try await ManifestStore(store: mem).listing().deltas.count
+        // The compaction's commit rebases over the landed delta and installs both.
+        #expect(try await s.compactOnce() != nil)
+        #expect(s.committedEpoch == 4)
+        try await s.checkpoint(epoch: 4, metadata: ["e": Epoch(4).leBytes])
+        #expect(s.committedEpoch == 4)
+        #expect(try await ManifestStore(store: mem).listing().deltas.count == deltasBefore + 1, "only the compaction's delta was added")
+        #expect(s.state.withLock { $0.uncommittedSynced.isEmpty })
+        try await Self.expectCommitted(s, model, "after the retry")
+        try Self.write(s, &model, epoch: 5)
+        try await s.checkpoint(epoch: 5, metadata: ["e": Epoch(5).leBytes])
+        try await s.close()
+        let reopened = try await StateStore.open(objectStore: mem, options: Self.options())
+        #expect(reopened.committedEpoch == 5 && reopened.committedMetadata == ["e": Epoch(5).leBytes])
+        try await Self.expectCommitted(reopened, model, "reopened")
+    }
+
+    /// The same race through `sync` and `commit`: the retried commit finds its own landed
+    /// delta already installed by a compaction and succeeds; a different sync result for
+    /// that epoch, or the same one once it succeeded, is still refused.
+    @Test func commitRetryAfterACompactionAdoptedItsLandedDelta() async throws {
+        let mem = MemoryObjectStore()
+        let s = try await StateStore.open(objectStore: mem, options: Self.options())
+        var model: [ModelKey: [UInt8]] = [:]
+        for e in Epoch(1)...3 {
+            try Self.write(s, &model, epoch: e)
+            try await s.checkpoint(epoch: e, metadata: ["e": e.leBytes])
+        }
+        try Self.write(s, &model, epoch: 4)
+        try s.seal(epoch: 4)
+        let r = try await s.sync(epoch: 4)
+        s.failpoints.set(.commitAfterManifest, FailpointAction(.error, limit: 1))
+        let failed = await capture { try await s.commit(epoch: 4, r, metadata: ["e": Epoch(4).leBytes]) }
+        #expect(failed.failureValue == FloeError.io(path: "failpoint:commit.after_manifest", reason: "injected"))
+        #expect(try await s.compactOnce() != nil)
+        #expect(s.committedEpoch == 4)
+        let other = SyncResult(epoch: 4, epochs: [4], ssts: [])
+        let refused = await capture { try await s.commit(epoch: 4, other, metadata: [:]) }
+        #expect(refused.failureValue.map { sameError($0, .commitOutOfOrder("")) } == true, "\(refused)")
+        try await s.commit(epoch: 4, r, metadata: ["e": Epoch(4).leBytes])
+        #expect(s.committedEpoch == 4 && s.committedMetadata == ["e": Epoch(4).leBytes])
+        #expect(s.state.withLock { $0.uncommittedSynced.isEmpty })
+        // Done now: committing it once more is refused, as for any committed epoch.
+        let repeated = await capture { try await s.commit(epoch: 4, r, metadata: ["e": Epoch(4).leBytes]) }
+        #expect(repeated.failureValue.map { sameError($0, .commitOutOfOrder("")) } == true, "\(repeated)")
+        try await Self.expectCommitted(s, model, "after the retried commit")
+        try Self.write(s, &model, epoch: 5)
+        try await s.checkpoint(epoch: 5, metadata: ["e": Epoch(5).leBytes])
+        try await Self.expectCommitted(s, model, "after the next epoch")
+        #expect(try await StoreVerifier.verify(objectStore: mem).isClean)
     }
 
     // MARK: local object store points

@@ -39,6 +39,10 @@ public final class StateStore: Sendable {
         /// epochs stay claimed by that result (the caller never saw it), so the next
         /// `checkpoint` must commit it before anything later can commit.
         var unfinishedCheckpoint: (result: SyncResult, metadata: [String: [UInt8]])?
+        /// The sync result of the last `commit` that failed without installing its epoch.
+        /// Its delta may have landed all the same; a retry of it is recognised even after
+        /// a compaction commit caught up over that delta and installed it.
+        var failedCommit: SyncResult?
     }
 
     struct SealedEpoch {
@@ -278,7 +282,9 @@ public final class StateStore: Sendable {
     /// Commits apply in epoch order. Throws `commitOutOfOrder` when `epoch` is not
     /// above the committed epoch or `sync` does not cover every sealed epoch up to
     /// it; `fenced` when another writer took the manifest; object store errors
-    /// (the commit may then be retried: a commit that did land is recognised).
+    /// (the commit may then be retried: a commit that did land is recognised, also
+    /// when a compaction commit installed it before the retry). A commit that
+    /// succeeded is not repeated: calling it again throws `commitOutOfOrder`.
     public func commit(epoch: Epoch, _ sync: SyncResult, metadata: [String: [UInt8]]) async throws {
         // On failure the epochs stay claimed by `sync`: retry with the same result
         // (checkpoint keeps its own result for that). A landed delta is recognised.
@@ -287,6 +293,16 @@ public final class StateStore: Sendable {
     }
 
     private func commitLocked(epoch: Epoch, _ sync: SyncResult, metadata: [String: [UInt8]], stallMicros: UInt64) async throws {
+        // A retry whose failed attempt's delta landed (acknowledgement lost) and was then
+        // installed by a compaction commit catching up over it: the commit is done.
+        let retriedAndInstalled = state.withLock { $0.failedCommit == sync && $0.version.committedEpoch == epoch }
+        if retriedAndInstalled, sync.epoch == epoch, try await isNewestOwnCommit(epoch: epoch, sync) {
+            state.withLock { s in
+                s.failedCommit = nil
+                for f in sync.ssts { s.uncommittedSynced.remove(f.id) }
+            }
+            return
+        }
         var base: Version = try state.withLock { s in
             if s.closed { throw FloeError.closed }
             if let f = s.fenced { throw FloeError.fenced(f) }
@@ -304,7 +320,12 @@ public final class StateStore: Sendable {
             s.inFlight += 1
             return s.version
         }
-        defer { state.withLock { $0.inFlight -= 1 } }
+        defer {
+            state.withLock { s in
+                s.inFlight -= 1
+                if s.version.committedEpoch < epoch { s.failedCommit = sync } else if s.failedCommit == sync { s.failedCommit = nil }
+            }
+        }
         try failpoints.hit(.commitBeforeManifest)
         for _ in 0..<1000 {
             // A version may have been caught up past another writer's open record (by a compaction
@@ -344,7 +365,10 @@ public final class StateStore: Sendable {
                 base = try base.applying(other, object: VersionDelta.objectPath(seq))
                 if other.writerID == writerID {
                     install(base)
-                    if other.committedEpoch == epoch && other.newSubLevel == sync.ssts { return }
+                    if other.committedEpoch == epoch && other.newSubLevel == sync.ssts {
+                        state.withLock { s in for f in sync.ssts { s.uncommittedSynced.remove(f.id) } }
+                        return
+                    }
                     if other.committedEpoch >= epoch {
                         throw FloeError.commitOutOfOrder("epoch \(other.committedEpoch) was already committed by this writer")
                     }
@@ -356,6 +380,22 @@ public final class StateStore: Sendable {
             throw FloeError.fenced(why)
         }
         throw FloeError.commitOutOfOrder("manifest kept moving; commit of epoch \(epoch) gave up")
+    }
+
+    /// Whether the newest commit delta of this writer in the current version commits
+    /// exactly `sync` as `epoch`. Reads the manifest back from the current sequence,
+    /// past the compaction and register records that followed that commit.
+    private func isNewestOwnCommit(epoch: Epoch, _ sync: SyncResult) async throws -> Bool {
+        var sequence = currentVersion.sequence
+        while sequence > writerID {
+            let d = try await manifest.readDelta(sequence)
+            if d.kind == .commit && d.writerID == writerID {
+                return d.committedEpoch == epoch && d.newSubLevel == sync.ssts
+            }
+            guard d.kind == .compaction || d.kind == .register else { return false }
+            sequence -= 1
+        }
+        return false
     }
 
     /// Writes a manifest checkpoint of `v` once `manifestCheckpointInterval` deltas
@@ -404,7 +444,9 @@ public final class StateStore: Sendable {
     /// If the commit step fails (an object store error, a lost acknowledgement),
     /// the uploaded SSTs are kept for a retry: the next `checkpoint` call (for
     /// this epoch or a later one) first commits them, exactly once, with this
-    /// call's metadata. Errors as for `seal`, `sync` and `commit`.
+    /// call's metadata. A retry for this epoch returns at once if the failed
+    /// commit's delta had landed and was installed meanwhile (a compaction
+    /// commit catches up over it). Errors as for `seal`, `sync` and `commit`.
     public func checkpoint(epoch: Epoch, metadata: [String: [UInt8]]) async throws {
         // In flight for its whole span: between its sync and its commit neither is
         // running, and a concurrent `waitForWriteBudget` would give up in that gap
@@ -415,11 +457,17 @@ public final class StateStore: Sendable {
         // SyncResult only this method saw, so no later sync covers them and every later
         // commit is refused as out of order. Retrying that very result also lets the
         // manifest recognise a delta that landed with its acknowledgement lost.
-        let unfinished = state.withLock { s in
-            // A commit of a later epoch may have adopted its landed delta meanwhile.
-            if let u = s.unfinishedCheckpoint, u.result.epoch <= s.version.committedEpoch { s.unfinishedCheckpoint = nil }
-            return s.unfinishedCheckpoint
+        let (unfinished, landed) = state.withLock { s -> ((result: SyncResult, metadata: [String: [UInt8]])?, Bool) in
+            // Its delta landed and was adopted meanwhile (by a compaction or a commit that
+            // rebased over it): it is committed, and retrying this very epoch is done.
+            if let u = s.unfinishedCheckpoint, u.result.epoch <= s.version.committedEpoch {
+                s.unfinishedCheckpoint = nil
+                for f in u.result.ssts { s.uncommittedSynced.remove(f.id) }
+                return (nil, u.result.epoch == epoch)
+            }
+            return (s.unfinishedCheckpoint, false)
         }
+        if landed { return }
         if let unfinished {
             try await commit(epoch: unfinished.result.epoch, unfinished.result, metadata: unfinished.metadata)
             state.withLock { $0.unfinishedCheckpoint = nil }
