@@ -21,7 +21,8 @@ final class Block: Sendable {
     struct RestartKey {
         var prefix: UInt64
         var table: UInt32
-        /// Offset of the restart entry in `data` (the restart array's value);
+        /// Where the key's entry starts in the bytes it indexes: the restart entry
+        /// in `data` (the restart array's value), or the key in `SstMeta.keyBytes`;
         /// 0 where only the key parts are used (the merge heap's heads).
         var offset: UInt32 = 0
     }

@@ -11,11 +11,11 @@ final class SstMeta: Sendable {
     /// Concatenated last-keys of each data block; block i's key is `keyBytes[keyStarts[i]..<keyStarts[i+1]]`.
     let keyBytes: [UInt8]
     let keyStarts: [Int32]
-    /// Table and first 8 user-key bytes (big-endian, zero-padded) of each block's
-    /// last key: the binary search compares these dense arrays first and touches
-    /// the full key only on a tie, which saves most cache misses.
-    let keyTables: [UInt32]
-    let keyPrefixes: [UInt64]
+    /// Per block: table and first 8 user-key bytes (big-endian, zero-padded) of its
+    /// last key, and where that key starts in `keyBytes`, side by side (16 bytes):
+    /// the binary search reads one dense array and touches the full key only on a
+    /// tie, which saves most cache misses.
+    let keyHeads: [Block.RestartKey]
     let blockOffsets: [Int]
     let blockSizes: [Int]
     let charge: Int
@@ -64,45 +64,44 @@ final class SstMeta: Sendable {
         }
         keyBytes = keys
         keyStarts = starts
-        var tables = [UInt32](), prefixes = [UInt64]()
-        tables.reserveCapacity(offsets.count)
-        prefixes.reserveCapacity(offsets.count)
+        var heads = [Block.RestartKey]()
+        heads.reserveCapacity(offsets.count)
         keys.withUnsafeBytes { kb in
             for i in 0..<offsets.count {
                 let k = UnsafeRawBufferPointer(rebasing: kb[Int(starts[i])..<Int(starts[i + 1])])
-                tables.append(FullKey.table(k))
-                prefixes.append(MutableMemtable.prefix(FullKey.userKey(k)))
+                heads.append(Block.RestartKey(prefix: MutableMemtable.prefix(FullKey.userKey(k)), table: FullKey.table(k),
+                                              offset: UInt32(starts[i])))
             }
         }
-        keyTables = tables
-        keyPrefixes = prefixes
+        keyHeads = heads
         blockOffsets = offsets
         blockSizes = sizes
-        charge = keys.count + starts.count * 4 + offsets.count * 28 + filterPayload.count + 256
+        charge = keys.count + starts.count * 4 + offsets.count * 32 + filterPayload.count + 256
     }
 
     /// The first block whose last key is >= the target, or nil if the target is past the file.
     func blockIndex(table: UInt32, userKey: UnsafeRawBufferPointer, epoch: Epoch) -> Int? {
         let prefix = MutableMemtable.prefix(userKey)
         return keyBytes.withUnsafeBytes { kb in
-            keyTables.withUnsafeBufferPointer { tables in
-                keyPrefixes.withUnsafeBufferPointer { prefixes in
-                    var lo = 0, hi = blockOffsets.count
-                    while lo < hi {
-                        let mid = (lo + hi) >> 1
-                        let less: Bool
-                        if tables[mid] != table {
-                            less = tables[mid] < table
-                        } else if prefixes[mid] != prefix {
-                            less = prefixes[mid] < prefix
-                        } else {
-                            let k = UnsafeRawBufferPointer(rebasing: kb[Int(keyStarts[mid])..<Int(keyStarts[mid + 1])])
-                            less = FullKey.compare(k, table: table, userKey: userKey, epoch: epoch) < 0
-                        }
-                        if less { lo = mid + 1 } else { hi = mid }
+            keyHeads.withUnsafeBufferPointer { heads in
+                var lo = 0, hi = heads.count
+                while lo < hi {
+                    let mid = (lo + hi) >> 1
+                    let h = heads[mid]
+                    let less: Bool
+                    if h.table != table {
+                        less = h.table < table
+                    } else if h.prefix != prefix {
+                        less = h.prefix < prefix
+                    } else {
+                        // The key ends where the next one starts (the next head is adjacent in memory).
+                        let end = mid + 1 < heads.count ? Int(heads[mid + 1].offset) : kb.count
+                        let k = UnsafeRawBufferPointer(rebasing: kb[Int(h.offset)..<end])
+                        less = FullKey.compare(k, table: table, userKey: userKey, epoch: epoch) < 0
                     }
-                    return lo < blockOffsets.count ? lo : nil
+                    if less { lo = mid + 1 } else { hi = mid }
                 }
+                return lo < heads.count ? lo : nil
             }
         }
     }
