@@ -586,9 +586,18 @@ final class StormRun {
             inDoubt = nil
             checkCommittedState()
         case .failure(.io):
-            // Not committed as far as this store knows; it may have landed.
-            check(store.committedEpoch, model.committed, "committed epoch after a failed commit")
-            inDoubt = (e, metadata)
+            if store.committedEpoch == e {
+                // The delta of an earlier attempt landed and a compaction, committing
+                // over it, already installed it: the epoch is committed after all.
+                model.applyCommit(e, metadata: metadata)
+                syncs.removeFirst()
+                inDoubt = nil
+                checkCommittedState()
+            } else {
+                // Not committed as far as this store knows; it may have landed.
+                check(store.committedEpoch, model.committed, "committed epoch after a failed commit")
+                inDoubt = (e, metadata)
+            }
         case let .failure(err):
             fail("commit threw \(err)")
         }

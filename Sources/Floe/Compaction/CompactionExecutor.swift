@@ -25,7 +25,8 @@ enum CompactionExecutor {
         var wopts = options
         wopts.compression = task.compression
         wopts.targetFileSize = task.targetFileSize
-        var writer = SstWriter(id: nextID(), options: wopts)
+        let prefill = reader.blockCache.capacityBytes > 0
+        var writer = SstWriter(id: nextID(), options: wopts, retainBlocks: prefill)
         var outputs: [SstInfo] = []
         var written: UInt64 = 0
         var entriesIn: UInt64 = 0
@@ -67,9 +68,10 @@ enum CompactionExecutor {
                 let f = writer.finish()
                 try failpoints.hit(.compactionBeforeUpload)
                 try await store.put(f.info.path, f.bytes)
+                if let blocks = writer.retainedBlocks { reader.prefill(f.info, blocks: blocks) }
                 outputs.append(f.info)
                 written += f.info.fileSize
-                writer = SstWriter(id: nextID(), options: wopts)
+                writer = SstWriter(id: nextID(), options: wopts, retainBlocks: prefill)
             }
             if keep {
                 heap.withTopEntry { k, kind, v in writer.add(encodedKey: k, kind: kind, value: v) }
@@ -80,6 +82,7 @@ enum CompactionExecutor {
             let f = writer.finish()
             try failpoints.hit(.compactionBeforeUpload)
             try await store.put(f.info.path, f.bytes)
+            if let blocks = writer.retainedBlocks { reader.prefill(f.info, blocks: blocks) }
             outputs.append(f.info)
             written += f.info.fileSize
         }

@@ -56,6 +56,28 @@ struct SstReader: Sendable {
         return b
     }
 
+    /// Puts the data blocks of a file this process just wrote (`SstWriter`
+    /// with `retainBlocks`) in the block cache, but only if all of them fit in the
+    /// free room: prefilling never evicts a block a reader loaded. Without it, a
+    /// compaction that replaces warm files leaves readers with a cold cache until
+    /// every block was missed once (RocksDB offers the same for flushes as
+    /// `prepopulate_block_cache`). Returns the number of blocks cached.
+    @discardableResult
+    func prefill(_ info: SstInfo, blocks: [(offset: Int, payload: [UInt8])]) -> Int {
+        guard blockCache.capacityBytes > 0, !blocks.isEmpty else { return 0 }
+        let charge = blocks.reduce(0) { $0 + $1.payload.count + 64 }
+        let s = blockCache.stats
+        guard s.usageBytes + charge <= s.capacityBytes else { return 0 }
+        var n = 0
+        for (i, b) in blocks.enumerated() {
+            // The payload was built here a moment ago; a block that fails validation is simply not cached.
+            guard let block = try? Block(b.payload, dataBlock: true, object: info.path, offset: b.offset) else { continue }
+            blockCache.insert(BlockKey(sst: info.id, block: i), block, charge: b.payload.count + 64 + block.restartCount * 12)
+            n += 1
+        }
+        return n
+    }
+
     /// Reads blocks `first...` of one SST in a single ranged read of at most about
     /// `maxBytes`: the sequential path of compaction (bypassing the block cache)
     /// and of long scans (`fillCache`: the decoded blocks are cached for readers).

@@ -14,10 +14,14 @@ struct SstWriter {
     private var lastKey: [UInt8] = []
     private var firstKey: [UInt8] = []
     private let zstd: ZstdContext?
+    /// With `retainBlocks`: each data block's file offset and uncompressed payload,
+    /// so the caller can put the new file's blocks in the block cache.
+    private(set) var retainedBlocks: [(offset: Int, payload: [UInt8])]?
 
-    init(id: UInt64, options: SstWriterOptions) {
+    init(id: UInt64, options: SstWriterOptions, retainBlocks: Bool = false) {
         self.id = id
         self.options = options
+        retainedBlocks = retainBlocks ? [] : nil
         block = BlockBuilder(restartInterval: options.restartInterval, capacity: options.blockSize)
         index = BlockBuilder(restartInterval: 1, capacity: 4096)
         props.compression = options.compression
@@ -69,6 +73,7 @@ struct SstWriter {
         let payload = block.finish()
         let offset = out.count
         let size = BlockCodec.append(payload, compression: options.compression, to: &out, zstd: zstd)
+        retainedBlocks?.append((offset, payload))
         var v = ByteWriter(capacity: 12)
         v.varint(offset)
         v.varint(size)

@@ -1,0 +1,53 @@
+import Testing
+@testable import Floe
+
+/// Compaction outputs go into the block cache when they fit in its free room,
+/// so reads after a compaction stay warm; a full cache is never evicted for them.
+@Suite struct BlockCachePrefillTests {
+    let t = TableID(3)
+
+    func key(_ i: Int) -> [UInt8] { Array("pk\(String(i).leftPad(6))".utf8) }
+    func value(_ i: Int, _ e: Epoch) -> [UInt8] { Array("v\(i)-\(e)-".utf8) + [UInt8](repeating: UInt8(i & 0xff), count: 40) }
+
+    /// A store with every key written in each of 6 epochs, compacted to quiescence.
+    func compactedStore(cacheBytes: Int) async throws -> (StateStore, Int) {
+        var o = StoreOptions()
+        o.compaction.background = false
+        o.blockCacheBytes = cacheBytes
+        o.sst.blockSize = 1024
+        o.compaction.l0CompactionTrigger = 2
+        let s = try await StateStore.open(objectStore: MemoryObjectStore(), options: o)
+        let n = 3000
+        for e in Epoch(1)...6 {
+            for i in stride(from: Int(e) % 2, to: n, by: 1) { try s.put(t, key: key(i), value: value(i, e), epoch: e) }
+            try await s.checkpoint(epoch: e, metadata: [:])
+        }
+        let tasks = try await s.compactUntilQuiescent()
+        #expect(tasks > 0)
+        #expect(s.statistics.l0SubLevels == 0, "the compaction moved everything out of L0")
+        return (s, n)
+    }
+
+    @Test func readsAfterACompactionHitTheCacheWhenTheOutputsFit() async throws {
+        let (s, n) = try await compactedStore(cacheBytes: 64 << 20)
+        let before = s.statistics
+        for i in 0..<n {
+            #expect(try await s.get(t, key: key(i), epoch: 6) == value(i, 6), "key \(i)")
+        }
+        let after = s.statistics
+        #expect(after.blockCacheMisses == before.blockCacheMisses, "every block of the compacted files was cached by the compaction")
+        #expect(after.blockCacheHits > before.blockCacheHits)
+        try await s.close()
+    }
+
+    @Test func aCacheWithoutRoomIsNotPrefilled() async throws {
+        // 16 KiB holds a few 1 KiB blocks, far fewer than the compacted files have.
+        let (s, n) = try await compactedStore(cacheBytes: 16 << 10)
+        let before = s.statistics
+        for i in 0..<n {
+            #expect(try await s.get(t, key: key(i), epoch: 6) == value(i, 6), "key \(i)")
+        }
+        #expect(s.statistics.blockCacheMisses > before.blockCacheMisses, "outputs that do not fit are read from the store")
+        try await s.close()
+    }
+}
