@@ -378,8 +378,8 @@ final class SkippingSyncFileSystem: FileSystem {
     let inner: any FileSystem
     let skipDirectories: Bool
     let skipFiles: Bool
-    /// Descriptors opened as directories (protected by the mutex).
-    private let directories = Mutex<Set<Int32>>([])
+    /// Descriptors opened as directories (protected by the lock; `Lock`, not a bare `Mutex`, so ThreadSanitizer sees its hand-offs).
+    private let directories = Lock<Set<Int32>>([])
 
     init(_ inner: any FileSystem, skipDirectories: Bool, skipFiles: Bool) {
         self.inner = inner
