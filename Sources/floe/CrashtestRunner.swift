@@ -120,7 +120,7 @@ final class CrashtestRunner {
         }
 
         var problems: [String] = []
-        let stderrTail = err.split(separator: "\n").suffix(5).joined(separator: " | ")
+        let stderrTail = Self.crashExcerpt(err)
         switch termination {
         case .signalled(SIGKILL) where killed: break
         case .exited(CrashtestWorkerCommand.exitStopped) where finalLine?.hasPrefix("stop: ") == true || crashed: break
@@ -129,7 +129,7 @@ final class CrashtestRunner {
         case .exited(CrashtestWorkerCommand.exitError):
             problems.append("the worker failed: \(finalLine ?? "(no message)")")
         default:
-            problems.append("the worker \(termination) unexpectedly" + (stderrTail.isEmpty ? "" : "; stderr: \(stderrTail)"))
+            problems.append("the worker \(termination) unexpectedly" + (stderrTail.isEmpty ? "" : "; stderr:\n\(stderrTail)"))
         }
 
         let history: OracleHistory
@@ -264,6 +264,34 @@ final class CrashtestRunner {
         guard let p = realpath(path, nil) else { return path }
         defer { free(p) }
         return String(cString: p)
+    }
+
+    /// The part of a worker's stderr that says why it died: Swift's fatal-error
+    /// line, the backtracer's headline and the crashed thread's first frames.
+    /// The register dump and image list that end a backtrace say nothing useful
+    /// in a report, so they are left to the worker's `.err` file.
+    static func crashExcerpt(_ err: String, frames: Int = 16) -> String {
+        let lines = err.split(separator: "\n", omittingEmptySubsequences: false)
+        var picked: [Substring] = []
+        var i = 0
+        while i < lines.count {
+            let line = lines[i]
+            if line.contains("Fatal error") || line.hasPrefix("***") || line.contains("failpoint") {
+                picked.append(line)
+            } else if line.hasPrefix("Thread") && line.hasSuffix("crashed:") {
+                picked.append(line)
+                var j = i + 1
+                while j < lines.count, j <= i + frames, !lines[j].isEmpty || j == i + 1 {
+                    if !lines[j].isEmpty { picked.append(lines[j]) }
+                    j += 1
+                }
+                i = j
+                continue
+            }
+            i += 1
+        }
+        if picked.isEmpty { picked = Array(lines.filter { !$0.isEmpty }.suffix(5)) }
+        return picked.map { "    " + $0 }.joined(separator: "\n")
     }
 
     static func monotonicMillis() -> UInt64 {

@@ -75,6 +75,19 @@ import Synchronization
         #expect(report.isClean, "seed \(seed): \(report.problems)")
     }
 
+    /// The background loop reads the clock, then the last commit time a writer on
+    /// another thread may have stored after that read. A commit stamped after
+    /// `now` is "not idle", not a UInt64 underflow trap (it killed a crashtest
+    /// worker with SIGILL once).
+    @Test func idleCheckToleratesACommitStampedAfterTheClockRead() {
+        #expect(!StateStore.commitsPaused(now: 5_000_000, lastCommit: 5_000_007))
+        #expect(!StateStore.commitsPaused(now: 5_000_000, lastCommit: 4_500_000))
+        #expect(!StateStore.commitsPaused(now: 5_000_000, lastCommit: 4_000_000))
+        #expect(StateStore.commitsPaused(now: 5_000_000, lastCommit: 3_999_999))
+        #expect(StateStore.commitsPaused(now: 5_000_000, lastCommit: 0))
+        #expect(!StateStore.commitsPaused(now: 5_000_000, lastCommit: .max))
+    }
+
     @Test func oldVersionsAndTombstonesAreDroppedAtTheBottom() async throws {
         let mem = MemoryObjectStore()
         var o = smallOptions()

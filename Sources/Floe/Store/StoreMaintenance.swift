@@ -170,7 +170,8 @@ extension StateStore {
             var didWork = false
             do {
                 // Idle once commits have paused for a while: then L0 leftovers go down too.
-                let idle = StateStore.monotonicMicros() - store.lastCommitMicros.load(ordering: .relaxed) > 1_000_000
+                let idle = StateStore.commitsPaused(now: StateStore.monotonicMicros(),
+                                                    lastCommit: store.lastCommitMicros.load(ordering: .relaxed))
                 didWork = try await store.compactOnce(idle: idle && !intraL0Only, intraL0Only: intraL0Only) != nil
                 store.state.withLock { $0.compactionError = nil }
                 backoffMillis = 1
@@ -193,6 +194,13 @@ extension StateStore {
                 try? await Task.sleep(for: .milliseconds(backoffMillis > 1 ? backoffMillis : 5))
             }
         }
+    }
+
+    /// Whether commits have paused for over a second. A commit on another thread
+    /// can store a time later than `now` (read before the load), so this compares
+    /// instead of subtracting: `now - lastCommit` traps on UInt64 underflow.
+    static func commitsPaused(now: UInt64, lastCommit: UInt64) -> Bool {
+        now > lastCommit && now - lastCommit > 1_000_000
     }
 
     static func monotonicMicros() -> UInt64 {
