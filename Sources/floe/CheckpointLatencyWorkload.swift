@@ -12,7 +12,7 @@ enum CheckpointLatencyWorkload {
         let bar = ProgressBar("checkpoint", total: o.num)
         let before = db.statistics
         var rng = SplitMix64(seed: o.seed ^ 0xc4e)
-        var pipe = EpochPipeline(db: db, depth: o.pipeline)
+        var pipe = try EpochPipeline(db: db, depth: o.pipeline)
         let n = UInt64(o.num)
         let chunk = max(1, min(o.epochKeys, o.rate / 1000))
         let clock = ContinuousClock()

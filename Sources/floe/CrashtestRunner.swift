@@ -276,7 +276,7 @@ final class CrashtestRunner {
         var i = 0
         while i < lines.count {
             let line = lines[i]
-            if line.contains("Fatal error") || line.hasPrefix("***") || line.contains("failpoint") {
+            if line.contains("Fatal error") || line.hasPrefix("***") || line.hasPrefix("floe: failpoint") {
                 picked.append(line)
             } else if line.hasPrefix("Thread") && line.hasSuffix("crashed:") {
                 picked.append(line)

@@ -23,7 +23,7 @@ struct FillWorkload {
     /// Writes and commits everything; `progress(done)` is called after each epoch is sealed.
     func run(progress: (Int) -> Void) async throws -> Outcome {
         var out = Outcome()
-        var pipe = EpochPipeline(db: db, depth: pipelineDepth)
+        var pipe = try EpochPipeline(db: db, depth: pipelineDepth)
         var lat = LatencyHistogram()
         out.seconds = try await Timer.measure {
             var i = 0

@@ -48,13 +48,12 @@ struct OverwriteWorkload {
         for i in stride(from: ops.count - 1, to: updates, by: -1) {
             ops.swapAt(i, updates + Int(rng.next() % UInt64(i - updates + 1)))
         }
-        var epoch = db.committedEpoch
-        var inflight: [Task<Void, Error>] = []
+        var pipe = try CheckpointPipeline(store: db, depth: pipeline)
         let table = TableID(1)
         out.seconds = try await Timer.measure {
             var i = 0
             while i < ops.count {
-                epoch += 1
+                let epoch = pipe.epoch
                 let end = min(ops.count, i + epochKeys)
                 while i < end {
                     let (k, del) = ops[i]
@@ -68,16 +67,9 @@ struct OverwriteWorkload {
                     }
                     i += 1
                 }
-                try db.seal(epoch: epoch)
-                if inflight.count >= pipeline { try await inflight.removeFirst().value }
-                let e = epoch, prev = inflight.last
-                inflight.append(Task {
-                    let r = try await db.sync(epoch: e)
-                    try await prev?.value
-                    try await db.commit(epoch: e, r, metadata: [:])
-                })
+                try await pipe.endEpoch()
             }
-            for t in inflight { try await t.value }
+            _ = try await pipe.drain()
         }
         out.writes = ops.count
         out.quiesceSeconds = try await Timer.measure { _ = try await db.compactUntilQuiescent() }

@@ -78,7 +78,7 @@ enum ReadWhileWritingWorkload {
                               depth: Int, seed: UInt64, stop: StopFlag) async throws -> WriterOutcome {
         var out = WriterOutcome()
         var rng = SplitMix64(seed: seed)
-        var pipe = EpochPipeline(db: db, depth: depth)
+        var pipe = try EpochPipeline(db: db, depth: depth)
         let n = UInt64(keys.count)
         out.seconds = try await Timer.measure {
             while !stop.isRaised {

@@ -27,11 +27,11 @@ final class FloeEngine: BenchEngine {
 
     func apply(_ plan: WritePlan, keys: BenchKeys, values: BenchValues) async throws {
         let store = self.store, table = self.table
-        var epoch = store.committedEpoch
-        var inflight: [Task<Void, Error>] = []
+        // Pipelined like `floe bench`: epoch e uploads while e + 1 is written; syncs and commits stay in order.
+        var pipe = try CheckpointPipeline(store: store, depth: config.pipeline)
         var i = 0
         while i < plan.ops.count {
-            epoch += 1
+            let epoch = pipe.epoch
             let end = min(plan.ops.count, i + plan.batchKeys)
             while i < end {
                 let op = plan.ops[i]
@@ -42,17 +42,9 @@ final class FloeEngine: BenchEngine {
                 }
                 i += 1
             }
-            try store.seal(epoch: epoch)
-            // Pipelined like `floe bench`: epoch e uploads while e + 1 is written; commits stay in order.
-            if inflight.count >= config.pipeline { try await inflight.removeFirst().value }
-            let e = epoch, prev = inflight.last
-            inflight.append(Task {
-                let r = try await store.sync(epoch: e)
-                try await prev?.value
-                try await store.commit(epoch: e, r, metadata: [:])
-            })
+            try await pipe.endEpoch()
         }
-        for t in inflight { try await t.value }
+        _ = try await pipe.drain()
     }
 
     func get(_ key: [UInt8]) async throws -> [UInt8]? {
