@@ -26,7 +26,10 @@ enum CompactionExecutor {
         wopts.compression = task.compression
         wopts.targetFileSize = task.targetFileSize
         let prefill = reader.blockCache.capacityBytes > 0
-        var writer = SstWriter(id: nextID(), options: wopts, retainBlocks: prefill)
+        // Inputs' size bounds the outputs' (compression and dropped versions only shrink them).
+        let inputBytes = task.inputs.reduce(0) { $0 + $1.ssts.reduce(0) { $0 + Int($1.fileSize) } }
+        var left = inputBytes
+        var writer = SstWriter(id: nextID(), options: wopts, retainBlocks: prefill, expectedBytes: left)
         var outputs: [SstInfo] = []
         var written: UInt64 = 0
         var entriesIn: UInt64 = 0
@@ -71,7 +74,8 @@ enum CompactionExecutor {
                 if let blocks = writer.retainedBlocks { reader.prefill(f.info, blocks: blocks) }
                 outputs.append(f.info)
                 written += f.info.fileSize
-                writer = SstWriter(id: nextID(), options: wopts, retainBlocks: prefill)
+                left = max(0, left - Int(f.info.fileSize))
+                writer = SstWriter(id: nextID(), options: wopts, retainBlocks: prefill, expectedBytes: left)
             }
             if keep {
                 heap.withTopEntry { k, kind, v in writer.add(encodedKey: k, kind: kind, value: v) }

@@ -7,10 +7,18 @@ enum BlockCodec {
     /// at least 1/8) and appends the trailer to `out`. Returns the bytes appended.
     @discardableResult
     static func append(_ payload: [UInt8], compression: Compression, to out: inout [UInt8], zstd: ZstdContext? = nil) -> Int {
+        var scratch: [UInt8] = []
+        return append(payload, compression: compression, to: &out, scratch: &scratch, zstd: zstd)
+    }
+
+    /// As above, compressing through `scratch`, which the caller keeps across blocks.
+    @discardableResult
+    static func append(_ payload: [UInt8], compression: Compression, to out: inout [UInt8], scratch: inout [UInt8],
+                       zstd: ZstdContext? = nil) -> Int {
         let start = out.count
         var kind = compression
         if compression != .none {
-            let packed = compression.compress(payload, appendingTo: &out, zstd: zstd)
+            let packed = compression.compress(payload, appendingTo: &out, scratch: &scratch, zstd: zstd)
             if packed == nil || packed! >= payload.count - payload.count / 8 {
                 out.removeLast(out.count - start)
                 kind = .none

@@ -37,21 +37,26 @@ public enum Compression: UInt8, Sendable, CaseIterable, Codable, CustomStringCon
     /// (with `out` unchanged) when the codec fails. `zstd` reuses a compression
     /// context; without one zstd allocates a fresh context per call, which is slow.
     func compress(_ input: [UInt8], appendingTo out: inout [UInt8], zstd: ZstdContext?, zstdLevel: Int32 = 1) -> Int? {
+        var scratch: [UInt8] = []
+        return compress(input, appendingTo: &out, scratch: &scratch, zstd: zstd, zstdLevel: zstdLevel)
+    }
+
+    /// As above, compressing through `scratch`, a buffer the caller keeps across
+    /// calls: the codec needs room for its worst case, and zero-filling that much
+    /// of `out` per block cost more than copying the compressed bytes once.
+    func compress(_ input: [UInt8], appendingTo out: inout [UInt8], scratch: inout [UInt8], zstd: ZstdContext?,
+                  zstdLevel: Int32 = 1) -> Int? {
         let start = out.count
         switch self {
         case .none:
             out.append(contentsOf: input)
             return input.count
         case .lz4, .zstd:
-            var n = input.count
-            while n >= 0x80 { out.append(UInt8(truncatingIfNeeded: n) | 0x80); n >>= 7 }
-            out.append(UInt8(n))
-            let header = out.count
             let bound = self == .lz4 ? Int(LZ4_compressBound(Int32(input.count))) : ZSTD_compressBound(input.count)
-            out.append(contentsOf: repeatElement(0, count: bound))
+            if scratch.count < bound { scratch = [UInt8](repeating: 0, count: bound) }
             let written: Int = input.withUnsafeBytes { src in
-                out.withUnsafeMutableBytes { dst in
-                    let d = dst.baseAddress! + header
+                scratch.withUnsafeMutableBytes { dst in
+                    let d = dst.baseAddress!
                     if self == .lz4 {
                         return Int(LZ4_compress_default(src.baseAddress?.assumingMemoryBound(to: CChar.self),
                                                         d.assumingMemoryBound(to: CChar.self), Int32(input.count), Int32(bound)))
@@ -61,11 +66,11 @@ public enum Compression: UInt8, Sendable, CaseIterable, Codable, CustomStringCon
                     return ZSTD_isError(r) != 0 ? -1 : r
                 }
             }
-            guard written > 0 || input.isEmpty else {
-                out.removeLast(out.count - start)
-                return nil
-            }
-            out.removeLast(bound - max(0, written))
+            guard written > 0 || input.isEmpty else { return nil }
+            var n = input.count
+            while n >= 0x80 { out.append(UInt8(truncatingIfNeeded: n) | 0x80); n >>= 7 }
+            out.append(UInt8(n))
+            scratch.withUnsafeBytes { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[0..<max(0, written)])) }
             return out.count - start
         }
     }

@@ -11,7 +11,9 @@ enum MemtableFlush {
     static func build(_ memtables: [FrozenMemtable], options: SstWriterOptions, nextID: () -> UInt64) -> [Output] {
         var outputs: [Output] = []
         var positions = [Int](repeating: 0, count: memtables.count)
-        var writer = SstWriter(id: nextID(), options: options)
+        // The memtables' bytes bound the file (keys grow by their 12-byte suffix, 1% or so for blocks).
+        let expected = memtables.reduce(0) { $0 + $1.memoryBytes }
+        var writer = SstWriter(id: nextID(), options: options, expectedBytes: expected)
         while true {
             // Pick the smallest (table, key); among equals the newest epoch (highest index) first.
             var best = -1
@@ -30,7 +32,7 @@ enum MemtableFlush {
                 if writer.estimatedSize >= options.targetFileSize && writer.isNewUserKey(table: e.table, userKey: key) {
                     let f = writer.finish()
                     outputs.append(Output(bytes: f.bytes, info: f.info))
-                    writer = SstWriter(id: nextID(), options: options)
+                    writer = SstWriter(id: nextID(), options: options, expectedBytes: expected)
                 }
                 writer.add(table: e.table, userKey: key, epoch: m.epoch, kind: e.kind, value: value)
             }

@@ -11,6 +11,8 @@ struct SstWriter {
     private var hashes: [UInt64] = []
     private var props = SstProperties()
     private var scratch: [UInt8] = []
+    /// Compressed block before it is appended to `out`.
+    private var compressed: [UInt8] = []
     private var lastKey: [UInt8] = []
     private var firstKey: [UInt8] = []
     private let zstd: ZstdContext?
@@ -18,7 +20,11 @@ struct SstWriter {
     /// so the caller can put the new file's blocks in the block cache.
     private(set) var retainedBlocks: [(offset: Int, payload: [UInt8])]?
 
-    init(id: UInt64, options: SstWriterOptions, retainBlocks: Bool = false) {
+    /// `expectedBytes`: about how big the file will get (its input's size, or the
+    /// target size when the input is bigger). Reserving that up front spares the
+    /// buffer its doublings: each copies everything so far, and a large buffer is
+    /// fresh memory the kernel has to zero again.
+    init(id: UInt64, options: SstWriterOptions, retainBlocks: Bool = false, expectedBytes: Int? = nil) {
         self.id = id
         self.options = options
         retainedBlocks = retainBlocks ? [] : nil
@@ -26,7 +32,9 @@ struct SstWriter {
         index = BlockBuilder(restartInterval: 1, capacity: 4096)
         props.compression = options.compression
         zstd = options.compression == .zstd ? ZstdContext() : nil
-        out.reserveCapacity(min(options.targetFileSize, 4 << 20))
+        let expected = min(options.targetFileSize, expectedBytes ?? (4 << 20))
+        // Headroom for the block that crosses the target, the filter and the index.
+        out.reserveCapacity(expected + expected / 16 + 2 * options.blockSize + 4096)
     }
 
     var isEmpty: Bool { props.entryCount == 0 }
@@ -72,7 +80,7 @@ struct SstWriter {
         let lastInBlock = block.lastAddedKey
         let payload = block.finish()
         let offset = out.count
-        let size = BlockCodec.append(payload, compression: options.compression, to: &out, zstd: zstd)
+        let size = BlockCodec.append(payload, compression: options.compression, to: &out, scratch: &compressed, zstd: zstd)
         retainedBlocks?.append((offset, payload))
         var v = ByteWriter(capacity: 12)
         v.varint(offset)
