@@ -126,8 +126,8 @@ struct SstReader: Sendable {
     /// The same lookup using only cached meta and blocks, without suspending.
     /// Returns nil when something is not cached (the caller then takes the async path).
     @inline(__always)
-    func getCached(_ info: SstInfo, table: UInt32, userKey: [UInt8], hash: UInt64, epoch: Epoch) -> Lookup? {
-        guard let m = metaCache.get(info.id) else { return nil }
+    func getCached(id: UInt64, table: UInt32, userKey: [UInt8], hash: UInt64, epoch: Epoch) -> Lookup? {
+        guard let m = metaCache.get(id) else { return nil }
         if let f = m.filter, !f.mayContain(hash) { return .notFound }
         guard let bi = userKey.withUnsafeBytes({ m.blockIndex(table: table, userKey: $0, epoch: epoch) }) else { return .notFound }
         guard let b = blockCache.get(BlockKey(sst: m.id, block: bi)) else { return nil }

@@ -54,31 +54,48 @@ enum PointReader {
         }
     }
 
+    /// What one sorted run said about the key.
+    private enum Step {
+        case skip
+        case fetch(file: Int)
+        case hit(SstReader.Lookup)
+    }
+
     /// Sorted runs `first...` from cached meta and blocks only.
     private static func probeRuns(from first: Int, reader: SstReader, version: Version,
                                   table: TableID, key: [UInt8], hash: UInt64, epoch: Epoch) -> Probe {
         // L0 sub-levels newest first, then the levels: the first version found is the newest.
+        // Runs and files are borrowed, never copied: with a deep L0 a get passes dozens
+        // of files, and copying each `SstInfo` (two key arrays) cost a fifth of the get
+        // in retains and releases.
         let l0 = version.l0.count
         var i = first
         while i < l0 + version.levels.count {
             defer { i += 1 }
-            let run = i < l0 ? version.l0[i] : version.levels[i - l0]
-            guard let sst = find(run, table: table.raw, key: key), sst.minEpoch <= epoch else { continue }
-            guard let r = reader.getCached(sst, table: table.raw, userKey: key, hash: hash, epoch: epoch) else {
-                return .fetch(run: i, sst: sst, hash: hash)
+            let runs = i < l0 ? version.l0 : version.levels, at = i < l0 ? i : i - l0
+            let step: Step = runs.withUnsafeBufferPointer { runs in
+                runs[at].withUnsafeBufferPointer { run in
+                    guard let f = find(run, table: table.raw, key: key), run[f].minEpoch <= epoch else { return .skip }
+                    guard let r = reader.getCached(id: run[f].id, table: table.raw, userKey: key, hash: hash, epoch: epoch) else {
+                        return .fetch(file: f)
+                    }
+                    return .hit(r)
+                }
             }
-            switch r {
-            case let .value(v): return .answer(v)
-            case .tombstone: return .answer(nil)
-            case .notFound: continue
+            switch step {
+            case .skip: continue
+            case let .fetch(f): return .fetch(run: i, sst: runs[at][f], hash: hash)
+            case let .hit(.value(v)): return .answer(v)
+            case .hit(.tombstone): return .answer(nil)
+            case .hit(.notFound): continue
             }
         }
         return .answer(nil)
     }
 
-    /// The SST of a sorted run whose range may hold the user key.
+    /// The index of the file of a sorted run whose range may hold the user key.
     @inline(__always)
-    static func find(_ run: [SstInfo], table: UInt32, key: [UInt8]) -> SstInfo? {
+    static func find(_ run: UnsafeBufferPointer<SstInfo>, table: UInt32, key: [UInt8]) -> Int? {
         key.withUnsafeBytes { k in
             var lo = 0, hi = run.count
             while lo < hi {
@@ -87,7 +104,7 @@ enum PointReader {
                 if c < 0 { lo = mid + 1 } else { hi = mid }
             }
             guard lo < run.count, run[lo].mayContain(table: table, userKey: k) else { return nil }
-            return run[lo]
+            return lo
         }
     }
 }
