@@ -143,13 +143,8 @@ import Testing
 
     @Test(arguments: storePoints)
     func injectedErrorLeavesTheStoreUsable(point: Failpoint) async throws {
-        let mem = MemoryObjectStore()
-        let s = try await StateStore.open(objectStore: mem, options: Self.options())
-        var model: [ModelKey: [UInt8]] = [:]
-        for e in Epoch(1)...3 {
-            try Self.write(s, &model, epoch: e)
-            try await s.checkpoint(epoch: e, metadata: ["e": e.leBytes])
-        }
+        let (mem, s, start) = try await Self.storeWithThreeEpochs()
+        var model = start
         let injected = FloeError.io(path: "failpoint:\(point.rawValue)", reason: "injected")
         let committedModel = model
         var next: Epoch = 4
@@ -229,18 +224,26 @@ import Testing
         #expect(report.isClean, "\(report.problems)")
     }
 
+    /// A store on a fresh memory object store with epochs 1...3 checkpointed
+    /// (metadata `e` = the epoch), and the model of what it holds.
+    static func storeWithThreeEpochs() async throws -> (MemoryObjectStore, StateStore, [ModelKey: [UInt8]]) {
+        let mem = MemoryObjectStore()
+        let s = try await StateStore.open(objectStore: mem, options: options())
+        var model: [ModelKey: [UInt8]] = [:]
+        for e in Epoch(1)...3 {
+            try write(s, &model, epoch: e)
+            try await s.checkpoint(epoch: e, metadata: ["e": e.leBytes])
+        }
+        return (mem, s, model)
+    }
+
     /// Found by `floe crashtest --failpoints`: the commit delta of a checkpoint landed but the
     /// call failed (`commit.after_manifest`); before the application's retry, a compaction
     /// committed on top of that delta and installed it. The retry must succeed (the epoch is
     /// committed, exactly once), not refuse the epoch as already committed.
     @Test func checkpointRetryAfterACompactionAdoptedItsLandedCommit() async throws {
-        let mem = MemoryObjectStore()
-        let s = try await StateStore.open(objectStore: mem, options: Self.options())
-        var model: [ModelKey: [UInt8]] = [:]
-        for e in Epoch(1)...3 {
-            try Self.write(s, &model, epoch: e)
-            try await s.checkpoint(epoch: e, metadata: ["e": e.leBytes])
-        }
+        let (mem, s, start) = try await Self.storeWithThreeEpochs()
+        var model = start
         s.failpoints.set(.commitAfterManifest, FailpointAction(.error, limit: 1))
         try Self.write(s, &model, epoch: 4)
         let failed = await capture { try await s.checkpoint(epoch: 4, metadata: ["e": Epoch(4).leBytes]) }
@@ -267,13 +270,8 @@ import Testing
     /// delta already installed by a compaction and succeeds; a different sync result for
     /// that epoch, or the same one once it succeeded, is still refused.
     @Test func commitRetryAfterACompactionAdoptedItsLandedDelta() async throws {
-        let mem = MemoryObjectStore()
-        let s = try await StateStore.open(objectStore: mem, options: Self.options())
-        var model: [ModelKey: [UInt8]] = [:]
-        for e in Epoch(1)...3 {
-            try Self.write(s, &model, epoch: e)
-            try await s.checkpoint(epoch: e, metadata: ["e": e.leBytes])
-        }
+        let (mem, s, start) = try await Self.storeWithThreeEpochs()
+        var model = start
         try Self.write(s, &model, epoch: 4)
         try s.seal(epoch: 4)
         let r = try await s.sync(epoch: 4)
