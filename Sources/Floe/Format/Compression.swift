@@ -29,21 +29,17 @@ public enum Compression: UInt8, Sendable, CaseIterable, Codable, CustomStringCon
     /// varint (lz4 and zstd only) so decompression allocates exactly once.
     func compress(_ input: [UInt8], zstdLevel: Int32 = 1) -> [UInt8] {
         var out: [UInt8] = []
-        _ = compress(input, appendingTo: &out, zstd: nil, zstdLevel: zstdLevel)
+        var scratch: [UInt8] = []
+        _ = compress(input, appendingTo: &out, scratch: &scratch, zstd: nil, zstdLevel: zstdLevel)
         return out
     }
 
     /// Appends the compressed form of `input` to `out` and returns its size, or nil
     /// (with `out` unchanged) when the codec fails. `zstd` reuses a compression
     /// context; without one zstd allocates a fresh context per call, which is slow.
-    func compress(_ input: [UInt8], appendingTo out: inout [UInt8], zstd: ZstdContext?, zstdLevel: Int32 = 1) -> Int? {
-        var scratch: [UInt8] = []
-        return compress(input, appendingTo: &out, scratch: &scratch, zstd: zstd, zstdLevel: zstdLevel)
-    }
-
-    /// As above, compressing through `scratch`, a buffer the caller keeps across
-    /// calls: the codec needs room for its worst case, and zero-filling that much
-    /// of `out` per block cost more than copying the compressed bytes once.
+    /// The codec writes into `scratch`, a buffer the caller keeps across calls: it
+    /// needs room for its worst case, which is zero-filled once per scratch buffer
+    /// instead of once per block inside `out`.
     func compress(_ input: [UInt8], appendingTo out: inout [UInt8], scratch: inout [UInt8], zstd: ZstdContext?,
                   zstdLevel: Int32 = 1) -> Int? {
         let start = out.count
