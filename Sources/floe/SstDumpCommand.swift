@@ -60,7 +60,7 @@ struct SstDumpCommand: AsyncParsableCommand {
         print("\nfilter")
         if let filter = s.filter {
             let perKey = p.distinctUserKeys > 0 ? ", " + fmt(Double(filter.bitCount) / Double(p.distinctUserKeys), 1) + " bits/key" : ""
-            print("  bloom, k = \(filter.hashCount), \(filter.bitCount) bits (\(filter.bitCount / 8) bytes)\(perKey)")
+            print("  bloom (\(filter.blocked ? "blocked, 512-bit blocks" : "standard")), k = \(filter.hashCount), \(filter.bitCount) bits (\(filter.bitCount / 8) bytes)\(perKey)")
         } else {
             print("  none")
         }

@@ -3,7 +3,10 @@
 struct SstFooter: Equatable {
     static let size = 56
     static let magic: UInt64 = 0x3154_5353_454F_4C46 // "FLOESST1" little-endian
-    static let formatVersion: UInt32 = 1
+    /// Written by this version: 2 (blocked bloom filters). Version 1 files (standard
+    /// filters only) are still read.
+    static let formatVersion: UInt32 = 2
+    static let readableVersions: ClosedRange<UInt32> = 1...2
 
     var filterOffset: UInt64
     var filterSize: UInt32
@@ -11,13 +14,15 @@ struct SstFooter: Equatable {
     var indexSize: UInt32
     var propertiesOffset: UInt64
     var propertiesSize: UInt32
+    /// The format version the file was written in.
+    var version: UInt32 = SstFooter.formatVersion
 
     func encode(into out: inout [UInt8]) {
         var w = ByteWriter(capacity: SstFooter.size)
         w.u64(filterOffset); w.u32(filterSize)
         w.u64(indexOffset); w.u32(indexSize)
         w.u64(propertiesOffset); w.u32(propertiesSize)
-        w.u32(SstFooter.formatVersion)
+        w.u32(version)
         w.u64(Checksum.xxh3(w.bytes))
         w.u64(SstFooter.magic)
         out.append(contentsOf: w.bytes)
@@ -30,14 +35,15 @@ struct SstFooter: Equatable {
             throw FloeError.corruption(object: object, offset: max(0, base), reason: "SST footer truncated: \(b.count) of \(size) bytes")
         }
         var r = ByteReader(b, object: object, base: base)
-        let f = SstFooter(filterOffset: try r.u64(), filterSize: try r.u32(), indexOffset: try r.u64(),
+        var f = SstFooter(filterOffset: try r.u64(), filterSize: try r.u32(), indexOffset: try r.u64(),
                           indexSize: try r.u32(), propertiesOffset: try r.u64(), propertiesSize: try r.u32())
         let version = try r.u32()
+        f.version = version
         let stored = try r.u64()
         let magic = try r.u64()
         guard magic == SstFooter.magic else { throw r.corrupt("bad SST magic \(hex(magic))", at: 48) }
         guard stored == Checksum.xxh3(b, 0..<40) else { throw r.corrupt("SST footer checksum mismatch", at: 40) }
-        guard version == formatVersion else { throw FloeError.unsupportedFormat(object: object, version: version) }
+        guard readableVersions.contains(version) else { throw FloeError.unsupportedFormat(object: object, version: version) }
         // The three meta blocks are contiguous, in this order, right before the footer.
         // Offsets are bounded first so the sums below cannot overflow.
         guard base >= 0, f.filterOffset <= UInt64(base), f.indexOffset <= UInt64(base), f.propertiesOffset <= UInt64(base),

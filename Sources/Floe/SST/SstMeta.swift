@@ -29,8 +29,12 @@ final class SstMeta: Sendable {
         self.footer = footer
         let base = Int(footer.filterOffset)
         let filterPayload = try BlockCodec.open(tail, range: 0..<Int(footer.filterSize), object: object, objectOffset: base)
-        filter = filterPayload.isEmpty ? nil
+        let filter = filterPayload.isEmpty ? nil
             : try BloomFilter.decode(filterPayload, range: 0..<filterPayload.count, object: object, baseOffset: base)
+        if let filter, filter.blocked, footer.version < 2 {
+            throw FloeError.corruption(object: object, offset: base, reason: "blocked bloom filter in a format version \(footer.version) SST")
+        }
+        self.filter = filter
         let ir = Int(footer.indexOffset) - base
         let indexPayload = try BlockCodec.open(tail, range: ir..<(ir + Int(footer.indexSize)), object: object, objectOffset: Int(footer.indexOffset))
         let pr = Int(footer.propertiesOffset) - base

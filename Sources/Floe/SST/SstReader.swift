@@ -111,7 +111,11 @@ struct SstReader: Sendable {
 
     /// The newest version of `(table, userKey)` with epoch <= `epoch` in this SST.
     func get(_ info: SstInfo, table: UInt32, userKey: [UInt8], hash: UInt64, epoch: Epoch) async throws -> Lookup {
-        let m = try await meta(info)
+        try await get(try await meta(info), table: table, userKey: userKey, hash: hash, epoch: epoch)
+    }
+
+    /// The same lookup with the file's meta at hand (the block may still be read).
+    func get(_ m: SstMeta, table: UInt32, userKey: [UInt8], hash: UInt64, epoch: Epoch) async throws -> Lookup {
         if let f = m.filter, !f.mayContain(hash) { return .notFound }
         guard let bi = userKey.withUnsafeBytes({ m.blockIndex(table: table, userKey: $0, epoch: epoch) }) else { return .notFound }
         let b = try await block(m, bi)
@@ -128,6 +132,12 @@ struct SstReader: Sendable {
     @inline(__always)
     func getCached(id: UInt64, table: UInt32, userKey: [UInt8], hash: UInt64, epoch: Epoch) -> Lookup? {
         guard let m = metaCache.get(id) else { return nil }
+        return getCached(m, table: table, userKey: userKey, hash: hash, epoch: epoch)
+    }
+
+    /// The same lookup with the file's meta already at hand: nil when the block is not cached.
+    @inline(__always)
+    func getCached(_ m: SstMeta, table: UInt32, userKey: [UInt8], hash: UInt64, epoch: Epoch) -> Lookup? {
         if let f = m.filter, !f.mayContain(hash) { return .notFound }
         guard let bi = userKey.withUnsafeBytes({ m.blockIndex(table: table, userKey: $0, epoch: epoch) }) else { return .notFound }
         guard let b = blockCache.get(BlockKey(sst: m.id, block: bi)) else { return nil }

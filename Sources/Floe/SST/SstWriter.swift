@@ -16,6 +16,8 @@ struct SstWriter {
     private var lastKey: [UInt8] = []
     private var firstKey: [UInt8] = []
     private let zstd: ZstdContext?
+    /// Footer version to write; 1 (standard bloom filter) only to test that older files still read.
+    private let formatVersion: UInt32
     /// With `retainBlocks`: each data block's file offset and uncompressed payload,
     /// so the caller can put the new file's blocks in the block cache.
     private(set) var retainedBlocks: [(offset: Int, payload: [UInt8])]?
@@ -24,8 +26,10 @@ struct SstWriter {
     /// target size when the input is bigger). Reserving that up front spares the
     /// buffer its doublings: each copies everything so far, and a large buffer is
     /// fresh memory the kernel has to zero again.
-    init(id: UInt64, options: SstWriterOptions, retainBlocks: Bool = false, expectedBytes: Int? = nil) {
+    init(id: UInt64, options: SstWriterOptions, retainBlocks: Bool = false, expectedBytes: Int? = nil,
+         formatVersion: UInt32 = SstFooter.formatVersion) {
         self.id = id
+        self.formatVersion = formatVersion
         self.options = options
         retainedBlocks = retainBlocks ? [] : nil
         block = BlockBuilder(restartInterval: options.restartInterval, capacity: options.blockSize)
@@ -97,7 +101,7 @@ struct SstWriter {
         let filterOffset = out.count
         var fw = ByteWriter()
         if options.bloomBitsPerKey > 0 {
-            BloomFilter.build(hashes: hashes, bitsPerKey: options.bloomBitsPerKey).encode(into: &fw)
+            BloomFilter.build(hashes: hashes, bitsPerKey: options.bloomBitsPerKey, blocked: formatVersion >= 2).encode(into: &fw)
         }
         let filterSize = BlockCodec.append(fw.bytes, compression: .none, to: &out)
         let indexOffset = out.count
@@ -106,7 +110,7 @@ struct SstWriter {
         let propsSize = BlockCodec.append(props.encode(), compression: .none, to: &out)
         SstFooter(filterOffset: UInt64(filterOffset), filterSize: UInt32(filterSize),
                   indexOffset: UInt64(indexOffset), indexSize: UInt32(indexSize),
-                  propertiesOffset: UInt64(propsOffset), propertiesSize: UInt32(propsSize)).encode(into: &out)
+                  propertiesOffset: UInt64(propsOffset), propertiesSize: UInt32(propsSize), version: formatVersion).encode(into: &out)
         let info = SstInfo(id: id, fileSize: UInt64(out.count), smallestKey: firstKey, largestKey: lastKey,
                            minEpoch: props.minEpoch, maxEpoch: props.maxEpoch, entryCount: props.entryCount,
                            tombstoneCount: props.tombstoneCount, rawBytes: props.rawKeyBytes + props.rawValueBytes)

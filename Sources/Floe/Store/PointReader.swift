@@ -13,7 +13,7 @@ enum PointReader {
         case answer([UInt8]?)
         /// Sorted run number `run` (L0 sub-levels first, then levels) may hold the
         /// key in `sst`, whose meta or block is not cached.
-        case fetch(run: Int, sst: SstInfo, hash: UInt64)
+        case fetch(run: Int, file: Int, sst: SstInfo, hash: UInt64)
     }
 
     static func get(reader: SstReader, version: Version, memtables: [FrozenMemtable],
@@ -43,8 +43,11 @@ enum PointReader {
             switch probe {
             case let .answer(value):
                 return value
-            case let .fetch(run, sst, hash):
-                switch try await reader.get(sst, table: table.raw, userKey: key, hash: hash, epoch: epoch) {
+            case let .fetch(run, file, sst, hash):
+                let meta = try await reader.meta(sst)
+                // An L0 file's meta goes into the version's table, whatever the meta cache keeps.
+                if run < version.l0.count { version.l0Metas.fill(version.l0Metas.starts[run] + file, meta) }
+                switch try await reader.get(meta, table: table.raw, userKey: key, hash: hash, epoch: epoch) {
                 case let .value(v): return v
                 case .tombstone: return nil
                 case .notFound:
@@ -76,6 +79,18 @@ enum PointReader {
             let step: Step = runs.withUnsafeBufferPointer { runs in
                 runs[at].withUnsafeBufferPointer { run in
                     guard let f = find(run, table: table.raw, key: key), run[f].minEpoch <= epoch else { return .skip }
+                    if i < l0 {
+                        // L0: the version's own table of metas first, then the meta cache (filling the table).
+                        let metas = version.l0Metas, slot = metas.starts[at] + f
+                        if let r = metas.withMeta(slot, { reader.getCached($0, table: table.raw, userKey: key, hash: hash, epoch: epoch) }) {
+                            guard let r else { return .fetch(file: f) }
+                            return .hit(r)
+                        }
+                        guard let m = reader.metaCache.get(run[f].id) else { return .fetch(file: f) }
+                        metas.fill(slot, m)
+                        guard let r = reader.getCached(m, table: table.raw, userKey: key, hash: hash, epoch: epoch) else { return .fetch(file: f) }
+                        return .hit(r)
+                    }
                     guard let r = reader.getCached(id: run[f].id, table: table.raw, userKey: key, hash: hash, epoch: epoch) else {
                         return .fetch(file: f)
                     }
@@ -84,7 +99,7 @@ enum PointReader {
             }
             switch step {
             case .skip: continue
-            case let .fetch(f): return .fetch(run: i, sst: runs[at][f], hash: hash)
+            case let .fetch(f): return .fetch(run: i, file: f, sst: runs[at][f], hash: hash)
             case let .hit(.value(v)): return .answer(v)
             case .hit(.tombstone): return .answer(nil)
             case .hit(.notFound): continue

@@ -418,8 +418,9 @@ public final class StateStore: Sendable {
 
     /// Makes `v` current, drops the memtables it now covers and retires SSTs it no longer holds.
     func install(_ v: Version) {
-        let gone: [UInt64] = state.withLock { s in
-            guard v.sequence > s.version.sequence else { return [] }
+        let (gone, replaced): ([UInt64], Version?) = state.withLock { s in
+            guard v.sequence > s.version.sequence else { return ([], nil) }
+            let replaced = s.version
             if v.writerID != writerID && s.fenced == nil {
                 s.fenced = "writer \(v.writerID) opened the store after this writer (\(writerID))"
             }
@@ -434,8 +435,9 @@ public final class StateStore: Sendable {
             }
             s.sealedThrough = max(s.sealedThrough, v.committedEpoch)
             s.latestWritten = max(s.latestWritten, v.committedEpoch)
-            return gone
+            return (gone, replaced)
         }
+        if let replaced { v.l0Metas.inherit(from: replaced.l0Metas, previousL0: replaced.l0, l0: v.l0) }
         for id in gone { reader.evict(id) }
     }
 

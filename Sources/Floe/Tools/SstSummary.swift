@@ -67,6 +67,8 @@ package struct SstSummary: Sendable, Equatable {
         package var hashCount: Int
         /// Size of the bit array in bits.
         package var bitCount: Int
+        /// Whether each key's probes stay in one 512-bit block (format version 2).
+        package var blocked: Bool
     }
 
     /// Where one data block lies, from the index.
@@ -94,7 +96,7 @@ extension SstSummary {
                                 rawKeyBytes: p.rawKeyBytes, rawValueBytes: p.rawValueBytes,
                                 distinctUserKeys: p.distinctUserKeys, compression: p.compression,
                                 smallestKey: p.smallestKey, largestKey: p.largestKey)
-        filter = meta.filter.map { Filter(hashCount: $0.hashCount, bitCount: $0.bitCount) }
+        filter = meta.filter.map { Filter(hashCount: $0.hashCount, bitCount: $0.bitCount, blocked: $0.blocked) }
         blocks = meta.blockOffsets.indices.map { i in
             BlockHandle(offset: meta.blockOffsets[i], size: meta.blockSizes[i],
                         lastKey: Array(meta.keyBytes[Int(meta.keyStarts[i])..<Int(meta.keyStarts[i + 1])]))

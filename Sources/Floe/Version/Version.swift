@@ -15,6 +15,8 @@ final class Version: Sendable {
     let levels: [[SstInfo]]
     /// Cumulative I/O counters since the store was created.
     let stats: LsmCounters
+    /// Loaded metas of the L0 files, so gets over a deep L0 skip the meta cache.
+    let l0Metas: L0MetaTable
 
     init(sequence: UInt64, writerID: UInt64, committedEpoch: Epoch, safeEpoch: Epoch,
          metadata: [String: [UInt8]], l0: [[SstInfo]], levels: [[SstInfo]], stats: LsmCounters = .init()) {
@@ -26,6 +28,7 @@ final class Version: Sendable {
         self.l0 = l0
         self.levels = levels
         self.stats = stats
+        l0Metas = L0MetaTable(l0: l0)
     }
 
     static let empty = Version(sequence: 0, writerID: 0, committedEpoch: 0, safeEpoch: 0, metadata: [:], l0: [], levels: [])
