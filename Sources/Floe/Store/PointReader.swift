@@ -68,20 +68,18 @@ enum PointReader {
     private static func probeRuns(from first: Int, reader: SstReader, version: Version,
                                   table: TableID, key: [UInt8], hash: UInt64, epoch: Epoch) -> Probe {
         // L0 sub-levels newest first, then the levels: the first version found is the newest.
-        // Runs and files are borrowed, never copied: with a deep L0 a get passes dozens
-        // of files, and copying each `SstInfo` (two key arrays) cost a fifth of the get
-        // in retains and releases.
+        // Runs and files are borrowed, never copied, and the version's arrays are taken
+        // once: with a deep L0 a get passes dozens of files, and a copy or a retain
+        // per file (an `SstInfo` holds two key arrays) cost a fifth of the get.
         let l0 = version.l0.count
-        var i = first
-        while i < l0 + version.levels.count {
-            defer { i += 1 }
-            let runs = i < l0 ? version.l0 : version.levels, at = i < l0 ? i : i - l0
-            let step: Step = runs.withUnsafeBufferPointer { runs in
-                runs[at].withUnsafeBufferPointer { run in
-                    guard let f = find(run, table: table.raw, key: key), run[f].minEpoch <= epoch else { return .skip }
-                    if i < l0 {
-                        // L0: the version's own table of metas first, then the meta cache (filling the table).
-                        let metas = version.l0Metas, slot = metas.starts[at] + f
+        if first < l0 {
+            let metas = version.l0Metas
+            let probe: Probe? = version.l0.withUnsafeBufferPointer { runs in
+                for at in first..<l0 {
+                    let step: Step = runs[at].withUnsafeBufferPointer { run in
+                        guard let f = find(run, table: table.raw, key: key), run[f].minEpoch <= epoch else { return .skip }
+                        // The version's own table of metas first, then the meta cache (filling the table).
+                        let slot = metas.starts[at] + f
                         if let r = metas.withMeta(slot, { reader.getCached($0, table: table.raw, userKey: key, hash: hash, epoch: epoch) }) {
                             guard let r else { return .fetch(file: f) }
                             return .hit(r)
@@ -91,21 +89,36 @@ enum PointReader {
                         guard let r = reader.getCached(m, table: table.raw, userKey: key, hash: hash, epoch: epoch) else { return .fetch(file: f) }
                         return .hit(r)
                     }
+                    if let p = outcome(step, run: at, runs[at], hash: hash) { return p }
+                }
+                return nil
+            }
+            if let probe { return probe }
+        }
+        return version.levels.withUnsafeBufferPointer { runs in
+            for at in max(0, first - l0)..<runs.count {
+                let step: Step = runs[at].withUnsafeBufferPointer { run in
+                    guard let f = find(run, table: table.raw, key: key), run[f].minEpoch <= epoch else { return .skip }
                     guard let r = reader.getCached(id: run[f].id, table: table.raw, userKey: key, hash: hash, epoch: epoch) else {
                         return .fetch(file: f)
                     }
                     return .hit(r)
                 }
+                if let p = outcome(step, run: l0 + at, runs[at], hash: hash) { return p }
             }
-            switch step {
-            case .skip: continue
-            case let .fetch(f): return .fetch(run: i, file: f, sst: runs[at][f], hash: hash)
-            case let .hit(.value(v)): return .answer(v)
-            case .hit(.tombstone): return .answer(nil)
-            case .hit(.notFound): continue
-            }
+            return .answer(nil)
         }
-        return .answer(nil)
+    }
+
+    /// The probe a run's step ends the read with, or nil to go on to the next run.
+    @inline(__always)
+    private static func outcome(_ step: Step, run: Int, _ files: [SstInfo], hash: UInt64) -> Probe? {
+        switch step {
+        case .skip, .hit(.notFound): return nil
+        case let .fetch(f): return .fetch(run: run, file: f, sst: files[f], hash: hash)
+        case let .hit(.value(v)): return .answer(v)
+        case .hit(.tombstone): return .answer(nil)
+        }
     }
 
     /// The index of the file of a sorted run whose range may hold the user key.
@@ -118,7 +131,10 @@ enum PointReader {
                 let c = run[mid].largestKey.withUnsafeBytes { FullKey.compareUser($0, table: table, userKey: k) }
                 if c < 0 { lo = mid + 1 } else { hi = mid }
             }
-            guard lo < run.count, run[lo].mayContain(table: table, userKey: k) else { return nil }
+            // The search left largestKey >= key at `lo`: only the lower bound is still open.
+            guard lo < run.count,
+                  run[lo].smallestKey.withUnsafeBytes({ FullKey.compareUser($0, table: table, userKey: k) }) <= 0
+            else { return nil }
             return lo
         }
     }
