@@ -28,6 +28,15 @@ struct SstFooter: Equatable {
         out.append(contentsOf: w.bytes)
     }
 
+    /// Reads and decodes the footer of `object` (one ranged read of its last 56 bytes).
+    static func load(store: any ObjectStore, object: String, fileSize: Int) async throws -> SstFooter {
+        guard fileSize >= size else {
+            throw FloeError.corruption(object: object, offset: 0, reason: "SST of \(fileSize) bytes is shorter than its footer")
+        }
+        let bytes = try await store.get(object, range: (fileSize - size)..<fileSize)
+        return try decode(bytes, object: object, fileSize: fileSize)
+    }
+
     /// Decodes the footer from the last 56 bytes of an object of `fileSize` bytes.
     static func decode(_ b: [UInt8], object: String, fileSize: Int) throws -> SstFooter {
         let base = fileSize - size

@@ -28,13 +28,7 @@ final class SstMeta: Sendable {
         self.object = object
         self.footer = footer
         let base = Int(footer.filterOffset)
-        let filterPayload = try BlockCodec.open(tail, range: 0..<Int(footer.filterSize), object: object, objectOffset: base)
-        let filter = filterPayload.isEmpty ? nil
-            : try BloomFilter.decode(filterPayload, range: 0..<filterPayload.count, object: object, baseOffset: base)
-        if let filter, filter.blocked, footer.version < 2 {
-            throw FloeError.corruption(object: object, offset: base, reason: "blocked bloom filter in a format version \(footer.version) SST")
-        }
-        self.filter = filter
+        filter = try SstFilter.decode(tail, range: 0..<Int(footer.filterSize), footer: footer, object: object)
         let ir = Int(footer.indexOffset) - base
         let indexPayload = try BlockCodec.open(tail, range: ir..<(ir + Int(footer.indexSize)), object: object, objectOffset: Int(footer.indexOffset))
         let pr = Int(footer.propertiesOffset) - base
@@ -80,7 +74,7 @@ final class SstMeta: Sendable {
         keyHeads = heads
         blockOffsets = offsets
         blockSizes = sizes
-        charge = keys.count + starts.count * 4 + offsets.count * 32 + filterPayload.count + 256
+        charge = keys.count + starts.count * 4 + offsets.count * 32 + (filter?.encodedSize ?? 0) + 256
     }
 
     /// The first block whose last key is >= the target, or nil if the target is past the file.

@@ -17,23 +17,29 @@ struct SstReader: Sendable {
     let store: any ObjectStore
     let blockCache: ShardedLRUCache<BlockKey, Block>
     let metaCache: ShardedLRUCache<UInt64, SstMeta>
+    /// Filters loaded alone (cold L0 files a get only had to rule out).
+    let filterCache: ShardedLRUCache<UInt64, SstFilter>
+
+    init(store: any ObjectStore, blockCache: ShardedLRUCache<BlockKey, Block>, metaCache: ShardedLRUCache<UInt64, SstMeta>,
+         filterCache: ShardedLRUCache<UInt64, SstFilter> = ShardedLRUCache(capacityBytes: 0)) {
+        self.store = store
+        self.blockCache = blockCache
+        self.metaCache = metaCache
+        self.filterCache = filterCache
+    }
 
     /// A meta cache of `capacityBytes`, in one shard. Its entries are few and large
     /// (about 1.7 MiB of filter and index for a 64 MiB SST), and a shard holds at
     /// most capacity / shardCount: with 16 shards, three SSTs whose ids hash to one
     /// shard would evict each other on every read, reloading their metas, while
     /// the cache as a whole had room for all of them.
-    static func metaCache(capacityBytes: Int) -> ShardedLRUCache<UInt64, SstMeta> {
+    static func metaCache<Value>(capacityBytes: Int) -> ShardedLRUCache<UInt64, Value> {
         ShardedLRUCache(capacityBytes: capacityBytes, shardCount: 1)
     }
 
     /// Loads and parses the footer, filter, index and properties of `info` (two ranged reads).
     static func loadMeta(store: any ObjectStore, id: UInt64, object: String, fileSize: Int) async throws -> SstMeta {
-        guard fileSize >= SstFooter.size else {
-            throw FloeError.corruption(object: object, offset: 0, reason: "SST of \(fileSize) bytes is shorter than its footer")
-        }
-        let footerBytes = try await store.get(object, range: (fileSize - SstFooter.size)..<fileSize)
-        let footer = try SstFooter.decode(footerBytes, object: object, fileSize: fileSize)
+        let footer = try await SstFooter.load(store: store, object: object, fileSize: fileSize)
         let tail = try await store.get(object, range: Int(footer.filterOffset)..<(fileSize - SstFooter.size))
         return try SstMeta(id: id, object: object, footer: footer, tail: tail, fileSize: fileSize)
     }
@@ -43,6 +49,16 @@ struct SstReader: Sendable {
         let m = try await SstReader.loadMeta(store: store, id: info.id, object: info.path, fileSize: Int(info.fileSize))
         metaCache.insert(info.id, m, charge: m.charge)
         return m
+    }
+
+    /// The filter of `info` alone: from its meta when that is cached, else from the
+    /// filter cache, else loaded (footer and filter block only).
+    func filter(_ info: SstInfo) async throws -> SstFilter {
+        if let f = filterCache.get(info.id) { return f }
+        if let m = metaCache.get(info.id) { return SstFilter(id: info.id, filter: m.filter) }
+        let f = try await SstFilter.load(store: store, id: info.id, object: info.path, fileSize: Int(info.fileSize))
+        filterCache.insert(info.id, f, charge: f.charge)
+        return f
     }
 
     func block(_ meta: SstMeta, _ i: Int) async throws -> Block {
@@ -151,6 +167,7 @@ struct SstReader: Sendable {
 
     func evict(_ id: UInt64) {
         metaCache.remove(id)
+        filterCache.remove(id)
         blockCache.removeAll { $0.sst == id }
     }
 }

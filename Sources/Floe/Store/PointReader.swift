@@ -44,9 +44,19 @@ enum PointReader {
             case let .answer(value):
                 return value
             case let .fetch(run, file, sst, hash):
+                let isL0 = run < version.l0.count
+                let slot = isL0 ? version.l0Metas.starts[run] + file : 0
+                // A cold L0 file is first asked through its filter alone: only the file that
+                // may hold the key loads its index, so a get after a restart stays cheap
+                // however many sub-levels L0 has.
+                if isL0, version.l0Metas.withMeta(slot, { _ in true }) == nil, reader.metaCache.get(sst.id) == nil,
+                   !(try await reader.filter(sst).mayContain(hash)) {
+                    probe = probeRuns(from: run + 1, reader: reader, version: version, table: table, key: key, hash: hash, epoch: epoch)
+                    continue
+                }
                 let meta = try await reader.meta(sst)
                 // An L0 file's meta goes into the version's table, whatever the meta cache keeps.
-                if run < version.l0.count { version.l0Metas.fill(version.l0Metas.starts[run] + file, meta) }
+                if isL0 { version.l0Metas.fill(slot, meta) }
                 switch try await reader.get(meta, table: table.raw, userKey: key, hash: hash, epoch: epoch) {
                 case let .value(v): return v
                 case .tombstone: return nil
@@ -84,7 +94,11 @@ enum PointReader {
                             guard let r else { return .fetch(file: f) }
                             return .hit(r)
                         }
-                        guard let m = reader.metaCache.get(run[f].id) else { return .fetch(file: f) }
+                        guard let m = reader.metaCache.get(run[f].id) else {
+                            // Not loaded: a filter loaded alone may still rule the file out.
+                            if let alone = reader.filterCache.get(run[f].id), !alone.mayContain(hash) { return .skip }
+                            return .fetch(file: f)
+                        }
                         metas.fill(slot, m)
                         guard let r = reader.getCached(m, table: table.raw, userKey: key, hash: hash, epoch: epoch) else { return .fetch(file: f) }
                         return .hit(r)

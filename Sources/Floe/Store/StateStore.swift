@@ -75,7 +75,8 @@ public final class StateStore: Sendable {
         self.options = options
         self.reader = SstReader(store: objectStore,
                                 blockCache: ShardedLRUCache(capacityBytes: options.blockCacheBytes),
-                                metaCache: SstReader.metaCache(capacityBytes: options.metaCacheBytes))
+                                metaCache: SstReader.metaCache(capacityBytes: options.metaCacheBytes),
+                                filterCache: SstReader.metaCache(capacityBytes: options.metaCacheBytes / 4))
         self.manifest = ManifestStore(store: objectStore)
         self.writerID = version.writerID
         self.picker = CompactionPicker(options: options.compaction, sst: options.sst)
