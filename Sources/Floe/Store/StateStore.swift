@@ -389,7 +389,8 @@ public final class StateStore: Sendable {
     private func isNewestOwnCommit(epoch: Epoch, _ sync: SyncResult) async throws -> Bool {
         var sequence = currentVersion.sequence
         while sequence > writerID {
-            let d = try await manifest.readDelta(sequence)
+            // A pruned delta lies behind a checkpoint: far older than the commit sought.
+            guard let d = try await Self.absentAsNil({ try await manifest.readDelta(sequence) }) else { return false }
             if d.kind == .commit && d.writerID == writerID {
                 return d.committedEpoch == epoch && d.newSubLevel == sync.ssts
             }
@@ -397,6 +398,10 @@ public final class StateStore: Sendable {
             sequence -= 1
         }
         return false
+    }
+
+    private static func absentAsNil<T>(_ body: () async throws -> T) async throws -> T? {
+        do { return try await body() } catch FloeError.objectNotFound { return nil }
     }
 
     /// Writes a manifest checkpoint of `v` once `manifestCheckpointInterval` deltas
@@ -414,6 +419,8 @@ public final class StateStore: Sendable {
         }()
         if written != nil {
             state.withLock { $0.checkpointSequence = max($0.checkpointSequence, v.sequence) }
+            // Best effort too: what a failed prune leaves, the next one deletes.
+            _ = try? await manifest.prune()
         }
     }
 

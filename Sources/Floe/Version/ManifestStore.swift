@@ -32,27 +32,49 @@ struct ManifestStore: Sendable {
     /// (0: none), or nil if the store has no manifest yet.
     /// Throws `FloeError.corruption` for a damaged object or a gap in the delta sequence.
     func load() async throws -> (version: Version, checkpoint: UInt64)? {
-        let l = try await listing()
-        guard let last = l.deltas.last ?? l.checkpoints.last else { return nil }
-        var version = Version.empty
-        var checkpoint: UInt64 = 0
-        if let c = l.checkpoints.last(where: { $0 <= last }) {
-            checkpoint = c
-            let path = ManifestStore.checkpointPath(c)
-            version = try ManifestCodec.decodeVersion(try await store.get(path), object: path)
-            guard version.sequence == c else {
-                throw FloeError.corruption(object: path, offset: 0, reason: "checkpoint holds sequence \(version.sequence)")
+        // The writer prunes objects older than its second-newest checkpoint: one listed
+        // here can vanish before it is read. Only then is the load started over.
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let l = try await listing()
+                guard let last = l.deltas.last ?? l.checkpoints.last else { return nil }
+                var version = Version.empty
+                var checkpoint: UInt64 = 0
+                if let c = l.checkpoints.last(where: { $0 <= last }) {
+                    checkpoint = c
+                    version = try await readCheckpoint(c)
+                }
+                return (try await catchUp(version, listed: l), checkpoint)
+            } catch FloeError.objectNotFound(let path) where attempt < 5 && path.hasPrefix("manifest/") {
+                continue
             }
         }
-        return (try await catchUp(version, knownDeltas: l.deltas), checkpoint)
+    }
+
+    func readCheckpoint(_ sequence: UInt64) async throws -> Version {
+        let path = ManifestStore.checkpointPath(sequence)
+        let version = try ManifestCodec.decodeVersion(try await store.get(path), object: path)
+        guard version.sequence == sequence else {
+            throw FloeError.corruption(object: path, offset: 0, reason: "checkpoint holds sequence \(version.sequence)")
+        }
+        return version
     }
 
     /// Applies every delta after `version` (as listed, contiguous from its sequence).
-    func catchUp(_ start: Version, knownDeltas: [UInt64]? = nil) async throws -> Version {
-        let deltas: [UInt64]
-        if let knownDeltas { deltas = knownDeltas } else { deltas = try await listing().deltas }
+    /// When the deltas right after `start` were pruned (a reader that fell more than
+    /// two checkpoints behind), it continues from the newest checkpoint instead.
+    func catchUp(_ start: Version, listed: Listing? = nil) async throws -> Version {
+        let l: Listing
+        if let listed { l = listed } else { l = try await listing() }
+        let deltas = l.deltas
         var version = start
-        for s in deltas where s > start.sequence {
+        if let next = deltas.first(where: { $0 > start.sequence }), next > start.sequence + 1,
+           let c = l.checkpoints.last(where: { $0 > start.sequence }), c + 1 >= next {
+            version = try await readCheckpoint(c)
+        }
+        for s in deltas where s > version.sequence {
             guard s == version.sequence + 1 else {
                 throw FloeError.corruption(object: VersionDelta.objectPath(version.sequence + 1), offset: 0,
                                            reason: "manifest delta \(version.sequence + 1) is missing (next present: \(s))")
@@ -91,5 +113,29 @@ struct ManifestStore: Sendable {
 
     func writeCheckpoint(_ v: Version) async throws {
         try await store.put(ManifestStore.checkpointPath(v.sequence), ManifestCodec.encode(v))
+    }
+
+    /// Deletes the manifest objects that no load needs: every checkpoint older than
+    /// the second-newest one and every delta up to it. A load starts from the newest
+    /// checkpoint, so keeping one more interval lets a reader that listed just before
+    /// the newest was written finish. Oldest first, so an interrupted prune leaves no
+    /// gap above what remains. Without it the manifest directory grew by one object
+    /// per commit, and listing it made every open slower (8 ms at 2,200 objects,
+    /// 1.7 ms at 117). Returns the number of objects deleted.
+    @discardableResult
+    func prune() async throws -> Int {
+        let l = try await listing()
+        guard l.checkpoints.count >= 2 else { return 0 }
+        let keep = l.checkpoints[l.checkpoints.count - 2]
+        var n = 0
+        for c in l.checkpoints where c < keep {
+            try await store.delete(ManifestStore.checkpointPath(c))
+            n += 1
+        }
+        for d in l.deltas where d <= keep {
+            try await store.delete(VersionDelta.objectPath(d))
+            n += 1
+        }
+        return n
     }
 }
