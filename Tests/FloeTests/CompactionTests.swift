@@ -75,6 +75,44 @@ import Synchronization
         #expect(report.isClean, "seed \(seed): \(report.problems)")
     }
 
+    /// With no writes arriving, a deep L0 in front of a much larger base level is
+    /// first merged into one sub-level (cheap, and reads stop probing every
+    /// sub-level at once), then moved down. While writes arrive, L0 goes straight
+    /// to the base level as before.
+    @Test(arguments: [false, true])
+    func idleDeepL0IsFlattenedBeforeItMovesDown(idle: Bool) async throws {
+        var o = smallOptions()
+        o.compaction.baseLevelBytes = 4 << 20 // one level holds the base, so L0 overlaps all of it
+        o.compaction.targetFileSize = 1 << 20
+        o.compaction.l0CompactionTrigger = 4
+        o.compaction.l0SlowdownSubLevels = 12
+        o.compaction.intraL0Trigger = 6
+        let mem = MemoryObjectStore()
+        let s = try await StateStore.open(objectStore: mem, options: o)
+        var model: [Epoch: [Int: [UInt8]]] = [:]
+        try await fill(s, epochs: 1...120, keys: 3000, seed: 5, model: &model)
+        try await s.compactUntilQuiescent()
+        #expect(s.statistics.l0SubLevels == 0)
+        try await fill(s, epochs: 121...128, keys: 3000, seed: 6, model: &model)
+        let st = s.statistics
+        #expect(st.l0SubLevels == 8)
+        let first = try #require(try await s.compactOnce(idle: idle), "idle \(idle)")
+        if idle {
+            #expect(first.task.kind == .intraL0, "\(first.task.kind)")
+            #expect(first.task.inputs.count == 8 && first.task.inputs.allSatisfy { $0.level == 0 })
+            #expect(s.statistics.l0SubLevels == 1)
+            try await check(s, model[128]!, epoch: 128, keys: 3000, "after flattening L0")
+            let second = try #require(try await s.compactOnce(idle: true))
+            #expect(second.task.kind == .l0ToBase, "\(second.task.kind)")
+        } else {
+            #expect(first.task.kind == .l0ToBase, "\(first.task.kind)")
+        }
+        #expect(s.statistics.l0SubLevels == 0)
+        try await check(s, model[128]!, epoch: 128, keys: 3000, "idle \(idle): after L0 moved down")
+        let report = try await StoreVerifier.verify(objectStore: mem)
+        #expect(report.isClean, "\(report.problems)")
+    }
+
     /// The background loop reads the clock, then the last commit time a writer on
     /// another thread may have stored after that read. A commit stamped after
     /// `now` is "not idle", not a UInt64 underflow trap (it killed a crashtest

@@ -61,7 +61,7 @@ struct CompactionPicker {
             return pickIntraL0(v, count: free, watermark: watermark, score: Double(free) / Double(max(1, options.l0CompactionTrigger)))
         }
         if !l0Busy && l0Score >= 1 {
-            candidates.append((l0Score, { self.pickL0(v, t, watermark: watermark, busy: busy, score: l0Score, force: false) }))
+            candidates.append((l0Score, { self.pickL0(v, t, watermark: watermark, busy: busy, score: l0Score, force: false, idle: idle) }))
         } else if l0Busy && free >= max(2, options.intraL0Trigger) {
             let score = Double(free) / Double(max(1, options.l0CompactionTrigger))
             candidates.append((score, { self.pickIntraL0(v, count: free, watermark: watermark, score: score) }))
@@ -77,7 +77,7 @@ struct CompactionPicker {
             if let task = c.make() { return task }
         }
         if idle && !l0Busy && !v.l0.isEmpty {
-            return pickL0(v, t, watermark: watermark, busy: busy, score: l0Score, force: true)
+            return pickL0(v, t, watermark: watermark, busy: busy, score: l0Score, force: true, idle: idle)
         }
         return nil
     }
@@ -104,7 +104,8 @@ struct CompactionPicker {
         return true
     }
 
-    private func pickL0(_ v: Version, _ t: LevelTargets, watermark: Epoch, busy: Set<UInt64>, score: Double, force: Bool) -> CompactionTask? {
+    private func pickL0(_ v: Version, _ t: LevelTargets, watermark: Epoch, busy: Set<UInt64>, score: Double, force: Bool,
+                        idle: Bool) -> CompactionTask? {
         let base = t.base
         let baseRun = base - 1 < v.levels.count ? v.levels[base - 1] : []
         let l0Bytes = v.l0.reduce(0) { $0 + CompactionPicker.size($1) }
@@ -117,6 +118,25 @@ struct CompactionPicker {
         let worthIt = overlapBytes <= l0Bytes * UInt64(max(1, options.levelSizeMultiplier / 2))
         let urgent = force || v.l0.count >= options.l0SlowdownSubLevels / 2
         if !baseBusy && (worthIt || urgent) {
+            // No writes arriving (after a restart, or ingest paused) and a deep L0: merge its
+            // newest sub-levels into one first, as long as they add up to at most half the base
+            // bytes the L0 -> base merge would rewrite. That takes a fraction of that merge, and
+            // reads stop probing dozens of sub-levels long before the base level is rewritten.
+            if idle && v.l0.count >= max(4, options.intraL0Trigger) {
+                var gathered: UInt64 = 0, n = 0
+                for run in v.l0 {
+                    let s = CompactionPicker.size(run)
+                    if n >= 2 && gathered + s > overlapBytes / 2 { break }
+                    gathered += s
+                    n += 1
+                }
+                if n >= max(4, options.intraL0Trigger) {
+                    return CompactionTask(kind: .intraL0, inputs: v.l0[0..<n].map { CompactionTask.Input(level: 0, ssts: $0) },
+                                          targetLevel: 0, watermark: watermark, bottommost: false,
+                                          compression: sst.compression, targetFileSize: options.targetFileSize,
+                                          baseSequence: v.sequence, score: score)
+                }
+            }
             if overlap.isEmpty && v.l0.count == 1 {
                 return CompactionTask(kind: .trivialMove, inputs: [.init(level: 0, ssts: v.l0[0])], targetLevel: base,
                                       watermark: watermark, bottommost: false, compression: options.compression(forLevel: base),
