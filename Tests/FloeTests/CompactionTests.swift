@@ -113,6 +113,48 @@ import Synchronization
         #expect(report.isClean, "\(report.problems)")
     }
 
+    /// A shallow L0 (even over the trigger) moves down only once writes have settled
+    /// (`settleSeconds`), not as soon as commits pause: no writes deepen it meanwhile,
+    /// and the move rewrites the base level under the reads that follow a restart or
+    /// a burst of writes.
+    @Test func leftoverL0WaitsUntilWritesSettle() async throws {
+        let o = smallOptions()
+        let mem = MemoryObjectStore()
+        let s = try await StateStore.open(objectStore: mem, options: o)
+        var model: [Epoch: [Int: [UInt8]]] = [:]
+        try await fill(s, epochs: 1...40, keys: 2000, seed: 9, model: &model)
+        try await s.compactUntilQuiescent()
+        // Three sub-levels: over the L0 trigger (2 here), under the intra-L0 flatten (4).
+        try await fill(s, epochs: 41...43, keys: 2000, seed: 10, model: &model)
+        #expect(s.statistics.l0SubLevels == 3)
+        #expect(try await s.compactOnce(idle: true, settled: false, intraL0Only: false) == nil)
+        #expect(s.statistics.l0SubLevels == 3)
+        let moved = try #require(try await s.compactOnce(idle: true, settled: true, intraL0Only: false))
+        #expect(moved.task.kind == .l0ToBase, "\(moved.task.kind)")
+        #expect(s.statistics.l0SubLevels == 0)
+        try await check(s, model[43]!, epoch: 43, keys: 2000, "after the settled move")
+        try await s.close()
+
+        // L0 that the trigger would move down (no base level yet, so it is worth it):
+        // moved while writes arrive, held while idle and not settled.
+        for idle in [false, true] {
+            let fresh = try await StateStore.open(objectStore: MemoryObjectStore(), options: o)
+            var m: [Epoch: [Int: [UInt8]]] = [:]
+            try await fill(fresh, epochs: 1...3, keys: 2000, seed: 12, model: &m)
+            #expect(fresh.statistics.l0SubLevels == 3)
+            let r = try await fresh.compactOnce(idle: idle, settled: false, intraL0Only: false)
+            #expect((r == nil) == idle, "idle \(idle): \(String(describing: r?.task.kind))")
+            try await fresh.close()
+        }
+
+        // The settle period counts from the last commit, or from open when there was none.
+        #expect(!StateStore.commitsPaused(now: 5_000_000, lastCommit: 1_000_000, forMicros: 10_000_000))
+        #expect(StateStore.commitsPaused(now: 12_000_000, lastCommit: 1_000_000, forMicros: 10_000_000))
+        var bad = o
+        bad.compaction.settleSeconds = -1
+        await #expect(throws: FloeError.self) { _ = try await StateStore.open(objectStore: MemoryObjectStore(), options: bad) }
+    }
+
     /// The background loop reads the clock, then the last commit time a writer on
     /// another thread may have stored after that read. A commit stamped after
     /// `now` is "not idle", not a UInt64 underflow trap (it killed a crashtest

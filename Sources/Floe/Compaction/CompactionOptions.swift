@@ -34,6 +34,14 @@ public struct CompactionOptions: Sendable, Equatable {
     /// Output SSTs are cut at this size (on user-key boundaries).
     public var targetFileSize: Int = 32 << 20
 
+    /// Commits paused this long (or this long since open) before the background
+    /// worker moves L0 sub-levels left below the trigger to the base level. That
+    /// move rewrites the overlapping base files, all of them for random keys: right
+    /// after a restart or a burst of writes it would compete with the reads that
+    /// follow, while the L0 it clears (already merged down to a few sub-levels once
+    /// writes pause for a second) costs reads little.
+    public var settleSeconds: Double = 10
+
     /// An unreferenced SST is deleted only after this many seconds: readers of an
     /// older version and uploads not yet committed finish well within it.
     public var gcGraceSeconds: Double = 60

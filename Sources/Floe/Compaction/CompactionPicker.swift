@@ -44,11 +44,14 @@ struct CompactionPicker {
     /// The most urgent task, or nil when the tree is in shape. Candidates are tried
     /// in score order: a due level whose pick finds nothing (all busy, or L0 not yet
     /// worth moving) does not hide the next one. `idle` (no writes are arriving)
-    /// also moves any L0 sub-levels to the base level, so a quiescent tree holds
-    /// no overlapping L0 data.
+    /// first merges a deep L0's newest sub-levels into one; `settled` (writes have
+    /// stopped for a while; defaults to `idle`) also moves any L0 sub-levels left
+    /// below the trigger to the base level, so a quiescent tree holds no
+    /// overlapping L0 data.
     /// `intraL0Only` restricts the pick to an intra-L0 merge beside a busy base level
     /// (the extra lane that keeps L0 shallow while a long L0 -> base compaction runs).
-    func pick(_ v: Version, watermark: Epoch, busy: Set<UInt64> = [], idle: Bool = false, intraL0Only: Bool = false) -> CompactionTask? {
+    func pick(_ v: Version, watermark: Epoch, busy: Set<UInt64> = [], idle: Bool = false, settled: Bool? = nil,
+              intraL0Only: Bool = false) -> CompactionTask? {
         let t = targets(v)
         var candidates: [(score: Double, make: () -> CompactionTask?)] = []
         let l0Score = Double(v.l0.count) / Double(max(1, options.l0CompactionTrigger))
@@ -60,7 +63,10 @@ struct CompactionPicker {
             guard l0Busy, free >= max(2, options.intraL0Trigger) else { return nil }
             return pickIntraL0(v, count: free, watermark: watermark, score: Double(free) / Double(max(1, options.l0CompactionTrigger)))
         }
-        if !l0Busy && l0Score >= 1 {
+        // Idle but not yet settled, with L0 already shallow: no writes will deepen it, and
+        // moving it down would rewrite the base level under the reads (the settle rule below).
+        let holdL0 = idle && !(settled ?? idle) && v.l0.count < max(4, options.intraL0Trigger)
+        if !l0Busy && l0Score >= 1 && !holdL0 {
             candidates.append((l0Score, { self.pickL0(v, t, watermark: watermark, busy: busy, score: l0Score, force: false, idle: idle) }))
         } else if l0Busy && free >= max(2, options.intraL0Trigger) {
             let score = Double(free) / Double(max(1, options.l0CompactionTrigger))
@@ -76,7 +82,7 @@ struct CompactionPicker {
         for c in candidates.sorted(by: { $0.score > $1.score }) {
             if let task = c.make() { return task }
         }
-        if idle && !l0Busy && !v.l0.isEmpty {
+        if settled ?? idle, !l0Busy, !v.l0.isEmpty {
             return pickL0(v, t, watermark: watermark, busy: busy, score: l0Score, force: true, idle: idle)
         }
         return nil

@@ -65,6 +65,8 @@ public final class StateStore: Sendable {
     let worker = Lock<[Task<Void, Never>]>([])
     /// Monotonic microseconds of the last commit, for idle compaction.
     let lastCommitMicros = Atomic<UInt64>(0)
+    /// When this handle opened (monotonic): the settle period counts from here too.
+    let openedMicros = StateStore.monotonicMicros()
     /// `options.failpoints`, then those of `FLOE_FAILPOINTS`.
     let failpoints: FailpointRegistry
 
@@ -148,6 +150,7 @@ public final class StateStore: Sendable {
         guard c.targetFileSize >= 4096, c.baseLevelBytes >= 4096 else { throw FloeError.invalidArgument("compaction sizes must be at least 4096 bytes") }
         guard c.maxConcurrentTasks >= 1 else { throw FloeError.invalidArgument("compaction.maxConcurrentTasks must be at least 1") }
         guard c.gcGraceSeconds >= 0, c.gcIntervalSeconds > 0 else { throw FloeError.invalidArgument("GC grace must be >= 0 and interval > 0") }
+        guard c.settleSeconds >= 0, c.settleSeconds.isFinite else { throw FloeError.invalidArgument("settleSeconds must be finite and >= 0") }
     }
 
     // MARK: write path

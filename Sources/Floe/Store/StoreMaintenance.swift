@@ -22,15 +22,15 @@ extension StateStore {
     /// With `idle` true it also moves leftover L0 sub-levels down when nothing else is due.
     @discardableResult
     public func compactOnce(idle: Bool = false) async throws -> CompactionResult? {
-        try await compactOnce(idle: idle, intraL0Only: false)
+        try await compactOnce(idle: idle, settled: idle, intraL0Only: false)
     }
 
-    func compactOnce(idle: Bool, intraL0Only: Bool) async throws -> CompactionResult? {
+    func compactOnce(idle: Bool, settled: Bool, intraL0Only: Bool) async throws -> CompactionResult? {
         let picked: (Version, CompactionTask)? = try state.withLock { s in
             if s.closed { throw FloeError.closed }
             if let f = s.fenced { throw FloeError.fenced(f) }
             guard let task = picker.pick(s.version, watermark: watermark(s.version), busy: s.compactionBusy,
-                                         idle: idle, intraL0Only: intraL0Only) else { return nil }
+                                         idle: idle, settled: settled, intraL0Only: intraL0Only) else { return nil }
             for id in task.inputIDs { s.compactionBusy.insert(id) }
             return (s.version, task)
         }
@@ -169,10 +169,15 @@ extension StateStore {
             if store.isFenced { return }
             var didWork = false
             do {
-                // Idle once commits have paused for a while: then L0 leftovers go down too.
-                let idle = StateStore.commitsPaused(now: StateStore.monotonicMicros(),
-                                                    lastCommit: store.lastCommitMicros.load(ordering: .relaxed))
-                didWork = try await store.compactOnce(idle: idle && !intraL0Only, intraL0Only: intraL0Only) != nil
+                // Idle once commits have paused for a second: a deep L0 is merged into one
+                // sub-level. Settled once they paused for `settleSeconds` (counted from open
+                // too): then L0 leftovers go down as well.
+                let now = StateStore.monotonicMicros(), last = store.lastCommitMicros.load(ordering: .relaxed)
+                let idle = StateStore.commitsPaused(now: now, lastCommit: last)
+                let settled = StateStore.commitsPaused(now: now, lastCommit: max(last, store.openedMicros),
+                                                       forMicros: UInt64(store.options.compaction.settleSeconds * 1e6))
+                didWork = try await store.compactOnce(idle: idle && !intraL0Only, settled: settled && !intraL0Only,
+                                                      intraL0Only: intraL0Only) != nil
                 store.state.withLock { $0.compactionError = nil }
                 backoffMillis = 1
             } catch FloeError.closed {
@@ -196,11 +201,11 @@ extension StateStore {
         }
     }
 
-    /// Whether commits have paused for over a second. A commit on another thread
+    /// Whether commits have paused for over `forMicros` (a second). A commit on another thread
     /// can store a time later than `now` (read before the load), so this compares
     /// instead of subtracting: `now - lastCommit` traps on UInt64 underflow.
-    static func commitsPaused(now: UInt64, lastCommit: UInt64) -> Bool {
-        now > lastCommit && now - lastCommit > 1_000_000
+    static func commitsPaused(now: UInt64, lastCommit: UInt64, forMicros: UInt64 = 1_000_000) -> Bool {
+        now > lastCommit && now - lastCommit > forMicros
     }
 
     static func monotonicMicros() -> UInt64 {
