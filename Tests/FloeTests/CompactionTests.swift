@@ -113,10 +113,9 @@ import Synchronization
         #expect(report.isClean, "\(report.problems)")
     }
 
-    /// A shallow L0 (even over the trigger) moves down only once writes have settled
-    /// (`settleSeconds`), not as soon as commits pause: no writes deepen it meanwhile,
-    /// and the move rewrites the base level under the reads that follow a restart or
-    /// a burst of writes.
+    /// Once commits pause, L0 is merged into one sub-level and held there; it moves
+    /// down only once writes have settled (`settleSeconds`): that move rewrites the
+    /// base level under the reads that follow a restart or a burst of writes.
     @Test func leftoverL0WaitsUntilWritesSettle() async throws {
         let o = smallOptions()
         let mem = MemoryObjectStore()
@@ -127,8 +126,13 @@ import Synchronization
         // Three sub-levels: over the L0 trigger (2 here), under the intra-L0 flatten (4).
         try await fill(s, epochs: 41...43, keys: 2000, seed: 10, model: &model)
         #expect(s.statistics.l0SubLevels == 3)
+        // Idle, not settled: L0 becomes one sub-level, and stays there.
+        let flat = try #require(try await s.compactOnce(idle: true, settled: false, intraL0Only: false))
+        #expect(flat.task.kind == .intraL0 && flat.task.inputs.count == 3, "\(flat.task.kind)")
+        #expect(s.statistics.l0SubLevels == 1)
         #expect(try await s.compactOnce(idle: true, settled: false, intraL0Only: false) == nil)
-        #expect(s.statistics.l0SubLevels == 3)
+        #expect(s.statistics.l0SubLevels == 1)
+        try await check(s, model[43]!, epoch: 43, keys: 2000, "after flattening L0")
         let moved = try #require(try await s.compactOnce(idle: true, settled: true, intraL0Only: false))
         #expect(moved.task.kind == .l0ToBase, "\(moved.task.kind)")
         #expect(s.statistics.l0SubLevels == 0)
@@ -136,14 +140,15 @@ import Synchronization
         try await s.close()
 
         // L0 that the trigger would move down (no base level yet, so it is worth it):
-        // moved while writes arrive, held while idle and not settled.
+        // moved while writes arrive; flattened and held while idle and not settled.
         for idle in [false, true] {
             let fresh = try await StateStore.open(objectStore: MemoryObjectStore(), options: o)
             var m: [Epoch: [Int: [UInt8]]] = [:]
             try await fill(fresh, epochs: 1...3, keys: 2000, seed: 12, model: &m)
             #expect(fresh.statistics.l0SubLevels == 3)
             let r = try await fresh.compactOnce(idle: idle, settled: false, intraL0Only: false)
-            #expect((r == nil) == idle, "idle \(idle): \(String(describing: r?.task.kind))")
+            #expect(r?.task.kind == (idle ? .intraL0 : .l0ToBase), "idle \(idle): \(String(describing: r?.task.kind))")
+            if idle { #expect(try await fresh.compactOnce(idle: true, settled: false, intraL0Only: false) == nil) }
             try await fresh.close()
         }
 

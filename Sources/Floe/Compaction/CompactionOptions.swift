@@ -35,12 +35,13 @@ public struct CompactionOptions: Sendable, Equatable {
     public var targetFileSize: Int = 32 << 20
 
     /// Commits paused this long (or this long since open) before the background
-    /// worker moves L0 sub-levels left below the trigger to the base level. That
-    /// move rewrites the overlapping base files, all of them for random keys: right
-    /// after a restart or a burst of writes it would compete with the reads that
-    /// follow, while the L0 it clears (already merged down to a few sub-levels once
-    /// writes pause for a second) costs reads little.
-    public var settleSeconds: Double = 10
+    /// worker moves what is left in L0 to the base level. Once commits pause for a
+    /// second, L0 is merged into one sub-level and held there until then: moving it
+    /// down rewrites the overlapping base files (all of them for random keys), which
+    /// right after a restart or a burst of writes competes with the reads that
+    /// follow, while one L0 sub-level costs reads little. `compactUntilQuiescent`
+    /// does not wait.
+    public var settleSeconds: Double = 60
 
     /// An unreferenced SST is deleted only after this many seconds: readers of an
     /// older version and uploads not yet committed finish well within it.

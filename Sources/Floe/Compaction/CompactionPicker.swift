@@ -63,9 +63,19 @@ struct CompactionPicker {
             guard l0Busy, free >= max(2, options.intraL0Trigger) else { return nil }
             return pickIntraL0(v, count: free, watermark: watermark, score: Double(free) / Double(max(1, options.l0CompactionTrigger)))
         }
-        // Idle but not yet settled, with L0 already shallow: no writes will deepen it, and
-        // moving it down would rewrite the base level under the reads (the settle rule below).
-        let holdL0 = idle && !(settled ?? idle) && v.l0.count < max(4, options.intraL0Trigger)
+        // Idle but not yet settled: L0 is merged into one sub-level (cheap next to the base
+        // rewrite, and reads and scans then pass one L0 run) and held there; moving it down
+        // would rewrite the base level under the reads that follow (the settle rule below).
+        let holdL0 = idle && !(settled ?? idle)
+        if holdL0 && !l0Busy && v.l0.count >= 2 {
+            let score = max(1, l0Score)
+            candidates.append((score, {
+                CompactionTask(kind: .intraL0, inputs: v.l0.map { CompactionTask.Input(level: 0, ssts: $0) },
+                               targetLevel: 0, watermark: watermark, bottommost: false,
+                               compression: self.sst.compression, targetFileSize: self.options.targetFileSize,
+                               baseSequence: v.sequence, score: score)
+            }))
+        }
         if !l0Busy && l0Score >= 1 && !holdL0 {
             candidates.append((l0Score, { self.pickL0(v, t, watermark: watermark, busy: busy, score: l0Score, force: false, idle: idle) }))
         } else if l0Busy && free >= max(2, options.intraL0Trigger) {
