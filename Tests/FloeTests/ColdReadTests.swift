@@ -47,6 +47,26 @@ import Testing
         try await store.close()
     }
 
+    /// Level files too: a key found nowhere passes L0 and the base level on filters alone.
+    @Test func levelFilesAreRuledOutByFilterAlone() async throws {
+        let (objects, o) = try await sixteenSubLevels()
+        let writer = try await StateStore.open(objectStore: objects, options: o)
+        try await writer.compactUntilQuiescent()
+        for e in 17...20 {
+            for i in stride(from: e, to: 8_000, by: 97) { try writer.put(table, key: key(i), value: value(i), epoch: Epoch(e)) }
+            try await writer.checkpoint(epoch: Epoch(e), metadata: [:])
+        }
+        let v = writer.currentVersion
+        #expect(v.l0.count == 4 && v.levels.contains { !$0.isEmpty })
+        try await writer.close()
+        let store = try await StateStore.open(objectStore: objects, options: o)
+        #expect(try await store.get(table, key: missing, epoch: 20) == nil)
+        #expect(store.reader.metaCache.stats.inserts <= 1, "\(store.reader.metaCache.stats.inserts) indexes loaded for a missing key")
+        #expect(store.reader.filterCache.stats.inserts >= 5)
+        for i in stride(from: 0, to: 8_000, by: 7) { #expect(try await store.get(table, key: key(i), epoch: 20) == value(i), "key \(i)") }
+        try await store.close()
+    }
+
     /// A flipped byte inside a cold file's filter block is reported for that file,
     /// never taken as "absent" (which would hide a committed key).
     @Test func damagedFilterIsCorruptionNotAMiss() async throws {

@@ -143,15 +143,9 @@ struct SstReader: Sendable {
         }
     }
 
-    /// The same lookup using only cached meta and blocks, without suspending.
-    /// Returns nil when something is not cached (the caller then takes the async path).
-    @inline(__always)
-    func getCached(id: UInt64, table: UInt32, userKey: [UInt8], hash: UInt64, epoch: Epoch) -> Lookup? {
-        guard let m = metaCache.get(id) else { return nil }
-        return getCached(m, table: table, userKey: userKey, hash: hash, epoch: epoch)
-    }
-
-    /// The same lookup with the file's meta already at hand: nil when the block is not cached.
+    /// The same lookup with the file's meta at hand, from the block cache only and
+    /// without suspending: nil when the block is not cached (the caller then takes
+    /// the async path).
     @inline(__always)
     func getCached(_ m: SstMeta, table: UInt32, userKey: [UInt8], hash: UInt64, epoch: Epoch) -> Lookup? {
         if let f = m.filter, !f.mayContain(hash) { return .notFound }

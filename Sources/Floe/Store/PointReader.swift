@@ -46,10 +46,10 @@ enum PointReader {
             case let .fetch(run, file, sst, hash):
                 let isL0 = run < version.l0.count
                 let slot = isL0 ? version.l0Metas.starts[run] + file : 0
-                // A cold L0 file is first asked through its filter alone: only the file that
-                // may hold the key loads its index, so a get after a restart stays cheap
-                // however many sub-levels L0 has.
-                if isL0, version.l0Metas.withMeta(slot, { _ in true }) == nil, reader.metaCache.get(sst.id) == nil,
+                // A cold file is first asked through its filter alone: only the file that may
+                // hold the key loads its index, so a get after a restart stays cheap however
+                // many sub-levels and levels it passes.
+                if !isL0 || version.l0Metas.withMeta(slot, { _ in true }) == nil, reader.metaCache.get(sst.id) == nil,
                    !(try await reader.filter(sst).mayContain(hash)) {
                     probe = probeRuns(from: run + 1, reader: reader, version: version, table: table, key: key, hash: hash, epoch: epoch)
                     continue
@@ -113,7 +113,11 @@ enum PointReader {
             for at in max(0, first - l0)..<runs.count {
                 let step: Step = runs[at].withUnsafeBufferPointer { run in
                     guard let f = find(run, table: table.raw, key: key), run[f].minEpoch <= epoch else { return .skip }
-                    guard let r = reader.getCached(id: run[f].id, table: table.raw, userKey: key, hash: hash, epoch: epoch) else {
+                    guard let m = reader.metaCache.get(run[f].id) else {
+                        if let alone = reader.filterCache.get(run[f].id), !alone.mayContain(hash) { return .skip }
+                        return .fetch(file: f)
+                    }
+                    guard let r = reader.getCached(m, table: table.raw, userKey: key, hash: hash, epoch: epoch) else {
                         return .fetch(file: f)
                     }
                     return .hit(r)
