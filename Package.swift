@@ -18,9 +18,11 @@ let package = Package(
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
         // ThreadSanitizer annotations, header only: see Sources/Floe/Util/Lock.swift.
         .systemLibrary(name: "CTSan"),
+        // Cache prefetch, header only: see Sources/Floe/Memtable/MemtableFlush.swift.
+        .systemLibrary(name: "CCpuHints"),
         .target(
             name: "Floe",
-            dependencies: ["CZstd", "CLZ4", "CXXHash", "CTSan"]
+            dependencies: ["CZstd", "CLZ4", "CXXHash", "CTSan", "CCpuHints"]
         ),
         .executableTarget(
             name: "floe",

@@ -1,3 +1,5 @@
+import CCpuHints
+
 /// Turns sealed memtables of several epochs into SST files: a k-way merge in
 /// full-key order (for one user key, newest epoch first), cut into files at the
 /// target size on user-key boundaries so a key's versions never span two files.
@@ -26,6 +28,7 @@ enum MemtableFlush {
             let m = memtables[best]
             let e = m.entries[Int(m.order[positions[best]])]
             positions[best] += 1
+            prefetch(m, after: positions[best])
             m.arena.withUnsafeBytes { a in
                 let key = UnsafeRawBufferPointer(rebasing: a[e.keyOffset..<(e.keyOffset + Int(e.keyLength))])
                 let value = UnsafeRawBufferPointer(rebasing: a[e.valueOffset..<(e.valueOffset + Int(e.valueLength))])
@@ -42,6 +45,33 @@ enum MemtableFlush {
             outputs.append(Output(bytes: f.bytes, info: f.info))
         }
         return outputs
+    }
+
+    /// The arena holds entries in arrival order, so reading them in key order misses the
+    /// cache on nearly every key (and the arena was written on another core). Loads
+    /// are started a few entries ahead: the entry `entryDistance` ahead, and the key
+    /// and value bytes of the one `arenaDistance` ahead, whose entry is cached by then.
+    @inline(__always)
+    private static func prefetch(_ m: FrozenMemtable, after position: Int) {
+        let entryDistance = 16, arenaDistance = 8
+        m.order.withUnsafeBufferPointer { order in
+            m.entries.withUnsafeBufferPointer { entries in
+                if position + entryDistance < order.count {
+                    floe_prefetch(entries.baseAddress! + Int(order[position + entryDistance]))
+                }
+                guard position + arenaDistance < order.count else { return }
+                let e = entries[Int(order[position + arenaDistance])]
+                m.arena.withUnsafeBytes { a in
+                    // Every cache line the key and value span (at most a few for typical rows).
+                    let end = e.keyOffset + Int(e.keyLength) + Int(e.valueLength)
+                    var line = e.keyOffset & ~63
+                    while line < end && line - e.keyOffset < 256 {
+                        floe_prefetch(a.baseAddress! + line)
+                        line += 64
+                    }
+                }
+            }
+        }
     }
 
     @inline(__always)
