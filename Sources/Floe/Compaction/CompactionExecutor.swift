@@ -8,6 +8,7 @@
 enum CompactionExecutor {
     static func run(_ task: CompactionTask, reader: SstReader, store: any ObjectStore,
                     options: SstWriterOptions, failpoints: FailpointRegistry = Failpoints.processOrEmpty,
+                    buffers: SstBufferPool? = nil,
                     nextID: @Sendable () -> UInt64) async throws -> CompactionResult {
         if task.kind == .trivialMove {
             let files = task.inputs.flatMap(\.ssts)
@@ -29,7 +30,8 @@ enum CompactionExecutor {
         // Inputs' size bounds the outputs' (compression and dropped versions only shrink them).
         let inputBytes = task.inputs.reduce(0) { $0 + $1.ssts.reduce(0) { $0 + Int($1.fileSize) } }
         var left = inputBytes
-        var writer = SstWriter(id: nextID(), options: wopts, retainBlocks: prefill, expectedBytes: left)
+        var writer = SstWriter(id: nextID(), options: wopts, retainBlocks: prefill, expectedBytes: left,
+                               buffer: buffers?.take(capacity: min(left, task.targetFileSize)) ?? [])
         var outputs: [SstInfo] = []
         var written: UInt64 = 0
         var entriesIn: UInt64 = 0
@@ -68,14 +70,16 @@ enum CompactionExecutor {
                 return (keep, cut)
             }
             if cut {
-                let f = writer.finish()
+                let (bytes, info) = writer.finish()
                 try failpoints.hit(.compactionBeforeUpload)
-                try await store.put(f.info.path, f.bytes)
-                if let blocks = writer.retainedBlocks { reader.prefill(f.info, blocks: blocks) }
-                outputs.append(f.info)
-                written += f.info.fileSize
-                left = max(0, left - Int(f.info.fileSize))
-                writer = SstWriter(id: nextID(), options: wopts, retainBlocks: prefill, expectedBytes: left)
+                try await store.put(info.path, bytes)
+                if let blocks = writer.retainedBlocks { reader.prefill(info, blocks: blocks) }
+                outputs.append(info)
+                written += info.fileSize
+                left = max(0, left - Int(info.fileSize))
+                // The uploaded file's buffer builds the next one.
+                writer = SstWriter(id: nextID(), options: wopts, retainBlocks: prefill, expectedBytes: left,
+                                   buffer: consume bytes)
             }
             if keep {
                 heap.withTopEntry { k, kind, v in writer.add(encodedKey: k, kind: kind, value: v) }
@@ -83,12 +87,13 @@ enum CompactionExecutor {
             if !heap.advanceTopSync() { try await heap.finishAdvanceTop() }
         }
         if !writer.isEmpty {
-            let f = writer.finish()
+            let (bytes, info) = writer.finish()
             try failpoints.hit(.compactionBeforeUpload)
-            try await store.put(f.info.path, f.bytes)
-            if let blocks = writer.retainedBlocks { reader.prefill(f.info, blocks: blocks) }
-            outputs.append(f.info)
-            written += f.info.fileSize
+            try await store.put(info.path, bytes)
+            if let blocks = writer.retainedBlocks { reader.prefill(info, blocks: blocks) }
+            outputs.append(info)
+            written += info.fileSize
+            buffers?.give(consume bytes)
         }
         return CompactionResult(task: task, outputs: outputs, bytesRead: task.inputBytes, bytesWritten: written,
                                 entriesIn: entriesIn, entriesOut: outputs.reduce(0) { $0 + $1.entryCount })

@@ -12,6 +12,8 @@ package final class Compactor: Sendable {
     let reader: SstReader
     let picker: CompactionPicker
     let failpoints: FailpointRegistry
+    /// Output buffers reused from one task's upload to the next.
+    let buffers = SstBufferPool()
     /// Manifest sequence of this session's `register` record: the high 32 bits of its SST ids and the writer id of its deltas.
     package let sessionID: UInt64
     private let counter = Atomic<UInt64>(0)
@@ -100,7 +102,7 @@ package final class Compactor: Sendable {
     private func run(_ task: CompactionTask, base: Version) async throws -> CompactionResult {
         try CompactionCommitter.checkStillValid(task, outputs: [], in: base)
         let result = try await CompactionExecutor.run(task, reader: reader, store: objectStore, options: options.sst,
-                                                      failpoints: failpoints) { [self] in nextID() }
+                                                      failpoints: failpoints, buffers: buffers) { [self] in nextID() }
         observe(try await CompactionCommitter.commit(result, base: base, manifest: manifest, compactorID: sessionID,
                                                      failpoints: failpoints))
         return result

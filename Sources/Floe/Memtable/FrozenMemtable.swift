@@ -9,8 +9,10 @@ final class FrozenMemtable: Sendable {
     let arena: [UInt8]
     let entries: [MemtableEntry]
     let slots: [Int32]
-    /// Entry indices in `(table, userKey)` order. Keys are unique (last write won at insert).
-    let order: [Int32]
+    /// Entry indices in `(table, userKey)` order, sorted on first use: `seal` freezes
+    /// under the store's write lock, and the sort then runs in the sync that flushes
+    /// the epoch (or the first scan of it), off the writer's path.
+    private let sortedOrder = Lock<[Int32]?>(nil)
     let memoryBytes: Int
 
     init(epoch: Epoch, arena: [UInt8], entries: [MemtableEntry], slots: [Int32], memoryBytes: Int) {
@@ -18,25 +20,22 @@ final class FrozenMemtable: Sendable {
         self.arena = arena
         self.entries = entries
         self.slots = slots
+        // The order array is charged up front, sorted or not.
         self.memoryBytes = memoryBytes + entries.count * 4
-        var order = [Int32](0..<Int32(entries.count))
-        arena.withUnsafeBytes { a in
-            entries.withUnsafeBufferPointer { es in
-                order.sort { x, y in FrozenMemtable.less(es[Int(x)], es[Int(y)], a) }
-            }
+    }
+
+    /// Entry indices in `(table, userKey)` order. Keys are unique (last write won at
+    /// insert). Take it once per pass: each read takes a lock.
+    var order: [Int32] {
+        sortedOrder.withLock { o in
+            if let o { return o }
+            let sorted = MemtableSort.order(entries, arena: arena)
+            o = sorted
+            return sorted
         }
-        self.order = order
     }
 
-    @inline(__always)
-    static func less(_ a: MemtableEntry, _ b: MemtableEntry, _ arena: UnsafeRawBufferPointer) -> Bool {
-        if a.table != b.table { return a.table < b.table }
-        if a.prefix != b.prefix { return a.prefix < b.prefix }
-        return FullKey.compareBytes(UnsafeRawBufferPointer(rebasing: arena[a.keyOffset..<(a.keyOffset + Int(a.keyLength))]),
-                                    UnsafeRawBufferPointer(rebasing: arena[b.keyOffset..<(b.keyOffset + Int(b.keyLength))])) < 0
-    }
-
-    var count: Int { order.count }
+    var count: Int { entries.count }
 
     /// The entry for `(table, key)` via the hash index.
     func lookup(table: UInt32, key: UnsafeRawBufferPointer) -> MemtableEntry? {
@@ -53,7 +52,8 @@ final class FrozenMemtable: Sendable {
 
     /// Position in `order` of the first entry whose `(table, userKey)` is >= the given one.
     func lowerBound(table: UInt32, key: UnsafeRawBufferPointer) -> Int {
-        arena.withUnsafeBytes { a in
+        let order = self.order
+        return arena.withUnsafeBytes { a in
             var lo = 0, hi = order.count
             while lo < hi {
                 let mid = (lo + hi) >> 1

@@ -7,28 +7,38 @@ enum MemtableFlush {
     struct Output {
         var bytes: [UInt8]
         var info: SstInfo
+
+        /// The bytes, leaving this output empty (so a pool can reuse the buffer unshared).
+        mutating func takeBytes() -> [UInt8] {
+            let b = bytes
+            bytes = []
+            return b
+        }
     }
 
     /// `memtables` must be in ascending epoch order. `nextID` yields fresh SST ids.
-    static func build(_ memtables: [FrozenMemtable], options: SstWriterOptions, nextID: () -> UInt64) -> [Output] {
+    /// The first file is built in a buffer from `buffers` (later ones, rare, in fresh ones).
+    static func build(_ memtables: [FrozenMemtable], options: SstWriterOptions, buffers: SstBufferPool? = nil,
+                      nextID: () -> UInt64) -> [Output] {
         var outputs: [Output] = []
         var positions = [Int](repeating: 0, count: memtables.count)
+        let orders = memtables.map(\.order)
         // The memtables' bytes bound the file (keys grow by their 12-byte suffix, 1% or so for blocks).
         let expected = memtables.reduce(0) { $0 + $1.memoryBytes }
-        var writer = SstWriter(id: nextID(), options: options, expectedBytes: expected)
+        var writer = SstWriter(id: nextID(), options: options, expectedBytes: expected, buffer: buffers?.take(capacity: expected) ?? [])
         while true {
             // Pick the smallest (table, key); among equals the newest epoch (highest index) first.
             var best = -1
             for i in memtables.indices where positions[i] < memtables[i].count {
                 if best < 0 { best = i; continue }
-                let c = compare(memtables[i], positions[i], memtables[best], positions[best])
+                let c = compare(memtables[i], orders[i][positions[i]], memtables[best], orders[best][positions[best]])
                 if c <= 0 { best = i }
             }
             if best < 0 { break }
             let m = memtables[best]
-            let e = m.entries[Int(m.order[positions[best]])]
+            let e = m.entries[Int(orders[best][positions[best]])]
             positions[best] += 1
-            prefetch(m, after: positions[best])
+            prefetch(m, orders[best], after: positions[best])
             m.arena.withUnsafeBytes { a in
                 let key = UnsafeRawBufferPointer(rebasing: a[e.keyOffset..<(e.keyOffset + Int(e.keyLength))])
                 let value = UnsafeRawBufferPointer(rebasing: a[e.valueOffset..<(e.valueOffset + Int(e.valueLength))])
@@ -52,9 +62,9 @@ enum MemtableFlush {
     /// are started a few entries ahead: the entry `entryDistance` ahead, and the key
     /// and value bytes of the one `arenaDistance` ahead, whose entry is cached by then.
     @inline(__always)
-    private static func prefetch(_ m: FrozenMemtable, after position: Int) {
+    private static func prefetch(_ m: FrozenMemtable, _ order: [Int32], after position: Int) {
         let entryDistance = 16, arenaDistance = 8
-        m.order.withUnsafeBufferPointer { order in
+        order.withUnsafeBufferPointer { order in
             m.entries.withUnsafeBufferPointer { entries in
                 if position + entryDistance < order.count {
                     floe_prefetch(entries.baseAddress! + Int(order[position + entryDistance]))
@@ -75,8 +85,8 @@ enum MemtableFlush {
     }
 
     @inline(__always)
-    private static func compare(_ a: FrozenMemtable, _ ia: Int, _ b: FrozenMemtable, _ ib: Int) -> Int {
-        let ea = a.entries[Int(a.order[ia])], eb = b.entries[Int(b.order[ib])]
+    private static func compare(_ a: FrozenMemtable, _ ia: Int32, _ b: FrozenMemtable, _ ib: Int32) -> Int {
+        let ea = a.entries[Int(ia)], eb = b.entries[Int(ib)]
         if ea.table != eb.table { return ea.table < eb.table ? -1 : 1 }
         if ea.prefix != eb.prefix { return ea.prefix < eb.prefix ? -1 : 1 }
         return a.arena.withUnsafeBytes { pa in

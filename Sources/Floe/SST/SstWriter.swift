@@ -26,8 +26,10 @@ struct SstWriter {
     /// target size when the input is bigger). Reserving that up front spares the
     /// buffer its doublings: each copies everything so far, and a large buffer is
     /// fresh memory the kernel has to zero again.
+    /// `buffer`: storage to build the file in (its contents are discarded), typically
+    /// from `SstBufferPool`; its capacity is kept.
     init(id: UInt64, options: SstWriterOptions, retainBlocks: Bool = false, expectedBytes: Int? = nil,
-         formatVersion: UInt32 = SstFooter.formatVersion) {
+         formatVersion: UInt32 = SstFooter.formatVersion, buffer: consuming [UInt8] = []) {
         self.id = id
         self.formatVersion = formatVersion
         self.options = options
@@ -36,6 +38,8 @@ struct SstWriter {
         index = BlockBuilder(restartInterval: 1, capacity: 4096)
         props.compression = options.compression
         zstd = options.compression == .zstd ? ZstdContext() : nil
+        out = consume buffer
+        out.removeAll(keepingCapacity: true)
         let expected = min(options.targetFileSize, expectedBytes ?? (4 << 20))
         // Headroom for the block that crosses the target, the filter and the index.
         out.reserveCapacity(expected + expected / 16 + 2 * options.blockSize + 4096)
@@ -114,6 +118,9 @@ struct SstWriter {
         let info = SstInfo(id: id, fileSize: UInt64(out.count), smallestKey: firstKey, largestKey: lastKey,
                            minEpoch: props.minEpoch, maxEpoch: props.maxEpoch, entryCount: props.entryCount,
                            tombstoneCount: props.tombstoneCount, rawBytes: props.rawKeyBytes + props.rawValueBytes)
-        return (out, info)
+        // Hand the bytes over unshared, so the caller can pool the buffer after the upload.
+        let bytes = out
+        out = []
+        return (bytes, info)
     }
 }

@@ -53,6 +53,8 @@ public final class StateStore: Sendable {
     let objectStore: any ObjectStore
     public let options: StoreOptions
     let reader: SstReader
+    /// Buffers of uploaded SSTs, reused by the next flush or compaction output.
+    let sstBuffers = SstBufferPool()
     let manifest: ManifestStore
     let pins = PinRegistry()
     let picker: CompactionPicker
@@ -259,16 +261,19 @@ public final class StateStore: Sendable {
         }
         var failedUploads: [UInt64] = []
         do {
-            let outputs = MemtableFlush.build(mems, options: options.sst) { nextSstID() }
-            failedUploads = outputs.map(\.info.id)
-            state.withLock { s in for o in outputs { s.uncommittedSynced.insert(o.info.id) } }
-            for o in outputs {
+            var outputs = MemtableFlush.build(mems, options: options.sst, buffers: sstBuffers) { nextSstID() }
+            let infos = outputs.map(\.info)
+            failedUploads = infos.map(\.id)
+            state.withLock { s in for info in infos { s.uncommittedSynced.insert(info.id) } }
+            for i in outputs.indices {
                 try failpoints.hit(.syncBeforeSstPut)
-                try await objectStore.put(o.info.path, o.bytes)
+                try await objectStore.put(infos[i].path, outputs[i].bytes)
                 try failpoints.hit(.syncAfterSstPut)
+                // Moved out of `outputs`, so the pool gets the only reference.
+                sstBuffers.give(outputs[i].takeBytes())
             }
             state.withLock { $0.inFlight -= 1 }
-            return SyncResult(epoch: epoch, epochs: mems.map(\.epoch), ssts: outputs.map(\.info))
+            return SyncResult(epoch: epoch, epochs: mems.map(\.epoch), ssts: infos)
         } catch {
             state.withLock { s in
                 s.inFlight -= 1
@@ -606,6 +611,7 @@ public final class StateStore: Sendable {
         }
         for t in tasks { t.cancel() }
         for t in tasks { await t.value }
+        sstBuffers.trim()
     }
 
     // MARK: introspection

@@ -44,7 +44,7 @@ extension StateStore {
             }
         }
         let result = try await CompactionExecutor.run(task, reader: reader, store: objectStore, options: options.sst,
-                                                      failpoints: failpoints) { [self] in
+                                                      failpoints: failpoints, buffers: sstBuffers) { [self] in
             // Outputs are uploaded before they are committed: mark them busy so GC keeps them.
             let id = nextSstID()
             outputs.append(id)
@@ -195,6 +195,10 @@ extension StateStore {
                 _ = try? await store.collectGarbage()
             }
             if !didWork {
+                // Nothing due and no commits for a while: pooled SST buffers are idle memory.
+                if StateStore.commitsPaused(now: now, lastCommit: store.lastCommitMicros.load(ordering: .relaxed)) {
+                    store.sstBuffers.trim()
+                }
                 // Idle: poll cheaply; a commit makes the next pick due within a few milliseconds.
                 try? await Task.sleep(for: .milliseconds(backoffMillis > 1 ? backoffMillis : 5))
             }

@@ -1,0 +1,77 @@
+import Testing
+@testable import Floe
+
+/// The radix sort that orders an epoch at seal, checked against a plain
+/// comparison sort of the same entries (the model), on seeded random keys built
+/// to hit its corners: shared and absent first bytes, keys shorter than the 8-byte
+/// prefix (zero padding ties), zero bytes, several tables.
+@Suite struct MemtableSortTests {
+    static func memtable(_ keys: [(UInt32, [UInt8])]) -> MutableMemtable {
+        var m = MutableMemtable(epoch: 1)
+        for (i, (t, k)) in keys.enumerated() {
+            let v: [UInt8] = [UInt8(truncatingIfNeeded: i)]
+            _ = k.withUnsafeBytes { kb in v.withUnsafeBytes { m.insert(table: t, key: kb, kind: 0, value: $0) } }
+        }
+        return m
+    }
+
+    /// The model: (table, user key bytes) by plain comparison.
+    static func modelOrder(_ m: MutableMemtable) -> [[UInt8]] {
+        m.entries.map { e in
+            withUnsafeBytes(of: e.table.bigEndian) { Array($0) } + Array(m.arena[e.keyOffset..<(e.keyOffset + Int(e.keyLength))])
+        }.sorted { $0.lexicographicallyPrecedes($1) }
+    }
+
+    static func sortedOrder(_ m: MutableMemtable) -> [[UInt8]] {
+        let f = m.freeze()
+        return f.order.map { i in
+            let e = f.entries[Int(i)]
+            return withUnsafeBytes(of: e.table.bigEndian) { Array($0) } + Array(f.arena[e.keyOffset..<(e.keyOffset + Int(e.keyLength))])
+        }
+    }
+
+    static func randomKey(_ rng: inout SplitMix64, shape: UInt64) -> [UInt8] {
+        switch shape {
+        case 0: // short keys, zero bytes likely: ties on the zero-padded prefix
+            return (0..<Int(rng.next() % 9)).map { _ in UInt8(rng.next() % 3) }
+        case 1: // a common 8-byte head, differences after it
+            return Array("tenant01".utf8) + (0..<Int(rng.next() % 6)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        case 2: // counters: bytes all keys share, as in the benchmark keys
+            return withUnsafeBytes(of: (rng.next() % 5_000).bigEndian) { Array($0) } + [0x2d, 0x2d]
+        default:
+            return (0..<Int(1 + rng.next() % 24)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        }
+    }
+
+    @Test func matchesAComparisonSortOnRandomKeys() {
+        for seed in UInt64(1)...60 {
+            var rng = SplitMix64(seed: seed)
+            let n = Int(rng.next() % 3_000)
+            let tables = 1 + rng.next() % 3
+            var keys: [(UInt32, [UInt8])] = []
+            for _ in 0..<n {
+                let t = UInt32(rng.next() % tables) &* 0x0101_0001 // tables differing in several bytes
+                keys.append((t, Self.randomKey(&rng, shape: rng.next() % 4)))
+            }
+            let m = Self.memtable(keys)
+            let got = Self.sortedOrder(m), want = Self.modelOrder(m)
+            let at = zip(got, want).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+            #expect(got.count == want.count && at == nil,
+                    "seed \(seed): \(n) writes, \(m.count) distinct keys; first difference at \(at ?? -1): \(at.map { got[$0] } ?? []) vs \(at.map { want[$0] } ?? [])")
+            if got != want { return }
+        }
+    }
+
+    @Test func edgeSizesAndIdenticalPrefixes() {
+        #expect(Self.sortedOrder(Self.memtable([])).isEmpty)
+        let one = Self.memtable([(7, [1, 2, 3])])
+        #expect(Self.sortedOrder(one) == Self.modelOrder(one))
+        // Every key has the same 12 sort bytes: the order comes from the tie-break alone.
+        let keys: [(UInt32, [UInt8])] = (0..<500).reversed().map { (2, Array("samehead".utf8) + [UInt8($0 % 256), UInt8($0 / 256)]) }
+        let m = Self.memtable(keys)
+        #expect(Self.sortedOrder(m) == Self.modelOrder(m), "keys tied on their 12 sort bytes")
+        // Keys that differ only in zero padding: [] < [0] < [0, 0] < ... < [0 x 9].
+        let zeros = Self.memtable((0...9).reversed().map { (1, [UInt8](repeating: 0, count: $0)) })
+        #expect(Self.sortedOrder(zeros) == (0...9).map { withUnsafeBytes(of: UInt32(1).bigEndian) { Array($0) } + [UInt8](repeating: 0, count: $0) })
+    }
+}
