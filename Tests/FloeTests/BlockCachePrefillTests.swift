@@ -9,8 +9,9 @@ import Testing
     func key(_ i: Int) -> [UInt8] { Array("pk\(String(i).leftPad(6))".utf8) }
     func value(_ i: Int, _ e: Epoch) -> [UInt8] { Array("v\(i)-\(e)-".utf8) + [UInt8](repeating: UInt8(i & 0xff), count: 40) }
 
-    /// A store with every key written in each of 6 epochs, compacted to quiescence.
-    func compactedStore(cacheBytes: Int) async throws -> (StateStore, Int) {
+    /// A store with every key written in each of 6 epochs, compacted to quiescence
+    /// (or, with `whileWriting`, by compactions run as if writes were arriving).
+    func compactedStore(cacheBytes: Int, whileWriting: Bool = false) async throws -> (StateStore, Int) {
         var o = StoreOptions()
         o.compaction.background = false
         o.blockCacheBytes = cacheBytes
@@ -22,7 +23,13 @@ import Testing
             for i in stride(from: Int(e) % 2, to: n, by: 1) { try s.put(t, key: key(i), value: value(i, e), epoch: e) }
             try await s.checkpoint(epoch: e, metadata: [:])
         }
-        let tasks = try await s.compactUntilQuiescent()
+        var tasks = 0
+        if whileWriting {
+            while try await s.compactOnce(idle: false) != nil { tasks += 1 }
+            #expect(s.statistics.l0SubLevels <= 1)
+            return (s, n)
+        }
+        tasks = try await s.compactUntilQuiescent()
         #expect(tasks > 0)
         #expect(s.statistics.l0SubLevels == 0, "the compaction moved everything out of L0")
         return (s, n)
@@ -37,6 +44,17 @@ import Testing
         let after = s.statistics
         #expect(after.blockCacheMisses == before.blockCacheMisses, "every block of the compacted files was cached by the compaction")
         #expect(after.blockCacheHits > before.blockCacheHits)
+        try await s.close()
+    }
+
+    @Test func compactionsWhileWritesArriveLeaveTheCacheAlone() async throws {
+        let (s, n) = try await compactedStore(cacheBytes: 64 << 20, whileWriting: true)
+        #expect(s.statistics.compactions > 0)
+        let before = s.statistics
+        for i in 0..<n {
+            #expect(try await s.get(t, key: key(i), epoch: 6) == value(i, 6), "key \(i)")
+        }
+        #expect(s.statistics.blockCacheMisses > before.blockCacheMisses, "the outputs were not copied into the cache")
         try await s.close()
     }
 

@@ -5,10 +5,14 @@
 /// the same key has epoch <= the watermark. So per user key every version above
 /// the watermark is kept, plus the newest one at or below it; that one is also
 /// dropped when it is a tombstone and the task is bottommost.
+///
+/// With `prefillCache` the outputs' blocks go into the reader's block cache as
+/// they are written (when they fit in its free room), so reads after the
+/// compaction stay warm.
 enum CompactionExecutor {
     static func run(_ task: CompactionTask, reader: SstReader, store: any ObjectStore,
                     options: SstWriterOptions, failpoints: FailpointRegistry = Failpoints.processOrEmpty,
-                    buffers: SstBufferPool? = nil,
+                    buffers: SstBufferPool? = nil, prefillCache: Bool = true,
                     nextID: @Sendable () -> UInt64) async throws -> CompactionResult {
         if task.kind == .trivialMove {
             let files = task.inputs.flatMap(\.ssts)
@@ -26,7 +30,7 @@ enum CompactionExecutor {
         var wopts = options
         wopts.compression = task.compression
         wopts.targetFileSize = task.targetFileSize
-        let prefill = reader.blockCache.capacityBytes > 0
+        let prefill = prefillCache && reader.blockCache.capacityBytes > 0
         // Inputs' size bounds the outputs' (compression and dropped versions only shrink them).
         let inputBytes = task.inputs.reduce(0) { $0 + $1.ssts.reduce(0) { $0 + Int($1.fileSize) } }
         var left = inputBytes
