@@ -22,12 +22,13 @@ test: deps
 # Why each flag: docs/testing.md. In short: serial, because all tests at once under a
 # sanitizer starve each other past the suites' time limits; no XCTest pass (there are
 # no XCTests, and LeakSanitizer flags libXCTest's own leaks); lld, because gold warns
-# about the ASan runtime's symbols. Own build paths keep .build untouched.
+# about the ASan runtime's symbols; scripts/lsan.supp names the one toolchain leak
+# LeakSanitizer reports. Own build paths keep .build untouched.
 tsan: deps
 	swift test -c debug --sanitize=thread --build-path .build-tsan --disable-xctest --no-parallel
 
 asan: deps
-	swift test -c debug --sanitize=address --build-path .build-asan --disable-xctest --no-parallel -Xswiftc -use-ld=lld
+	LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan.supp swift test -c debug --sanitize=address --build-path .build-asan --disable-xctest --no-parallel -Xswiftc -use-ld=lld
 
 bench: build
 	.build/release/floe bench

@@ -58,8 +58,8 @@ import Testing
         p.standardError = FileHandle(forWritingAtPath: err)
         try p.run()
         p.waitUntilExit()
-        let stdout = String(decoding: FileManager.default.contents(atPath: out) ?? Data(), as: UTF8.self)
-        let stderr = String(decoding: FileManager.default.contents(atPath: err) ?? Data(), as: UTF8.self)
+        let stdout = String(decoding: readWholeFile(out) ?? [], as: UTF8.self)
+        let stderr = String(decoding: readWholeFile(err) ?? [], as: UTF8.self)
         var result: [String: String] = [:]
         if let line = stdout.split(separator: "\n").last(where: { $0.hasPrefix("result: ") }) {
             for field in line.split(separator: " ").dropFirst() {
@@ -230,7 +230,7 @@ import Testing
             #expect(r.stderr.contains(message), "\(args): \(r.transcript)")
         }
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/new"), "a refused run creates nothing")
-        #expect(FileManager.default.contents(atPath: file) == Data([1]))
+        #expect(readWholeFile(file) == [1])
     }
 
     // MARK: power loss

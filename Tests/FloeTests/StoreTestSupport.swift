@@ -1,4 +1,7 @@
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import Floe
 
 // Helpers shared by the store-level suites (model, corruption, faults, budget).
@@ -92,3 +95,21 @@ extension Result {
         return nil
     }
 }
+
+/// A whole file's bytes, read with POSIX calls; nil when it cannot be opened.
+/// Foundation's `FileManager.contents(atPath:)` is not used: under LeakSanitizer
+/// its read buffer is reported as leaked, which fails `make asan`.
+func readWholeFile(_ path: String) -> [UInt8]? {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 64 << 10)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 { return nil }
+        if n == 0 { return bytes }
+        bytes.append(contentsOf: chunk[0..<n])
+    }
+}
+
