@@ -201,11 +201,7 @@ final class Block: Sendable {
             // of its cache lines at once rather than one miss after another.
             let start = Int(restartKeys[lo].offset)
             let end = lo + 1 < restartCount ? Int(restartKeys[lo + 1].offset) : restartsStart
-            var line = start & ~63
-            while line < end {
-                floe_prefetch(p.baseAddress! + line)
-                line += 64
-            }
+            floe_prefetch_range(p.baseAddress! + start, end - start)
             return withUnsafeTemporaryAllocation(byteCount: maxKeyLength, alignment: 1) { buf in
                 var at = start
                 var keyLen = 0

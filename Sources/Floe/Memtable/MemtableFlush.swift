@@ -72,13 +72,8 @@ enum MemtableFlush {
                 guard position + arenaDistance < order.count else { return }
                 let e = entries[Int(order[position + arenaDistance])]
                 m.arena.withUnsafeBytes { a in
-                    // Every cache line the key and value span (at most a few for typical rows).
-                    let end = e.keyOffset + Int(e.keyLength) + Int(e.valueLength)
-                    var line = e.keyOffset & ~63
-                    while line < end && line - e.keyOffset < 256 {
-                        floe_prefetch(a.baseAddress! + line)
-                        line += 64
-                    }
+                    // The key and value, capped at 256 bytes: a few lines for typical rows.
+                    floe_prefetch_range(a.baseAddress! + e.keyOffset, min(256, Int(e.keyLength) + Int(e.valueLength)))
                 }
             }
         }
