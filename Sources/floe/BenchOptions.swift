@@ -31,6 +31,8 @@ struct BenchOptions: ParsableArguments {
     @Option(help: "Bloom filter bits per key (0 disables the filter).") var bloomBits: Int = SstWriterOptions().bloomBitsPerKey
     @Option(help: "Block cache size (bytes; K, M, G suffixes are powers of 1024).") var cacheBytes: ByteCount = ByteCount(512 << 20)
     @Option(help: "Background compaction workers.") var compactionWorkers: Int = 1
+    @Option(help: "Nice value (0...19) of the compaction threads; 0 shares the CPU evenly with writers and readers.")
+    var compactionNice: Int = CompactionOptions().threadNice
     @Flag(help: "Disable the intra-L0 lane that runs beside a busy base level.") var noIntraL0Lane = false
     @Flag(help: "Disable background compaction (L0 then grows by one sub-level per epoch).") var noCompaction = false
     @Flag(help: "Run compact after every fill benchmark (the default list already does unless --no-compaction).")
@@ -65,6 +67,7 @@ struct BenchOptions: ParsableArguments {
         guard (0...64).contains(bloomBits) else { throw ValidationError("--bloom-bits must be in 0...64") }
         guard ["dir", "memory"].contains(store) else { throw ValidationError("--store must be dir or memory") }
         guard compactionWorkers >= 1 else { throw ValidationError("--compaction-workers must be at least 1") }
+        guard (0...19).contains(compactionNice) else { throw ValidationError("--compaction-nice must be in 0...19") }
         if let m = maxSpaceAmp {
             guard m > 0 else { throw ValidationError("--max-space-amp must be positive") }
             guard (try? benchmarkList().contains(.overwrite)) == true else {
@@ -134,6 +137,7 @@ struct BenchOptions: ParsableArguments {
         o.blockCacheBytes = cacheBytes.bytes
         o.compaction.background = !noCompaction
         o.compaction.maxConcurrentTasks = compactionWorkers
+        o.compaction.threadNice = compactionNice
         o.compaction.intraL0Lane = !noIntraL0Lane
         return o
     }
@@ -143,7 +147,8 @@ struct BenchOptions: ParsableArguments {
         var a = [
             "--key-size", String(keySize), "--value-size", String(valueSize), "--epoch-keys", String(epochKeys),
             "--pipeline", String(pipeline), "--block-size", String(blockSize), "--bloom-bits", String(bloomBits),
-            "--cache-bytes", String(cacheBytes.bytes), "--compaction-workers", String(compactionWorkers), "--seed", String(seed),
+            "--cache-bytes", String(cacheBytes.bytes), "--compaction-workers", String(compactionWorkers),
+            "--compaction-nice", String(compactionNice), "--seed", String(seed),
         ]
         if let c = compression { a += ["--compression", c] }
         if noIntraL0Lane { a.append("--no-intra-l0-lane") }

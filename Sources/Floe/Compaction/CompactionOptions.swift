@@ -14,6 +14,13 @@ public struct CompactionOptions: Sendable, Equatable {
     /// (intra-L0) while an L0 -> base compaction holds the base level busy, so L0
     /// stays shallow and commits do not stall behind one long compaction.
     public var intraL0Lane: Bool = true
+    /// Nice value (0...19) of the threads the background lanes run on; on Linux a
+    /// thread's nice value is its own. Higher yields more CPU to writers and
+    /// readers while both want it: on 2 cores a 2M-key fill ran 1.07M keys/s
+    /// median at 10 against 0.81M at 0 (5 pairs), with fewer bytes rewritten,
+    /// because compaction then runs mostly when the writer waits. The L0 slowdown
+    /// and stop thresholds still bound the debt. 0 shares the CPU evenly.
+    public var threadNice: Int = 10
     /// L0 sub-levels that trigger an L0 -> base compaction.
     public var l0CompactionTrigger: Int = 4
     /// L0 sub-levels above which an intra-L0 merge is picked while the base level is busy.

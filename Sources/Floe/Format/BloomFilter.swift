@@ -145,6 +145,23 @@ struct BloomFilter: Sendable, Equatable {
     /// Throws `FloeError.corruption` if k is outside `1...30`, the bit count is not a
     /// multiple of 8 (or below 64; blocked: of 512), or the bit array does not fill the rest of the range.
     static func decode(_ bytes: [UInt8], range: Range<Int>, object: String, baseOffset: Int) throws -> BloomFilter {
+        let (k, m, blocked) = try header(bytes, range: range, object: object, baseOffset: baseOffset)
+        let start = range.lowerBound + headerSize
+        return BloomFilter(hashCount: k, bitCount: m, blocked: blocked, bits: Array(bytes[start..<(start + m / 8)]))
+    }
+
+    /// As above for a buffer that holds exactly the encoding: the bit array stays
+    /// in that buffer (the header is shifted out in place), so no second copy of a
+    /// filter of hundreds of KiB is made.
+    static func decode(whole bytes: consuming [UInt8], object: String, baseOffset: Int) throws -> BloomFilter {
+        var bytes = bytes
+        let (k, m, blocked) = try header(bytes, range: 0..<bytes.count, object: object, baseOffset: baseOffset)
+        bytes.removeFirst(headerSize)
+        return BloomFilter(hashCount: k, bitCount: m, blocked: blocked, bits: bytes)
+    }
+
+    /// Validates the encoding in `bytes[range]` and returns `(k, bitCount, blocked)`.
+    private static func header(_ bytes: [UInt8], range: Range<Int>, object: String, baseOffset: Int) throws -> (Int, Int, Bool) {
         guard range.lowerBound >= 0, range.upperBound <= bytes.count else {
             throw FloeError.corruption(
                 object: object, offset: baseOffset,
@@ -167,8 +184,7 @@ struct BloomFilter: Sendable, Equatable {
         guard m / 8 == r.remaining else {
             throw r.corrupt("bloom filter bit count \(m) needs \(m / 8) bytes, \(r.remaining) present", at: mOffset)
         }
-        let bits = try r.bytes(m / 8, "bloom filter bits")
-        return BloomFilter(hashCount: k, bitCount: m, blocked: blocked, bits: bits)
+        return (k, m, blocked)
     }
 
     /// The filter hash of a key: XXH3-64 of the user key seeded with the table id.

@@ -10,11 +10,15 @@ final class SstFilter: Sendable {
     let id: UInt64
     /// Nil when the SST was built without a filter: every key may be present.
     let filter: BloomFilter?
+    /// The footer read to find the filter; nil when the filter came from a loaded meta.
+    /// A meta load that follows reuses both instead of reading them again.
+    let footer: SstFooter?
     let charge: Int
 
-    init(id: UInt64, filter: BloomFilter?) {
+    init(id: UInt64, filter: BloomFilter?, footer: SstFooter? = nil) {
         self.id = id
         self.filter = filter
+        self.footer = footer
         charge = (filter?.bits.count ?? 0) + 64
     }
 
@@ -29,7 +33,9 @@ final class SstFilter: Sendable {
         let footer = try await SstFooter.load(store: store, object: object, fileSize: fileSize)
         let base = Int(footer.filterOffset)
         let raw = try await store.get(object, range: base..<(base + Int(footer.filterSize)))
-        return SstFilter(id: id, filter: try decode(raw, range: 0..<raw.count, footer: footer, object: object))
+        let payload = try BlockCodec.open(whole: raw, object: object, objectOffset: base)
+        let filter = payload.isEmpty ? nil : try BloomFilter.decode(whole: payload, object: object, baseOffset: base)
+        return SstFilter(id: id, filter: try check(filter, footer: footer, object: object), footer: footer)
     }
 
     /// Opens and decodes the filter block held in `bytes[range]`; nil for an empty payload (no filter).
@@ -37,9 +43,14 @@ final class SstFilter: Sendable {
         let base = Int(footer.filterOffset)
         let payload = try BlockCodec.open(bytes, range: range, object: object, objectOffset: base)
         guard !payload.isEmpty else { return nil }
-        let filter = try BloomFilter.decode(payload, range: 0..<payload.count, object: object, baseOffset: base)
-        if filter.blocked, footer.version < 2 {
-            throw FloeError.corruption(object: object, offset: base, reason: "blocked bloom filter in a format version \(footer.version) SST")
+        return try check(BloomFilter.decode(payload, range: 0..<payload.count, object: object, baseOffset: base), footer: footer, object: object)
+    }
+
+    /// Throws if the filter's layout is newer than the file's format version.
+    private static func check(_ filter: BloomFilter?, footer: SstFooter, object: String) throws -> BloomFilter? {
+        if let filter, filter.blocked, footer.version < 2 {
+            throw FloeError.corruption(object: object, offset: Int(footer.filterOffset),
+                                       reason: "blocked bloom filter in a format version \(footer.version) SST")
         }
         return filter
     }

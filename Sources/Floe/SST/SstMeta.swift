@@ -22,59 +22,42 @@ final class SstMeta: Sendable {
 
     var blockCount: Int { blockOffsets.count }
 
-    /// Parses the tail of an SST. `tail` holds the object bytes from `footer.filterOffset` to the end.
-    init(id: UInt64, object: String, footer: SstFooter, tail: [UInt8], fileSize: Int) throws {
+    /// Parses the tail of an SST. Without `known`, `tail` holds the object bytes
+    /// from `footer.filterOffset` to the footer; with it (a filter loaded alone, whose
+    /// footer must be `footer`), from `footer.indexOffset`, and the filter is reused.
+    /// Throws `FloeError.corruption` for any check of docs/format.md §5.5 that fails.
+    init(id: UInt64, object: String, footer: SstFooter, tail: [UInt8], fileSize: Int, filter known: SstFilter? = nil) throws {
         self.id = id
         self.object = object
         self.footer = footer
-        let base = Int(footer.filterOffset)
-        filter = try SstFilter.decode(tail, range: 0..<Int(footer.filterSize), footer: footer, object: object)
-        let ir = Int(footer.indexOffset) - base
-        let indexPayload = try BlockCodec.open(tail, range: ir..<(ir + Int(footer.indexSize)), object: object, objectOffset: Int(footer.indexOffset))
+        let base = Int(known == nil ? footer.filterOffset : footer.indexOffset)
+        guard tail.count == fileSize - SstFooter.size - base else {
+            throw FloeError.corruption(object: object, offset: base, reason: "SST tail of \(tail.count) bytes, the footer places it at \(base)..<\(fileSize - SstFooter.size)")
+        }
+        filter = try known.map(\.filter) ?? SstFilter.decode(tail, range: 0..<Int(footer.filterSize), footer: footer, object: object)
         let pr = Int(footer.propertiesOffset) - base
         let propsPayload = try BlockCodec.open(tail, range: pr..<(pr + Int(footer.propertiesSize)), object: object, objectOffset: Int(footer.propertiesOffset))
         properties = try SstProperties.decode(propsPayload, object: object, offset: Int(footer.propertiesOffset))
 
-        let indexBlock = try Block(indexPayload, dataBlock: false, checkOrder: true, object: object, offset: Int(footer.indexOffset))
-        var cursor = BlockCursor(indexBlock)
-        cursor.seekToFirst()
-        var keys = [UInt8](), starts: [Int32] = [0], offsets = [Int](), sizes = [Int]()
-        var expected = 0
-        while cursor.valid {
-            var r = ByteReader(indexBlock.data, object: object, base: Int(footer.indexOffset), range: cursor.value)
-            let off = try r.length("block offset", limit: fileSize)
-            let size = try r.length("block size", limit: fileSize)
-            guard r.isAtEnd else {
-                throw FloeError.corruption(object: object, offset: Int(footer.indexOffset), reason: "index entry of block \(offsets.count) has \(r.remaining) trailing bytes")
-            }
-            guard off == expected, size >= BlockCodec.trailerSize, off + size <= Int(footer.filterOffset) else {
-                throw FloeError.corruption(object: object, offset: Int(footer.indexOffset), reason: "index entry points at \(off)+\(size), expected a block at \(expected)")
-            }
-            expected = off + size
-            keys.append(contentsOf: cursor.key)
-            starts.append(Int32(keys.count))
-            offsets.append(off)
-            sizes.append(size)
-            cursor.advance()
+        let ir = Int(footer.indexOffset) - base
+        let stored = ir..<(ir + Int(footer.indexSize))
+        let index: SstIndex
+        if stored.count >= BlockCodec.trailerSize, tail[stored.upperBound - BlockCodec.trailerSize] == Compression.none.rawValue {
+            // The usual case: parse the payload where it was read.
+            try BlockCodec.verify(tail, range: stored, object: object, objectOffset: Int(footer.indexOffset))
+            index = try SstIndex(tail, payload: ir..<(stored.upperBound - BlockCodec.trailerSize), footer: footer,
+                                 blockCount: properties.dataBlockCount, object: object, fileSize: fileSize)
+        } else {
+            let payload = try BlockCodec.open(tail, range: stored, object: object, objectOffset: Int(footer.indexOffset))
+            index = try SstIndex(payload, payload: 0..<payload.count, footer: footer,
+                                 blockCount: properties.dataBlockCount, object: object, fileSize: fileSize)
         }
-        guard expected == Int(footer.filterOffset), UInt64(offsets.count) == properties.dataBlockCount else {
-            throw FloeError.corruption(object: object, offset: Int(footer.indexOffset), reason: "index covers \(expected) bytes and \(offsets.count) blocks, data ends at \(footer.filterOffset)")
-        }
-        keyBytes = keys
-        keyStarts = starts
-        var heads = [Block.RestartKey]()
-        heads.reserveCapacity(offsets.count)
-        keys.withUnsafeBytes { kb in
-            for i in 0..<offsets.count {
-                let k = UnsafeRawBufferPointer(rebasing: kb[Int(starts[i])..<Int(starts[i + 1])])
-                heads.append(Block.RestartKey(prefix: MutableMemtable.prefix(FullKey.userKey(k)), table: FullKey.table(k),
-                                              offset: UInt32(starts[i])))
-            }
-        }
-        keyHeads = heads
-        blockOffsets = offsets
-        blockSizes = sizes
-        charge = keys.count + starts.count * 4 + offsets.count * 32 + (filter?.encodedSize ?? 0) + 256
+        keyBytes = index.keys
+        keyStarts = index.starts
+        keyHeads = index.heads
+        blockOffsets = index.offsets
+        blockSizes = index.sizes
+        charge = keyBytes.count + keyStarts.count * 4 + blockOffsets.count * 32 + (filter?.encodedSize ?? 0) + 256
     }
 
     /// The first block whose last key is >= the target, or nil if the target is past the file.

@@ -37,8 +37,14 @@ struct SstReader: Sendable {
         ShardedLRUCache(capacityBytes: capacityBytes, shardCount: 1)
     }
 
-    /// Loads and parses the footer, filter, index and properties of `info` (two ranged reads).
-    static func loadMeta(store: any ObjectStore, id: UInt64, object: String, fileSize: Int) async throws -> SstMeta {
+    /// Loads and parses the footer, filter, index and properties of `info` (two ranged
+    /// reads). Given the file's filter loaded alone (with its footer), one read of the
+    /// index and properties: a cold get that passed the filter does not read it twice.
+    static func loadMeta(store: any ObjectStore, id: UInt64, object: String, fileSize: Int, filter: SstFilter? = nil) async throws -> SstMeta {
+        if let filter, let footer = filter.footer {
+            let tail = try await store.get(object, range: Int(footer.indexOffset)..<(fileSize - SstFooter.size))
+            return try SstMeta(id: id, object: object, footer: footer, tail: tail, fileSize: fileSize, filter: filter)
+        }
         let footer = try await SstFooter.load(store: store, object: object, fileSize: fileSize)
         let tail = try await store.get(object, range: Int(footer.filterOffset)..<(fileSize - SstFooter.size))
         return try SstMeta(id: id, object: object, footer: footer, tail: tail, fileSize: fileSize)
@@ -46,7 +52,8 @@ struct SstReader: Sendable {
 
     func meta(_ info: SstInfo) async throws -> SstMeta {
         if let m = metaCache.get(info.id) { return m }
-        let m = try await SstReader.loadMeta(store: store, id: info.id, object: info.path, fileSize: Int(info.fileSize))
+        let m = try await SstReader.loadMeta(store: store, id: info.id, object: info.path, fileSize: Int(info.fileSize),
+                                             filter: filterCache.get(info.id))
         metaCache.insert(info.id, m, charge: m.charge)
         return m
     }

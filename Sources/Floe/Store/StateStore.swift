@@ -152,6 +152,7 @@ public final class StateStore: Sendable {
         guard c.targetFileSize >= 4096, c.baseLevelBytes >= 4096 else { throw FloeError.invalidArgument("compaction sizes must be at least 4096 bytes") }
         guard c.maxConcurrentTasks >= 1 else { throw FloeError.invalidArgument("compaction.maxConcurrentTasks must be at least 1") }
         guard c.gcGraceSeconds >= 0, c.gcIntervalSeconds > 0 else { throw FloeError.invalidArgument("GC grace must be >= 0 and interval > 0") }
+        guard (0...19).contains(c.threadNice) else { throw FloeError.invalidArgument("compaction.threadNice must be in 0...19") }
         guard c.settleSeconds >= 0, c.settleSeconds.isFinite else { throw FloeError.invalidArgument("settleSeconds must be finite and >= 0") }
     }
 

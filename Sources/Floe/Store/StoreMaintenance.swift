@@ -159,8 +159,13 @@ extension StateStore {
             // abandoned store is freed (and its loops end) without `close()`.
             let store: @Sendable () -> StateStore? = { [weak self] in self }
             let intraL0Only = worker >= options.compaction.maxConcurrentTasks
-            tasks.append(Task.detached(priority: .utility) {
+            // Each lane on a thread of its own, off the cooperative pool (see
+            // DedicatedThreadExecutor); on the pool if the thread cannot be made.
+            let thread = try? DedicatedThreadExecutor(name: "compaction lane \(worker)", nice: options.compaction.threadNice)
+            tasks.append(Task.detached(executorPreference: thread, priority: .utility) {
                 await StateStore.backgroundLoop(store, runsGC: worker == 0, intraL0Only: intraL0Only)
+                // The loop ends at close, fencing or when the store was dropped: the thread goes with it.
+                thread?.shutdown()
             })
         }
         self.worker.withLock { $0 = tasks }
