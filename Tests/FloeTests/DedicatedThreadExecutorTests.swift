@@ -55,9 +55,13 @@ import Glibc
             let e = try DedicatedThreadExecutor(name: "spin")
             executors.append(e)
             spinners.append(Task.detached(executorPreference: e) {
-                let deadline = StateStore.monotonicMicros() + 10_000_000
+                // Blocks its thread without ever suspending, as a merge does (sleeping
+                // rather than spinning, so other suites keep their CPU). The deadline is
+                // long: other suites may hold the pool's threads for seconds.
+                let deadline = StateStore.monotonicMicros() + 120_000_000
                 while !shared.release.load(ordering: .acquiring) {
                     if StateStore.monotonicMicros() > deadline { return false }
+                    usleep(500)
                 }
                 return true
             })

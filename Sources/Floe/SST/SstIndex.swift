@@ -33,8 +33,8 @@ struct SstIndex {
         }
         guard n < Int(Int32.max) else { throw bad("payload of \(n) bytes is too large") }
         let dataEnd = Int(footer.filterOffset)
-        // An entry takes at least 3 header bytes, a 12-byte key and 2 value bytes:
-        // reservations stay bounded by the payload whatever the properties claim.
+        // Capacity hints only, bounded by the payload whatever the properties claim
+        // (a whole entry takes at least 3 header bytes, a 12-byte key and 2 value bytes).
         let entries = min(Int(clamping: blockCount), n / 17 + 1)
         keys.reserveCapacity(n)
         starts.reserveCapacity(entries + 1)
@@ -78,10 +78,13 @@ struct SstIndex {
                 guard let shared = varint(&p, rs), let unshared = varint(&p, rs), let vlen = varint(&p, rs) else {
                     throw bad("truncated entry header", entryStart)
                 }
-                guard shared <= UInt64(prevLen), !isRestart || shared == 0 else { throw bad("shared prefix \(shared) too long", entryStart) }
+                guard !isRestart || shared == 0 else { throw bad("restart entry shares \(shared) bytes with the previous key", entryStart) }
+                guard shared <= UInt64(prevLen) else { throw bad("shared prefix \(shared) too long", entryStart) }
                 guard unshared <= UInt64(rs - p), vlen <= UInt64(rs - p) - unshared else { throw bad("entry overruns block", entryStart) }
                 let keyLen = Int(shared) + Int(unshared)
                 guard keyLen >= FullKey.overhead else { throw bad("key of \(keyLen) bytes is too short", entryStart) }
+                // Shared prefixes let the keys outgrow the payload; the offsets kept are 32-bit.
+                guard keys.count + keyLen < Int(Int32.max) else { throw bad("index keys exceed 2 GiB", entryStart) }
                 let keyStart = keys.count
                 if shared > 0 {
                     // Never written by Floe (index restart interval 1), but valid: copy
@@ -120,7 +123,6 @@ struct SstIndex {
             }
             guard nextRestart == rc else { throw bad("restart points past the last entry", rs) }
         }
-        guard !offsets.isEmpty else { throw bad("empty block") }
         guard expected == dataEnd, UInt64(offsets.count) == blockCount else {
             throw FloeError.corruption(object: object, offset: indexOffset,
                                        reason: "index covers \(expected) bytes and \(offsets.count) blocks, data ends at \(dataEnd)")
