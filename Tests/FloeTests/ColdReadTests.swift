@@ -38,6 +38,11 @@ import Testing
         // index. A false positive may add one.
         #expect(metas.inserts >= 1 && metas.inserts <= 2, "\(metas.inserts) indexes loaded by one get")
         #expect(filters.inserts >= 14, "only \(filters.inserts) filters loaded alone")
+        // A file whose meta loaded after its filter keeps that filter in the meta only:
+        // its memory is charged once.
+        for sst in store.currentVersion.allSsts where store.reader.metaCache.get(sst.id) != nil {
+            #expect(store.reader.filterCache.get(sst.id) == nil, "SST \(sst.id) charged in both caches")
+        }
         // A key never written passes every sub-level on filters alone.
         #expect(try await store.get(table, key: missing, epoch: 16) == nil)
         #expect(store.reader.metaCache.stats.inserts <= 3)

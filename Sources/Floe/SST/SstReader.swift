@@ -52,9 +52,12 @@ struct SstReader: Sendable {
 
     func meta(_ info: SstInfo) async throws -> SstMeta {
         if let m = metaCache.get(info.id) { return m }
+        let known = filterCache.get(info.id)
         let m = try await SstReader.loadMeta(store: store, id: info.id, object: info.path, fileSize: Int(info.fileSize),
-                                             filter: filterCache.get(info.id))
+                                             filter: known)
         metaCache.insert(info.id, m, charge: m.charge)
+        // The meta holds the same filter now: charge it once, not in both caches.
+        if known != nil { filterCache.remove(info.id) }
         return m
     }
 

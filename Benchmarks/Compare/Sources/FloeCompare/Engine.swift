@@ -26,7 +26,7 @@ enum EngineKind: String, CaseIterable, Sendable {
     var settings: String {
         switch self {
         case .floe:
-            "lz4 blocks on every level (Floe's default puts zstd on the bottom level; overridden for parity), block cache as given plus Floe's separate 64 MiB index/filter cache, background compaction on (1 worker + intra-L0 lane), otherwise StoreOptions defaults."
+            "lz4 blocks on every level (Floe's default puts zstd on the bottom level; overridden for parity), block cache as given plus Floe's separate 64 MiB index/filter cache, background compaction on (1 worker + intra-L0 lane, each on its own thread at nice 10, Floe's default; the peers' background threads run at normal priority), otherwise StoreOptions defaults."
         case .rocksdb:
             "lz4 compression on every level, block-based table with an LRU block cache as given and a full bloom filter, index and filter blocks outside the cache (default), otherwise Options defaults (64 MiB write buffer, 2 background jobs, leveled compaction); reads verify checksums (default)."
         case .leveldb:
