@@ -127,6 +127,23 @@ import Glibc
         }
         #expect(after == before, "the lanes' threads exit after close")
 
+        // With nothing to compact and no commits, the lanes wake about ten times a
+        // second each, not every 5 ms: each wake-up takes a core from readers.
+        let quiet = try await StateStore.open(path: dir, options: o)
+        try await Task.sleep(for: .milliseconds(300)) // the first poll after open may be short
+        let p0 = quiet.idlePolls.load(ordering: .relaxed)
+        try await Task.sleep(for: .milliseconds(1000))
+        let polls = quiet.idlePolls.load(ordering: .relaxed) - p0
+        #expect(polls >= 2 && polls <= 30, "\(polls) idle polls in 1 s by 2 lanes")
+        // A commit makes the lanes poll fast again.
+        try quiet.put(TableID(1), key: [1], value: [2], epoch: quiet.committedEpoch + 1)
+        try await quiet.checkpoint(epoch: quiet.committedEpoch + 1, metadata: [:])
+        let p1 = quiet.idlePolls.load(ordering: .relaxed)
+        try await Task.sleep(for: .milliseconds(900))
+        let busy = quiet.idlePolls.load(ordering: .relaxed) - p1
+        #expect(busy >= 60, "\(busy) polls in 0.9 s right after a commit")
+        try await quiet.close()
+
         o.compaction.threadNice = 20
         await #expect(throws: FloeError.self) { _ = try await StateStore.open(path: dir, options: o) }
         o.compaction.threadNice = -1

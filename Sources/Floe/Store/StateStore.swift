@@ -67,6 +67,8 @@ public final class StateStore: Sendable {
     let worker = Lock<[Task<Void, Never>]>([])
     /// Monotonic microseconds of the last commit, for idle compaction.
     let lastCommitMicros = Atomic<UInt64>(0)
+    /// Times a background lane found nothing to do and slept (tests check the idle rate).
+    let idlePolls = Atomic<UInt64>(0)
     /// When this handle opened (monotonic): the settle period counts from here too.
     let openedMicros = StateStore.monotonicMicros()
     /// `options.failpoints`, then those of `FLOE_FAILPOINTS`.

@@ -206,11 +206,15 @@ extension StateStore {
             }
             if !didWork {
                 // Nothing due and no commits for a while: pooled SST buffers are idle memory.
-                if StateStore.commitsPaused(now: now, lastCommit: store.lastCommitMicros.load(ordering: .relaxed)) {
-                    store.sstBuffers.trim()
-                }
-                // Idle: poll cheaply; a commit makes the next pick due within a few milliseconds.
-                try? await Task.sleep(for: .milliseconds(backoffMillis > 1 ? backoffMillis : 5))
+                let paused = StateStore.commitsPaused(now: now, lastCommit: store.lastCommitMicros.load(ordering: .relaxed))
+                if paused { store.sstBuffers.trim() }
+                // Nothing due: poll every 5 ms while commits flow, so a commit makes the next
+                // pick due within a few milliseconds. Once they paused, every 100 ms: each
+                // wake-up takes a core from readers (lanes have threads of their own), and
+                // the idle and settle steps are seconds apart anyway.
+                let pollMillis = paused ? 100 : 5
+                store.idlePolls.add(1, ordering: .relaxed)
+                try? await Task.sleep(for: .milliseconds(backoffMillis > 1 ? backoffMillis : pollMillis))
             }
         }
     }
