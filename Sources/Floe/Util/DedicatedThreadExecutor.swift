@@ -16,8 +16,8 @@ import Glibc
 /// later (a task that was suspended then) runs on the global concurrent executor,
 /// so no task is ever stranded.
 ///
-/// `@unchecked Sendable`: `queue`, `head` and `stopping` are read and written only
-/// with `mutex` held; `cond` is signalled under it.
+/// `@unchecked Sendable`: `queue`, `head`, `stopping` and `exited` are read and
+/// written only with `mutex` held; `cond` is signalled under it; `nice` is immutable.
 final class DedicatedThreadExecutor: TaskExecutor, @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
