@@ -34,6 +34,10 @@ struct BenchOptions: ParsableArguments {
     @Option(help: "Nice value (0...19) of the compaction threads; 0 shares the CPU evenly with writers and readers.")
     var compactionNice: Int = CompactionOptions().threadNice
     @Flag(help: "Disable the intra-L0 lane that runs beside a busy base level.") var noIntraL0Lane = false
+    @Option(name: .customLong("l0-slowdown"), help: "L0 sub-levels at which commits start to slow down.")
+    var l0Slowdown: Int = CompactionOptions().l0SlowdownSubLevels
+    @Option(name: .customLong("l0-stop"), help: "L0 sub-levels at which commits wait for compaction.")
+    var l0Stop: Int = CompactionOptions().l0StopSubLevels
     @Flag(help: "Disable background compaction (L0 then grows by one sub-level per epoch).") var noCompaction = false
     @Flag(help: "Run compact after every fill benchmark (the default list already does unless --no-compaction).")
     var compactAfterFill = false
@@ -68,6 +72,10 @@ struct BenchOptions: ParsableArguments {
         guard ["dir", "memory"].contains(store) else { throw ValidationError("--store must be dir or memory") }
         guard compactionWorkers >= 1 else { throw ValidationError("--compaction-workers must be at least 1") }
         guard (0...19).contains(compactionNice) else { throw ValidationError("--compaction-nice must be in 0...19") }
+        let trigger = CompactionOptions().l0CompactionTrigger
+        guard l0Slowdown >= trigger, l0Stop >= l0Slowdown else {
+            throw ValidationError("need \(trigger) (the L0 compaction trigger) <= --l0-slowdown <= --l0-stop")
+        }
         if let m = maxSpaceAmp {
             guard m > 0 else { throw ValidationError("--max-space-amp must be positive") }
             guard (try? benchmarkList().contains(.overwrite)) == true else {
@@ -139,6 +147,8 @@ struct BenchOptions: ParsableArguments {
         o.compaction.maxConcurrentTasks = compactionWorkers
         o.compaction.threadNice = compactionNice
         o.compaction.intraL0Lane = !noIntraL0Lane
+        o.compaction.l0SlowdownSubLevels = l0Slowdown
+        o.compaction.l0StopSubLevels = l0Stop
         return o
     }
 
@@ -148,7 +158,8 @@ struct BenchOptions: ParsableArguments {
             "--key-size", String(keySize), "--value-size", String(valueSize), "--epoch-keys", String(epochKeys),
             "--pipeline", String(pipeline), "--block-size", String(blockSize), "--bloom-bits", String(bloomBits),
             "--cache-bytes", String(cacheBytes.bytes), "--compaction-workers", String(compactionWorkers),
-            "--compaction-nice", String(compactionNice), "--seed", String(seed),
+            "--compaction-nice", String(compactionNice), "--l0-slowdown", String(l0Slowdown), "--l0-stop", String(l0Stop),
+            "--seed", String(seed),
         ]
         if let c = compression { a += ["--compression", c] }
         if noIntraL0Lane { a.append("--no-intra-l0-lane") }
@@ -167,7 +178,7 @@ struct BenchOptions: ParsableArguments {
             ("compression", .string(compression ?? "default")), ("block_size", .int(Int64(blockSize))),
             ("bloom_bits", .int(Int64(bloomBits))), ("cache_bytes", .int(Int64(cacheBytes.bytes))),
             ("compaction", .bool(!noCompaction)), ("compaction_workers", .int(Int64(compactionWorkers))),
-            ("intra_l0_lane", .bool(!noIntraL0Lane)), ("store", .string(storeDescription)), ("seed", .uint(seed)),
+            ("intra_l0_lane", .bool(!noIntraL0Lane)), ("l0_slowdown", .int(Int64(l0Slowdown))), ("l0_stop", .int(Int64(l0Stop))), ("store", .string(storeDescription)), ("seed", .uint(seed)),
         ]
         if list.contains(.checkpoint) { fields.append(("rate", .int(Int64(rate)))) }
         if list.contains(.recovery), let sizes = try? recoverySizeList() {

@@ -25,11 +25,11 @@ import Synchronization
     /// Writes `epochs` epochs of random puts/deletes over `keys` keys and returns
     /// the model: the full map after each committed epoch.
     func fill(_ s: StateStore, epochs: ClosedRange<Epoch>, keys: Int, seed: UInt64,
-              model: inout [Epoch: [Int: [UInt8]]], compactEvery: Int = 0) async throws {
+              model: inout [Epoch: [Int: [UInt8]]], compactEvery: Int = 0, ops: Int = 40) async throws {
         var rng = SplitMix64(seed: seed)
         var current = model[model.keys.max() ?? 0] ?? [:]
         for e in epochs {
-            for _ in 0..<40 {
+            for _ in 0..<ops {
                 let k = Int(rng.next() % UInt64(keys))
                 if rng.next() % 4 == 0 {
                     try s.delete(t, key: key(k), epoch: e)
@@ -111,6 +111,37 @@ import Synchronization
         try await check(s, model[128]!, epoch: 128, keys: 3000, "idle \(idle): after L0 moved down")
         let report = try await StoreVerifier.verify(objectStore: mem)
         #expect(report.isClean, "\(report.problems)")
+    }
+
+    /// An idle L0 of a few large sub-levels and many small ones merges the small ones
+    /// first (here a run in the middle of L0, between large sub-levels), so a get soon
+    /// probes a handful of sub-levels, and only then merges everything into one.
+    /// Every step must keep the newest version of each key on top.
+    @Test(arguments: 0..<3)
+    func idleL0MergesItsSmallSubLevelsFirst(seed: Int) async throws {
+        let o = smallOptions()
+        let mem = MemoryObjectStore()
+        let s = try await StateStore.open(objectStore: mem, options: o)
+        var model: [Epoch: [Int: [UInt8]]] = [:]
+        let base = UInt64(seed) * 10
+        try await fill(s, epochs: 1...2, keys: 400, seed: base + 1, model: &model, ops: 800)
+        try await fill(s, epochs: 3...12, keys: 400, seed: base + 2, model: &model, ops: 10)
+        try await fill(s, epochs: 13...13, keys: 400, seed: base + 3, model: &model, ops: 800)
+        let before = s.currentVersion.l0
+        #expect(before.count == 13, "seed \(seed)")
+        let first = try #require(try await s.compactOnce(idle: true, settled: false, intraL0Only: false))
+        #expect(first.task.kind == .intraL0, "seed \(seed): \(first.task.kind)")
+        // L0 is newest first: the ten small epochs (12...3) sit at 1...10.
+        #expect(first.task.inputs.map { $0.ssts.map(\.id) } == before[1...10].map { $0.map(\.id) }, "seed \(seed)")
+        #expect(s.statistics.l0SubLevels == 4, "seed \(seed)")
+        try await check(s, model[13]!, epoch: 13, keys: 400, "seed \(seed): after merging the small sub-levels")
+        let second = try #require(try await s.compactOnce(idle: true, settled: false, intraL0Only: false))
+        #expect(second.task.kind == .intraL0 && second.task.inputs.count == 4, "seed \(seed): \(second.task.kind)")
+        #expect(s.statistics.l0SubLevels == 1, "seed \(seed)")
+        #expect(try await s.compactOnce(idle: true, settled: false, intraL0Only: false) == nil, "seed \(seed): held")
+        try await check(s, model[13]!, epoch: 13, keys: 400, "seed \(seed): after merging all of L0")
+        let report = try await StoreVerifier.verify(objectStore: mem)
+        #expect(report.isClean, "seed \(seed): \(report.problems)")
     }
 
     /// Once commits pause, L0 is merged into one sub-level and held there; it moves
