@@ -113,10 +113,11 @@ import Synchronization
         #expect(report.isClean, "\(report.problems)")
     }
 
-    /// An idle L0 of a few large sub-levels and many small ones merges the small ones
-    /// first (here a run in the middle of L0, between large sub-levels), so a get soon
-    /// probes a handful of sub-levels, and only then merges everything into one.
-    /// Every step must keep the newest version of each key on top.
+    /// An idle L0 of a few large sub-levels and many small ones, over a base level
+    /// too big to rewrite now, merges the small ones first (here a run in the middle
+    /// of L0, between large sub-levels), so a get soon probes a handful of
+    /// sub-levels, and only then merges everything into one, which it holds. Every
+    /// step must keep the newest version of each key on top.
     @Test(arguments: 0..<3)
     func idleL0MergesItsSmallSubLevelsFirst(seed: Int) async throws {
         let o = smallOptions()
@@ -124,22 +125,49 @@ import Synchronization
         let s = try await StateStore.open(objectStore: mem, options: o)
         var model: [Epoch: [Int: [UInt8]]] = [:]
         let base = UInt64(seed) * 10
-        try await fill(s, epochs: 1...2, keys: 400, seed: base + 1, model: &model, ops: 800)
-        try await fill(s, epochs: 3...12, keys: 400, seed: base + 2, model: &model, ops: 10)
-        try await fill(s, epochs: 13...13, keys: 400, seed: base + 3, model: &model, ops: 800)
+        try await fill(s, epochs: 1...4, keys: 5000, seed: base, model: &model, ops: 2500)
+        try await s.compactUntilQuiescent()
+        #expect(s.statistics.l0SubLevels == 0, "seed \(seed)")
+        try await fill(s, epochs: 5...6, keys: 5000, seed: base + 1, model: &model, ops: 800)
+        try await fill(s, epochs: 7...16, keys: 5000, seed: base + 2, model: &model, ops: 10)
+        try await fill(s, epochs: 17...17, keys: 5000, seed: base + 3, model: &model, ops: 800)
         let before = s.currentVersion.l0
         #expect(before.count == 13, "seed \(seed)")
         let first = try #require(try await s.compactOnce(idle: true, settled: false, intraL0Only: false))
         #expect(first.task.kind == .intraL0, "seed \(seed): \(first.task.kind)")
-        // L0 is newest first: the ten small epochs (12...3) sit at 1...10.
+        // L0 is newest first: the ten small epochs (16...7) sit at 1...10.
         #expect(first.task.inputs.map { $0.ssts.map(\.id) } == before[1...10].map { $0.map(\.id) }, "seed \(seed)")
         #expect(s.statistics.l0SubLevels == 4, "seed \(seed)")
-        try await check(s, model[13]!, epoch: 13, keys: 400, "seed \(seed): after merging the small sub-levels")
+        try await check(s, model[17]!, epoch: 17, keys: 5000, "seed \(seed): after merging the small sub-levels")
         let second = try #require(try await s.compactOnce(idle: true, settled: false, intraL0Only: false))
         #expect(second.task.kind == .intraL0 && second.task.inputs.count == 4, "seed \(seed): \(second.task.kind)")
         #expect(s.statistics.l0SubLevels == 1, "seed \(seed)")
         #expect(try await s.compactOnce(idle: true, settled: false, intraL0Only: false) == nil, "seed \(seed): held")
-        try await check(s, model[13]!, epoch: 13, keys: 400, "seed \(seed): after merging all of L0")
+        try await check(s, model[17]!, epoch: 17, keys: 5000, "seed \(seed): after merging all of L0")
+        let report = try await StoreVerifier.verify(objectStore: mem)
+        #expect(report.isClean, "seed \(seed): \(report.problems)")
+    }
+
+    /// An idle L0 over a base level holding under half its bytes moves down at once
+    /// (one sorted run for reads), instead of being merged into one sub-level and held
+    /// there until writes settle: the base rewrite then costs little.
+    @Test(arguments: 0..<3)
+    func idleL0OverASmallBaseMovesDown(seed: Int) async throws {
+        let o = smallOptions()
+        let mem = MemoryObjectStore()
+        let s = try await StateStore.open(objectStore: mem, options: o)
+        var model: [Epoch: [Int: [UInt8]]] = [:]
+        let base = UInt64(seed) * 10 + 5
+        try await fill(s, epochs: 1...1, keys: 2000, seed: base, model: &model, ops: 100)
+        try await s.compactUntilQuiescent()
+        let baseBytes = s.statistics.sstBytes
+        try await fill(s, epochs: 2...9, keys: 2000, seed: base + 1, model: &model, ops: 300)
+        let st = s.statistics
+        #expect(st.l0SubLevels == 8 && st.sstBytes - baseBytes >= 2 * baseBytes, "seed \(seed): \(st.sstBytes) over \(baseBytes)")
+        let r = try #require(try await s.compactOnce(idle: true, settled: false, intraL0Only: false))
+        #expect(r.task.kind == .l0ToBase && r.task.inputs.filter { $0.level == 0 }.count == 8, "seed \(seed): \(r.task.kind)")
+        #expect(s.statistics.l0SubLevels == 0, "seed \(seed)")
+        try await check(s, model[9]!, epoch: 9, keys: 2000, "seed \(seed): after L0 moved down")
         let report = try await StoreVerifier.verify(objectStore: mem)
         #expect(report.isClean, "seed \(seed): \(report.problems)")
     }
@@ -170,16 +198,17 @@ import Synchronization
         try await check(s, model[43]!, epoch: 43, keys: 2000, "after the settled move")
         try await s.close()
 
-        // L0 that the trigger would move down (no base level yet, so it is worth it):
-        // moved while writes arrive; flattened and held while idle and not settled.
+        // No base level yet: L0 moves down whether writes arrive or not (idle, there
+        // is no base to keep from a rewrite).
         for idle in [false, true] {
             let fresh = try await StateStore.open(objectStore: MemoryObjectStore(), options: o)
             var m: [Epoch: [Int: [UInt8]]] = [:]
             try await fill(fresh, epochs: 1...3, keys: 2000, seed: 12, model: &m)
             #expect(fresh.statistics.l0SubLevels == 3)
             let r = try await fresh.compactOnce(idle: idle, settled: false, intraL0Only: false)
-            #expect(r?.task.kind == (idle ? .intraL0 : .l0ToBase), "idle \(idle): \(String(describing: r?.task.kind))")
-            if idle { #expect(try await fresh.compactOnce(idle: true, settled: false, intraL0Only: false) == nil) }
+            #expect(r?.task.kind == .l0ToBase, "idle \(idle): \(String(describing: r?.task.kind))")
+            #expect(fresh.statistics.l0SubLevels == 0, "idle \(idle)")
+            try await check(fresh, m[3]!, epoch: 3, keys: 2000, "idle \(idle): after L0 moved down")
             try await fresh.close()
         }
 

@@ -63,19 +63,26 @@ struct CompactionPicker {
             guard l0Busy, free >= max(2, options.intraL0Trigger) else { return nil }
             return pickIntraL0(v, count: free, watermark: watermark, score: Double(free) / Double(max(1, options.l0CompactionTrigger)))
         }
-        // Idle but not yet settled: L0 is merged into one sub-level, its small sub-levels first (cheap next to the base
-        // rewrite, and reads and scans then pass one L0 run) and held there; moving it down
-        // would rewrite the base level under the reads that follow (the settle rule below).
+        // Idle but not yet settled: L0 is merged into one sub-level, its small sub-levels first
+        // (cheap next to the base rewrite, and reads and scans then pass one L0 run) and held
+        // there; moving it down would rewrite the base level under the reads that follow (the
+        // settle rule below). Unless the base level holds under half L0's bytes: then moving
+        // L0 down costs little more than the merge and leaves reads one sorted run, not two.
         let holdL0 = idle && !(settled ?? idle)
-        if holdL0 && !l0Busy && v.l0.count >= 2 {
+        if holdL0 && !l0Busy && !v.l0.isEmpty {
             let score = max(1, l0Score)
-            let merge = CompactionPicker.smallRun(v.l0) ?? v.l0.indices
-            candidates.append((score, {
-                CompactionTask(kind: .intraL0, inputs: v.l0[merge].map { CompactionTask.Input(level: 0, ssts: $0) },
-                               targetLevel: 0, watermark: watermark, bottommost: false,
-                               compression: self.sst.compression, targetFileSize: self.options.targetFileSize,
-                               baseSequence: v.sequence, score: score)
-            }))
+            let small = CompactionPicker.smallRun(v.l0)
+            if small == nil && baseIsSmall(v, t) {
+                candidates.append((score, { self.pickL0(v, t, watermark: watermark, busy: busy, score: score, force: true, idle: false) }))
+            } else if v.l0.count >= 2 {
+                let merge = small ?? v.l0.indices
+                candidates.append((score, {
+                    CompactionTask(kind: .intraL0, inputs: v.l0[merge].map { CompactionTask.Input(level: 0, ssts: $0) },
+                                   targetLevel: 0, watermark: watermark, bottommost: false,
+                                   compression: self.sst.compression, targetFileSize: self.options.targetFileSize,
+                                   baseSequence: v.sequence, score: score)
+                }))
+            }
         }
         if !l0Busy && l0Score >= 1 && !holdL0 {
             candidates.append((l0Score, { self.pickL0(v, t, watermark: watermark, busy: busy, score: l0Score, force: false, idle: idle) }))
@@ -118,6 +125,15 @@ struct CompactionPicker {
             start = i + 1
         }
         return best?.count == l0.count ? nil : best
+    }
+
+    /// Whether the base-level files that L0's key range overlaps hold at most half
+    /// L0's bytes (none at all when there is no base level yet).
+    private func baseIsSmall(_ v: Version, _ t: LevelTargets) -> Bool {
+        let baseRun = t.base - 1 < v.levels.count ? v.levels[t.base - 1] : []
+        let l0Bytes = v.l0.reduce(0) { $0 + CompactionPicker.size($1) }
+        let (lo, hi) = range(v.l0.flatMap { $0 })
+        return CompactionPicker.size(overlapping(baseRun, lo, hi)) * 2 <= l0Bytes
     }
 
     private func overlapping(_ run: [SstInfo], _ lo: [UInt8], _ hi: [UInt8]) -> [SstInfo] {
