@@ -47,6 +47,38 @@ import Testing
         try await s.close()
     }
 
+    /// A compacted store, then odd keys overwritten in epoch 7 and every key read
+    /// (base blocks and L0 blocks cached), then an idle compaction that moves L0
+    /// onto the base: its output replaces every cached block.
+    func rewrittenWarmStore(cacheBytes: Int) async throws -> (StateStore, Int) {
+        let (s, n) = try await compactedStore(cacheBytes: cacheBytes)
+        for i in stride(from: 1, to: n, by: 2) { try s.put(t, key: key(i), value: value(i, 7), epoch: 7) }
+        try await s.checkpoint(epoch: 7, metadata: [:])
+        for i in 0..<n { _ = try await s.get(t, key: key(i), epoch: 7) }
+        #expect(try #require(try await s.compactOnce(idle: true)).task.kind == .l0ToBase)
+        return (s, n)
+    }
+
+    /// An output that did not fit in the free room while the blocks of its inputs
+    /// were still cached is read back after the install evicted them, so the reads
+    /// right after the compaction hit the cache.
+    @Test func outputsThatDidNotFitBeforeTheInstallAreReadBackAfterIt() async throws {
+        // The decoded size of the whole table, from a cache with room for everything.
+        let (roomy, _) = try await rewrittenWarmStore(cacheBytes: 64 << 20)
+        let table = roomy.statistics.blockCacheBytes
+        try await roomy.close()
+        #expect(table > 100 << 10)
+        // 2.2 tables: the 1.5 cached before the compaction leave no room for the output's 1.
+        let (s, n) = try await rewrittenWarmStore(cacheBytes: table * 22 / 10)
+        let before = s.statistics
+        #expect(before.blockCacheBytes >= table * 9 / 10, "the output was read back: \(before.blockCacheBytes) of \(table)")
+        for i in 0..<n {
+            #expect(try await s.get(t, key: key(i), epoch: 7) == value(i, i % 2 == 1 ? 7 : 6), "key \(i)")
+        }
+        #expect(s.statistics.blockCacheMisses == before.blockCacheMisses, "every block of the output was cached")
+        try await s.close()
+    }
+
     @Test func compactionsWhileWritesArriveLeaveTheCacheAlone() async throws {
         let (s, n) = try await compactedStore(cacheBytes: 64 << 20, whileWriting: true)
         #expect(s.statistics.compactions > 0)

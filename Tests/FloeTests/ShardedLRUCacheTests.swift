@@ -69,6 +69,14 @@ private final class Counter: Sendable {
         #expect(cache.get(2) == 20)
         #expect(cache.get(1) == 10)
         #expect(cache.get(3) == nil)
+        // `contains` answers without counting or touching recency.
+        #expect(cache.contains(1) && cache.contains(2) && !cache.contains(3))
+        let two = ShardedLRUCache<Int, Int>(capacityBytes: 2, shardCount: 1)
+        two.insert(1, 1, charge: 1)
+        two.insert(2, 2, charge: 1)
+        #expect(two.contains(1))
+        two.insert(3, 3, charge: 1)
+        #expect(!two.contains(1) && two.contains(2) && two.contains(3), "contains did not make 1 recently used")
         let s = cache.stats
         #expect(s.hits == 3)
         #expect(s.misses == 2)

@@ -92,6 +92,12 @@ final class ShardedLRUCache<Key: CacheKey, Value: Sendable>: Sendable {
         return shard(for: hash).state.withLock { $0.get(key, hash: hash, countStats: true) }
     }
 
+    /// Whether `key` is cached. Touches neither recency nor the counters.
+    func contains(_ key: Key) -> Bool {
+        let hash = key.cacheHash
+        return shard(for: hash).state.withLock { $0.contains(key, hash: hash) }
+    }
+
     /// Caches `value` under `key` with the given charge, replacing any previous
     /// entry, then evicts least-recently-used entries until the shard fits its
     /// capacity. An entry larger than the shard capacity is not cached (and any
@@ -341,6 +347,8 @@ extension ShardedLRUCache {
             moveToFront(slot)
             return slots[Int(slot)].value
         }
+
+        func contains(_ key: Key, hash: UInt64) -> Bool { find(key, hash: hash) != nil }
 
         mutating func insert(_ key: Key, hash: UInt64, _ value: Value, charge: Int) {
             guard charge <= capacity, capacity > 0 else {
