@@ -34,7 +34,7 @@ public struct CompactionOptions: Sendable, Equatable {
     /// At 24/48 a 2M-key fill spent 0.7 to 0.9 s of its 1.7 to 1.9 s stalled; at
     /// 64/128 it ran 1.28 to 1.56 s. The cost: after a restart the first get reads
     /// the filter of every L0 file its key may be in, so a 20M-key fill killed with
-    /// 58 to 125 sub-levels took 10 to 14 ms to its first get (6 to 9 ms at 24/48).
+    /// 58 to 125 sub-levels took 10 to 14 ms to open and serve it (6 to 9 ms at 24/48).
     public var l0SlowdownSubLevels: Int = 64
     /// L0 sub-levels at which commits wait for compaction.
     public var l0StopSubLevels: Int = 128
