@@ -127,13 +127,28 @@ struct CompactionPicker {
         return best?.count == l0.count ? nil : best
     }
 
+    /// L0's bytes and key range, and the base-level files that range overlaps
+    /// (what an L0 -> base compaction would take). L0 must not be empty.
+    private struct L0Footprint {
+        var l0Bytes: UInt64
+        var lo: [UInt8], hi: [UInt8]
+        var overlap: [SstInfo]
+        var overlapBytes: UInt64
+    }
+
+    private func footprint(_ v: Version, _ t: LevelTargets) -> L0Footprint {
+        let baseRun = t.base - 1 < v.levels.count ? v.levels[t.base - 1] : []
+        let (lo, hi) = range(v.l0.flatMap { $0 })
+        let overlap = overlapping(baseRun, lo, hi)
+        return L0Footprint(l0Bytes: v.l0.reduce(0) { $0 + CompactionPicker.size($1) }, lo: lo, hi: hi,
+                           overlap: overlap, overlapBytes: CompactionPicker.size(overlap))
+    }
+
     /// Whether the base-level files that L0's key range overlaps hold at most half
     /// L0's bytes (none at all when there is no base level yet).
     private func baseIsSmall(_ v: Version, _ t: LevelTargets) -> Bool {
-        let baseRun = t.base - 1 < v.levels.count ? v.levels[t.base - 1] : []
-        let l0Bytes = v.l0.reduce(0) { $0 + CompactionPicker.size($1) }
-        let (lo, hi) = range(v.l0.flatMap { $0 })
-        return CompactionPicker.size(overlapping(baseRun, lo, hi)) * 2 <= l0Bytes
+        let f = footprint(v, t)
+        return f.overlapBytes * 2 <= f.l0Bytes
     }
 
     private func overlapping(_ run: [SstInfo], _ lo: [UInt8], _ hi: [UInt8]) -> [SstInfo] {
@@ -161,12 +176,8 @@ struct CompactionPicker {
     private func pickL0(_ v: Version, _ t: LevelTargets, watermark: Epoch, busy: Set<UInt64>, score: Double, force: Bool,
                         idle: Bool) -> CompactionTask? {
         let base = t.base
-        let baseRun = base - 1 < v.levels.count ? v.levels[base - 1] : []
-        let l0Bytes = v.l0.reduce(0) { $0 + CompactionPicker.size($1) }
-        let all = v.l0.flatMap { $0 }
-        let (lo, hi) = range(all)
-        let overlap = overlapping(baseRun, lo, hi)
-        let overlapBytes = CompactionPicker.size(overlap)
+        let f = footprint(v, t)
+        let (l0Bytes, lo, hi, overlap, overlapBytes) = (f.l0Bytes, f.lo, f.hi, f.overlap, f.overlapBytes)
         let baseBusy = overlap.contains { busy.contains($0.id) }
         // Rewriting the overlapping base files pays off once L0 carries a fair share of their bytes.
         let worthIt = overlapBytes <= l0Bytes * UInt64(max(1, options.levelSizeMultiplier / 2))
