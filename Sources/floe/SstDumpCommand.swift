@@ -60,7 +60,8 @@ struct SstDumpCommand: AsyncParsableCommand {
         print("\nfilter")
         if let filter = s.filter {
             let perKey = p.distinctUserKeys > 0 ? ", " + fmt(Double(filter.bitCount) / Double(p.distinctUserKeys), 1) + " bits/key" : ""
-            print("  bloom (\(filter.blocked ? "blocked, 512-bit blocks" : "standard")), k = \(filter.hashCount), \(filter.bitCount) bits (\(filter.bitCount / 8) bytes)\(perKey)")
+            let layout = filter.partitionBlocks.map { "partitioned, 512-bit blocks, \($0) per partition" } ?? (filter.blocked ? "blocked, 512-bit blocks" : "standard")
+            print("  bloom (\(layout)), k = \(filter.hashCount), \(filter.bitCount) bits (\(filter.bitCount / 8) bytes)\(perKey)")
         } else {
             print("  none")
         }

@@ -25,9 +25,9 @@ private func isCorruption(_ error: any Error, object: String) -> Bool {
         #expect(BloomFilter.hashCount(bitsPerKey: 0) == 1)
         #expect(BloomFilter.hashCount(bitsPerKey: 1) == 1)
         #expect(BloomFilter.hashCount(bitsPerKey: 100) == 30)
-        let f = BloomFilter.build(hashes: Self.insertedHashes(33), bitsPerKey: 10, blocked: false)
+        let f = BloomFilter.build(hashes: Self.insertedHashes(33), bitsPerKey: 10, layout: .standard)
         #expect(f.bitCount == 336)  // 330 rounded up to a multiple of 8
-        #expect(BloomFilter.build(hashes: Self.insertedHashes(3), bitsPerKey: 10, blocked: false).bitCount == 64)
+        #expect(BloomFilter.build(hashes: Self.insertedHashes(3), bitsPerKey: 10, layout: .standard).bitCount == 64)
         // Blocked: whole 512-bit blocks, at least one.
         #expect(BloomFilter.build(hashes: Self.insertedHashes(33), bitsPerKey: 10).bitCount == 512)
         #expect(BloomFilter.build(hashes: Self.insertedHashes(52), bitsPerKey: 10).bitCount == 1024)
@@ -38,7 +38,7 @@ private func isCorruption(_ error: any Error, object: String) -> Bool {
     @Test func blockedProbesOfOneKeyStayInOneCacheLine() {
         var rng = SplitMix64(seed: 3)
         for _ in 0..<2000 {
-            let f = BloomFilter.build(hashes: [rng.next()], bitsPerKey: 4096)  // 8 blocks, k = 30
+            let f = BloomFilter.build(hashes: [rng.next()], bitsPerKey: 4096, layout: .blocked)  // 8 blocks, k = 30
             #expect(f.bitCount == 4096)
             let touched = Set(f.bits.indices.filter { f.bits[$0] != 0 }.map { $0 / 64 })
             #expect(touched.count == 1, "bits set in blocks \(touched)")
@@ -52,7 +52,7 @@ private func isCorruption(_ error: any Error, object: String) -> Bool {
         let hashes = Self.insertedHashes(100_000)
         for blocked in [true, false] {
             for bitsPerKey in [1, 10] {
-                let f = BloomFilter.build(hashes: hashes, bitsPerKey: bitsPerKey, blocked: blocked)
+                let f = BloomFilter.build(hashes: hashes, bitsPerKey: bitsPerKey, layout: blocked ? .blocked : .standard)
                 var missing = 0
                 for h in hashes where !f.mayContain(h) { missing += 1 }
                 #expect(missing == 0, "bitsPerKey \(bitsPerKey) blocked \(blocked)")
@@ -64,7 +64,7 @@ private func isCorruption(_ error: any Error, object: String) -> Bool {
         // Theory: standard (1 - e^(-0.7))^7 = 0.82%; blocked a little higher, as keys
         // spread unevenly over the 512-bit blocks.
         for (blocked, bound) in [(false, 0.012), (true, 0.0135)] {
-            let f = BloomFilter.build(hashes: Self.insertedHashes(100_000), bitsPerKey: 10, blocked: blocked)
+            let f = BloomFilter.build(hashes: Self.insertedHashes(100_000), bitsPerKey: 10, layout: blocked ? .blocked : .standard)
             var positives = 0
             let probes = 1_000_000
             for i in 0..<probes / 2 {
@@ -82,7 +82,7 @@ private func isCorruption(_ error: any Error, object: String) -> Bool {
 
     @Test func emptyFilterAnswersFalse() throws {
         for blocked in [true, false] {
-            let f = BloomFilter.build(hashes: [], bitsPerKey: 10, blocked: blocked)
+            let f = BloomFilter.build(hashes: [], bitsPerKey: 10, layout: blocked ? .blocked : .standard)
             #expect(f.bitCount == (blocked ? 512 : 64))
             var w = ByteWriter()
             f.encode(into: &w)
@@ -100,7 +100,7 @@ private func isCorruption(_ error: any Error, object: String) -> Bool {
     /// Files written before the blocked layout keep working: each layout decodes to itself.
     @Test func encodeDecodeRoundTripPreservesAnswers() throws {
         for blocked in [true, false] {
-            let f = BloomFilter.build(hashes: Self.insertedHashes(1000), bitsPerKey: 10, blocked: blocked)
+            let f = BloomFilter.build(hashes: Self.insertedHashes(1000), bitsPerKey: 10, layout: blocked ? .blocked : .standard)
             var w = ByteWriter()
             w.raw([0xAA, 0xBB, 0xCC])  // the filter sits inside a larger object
             f.encode(into: &w)
@@ -120,7 +120,7 @@ private func isCorruption(_ error: any Error, object: String) -> Bool {
     }
 
     @Test func corruptHeaderOrTruncationIsDetected() throws {
-        let f = BloomFilter.build(hashes: Self.insertedHashes(20), bitsPerKey: 10)
+        let f = BloomFilter.build(hashes: Self.insertedHashes(20), bitsPerKey: 10, layout: .blocked)
         var w = ByteWriter()
         f.encode(into: &w)
         let good = w.bytes
@@ -157,7 +157,8 @@ private func isCorruption(_ error: any Error, object: String) -> Bool {
                 } catch let FloeError.corruption(object, offset, _) {
                     #expect(position < 5, "position \(position) mask \(mask) rejected")
                     #expect(object == "t.sst")
-                    #expect(offset == base + (position == 0 ? 0 : 1), "position \(position)")
+                    // Byte 0: the flags or k (a set partitioned flag makes byte 5 the shift); 1 to 4: the bit count.
+                    #expect(position == 0 ? [base, base + 1, base + 5].contains(offset) : offset == base + 1, "position \(position)")
                 } catch {
                     Issue.record("unexpected error \(error)")
                 }
@@ -168,6 +169,109 @@ private func isCorruption(_ error: any Error, object: String) -> Bool {
     @Test func rangeOutsideTheBytesIsCorruption() {
         #expect(throws: FloeError.self) {
             _ = try BloomFilter.decode([1, 64, 0, 0, 0], range: 0..<13, object: "t", baseOffset: 0)
+        }
+    }
+
+    /// The partitioned layout is the blocked one with a checksum after every
+    /// `2^shift` blocks: same block choice, same bits, same answers.
+    @Test func partitionedAnswersLikeBlockedForAnySeed() throws {
+        for seed: UInt64 in [1, 2, 3, 4] {
+            var rng = SplitMix64(seed: seed)
+            let n = 1 + Int(rng.next() % 40_000)
+            let shift = Int(rng.next() % 8)
+            let hashes = (0..<n).map { _ in rng.next() }
+            let blocked = BloomFilter.build(hashes: hashes, bitsPerKey: 10, layout: .blocked)
+            let parted = BloomFilter.build(hashes: hashes, bitsPerKey: 10, layout: .partitioned(shift: shift))
+            #expect(parted.bitCount == blocked.bitCount, "seed \(seed)")
+            let blocks = blocked.bitCount / 512
+            let partitions = (blocks + (1 << shift) - 1) >> shift
+            #expect(parted.bits.count == blocked.bits.count + 8 * partitions, "seed \(seed)")
+            // Stripping the checksums gives the blocked bit array.
+            var stripped: [UInt8] = []
+            for p in 0..<partitions {
+                let r = BloomFilter.partitionRange(p, blocks: blocks, shift: shift)
+                stripped += parted.bits[r.lowerBound..<(r.upperBound - 8)]
+            }
+            #expect(stripped == blocked.bits, "seed \(seed) shift \(shift)")
+            for h in hashes { #expect(parted.mayContain(h), "seed \(seed): false negative") }
+            for _ in 0..<20_000 {
+                let h = rng.next()
+                #expect(parted.mayContain(h) == blocked.mayContain(h), "seed \(seed) hash \(h)")
+            }
+            var w = ByteWriter()
+            parted.encode(into: &w)
+            #expect(w.bytes[0] == 0xC7 && w.bytes[5] == UInt8(shift), "seed \(seed)")
+            let back = try BloomFilter.decode(w.bytes, range: 0..<w.count, object: "p.sst", baseOffset: 0)
+            #expect(back == parted, "seed \(seed)")
+            let whole = try BloomFilter.decode(whole: w.bytes, object: "p.sst", baseOffset: 0)
+            #expect(whole == parted, "seed \(seed)")
+        }
+    }
+
+    /// A partition answers alone: its checksum is verified against the header that
+    /// located it, and its block probes exactly like the whole filter.
+    @Test func onePartitionAnswersLikeTheWholeFilter() throws {
+        let hashes = Self.insertedHashes(30_000)
+        let f = BloomFilter.build(hashes: hashes, bitsPerKey: 10)
+        guard case let .partitioned(shift) = f.layout else { Issue.record("default layout \(f.layout)"); return }
+        var w = ByteWriter()
+        f.encode(into: &w)
+        let head = Array(w.bytes[0..<6])
+        let seed = Checksum.xxh3(head)
+        #expect(seed == BloomFilter.headerSeed(hashCount: f.hashCount, bitCount: f.bitCount, shift: shift))
+        let blocks = f.bitCount / 512
+        var rng = SplitMix64(seed: 11)
+        for i in 0..<4_000 {
+            let h = i % 2 == 0 ? hashes[Int(rng.next() % UInt64(hashes.count))] : rng.next()
+            let blk = BloomFilter.block(of: h, blocks: blocks)
+            let p = blk >> shift
+            let r = BloomFilter.partitionRange(p, blocks: blocks, shift: shift)
+            let part = Array(f.bits[r])
+            try part.withUnsafeBytes { raw in
+                try BloomFilter.checkPartition(raw, index: p, seed: seed, object: "p.sst", offset: 0)
+                let alone = BloomFilter.probeBlock(raw, at: (blk - p << shift) * 64, hash: h, k: f.hashCount)
+                #expect(alone == f.mayContain(h), "hash \(h)")
+            }
+            // The same bytes under another index or header do not verify.
+            part.withUnsafeBytes { raw in
+                #expect(throws: FloeError.self) { try BloomFilter.checkPartition(raw, index: p + 1, seed: seed, object: "p.sst", offset: 0) }
+                #expect(throws: FloeError.self) { try BloomFilter.checkPartition(raw, index: p, seed: seed ^ 1, object: "p.sst", offset: 0) }
+            }
+        }
+    }
+
+    /// Any flipped byte of a partitioned filter is refused when it is decoded whole,
+    /// naming the object and a byte of the header or of the partition it hit.
+    @Test func partitionedFilterRefusesEveryFlippedByte() throws {
+        let f = BloomFilter.build(hashes: Self.insertedHashes(200), bitsPerKey: 10, layout: .partitioned(shift: 1))
+        var w = ByteWriter()
+        f.encode(into: &w)
+        let good = w.bytes
+        let base = 1_000
+        let blocks = f.bitCount / 512
+        var rng = SplitMix64(seed: 5)
+        for position in 0..<good.count {
+            var bad = good
+            bad[position] ^= UInt8(1 + rng.next() % 255)
+            do {
+                _ = try BloomFilter.decode(bad, range: 0..<bad.count, object: "f.sst", baseOffset: base)
+                Issue.record("a flipped byte at \(position) decoded")
+            } catch let FloeError.corruption(object, offset, _) {
+                #expect(object == "f.sst")
+                if position >= 6 {
+                    // In the array: the error names the checksum of the partition holding the byte.
+                    let p = (0..<((blocks + 1) >> 1)).first { BloomFilter.partitionRange($0, blocks: blocks, shift: 1).contains(position - 6) }!
+                    #expect(offset == base + 6 + BloomFilter.partitionRange(p, blocks: blocks, shift: 1).upperBound - 8, "position \(position)")
+                } else {
+                    #expect(offset < base + 6 + 64 * 2 + 8, "position \(position) reported at \(offset)")
+                }
+            }
+        }
+        // Partitioned without the blocked flag, and a shift above 16, are refused by the header.
+        for (position, value) in [(0, UInt8(0x47)), (5, UInt8(17))] {
+            var bad = good
+            bad[position] = value
+            #expect(throws: FloeError.self) { _ = try BloomFilter.Header.parse(bad, range: 0..<bad.count, object: "f.sst", baseOffset: 0) }
         }
     }
 

@@ -1,8 +1,9 @@
 import Testing
 @testable import Floe
 
-/// SST format version 2 (blocked bloom filters) is written; version 1 files
-/// (standard filters) still read; anything else is refused with a typed error.
+/// SST format version 3 (partitioned bloom filters) is written; version 2
+/// (blocked filters) and 1 (standard filters) files still read; anything else is
+/// refused with a typed error.
 @Suite struct SstFormatVersionTests {
     let object = "data/0000000000000001.sst"
 
@@ -57,15 +58,26 @@ import Testing
         return (found, filtered)
     }
 
-    @Test func versionTwoIsWrittenWithABlockedFilter() async throws {
+    @Test func versionThreeIsWrittenWithAPartitionedFilter() async throws {
         let bytes = build(version: SstFooter.formatVersion)
-        #expect(SstFooter.formatVersion == 2)
+        #expect(SstFooter.formatVersion == 3)
         let m = try await meta(bytes)
-        #expect(m.footer.version == 2)
-        #expect(m.filter?.blocked == true)
+        #expect(m.footer.version == 3)
+        #expect(m.filter?.layout == .partitioned(shift: BloomFilter.defaultPartitionShift))
         let r = try await reads(bytes)
         #expect(r.found == 500)
         #expect(r.filtered >= 480, "the filter turned away only \(r.filtered) of 500 absent keys")
+    }
+
+    @Test func versionTwoFilesStillRead() async throws {
+        let bytes = build(version: 2)
+        let m = try await meta(bytes)
+        #expect(m.footer.version == 2)
+        #expect(m.filter?.layout == .blocked)
+        let r = try await reads(bytes)
+        #expect(r.found == 500)
+        #expect(r.filtered >= 480, "the filter turned away only \(r.filtered) of 500 absent keys")
+        #expect(try StoreVerifier.verifySst(bytes: bytes, object: object).properties.entryCount == 500)
     }
 
     @Test func versionOneFilesStillRead() async throws {
@@ -90,10 +102,21 @@ import Testing
         }
     }
 
+    @Test func partitionedFilterInAVersionTwoFileIsCorruption() async throws {
+        let forged = withFooterVersion(build(version: 3), 2)
+        do {
+            _ = try await meta(forged)
+            Issue.record("a partitioned filter in a version 2 file was read")
+        } catch let FloeError.corruption(o, _, reason) {
+            #expect(o == object)
+            #expect(reason.contains("partitioned bloom filter"))
+        }
+    }
+
     @Test func unknownVersionsAreRefused() async throws {
-        for v: UInt32 in [0, 3, 0xFFFF_FFFF] {
+        for v: UInt32 in [0, 4, 0xFFFF_FFFF] {
             do {
-                _ = try await meta(withFooterVersion(build(version: 2), v))
+                _ = try await meta(withFooterVersion(build(version: 3), v))
                 Issue.record("version \(v) was read")
             } catch let FloeError.unsupportedFormat(o, version) {
                 #expect(o == object && version == v)

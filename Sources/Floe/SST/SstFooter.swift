@@ -3,10 +3,10 @@
 struct SstFooter: Equatable {
     static let size = 56
     static let magic: UInt64 = 0x3154_5353_454F_4C46 // "FLOESST1" little-endian
-    /// Written by this version: 2 (blocked bloom filters). Version 1 files (standard
-    /// filters only) are still read.
-    static let formatVersion: UInt32 = 2
-    static let readableVersions: ClosedRange<UInt32> = 1...2
+    /// Written by this version: 3 (partitioned bloom filters). Version 2 (blocked
+    /// filters) and 1 (standard filters) files are still read.
+    static let formatVersion: UInt32 = 3
+    static let readableVersions: ClosedRange<UInt32> = 1...3
 
     var filterOffset: UInt64
     var filterSize: UInt32

@@ -19,6 +19,8 @@ struct SstReader: Sendable {
     let metaCache: ShardedLRUCache<UInt64, SstMeta>
     /// Filters loaded alone (cold L0 files a get only had to rule out).
     let filterCache: ShardedLRUCache<UInt64, SstFilter>
+    /// Loads whole filters of files that cold gets read one partition of.
+    let filterWarmer = FilterWarmer()
 
     init(store: any ObjectStore, blockCache: ShardedLRUCache<BlockKey, Block>, metaCache: ShardedLRUCache<UInt64, SstMeta>,
          filterCache: ShardedLRUCache<UInt64, SstFilter> = ShardedLRUCache(capacityBytes: 0)) {
@@ -61,14 +63,21 @@ struct SstReader: Sendable {
         return m
     }
 
-    /// The filter of `info` alone: from its meta when that is cached, else from the
-    /// filter cache, else loaded (footer and filter block only).
-    func filter(_ info: SstInfo) async throws -> SstFilter {
-        if let f = filterCache.get(info.id) { return f }
-        if let m = metaCache.get(info.id) { return SstFilter(id: info.id, filter: m.filter) }
-        let f = try await SstFilter.load(store: store, id: info.id, object: info.path, fileSize: Int(info.fileSize))
-        filterCache.insert(info.id, f, charge: f.charge)
-        return f
+    /// Whether `info` may hold a key with `hash`: from its cached filter or meta,
+    /// else from the least of its filter the file allows (`SstFilter.probe`). A
+    /// whole filter read is cached; a file answered from one partition is queued
+    /// on `filterWarmer`, which the caller starts once its get is done.
+    func mayContain(_ info: SstInfo, hash: UInt64) async throws -> Bool {
+        if let f = filterCache.get(info.id) { return f.mayContain(hash) }
+        if let m = metaCache.get(info.id) { return m.filter?.mayContain(hash) ?? true }
+        switch try await SstFilter.probe(store: store, id: info.id, object: info.path, fileSize: Int(info.fileSize), hash: hash) {
+        case let .whole(f):
+            filterCache.insert(info.id, f, charge: f.charge)
+            return f.mayContain(hash)
+        case let .answer(may):
+            filterWarmer.request(info)
+            return may
+        }
     }
 
     func block(_ meta: SstMeta, _ i: Int) async throws -> Block {

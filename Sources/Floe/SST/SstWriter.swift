@@ -16,7 +16,7 @@ struct SstWriter {
     private var lastKey: [UInt8] = []
     private var firstKey: [UInt8] = []
     private let zstd: ZstdContext?
-    /// Footer version to write; 1 (standard bloom filter) only to test that older files still read.
+    /// Footer version to write; 1 (standard filter) and 2 (blocked filter) only to test that older files still read.
     private let formatVersion: UInt32
     /// With `retainBlocks`: each data block's file offset and uncompressed payload,
     /// so the caller can put the new file's blocks in the block cache.
@@ -105,7 +105,7 @@ struct SstWriter {
         let filterOffset = out.count
         var fw = ByteWriter()
         if options.bloomBitsPerKey > 0 {
-            BloomFilter.build(hashes: hashes, bitsPerKey: options.bloomBitsPerKey, blocked: formatVersion >= 2).encode(into: &fw)
+            BloomFilter.build(hashes: hashes, bitsPerKey: options.bloomBitsPerKey, layout: SstFilter.layout(forVersion: formatVersion)).encode(into: &fw)
         }
         let filterSize = BlockCodec.append(fw.bytes, compression: .none, to: &out)
         let indexOffset = out.count

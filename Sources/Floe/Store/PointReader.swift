@@ -39,6 +39,8 @@ enum PointReader {
     static func finish(_ probe: Probe, reader: SstReader, version: Version,
                        table: TableID, key: [UInt8], epoch: Epoch) async throws -> [UInt8]? {
         var probe = probe
+        // Whole filters of files answered from one partition load once this get is done.
+        defer { reader.filterWarmer.start(reader) }
         while true {
             switch probe {
             case let .answer(value):
@@ -46,11 +48,12 @@ enum PointReader {
             case let .fetch(run, file, sst, hash):
                 let isL0 = run < version.l0.count
                 let slot = isL0 ? version.l0Metas.starts[run] + file : 0
-                // A cold file is first asked through its filter alone: only the file that may
-                // hold the key loads its index, so a get after a restart stays cheap however
-                // many sub-levels and levels it passes.
+                // A cold file is first asked through its filter alone (one partition of it
+                // when the filter is large): only the file that may hold the key loads its
+                // index, so a get after a restart stays cheap however many sub-levels and
+                // levels it passes.
                 if !isL0 || version.l0Metas.withMeta(slot, { _ in true }) == nil, reader.metaCache.get(sst.id) == nil,
-                   !(try await reader.filter(sst).mayContain(hash)) {
+                   !(try await reader.mayContain(sst, hash: hash)) {
                     probe = probeRuns(from: run + 1, reader: reader, version: version, table: table, key: key, hash: hash, epoch: epoch)
                     continue
                 }

@@ -614,6 +614,7 @@ public final class StateStore: Sendable {
         }
         for t in tasks { t.cancel() }
         for t in tasks { await t.value }
+        await reader.filterWarmer.stop()
         sstBuffers.trim()
     }
 

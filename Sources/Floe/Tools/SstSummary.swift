@@ -67,8 +67,10 @@ package struct SstSummary: Sendable, Equatable {
         package var hashCount: Int
         /// Size of the bit array in bits.
         package var bitCount: Int
-        /// Whether each key's probes stay in one 512-bit block (format version 2).
+        /// Whether each key's probes stay in one 512-bit block (format versions 2 and 3).
         package var blocked: Bool
+        /// Blocks per checksummed partition (format version 3); nil when not partitioned.
+        package var partitionBlocks: Int? = nil
     }
 
     /// Where one data block lies, from the index.
@@ -96,7 +98,11 @@ extension SstSummary {
                                 rawKeyBytes: p.rawKeyBytes, rawValueBytes: p.rawValueBytes,
                                 distinctUserKeys: p.distinctUserKeys, compression: p.compression,
                                 smallestKey: p.smallestKey, largestKey: p.largestKey)
-        filter = meta.filter.map { Filter(hashCount: $0.hashCount, bitCount: $0.bitCount, blocked: $0.blocked) }
+        filter = meta.filter.map { f in
+            var partitionBlocks: Int?
+            if case let .partitioned(shift) = f.layout { partitionBlocks = 1 << shift }
+            return Filter(hashCount: f.hashCount, bitCount: f.bitCount, blocked: f.blocked, partitionBlocks: partitionBlocks)
+        }
         blocks = meta.blockOffsets.indices.map { i in
             BlockHandle(offset: meta.blockOffsets[i], size: meta.blockSizes[i],
                         lastKey: Array(meta.keyBytes[Int(meta.keyStarts[i])..<Int(meta.keyStarts[i + 1])]))

@@ -1,0 +1,204 @@
+import Synchronization
+import Testing
+@testable import Floe
+
+/// Counts the bytes ranged reads return, to show what a cold probe costs.
+private final class ReadCounter: ObjectStore {
+    let inner: MemoryObjectStore
+    let bytes = Atomic<Int>(0)
+    let reads = Atomic<Int>(0)
+    init(_ inner: MemoryObjectStore) { self.inner = inner }
+    func put(_ path: String, _ b: [UInt8]) async throws { try await inner.put(path, b) }
+    func createIfAbsent(_ path: String, _ b: [UInt8]) async throws -> Bool { try await inner.createIfAbsent(path, b) }
+    func get(_ path: String) async throws -> [UInt8] {
+        let b = try await inner.get(path)
+        bytes.add(b.count, ordering: .relaxed)
+        reads.add(1, ordering: .relaxed)
+        return b
+    }
+    func get(_ path: String, range: Range<Int>) async throws -> [UInt8] {
+        let b = try await inner.get(path, range: range)
+        bytes.add(b.count, ordering: .relaxed)
+        reads.add(1, ordering: .relaxed)
+        return b
+    }
+    func size(_ path: String) async throws -> Int { try await inner.size(path) }
+    func delete(_ path: String) async throws { try await inner.delete(path) }
+    func list(prefix: String) async throws -> [ObjectInfo] { try await inner.list(prefix: prefix) }
+    func reset() {
+        bytes.store(0, ordering: .relaxed)
+        reads.store(0, ordering: .relaxed)
+    }
+}
+
+/// A cold get asks a large filter through one partition (SST format 3): about
+/// 4 KiB read and checksummed instead of the whole filter, with the same answer,
+/// and a damaged partition is an error, never "absent".
+@Suite struct FilterPartitionProbeTests {
+    let object = "data/0000000000000001.sst"
+    let table = TableID(1)
+
+    func key(_ i: Int) -> [UInt8] { Array("pk\(String(i).leftPad(7))".utf8) }
+
+    /// An SST of `n` even-numbered keys (so odd ones are absent), its filter over 16 KiB at 10 bits per key for n >= 14,000.
+    func build(_ n: Int, version: UInt32 = SstFooter.formatVersion) -> [UInt8] {
+        var w = SstWriter(id: 1, options: SstWriterOptions(), formatVersion: version)
+        for i in 0..<n {
+            key(2 * i).withUnsafeBytes { k in
+                [UInt8](repeating: UInt8(i & 0xFF), count: 8).withUnsafeBytes { v in
+                    w.add(table: 1, userKey: k, epoch: 3, kind: Block.kindPut, value: v)
+                }
+            }
+        }
+        return w.finish().bytes
+    }
+
+    func probe(_ store: any ObjectStore, _ bytes: [UInt8], _ i: Int) async throws -> SstFilter.Probe {
+        try await SstFilter.probe(store: store, id: 1, object: object, fileSize: bytes.count,
+                                  hash: BloomFilter.keyHash(table: table, key: key(i)))
+    }
+
+    @Test func probeReadsOnePartitionAndAgreesWithTheWholeFilter() async throws {
+        let bytes = build(30_000)
+        let mem = MemoryObjectStore()
+        try await mem.put(object, bytes)
+        let store = ReadCounter(mem)
+        let whole = try await SstFilter.load(store: mem, id: 1, object: object, fileSize: bytes.count)
+        let filter = try #require(whole.filter)
+        #expect(filter.bits.count > SstFilter.wholeReadMaxBytes)
+        var rng = SplitMix64(seed: 21)
+        var negatives = 0
+        for _ in 0..<3_000 {
+            let i = Int(rng.next() % 60_000)
+            store.reset()
+            guard case let .answer(may) = try await probe(store, bytes, i) else {
+                Issue.record("key \(i): a format 3 file with a large filter was read whole")
+                return
+            }
+            #expect(may == filter.mayContain(BloomFilter.keyHash(table: table, key: key(i))), "key \(i)")
+            if i % 2 == 0 { #expect(may, "key \(i) is in the file") }
+            if !may { negatives += 1 }
+            // Footer, header, one partition of 64 blocks and its checksum.
+            #expect(store.reads.load(ordering: .relaxed) == 3)
+            #expect(store.bytes.load(ordering: .relaxed) <= SstFooter.size + 6 + 64 * 64 + 8, "key \(i)")
+        }
+        #expect(negatives > 1_300, "only \(negatives) of about 1,500 absent keys ruled out")
+    }
+
+    @Test func smallFiltersAndOlderFormatsAreReadWhole() async throws {
+        for (n, version) in [(1_000, SstFooter.formatVersion), (30_000, 2)] {
+            let bytes = build(n, version: version)
+            let store = MemoryObjectStore()
+            try await store.put(object, bytes)
+            guard case let .whole(f) = try await probe(store, bytes, 2) else {
+                Issue.record("\(n) keys, format \(version): answered from a partition")
+                continue
+            }
+            #expect(f.mayContain(BloomFilter.keyHash(table: table, key: key(2))))
+            #expect(f.filter?.layout == (version == 2 ? .blocked : .partitioned(shift: BloomFilter.defaultPartitionShift)))
+        }
+    }
+
+    /// A flipped byte in a partition, or in the filter header, is reported for the
+    /// keys that read it; keys whose partitions are intact still get their answer.
+    @Test func damagedPartitionOrHeaderIsCorruptionNotAMiss() async throws {
+        let bytes = build(30_000)
+        let footer = try SstFooter.decode(Array(bytes[(bytes.count - SstFooter.size)...]), object: object, fileSize: bytes.count)
+        let base = Int(footer.filterOffset)
+        let good = try await SstFilter.load(store: MemoryObjectStore(objects: [object: bytes]), id: 1, object: object, fileSize: bytes.count)
+        let blocks = good.filter!.bitCount / 512
+        let shift = BloomFilter.defaultPartitionShift
+        var rng = SplitMix64(seed: 8)
+        for trial in 0..<20 {
+            // Damage one byte of partition p (bits or checksum).
+            let p = Int(rng.next() % UInt64(BloomFilter.partitionCount(blocks: blocks, shift: shift)))
+            let r = BloomFilter.partitionRange(p, blocks: blocks, shift: shift)
+            var bad = bytes
+            bad[base + 6 + r.lowerBound + Int(rng.next() % UInt64(r.count))] ^= UInt8(1 + rng.next() % 255)
+            let store = MemoryObjectStore(objects: [object: bad])
+            var hit = 0, intact = 0
+            for i in stride(from: 0, to: 60_000, by: 2) where hit < 5 || intact < 5 {
+                let blk = BloomFilter.block(of: BloomFilter.keyHash(table: table, key: key(i)), blocks: blocks)
+                do {
+                    let answer = try await probe(store, bad, i)
+                    #expect(blk >> shift != p, "trial \(trial): key \(i) read the damaged partition \(p) and got \(answer)")
+                    if case let .answer(may) = answer { #expect(may, "trial \(trial): key \(i) is in the file") }
+                    intact += 1
+                } catch let FloeError.corruption(o, offset, _) {
+                    #expect(blk >> shift == p, "trial \(trial): key \(i) failed outside the damaged partition")
+                    #expect(o == object && offset == base + 6 + r.upperBound - 8)
+                    hit += 1
+                }
+            }
+            #expect(hit > 0 && intact > 0, "trial \(trial): \(hit) damaged, \(intact) intact reads")
+        }
+        // The header: a changed bit count or hash count no longer matches the partitions.
+        for position in [0, 1, 2] {
+            var bad = bytes
+            bad[base + position] ^= position == 0 ? 0x01 : 0x40
+            let store = MemoryObjectStore(objects: [object: bad])
+            await #expect(throws: FloeError.self, "header byte \(position)") { _ = try await probe(store, bad, 0) }
+        }
+    }
+
+    /// After a restart the first gets read partitions of the large filters; once a
+    /// get is done the whole filters load in the background, and every later get
+    /// agrees with the model, whichever way its files were read.
+    @Test func coldGetsUsePartitionsThenWholeFiltersLoadBehindThem() async throws {
+        for seed: UInt64 in [1, 2] {
+            var rng = SplitMix64(seed: seed)
+            let objects = MemoryObjectStore()
+            var o = StoreOptions()
+            o.compaction.background = false
+            let writer = try await StateStore.open(objectStore: objects, options: o)
+            var model: [Int: [UInt8]] = [:]
+            for e in 1...4 {
+                for _ in 0..<20_000 {
+                    let i = Int(rng.next() % 200_000)
+                    let v = Array("v\(i)-e\(e)".utf8)
+                    try writer.put(table, key: key(i), value: v, epoch: Epoch(e))
+                    model[i] = v
+                }
+                try await writer.checkpoint(epoch: Epoch(e), metadata: [:])
+            }
+            #expect(writer.currentVersion.l0.count == 4, "seed \(seed)")
+            try await writer.close()
+
+            // Never written, and inside every file's key range.
+            let absent = key(100_000) + [0x2E], absent2 = key(100_001) + [0x2E]
+            let counter = ReadCounter(objects)
+            do {
+                // With the background loads stopped, the get's own reads alone: four files,
+                // each asked through footer, header and one partition.
+                let cold = try await StateStore.open(objectStore: counter, options: o)
+                await cold.reader.filterWarmer.stop()
+                counter.reset()
+                #expect(try await cold.get(table, key: absent, epoch: 4) == nil, "seed \(seed)")
+                #expect(counter.reads.load(ordering: .relaxed) == 3 * cold.currentVersion.allSsts.count, "seed \(seed)")
+                #expect(counter.bytes.load(ordering: .relaxed) <= cold.currentVersion.allSsts.count * (SstFooter.size + 6 + 64 * 64 + 8), "seed \(seed)")
+                try await cold.close()
+            }
+            let store = try await StateStore.open(objectStore: counter, options: o)
+            let ssts = store.currentVersion.allSsts
+            #expect(try await store.get(table, key: absent, epoch: 4) == nil, "seed \(seed)")
+            // Behind it, the whole filters load.
+            var waited = 0
+            while store.reader.filterWarmer.pending > 0 || ssts.contains(where: { store.reader.filterCache.get($0.id) == nil }) {
+                try await Task.sleep(for: .milliseconds(5))
+                waited += 1
+                guard waited < 2_000 else {
+                    Issue.record("seed \(seed): whole filters not loaded after 10 s")
+                    break
+                }
+            }
+            counter.reset()
+            #expect(try await store.get(table, key: absent2, epoch: 4) == nil, "seed \(seed)")
+            #expect(counter.reads.load(ordering: .relaxed) <= 2, "seed \(seed): a get over warm filters read \(counter.reads.load(ordering: .relaxed)) times")
+            for _ in 0..<3_000 {
+                let i = Int(rng.next() % 200_000)
+                #expect(try await store.get(table, key: key(i), epoch: 4) == model[i], "seed \(seed) key \(i)")
+            }
+            try await store.close()
+        }
+    }
+}
