@@ -1,7 +1,8 @@
 import Synchronization
 
 /// Loads, in the background, the whole filters of files that cold gets answered
-/// from one partition (`SstFilter.probe`).
+/// from one partition (`SstFilter.probe`), into the filter cache, or into the
+/// cached meta of a file whose meta was built without it (`filterPending`).
 ///
 /// Why: a partition read keeps the first get after a restart cheap, but each
 /// later get of another key would read another partition of every cold file.
@@ -41,9 +42,18 @@ final class FilterWarmer: Sendable {
 
     private func drain(_ reader: SstReader) async {
         while let info = next() {
-            if reader.filterCache.get(info.id) == nil, reader.metaCache.get(info.id) == nil,
+            let cached = reader.metaCache.get(info.id)
+            if reader.filterCache.get(info.id) == nil, cached?.filterPending ?? true,
                let f = try? await SstFilter.load(store: reader.store, id: info.id, object: info.path, fileSize: Int(info.fileSize)) {
-                reader.filterCache.insert(info.id, f, charge: f.charge)
+                if let m = reader.metaCache.get(info.id) {
+                    // A meta built without its filter gets it now.
+                    if m.filterPending {
+                        let full = SstMeta(m, filter: f.filter)
+                        reader.metaCache.insert(info.id, full, charge: full.charge)
+                    }
+                } else {
+                    reader.filterCache.insert(info.id, f, charge: f.charge)
+                }
             }
             _ = state.withLock { $0.ids.remove(info.id) }
         }

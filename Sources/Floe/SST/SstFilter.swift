@@ -42,8 +42,8 @@ final class SstFilter: Sendable {
 
     /// What `probe` found.
     enum Probe {
-        /// The answer from one partition; the whole filter was not read.
-        case answer(Bool)
+        /// The answer from one partition, and the footer read to find it; the whole filter was not read.
+        case answer(Bool, SstFooter)
         /// The whole filter, read because the file has no partitions or its filter is small.
         case whole(SstFilter)
     }
@@ -83,7 +83,7 @@ final class SstFilter: Sendable {
         let seed = Checksum.xxh3(head)
         return try part.withUnsafeBytes { raw in
             try BloomFilter.checkPartition(raw, index: p, seed: seed, object: object, offset: start)
-            return .answer(BloomFilter.probeBlock(raw, at: (blk - p << shift) * BloomFilter.blockBytes, hash: hash, k: h.hashCount))
+            return .answer(BloomFilter.probeBlock(raw, at: (blk - p << shift) * BloomFilter.blockBytes, hash: hash, k: h.hashCount), footer)
         }
     }
 

@@ -8,6 +8,10 @@ final class SstMeta: Sendable {
     let footer: SstFooter
     let properties: SstProperties
     let filter: BloomFilter?
+    /// Built without its filter, though the file has one (`SstReader.metaSkippingFilter`):
+    /// gets skip the bloom check, which is slower but never wrong, until
+    /// `FilterWarmer` swaps in the meta with the filter.
+    let filterPending: Bool
     /// Concatenated last-keys of each data block; block i's key is `keyBytes[keyStarts[i]..<keyStarts[i+1]]`.
     let keyBytes: [UInt8]
     let keyStarts: [Int32]
@@ -25,11 +29,14 @@ final class SstMeta: Sendable {
     /// Parses the tail of an SST. Without `known`, `tail` holds the object bytes
     /// from `footer.filterOffset` to the footer; with it (a filter loaded alone, whose
     /// footer must be `footer`), from `footer.indexOffset`, and the filter is reused.
+    /// `filterPending`: `known` holds no filter only because it was not read.
     /// Throws `FloeError.corruption` for any check of docs/format.md §5.5 that fails.
-    init(id: UInt64, object: String, footer: SstFooter, tail: [UInt8], fileSize: Int, filter known: SstFilter? = nil) throws {
+    init(id: UInt64, object: String, footer: SstFooter, tail: [UInt8], fileSize: Int, filter known: SstFilter? = nil,
+         filterPending: Bool = false) throws {
         self.id = id
         self.object = object
         self.footer = footer
+        self.filterPending = filterPending
         let base = Int(known == nil ? footer.filterOffset : footer.indexOffset)
         guard tail.count == fileSize - SstFooter.size - base else {
             throw FloeError.corruption(object: object, offset: base, reason: "SST tail of \(tail.count) bytes, the footer places it at \(base)..<\(fileSize - SstFooter.size)")
@@ -57,7 +64,28 @@ final class SstMeta: Sendable {
         keyHeads = index.heads
         blockOffsets = index.offsets
         blockSizes = index.sizes
-        charge = keyBytes.count + keyStarts.count * 4 + blockOffsets.count * 32 + (filter?.encodedSize ?? 0) + 256
+        charge = Self.charge(keyBytes: keyBytes.count, blocks: blockOffsets.count, filter: filter)
+    }
+
+    /// `meta` with `filter` in place of none: what `FilterWarmer` puts in the meta
+    /// cache for a meta built with its filter pending. The index arrays are shared.
+    init(_ meta: SstMeta, filter: BloomFilter?) {
+        id = meta.id
+        object = meta.object
+        footer = meta.footer
+        properties = meta.properties
+        self.filter = filter
+        filterPending = false
+        keyBytes = meta.keyBytes
+        keyStarts = meta.keyStarts
+        keyHeads = meta.keyHeads
+        blockOffsets = meta.blockOffsets
+        blockSizes = meta.blockSizes
+        charge = Self.charge(keyBytes: keyBytes.count, blocks: blockOffsets.count, filter: filter)
+    }
+
+    private static func charge(keyBytes: Int, blocks: Int, filter: BloomFilter?) -> Int {
+        keyBytes + blocks * (4 + 32) + (filter?.encodedSize ?? 0) + 256
     }
 
     /// The first block whose last key is >= the target, or nil if the target is past the file.

@@ -66,18 +66,35 @@ struct SstReader: Sendable {
     /// Whether `info` may hold a key with `hash`: from its cached filter or meta,
     /// else from the least of its filter the file allows (`SstFilter.probe`). A
     /// whole filter read is cached; a file answered from one partition is queued
-    /// on `filterWarmer`, which the caller starts once its get is done.
-    func mayContain(_ info: SstInfo, hash: UInt64) async throws -> Bool {
-        if let f = filterCache.get(info.id) { return f.mayContain(hash) }
-        if let m = metaCache.get(info.id) { return m.filter?.mayContain(hash) ?? true }
+    /// on `filterWarmer`, which the caller starts once its get is done, and its
+    /// footer is returned for `metaSkippingFilter`.
+    func mayContain(_ info: SstInfo, hash: UInt64) async throws -> (may: Bool, partitionFooter: SstFooter?) {
+        if let f = filterCache.get(info.id) { return (f.mayContain(hash), nil) }
+        if let m = metaCache.get(info.id) { return (m.filter?.mayContain(hash) ?? true, nil) }
         switch try await SstFilter.probe(store: store, id: info.id, object: info.path, fileSize: Int(info.fileSize), hash: hash) {
         case let .whole(f):
             filterCache.insert(info.id, f, charge: f.charge)
-            return f.mayContain(hash)
-        case let .answer(may):
+            return (f.mayContain(hash), nil)
+        case let .answer(may, footer):
             filterWarmer.request(info)
-            return may
+            return (may, footer)
         }
+    }
+
+    /// The meta of `info` without its filter, for a file a partition of whose
+    /// filter just passed the key: one read of the index and properties instead
+    /// of those and the whole filter (the larger part of a big file's tail). The
+    /// meta is cached with `filterPending`; `filterWarmer` (already asked for this
+    /// file by `mayContain`) swaps in the full one.
+    func metaSkippingFilter(_ info: SstInfo, footer: SstFooter) async throws -> SstMeta {
+        if let m = metaCache.get(info.id) { return m }
+        if filterCache.get(info.id) != nil { return try await meta(info) }
+        let fileSize = Int(info.fileSize)
+        let tail = try await store.get(info.path, range: Int(footer.indexOffset)..<(fileSize - SstFooter.size))
+        let m = try SstMeta(id: info.id, object: info.path, footer: footer, tail: tail, fileSize: fileSize,
+                            filter: SstFilter(id: info.id, filter: nil, footer: footer), filterPending: true)
+        metaCache.insert(info.id, m, charge: m.charge)
+        return m
     }
 
     func block(_ meta: SstMeta, _ i: Int) async throws -> Block {

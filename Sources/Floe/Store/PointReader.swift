@@ -52,12 +52,23 @@ enum PointReader {
                 // when the filter is large): only the file that may hold the key loads its
                 // index, so a get after a restart stays cheap however many sub-levels and
                 // levels it passes.
-                if !isL0 || version.l0Metas.withMeta(slot, { _ in true }) == nil, reader.metaCache.get(sst.id) == nil,
-                   !(try await reader.mayContain(sst, hash: hash)) {
-                    probe = probeRuns(from: run + 1, reader: reader, version: version, table: table, key: key, hash: hash, epoch: epoch)
-                    continue
+                var partitionFooter: SstFooter?
+                if !isL0 || version.l0Metas.withMeta(slot, { _ in true }) == nil, reader.metaCache.get(sst.id) == nil {
+                    let (may, footer) = try await reader.mayContain(sst, hash: hash)
+                    if !may {
+                        probe = probeRuns(from: run + 1, reader: reader, version: version, table: table, key: key, hash: hash, epoch: epoch)
+                        continue
+                    }
+                    partitionFooter = footer
                 }
-                let meta = try await reader.meta(sst)
+                // A level file passed by one partition of its filter loads its index alone;
+                // an L0 file loads its filter too, as the version's table keeps that meta.
+                let meta: SstMeta
+                if !isL0, let footer = partitionFooter {
+                    meta = try await reader.metaSkippingFilter(sst, footer: footer)
+                } else {
+                    meta = try await reader.meta(sst)
+                }
                 // An L0 file's meta goes into the version's table, whatever the meta cache keeps.
                 if isL0 { version.l0Metas.fill(slot, meta) }
                 switch try await reader.get(meta, table: table.raw, userKey: key, hash: hash, epoch: epoch) {
