@@ -141,26 +141,34 @@ private final class ReadCounter: ObjectStore {
         }
     }
 
+    /// A store without background compaction, `epochs` checkpointed epochs of `keys`
+    /// random puts (key index from `pick`), one L0 sub-level each; the model of what it holds.
+    func written(epochs: Int, keys: Int, rng: inout SplitMix64, pick: (UInt64) -> Int) async throws
+        -> (MemoryObjectStore, StoreOptions, StateStore, [Int: [UInt8]]) {
+        let objects = MemoryObjectStore()
+        var o = StoreOptions()
+        o.compaction.background = false
+        let writer = try await StateStore.open(objectStore: objects, options: o)
+        var model: [Int: [UInt8]] = [:]
+        for e in 1...epochs {
+            for _ in 0..<keys {
+                let i = pick(rng.next())
+                let v = Array("v\(i)-e\(e)".utf8)
+                try writer.put(table, key: key(i), value: v, epoch: Epoch(e))
+                model[i] = v
+            }
+            try await writer.checkpoint(epoch: Epoch(e), metadata: [:])
+        }
+        return (objects, o, writer, model)
+    }
+
     /// After a restart the first gets read partitions of the large filters; once a
     /// get is done the whole filters load in the background, and every later get
     /// agrees with the model, whichever way its files were read.
     @Test func coldGetsUsePartitionsThenWholeFiltersLoadBehindThem() async throws {
         for seed: UInt64 in [1, 2] {
             var rng = SplitMix64(seed: seed)
-            let objects = MemoryObjectStore()
-            var o = StoreOptions()
-            o.compaction.background = false
-            let writer = try await StateStore.open(objectStore: objects, options: o)
-            var model: [Int: [UInt8]] = [:]
-            for e in 1...4 {
-                for _ in 0..<20_000 {
-                    let i = Int(rng.next() % 200_000)
-                    let v = Array("v\(i)-e\(e)".utf8)
-                    try writer.put(table, key: key(i), value: v, epoch: Epoch(e))
-                    model[i] = v
-                }
-                try await writer.checkpoint(epoch: Epoch(e), metadata: [:])
-            }
+            let (objects, o, writer, model) = try await written(epochs: 4, keys: 20_000, rng: &rng) { Int($0 % 200_000) }
             #expect(writer.currentVersion.l0.count == 4, "seed \(seed)")
             try await writer.close()
 
@@ -209,20 +217,8 @@ private final class ReadCounter: ObjectStore {
     @Test func levelFilePassedByAPartitionLoadsItsIndexAlone() async throws {
         for seed: UInt64 in [3, 4] {
             var rng = SplitMix64(seed: seed)
-            let objects = MemoryObjectStore()
-            var o = StoreOptions()
-            o.compaction.background = false
-            let writer = try await StateStore.open(objectStore: objects, options: o)
-            var model: [Int: [UInt8]] = [:]
-            for e in 1...3 {
-                for _ in 0..<25_000 {
-                    let i = Int(rng.next() % 100_000) * 2  // odd keys are never written
-                    let v = Array("v\(i)-e\(e)".utf8)
-                    try writer.put(table, key: key(i), value: v, epoch: Epoch(e))
-                    model[i] = v
-                }
-                try await writer.checkpoint(epoch: Epoch(e), metadata: [:])
-            }
+            // Odd keys are never written.
+            let (objects, o, writer, model) = try await written(epochs: 3, keys: 25_000, rng: &rng) { Int($0 % 100_000) * 2 }
             try await writer.compactUntilQuiescent()
             let v = writer.currentVersion
             #expect(v.l0.isEmpty && v.levels.contains { !$0.isEmpty }, "seed \(seed)")
