@@ -32,9 +32,11 @@ public struct CompactionOptions: Sendable, Equatable {
     /// it ends (small ones first, see `CompactionPicker.smallRun`). Each sub-level
     /// costs a get one filter probe while it lasts. Hummock stops writes at 300.
     /// At 24/48 a 2M-key fill spent 0.7 to 0.9 s of its 1.7 to 1.9 s stalled; at
-    /// 64/128 it ran 1.28 to 1.56 s. The cost: after a restart the first get reads
-    /// the filter of every L0 file its key may be in, so a 20M-key fill killed with
-    /// 58 to 125 sub-levels took 10 to 14 ms to open and serve it (6 to 9 ms at 24/48).
+    /// 64/128 it ran 1.28 to 1.56 s. The cost: after a restart the first get asks
+    /// the filter of every L0 file its key may be in. With whole filters a 20M-key
+    /// fill killed with 58 to 125 sub-levels took 10 to 14 ms to open and serve it
+    /// (6 to 9 ms at 24/48); reading one 4 KiB partition per large filter
+    /// (`SstFilter.probe`) brought that to 4.3 to 4.9 ms with 53 to 59 sub-levels.
     public var l0SlowdownSubLevels: Int = 64
     /// L0 sub-levels at which commits wait for compaction.
     public var l0StopSubLevels: Int = 128
