@@ -213,7 +213,10 @@ struct BloomFilter: Sendable, Equatable {
     }
 
     /// Size of the encoding in bytes.
-    var encodedSize: Int { (gapShift == 63 ? Self.headerSize : Self.partitionedHeaderSize) + bits.count }
+    var encodedSize: Int {
+        if case .partitioned = layout { return Self.partitionedHeaderSize + bits.count }
+        return Self.headerSize + bits.count
+    }
 
     private static func writeHeader(into w: inout ByteWriter, hashCount k: Int, bitCount m: Int, layout: Layout) {
         switch layout {

@@ -49,7 +49,8 @@ final class SstFilter: Sendable {
     }
 
     /// Filters up to this size are read whole even by `probe`: one read of 16 KiB
-    /// costs about what three small ones do, and the whole filter can be cached.
+    /// is estimated to cost about what three small ones do (a copy of 12 KiB more
+    /// against two more calls), and the whole filter can be cached.
     static let wholeReadMaxBytes = 16 << 10
 
     /// Whether `object` may hold a key with `hash`, reading as little of its filter
