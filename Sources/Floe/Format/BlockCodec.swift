@@ -63,13 +63,20 @@ enum BlockCodec {
     /// Verifies the checksum of the block stored at `bytes[range]` and returns its
     /// uncompressed payload. `objectOffset` is the offset of `range.lowerBound` in `object`.
     static func open(_ bytes: [UInt8], range: Range<Int>, object: String, objectOffset: Int) throws -> [UInt8] {
+        var payload: [UInt8] = []
+        try open(bytes, range: range, into: &payload, object: object, objectOffset: objectOffset)
+        return payload
+    }
+
+    /// As above, the payload written into `payload` (its storage reused when uniquely referenced).
+    static func open(_ bytes: [UInt8], range: Range<Int>, into payload: inout [UInt8], object: String, objectOffset: Int) throws {
         try verify(bytes, range: range, object: object, objectOffset: objectOffset)
         let sumAt = range.upperBound - 8
         let kindByte = bytes[sumAt - 1]
         guard let kind = Compression(rawValue: kindByte) else {
             throw FloeError.corruption(object: object, offset: objectOffset + range.count - 9, reason: "unknown compression type \(kindByte)")
         }
-        return try kind.decompress(bytes, range: range.lowerBound..<(sumAt - 1), object: object, offset: objectOffset)
+        try kind.decompress(bytes, range: range.lowerBound..<(sumAt - 1), into: &payload, object: object, offset: objectOffset)
     }
 }
 

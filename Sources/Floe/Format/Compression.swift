@@ -73,15 +73,27 @@ public enum Compression: UInt8, Sendable, CaseIterable, Codable, CustomStringCon
 
     /// Decompresses `input[range]`. Errors are `FloeError.corruption` naming `object` and `offset`.
     func decompress(_ input: [UInt8], range: Range<Int>, object: String, offset: Int) throws -> [UInt8] {
+        var out: [UInt8] = []
+        try decompress(input, range: range, into: &out, object: object, offset: offset)
+        return out
+    }
+
+    /// Decompresses `input[range]` into `out`, replacing its contents. A uniquely
+    /// referenced `out` keeps its storage: compaction decodes the blocks of an input
+    /// into one buffer instead of a fresh allocation per block, which on a thread
+    /// of its own grows a malloc arena page by page (an `mprotect` each, under the
+    /// lock every page fault of the process takes).
+    func decompress(_ input: [UInt8], range: Range<Int>, into out: inout [UInt8], object: String, offset: Int) throws {
+        out.removeAll(keepingCapacity: true)
         switch self {
         case .none:
-            return Array(input[range])
+            out.append(contentsOf: input[range])
         case .lz4, .zstd:
             var r = ByteReader(input, object: object, base: offset - range.lowerBound, range: range)
             let rawLen = try r.length("uncompressed length", limit: 1 << 30)
             let start = r.position
             let srcCount = range.upperBound - start
-            var out = [UInt8](repeating: 0, count: rawLen)
+            out.append(contentsOf: repeatElement(0, count: rawLen))
             let ok: Bool = input.withUnsafeBytes { src in
                 out.withUnsafeMutableBytes { dst in
                     if self == .lz4 {
@@ -102,7 +114,6 @@ public enum Compression: UInt8, Sendable, CaseIterable, Codable, CustomStringCon
             guard ok else {
                 throw FloeError.corruption(object: object, offset: offset, reason: "\(self) block does not decompress to \(rawLen) bytes")
             }
-            return out
         }
     }
 }

@@ -131,9 +131,23 @@ struct SstReader: Sendable {
     }
 
     /// Reads blocks `first...` of one SST in a single ranged read of at most about
-    /// `maxBytes`: the sequential path of compaction (bypassing the block cache)
-    /// and of long scans (`fillCache`: the decoded blocks are cached for readers).
+    /// `maxBytes`: the sequential path of long scans, whose decoded blocks are
+    /// cached for readers when `fillCache`.
     func readAhead(_ meta: SstMeta, from first: Int, maxBytes: Int, fillCache: Bool = false) async throws -> [Block] {
+        let chunk = try await readChunk(meta, from: first, maxBytes: maxBytes)
+        var out: [Block] = []
+        out.reserveCapacity(chunk.count)
+        for i in first..<(first + chunk.count) {
+            let b = try chunk.block(i)
+            if fillCache { blockCache.insert(BlockKey(sst: meta.id, block: i), b, charge: b.data.count + 64 + b.restartCount * 12) }
+            out.append(b)
+        }
+        return out
+    }
+
+    /// The stored bytes of blocks `first...` of one SST, read in a single ranged read
+    /// of at most about `maxBytes` (at least one block), not yet decoded.
+    func readChunk(_ meta: SstMeta, from first: Int, maxBytes: Int) async throws -> BlockChunk {
         var last = first
         var bytes = meta.blockSizes[first]
         while last + 1 < meta.blockCount && bytes + meta.blockSizes[last + 1] <= maxBytes {
@@ -142,16 +156,7 @@ struct SstReader: Sendable {
         }
         let start = meta.blockOffsets[first]
         let raw = try await store.get(meta.object, range: start..<(start + bytes))
-        var out: [Block] = []
-        out.reserveCapacity(last - first + 1)
-        for i in first...last {
-            let off = meta.blockOffsets[i] - start
-            let payload = try BlockCodec.open(raw, range: off..<(off + meta.blockSizes[i]), object: meta.object, objectOffset: meta.blockOffsets[i])
-            let b = try Block(payload, dataBlock: true, object: meta.object, offset: meta.blockOffsets[i])
-            if fillCache { blockCache.insert(BlockKey(sst: meta.id, block: i), b, charge: payload.count + 64 + b.restartCount * 12) }
-            out.append(b)
-        }
-        return out
+        return BlockChunk(meta: meta, raw: raw, first: first, count: last - first + 1)
     }
 
     /// Outcome of a point read in one SST.

@@ -14,8 +14,12 @@ final class SstRunIterator {
     @exclusivity(unchecked) private var cursor = BlockCursor(Block.empty)
     @exclusivity(unchecked) private(set) var valid = false
     /// With read-ahead (compaction), blocks come in large sequential reads that
-    /// bypass the block cache; `ahead` holds the decoded blocks not yet visited.
+    /// bypass the block cache: `chunk` holds their stored bytes, each decoded into
+    /// `payload` when reached (the previous block is released first, so the buffer
+    /// is reused). Scans keep the decoded blocks of a cache-filling read in `ahead`.
     private let readAheadBytes: Int
+    @exclusivity(unchecked) private var chunk: BlockChunk?
+    @exclusivity(unchecked) private var payload: [UInt8] = []
     @exclusivity(unchecked) private var ahead: [Block] = []
     @exclusivity(unchecked) private var aheadFirst = 0
     /// Scans (no fixed read-ahead): consecutive block misses in a row. After two,
@@ -94,6 +98,7 @@ final class SstRunIterator {
         fileIndex = i
         ahead = []
         aheadFirst = 0
+        chunk = nil
         guard i < run.count else { valid = false; cursor = BlockCursor(Block.empty); return }
         let m = try await reader.meta(run[i])
         meta = m
@@ -128,10 +133,11 @@ final class SstRunIterator {
             aheadFirst = i
             return ahead[0]
         }
-        if i < aheadFirst || i >= aheadFirst + ahead.count || ahead.isEmpty {
-            ahead = try await reader.readAhead(m, from: i, maxBytes: readAheadBytes)
-            aheadFirst = i
+        if chunk.map({ !$0.holds(i) || $0.meta !== m }) ?? true {
+            chunk = try await reader.readChunk(m, from: i, maxBytes: readAheadBytes)
         }
-        return ahead[i - aheadFirst]
+        // Drop the cursor's block so `payload` is uniquely referenced again.
+        cursor = BlockCursor(Block.empty, reusing: cursor.keyBuffer)
+        return try chunk!.block(i, into: &payload)
     }
 }
