@@ -61,16 +61,18 @@ enum PointReader {
                     }
                     partitionFooter = footer
                 }
-                // A level file passed by one partition of its filter loads its index alone;
-                // an L0 file loads its filter too, as the version's table keeps that meta.
+                // A file passed by one partition of its filter loads its index alone (a
+                // large intra-L0 output as well as a level file); `filterWarmer` swaps
+                // in the meta with the filter later.
                 let meta: SstMeta
-                if !isL0, let footer = partitionFooter {
+                if let footer = partitionFooter {
                     meta = try await reader.metaSkippingFilter(sst, footer: footer)
                 } else {
                     meta = try await reader.meta(sst)
                 }
-                // An L0 file's meta goes into the version's table, whatever the meta cache keeps.
-                if isL0 { version.l0Metas.fill(slot, meta) }
+                // An L0 file's meta goes into the version's table, whatever the meta cache
+                // keeps; one still without its filter only once the warmer completed it.
+                if isL0 && !meta.filterPending { version.l0Metas.fill(slot, meta) }
                 switch try await reader.get(meta, table: table.raw, userKey: key, hash: hash, epoch: epoch) {
                 case let .value(v): return v
                 case .tombstone: return nil
@@ -113,7 +115,7 @@ enum PointReader {
                             if let alone = reader.filterCache.get(run[f].id), !alone.mayContain(hash) { return .skip }
                             return .fetch(file: f)
                         }
-                        metas.fill(slot, m)
+                        if !m.filterPending { metas.fill(slot, m) }
                         guard let r = reader.getCached(m, table: table.raw, userKey: key, hash: hash, epoch: epoch) else { return .fetch(file: f) }
                         return .hit(r)
                     }
