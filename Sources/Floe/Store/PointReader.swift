@@ -41,6 +41,7 @@ enum PointReader {
         var probe = probe
         // Whole filters of files answered from one partition load once this get is done.
         defer { reader.filterWarmer.start(reader) }
+        var asked: [UInt64: FilterAnswer]?
         while true {
             switch probe {
             case let .answer(value):
@@ -51,10 +52,16 @@ enum PointReader {
                 // A cold file is first asked through its filter alone (one partition of it
                 // when the filter is large): only the file that may hold the key loads its
                 // index, so a get after a restart stays cheap however many sub-levels and
-                // levels it passes.
+                // levels it passes. The first cold file asks every cold file left on the
+                // path at once.
                 var partitionFooter: SstFooter?
                 if !isL0 || version.l0Metas.withMeta(slot, { _ in true }) == nil, reader.metaCache.get(sst.id) == nil {
-                    let (may, footer) = try await reader.mayContain(sst, hash: hash)
+                    if asked == nil {
+                        asked = await askColdFilters(from: run, reader: reader, version: version, table: table, key: key, hash: hash, epoch: epoch)
+                    }
+                    let answer: FilterAnswer
+                    if let a = asked?[sst.id] { answer = a } else { answer = try await reader.mayContain(sst, hash: hash) }
+                    let (may, footer) = answer
                     if !may {
                         probe = probeRuns(from: run + 1, reader: reader, version: version, table: table, key: key, hash: hash, epoch: epoch)
                         continue
@@ -80,6 +87,40 @@ enum PointReader {
                     probe = probeRuns(from: run + 1, reader: reader, version: version, table: table, key: key, hash: hash, epoch: epoch)
                 }
             }
+        }
+    }
+
+    /// What a file's filter said without its meta: `SstReader.mayContain`.
+    typealias FilterAnswer = (may: Bool, partitionFooter: SstFooter?)
+
+    /// Asks the filters of the cold files (neither meta nor filter cached) that the
+    /// read may still pass, from sorted run `first` on, all at once: after a
+    /// restart the first get passes a filter per L0 sub-level, and asked one after
+    /// another their reads add up (dozens of object-store round trips on a remote
+    /// store). Whole filters land in the filter cache (`probeRuns` then skips those
+    /// files without I/O); answers from one partition are returned by file id.
+    /// A file whose filter fails to load is left out: the read reports that error
+    /// only if it gets that far, as it would without asking ahead.
+    static func askColdFilters(from first: Int, reader: SstReader, version: Version,
+                               table: TableID, key: [UInt8], hash: UInt64, epoch: Epoch) async -> [UInt64: FilterAnswer] {
+        let l0 = version.l0.count
+        var cold: [SstInfo] = []
+        for at in first..<(l0 + version.levels.count) {
+            let run = at < l0 ? version.l0[at] : version.levels[at - l0]
+            guard let f = run.withUnsafeBufferPointer({ find($0, table: table.raw, key: key) }), run[f].minEpoch <= epoch else { continue }
+            let id = run[f].id
+            if at < l0, version.l0Metas.withMeta(version.l0Metas.starts[at] + f, { _ in true }) != nil { continue }
+            if reader.metaCache.get(id) != nil || reader.filterCache.get(id) != nil { continue }
+            cold.append(run[f])
+        }
+        guard cold.count > 1 else { return [:] }
+        return await withTaskGroup(of: (UInt64, FilterAnswer)?.self) { group in
+            for sst in cold {
+                group.addTask { (try? await reader.mayContain(sst, hash: hash)).map { (sst.id, $0) } }
+            }
+            var answers: [UInt64: FilterAnswer] = [:]
+            for await case let (id, answer)? in group { answers[id] = answer }
+            return answers
         }
     }
 

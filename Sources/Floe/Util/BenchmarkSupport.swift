@@ -134,4 +134,48 @@ public enum BenchmarkSupport {
             return DecodedBlock(block: b)
         }
     }
+
+    // MARK: SST meta
+
+    /// The tail of an SST of sorted random 16 B keys with 100 B values, written
+    /// with default options, as a cold get reads it after one filter partition
+    /// passed the file (`SstReader.metaSkippingFilter`): index and properties.
+    public struct SstIndexTail: Sendable {
+        let footer: SstFooter
+        let tail: [UInt8]
+        let fileSize: Int
+
+        public init(keys: Int, seed: UInt64) throws {
+            var w = SstWriter(id: 1, options: SstWriterOptions())
+            var state = seed | 1
+            var all = [[UInt8]]()
+            all.reserveCapacity(keys)
+            for _ in 0..<keys {
+                var k = [UInt8]()
+                for _ in 0..<2 {
+                    state ^= state >> 12; state ^= state << 25; state ^= state >> 27
+                    withUnsafeBytes(of: (state &* 0x2545_F491_4F6C_DD1D).bigEndian) { k.append(contentsOf: $0) }
+                }
+                all.append(k)
+            }
+            all.sort { $0.lexicographicallyPrecedes($1) }
+            let value = [UInt8](repeating: 0x5A, count: 100)
+            for k in all {
+                k.withUnsafeBytes { kb in value.withUnsafeBytes { w.add(table: 1, userKey: kb, epoch: 7, kind: Block.kindPut, value: $0) } }
+            }
+            let bytes = w.finish().bytes
+            fileSize = bytes.count
+            footer = try SstFooter.decode(Array(bytes[(fileSize - SstFooter.size)...]), object: "benchmark", fileSize: fileSize)
+            tail = Array(bytes[Int(footer.indexOffset)..<(fileSize - SstFooter.size)])
+        }
+
+        /// Bytes of the index block.
+        public var indexBytes: Int { Int(footer.indexSize) }
+
+        /// Parses the tail into an `SstMeta` with its filter pending; returns the block count.
+        public func parse() throws -> Int {
+            try SstMeta(id: 1, object: "benchmark", footer: footer, tail: tail, fileSize: fileSize,
+                        filter: SstFilter(id: 1, filter: nil, footer: footer), filterPending: true).blockCount
+        }
+    }
 }

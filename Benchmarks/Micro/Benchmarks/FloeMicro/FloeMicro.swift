@@ -24,6 +24,7 @@ let benchmarks: @Sendable () -> Void = {
     bloomProbe()
     blockCacheHit()
     cachedPointRead()
+    indexParse()
 }
 
 // MARK: - Inputs
@@ -301,5 +302,23 @@ func cachedPointRead() {
             }
         }
         return State(store: store, keys: keys, epoch: epoch)
+    }
+}
+
+// MARK: - 8. SST index parse
+
+/// Parsing the index and properties of a 100,000-key SST (2,900 data blocks):
+/// what the first get after a restart pays for each file it must open, once its
+/// filter passed the key. One operation is one whole index.
+func indexParse() {
+    Benchmark("SstMeta parse (index of 100k keys, ~2.9k blocks)",
+              configuration: .init(scalingFactor: .one, maxDuration: .seconds(2))) { (benchmark: Benchmark, tail: BenchmarkSupport.SstIndexTail) in
+        var blocks = 0
+        for _ in benchmark.scaledIterations {
+            blocks &+= (try? tail.parse()) ?? 0
+        }
+        blackHole(blocks)
+    } setup: {
+        try BenchmarkSupport.SstIndexTail(keys: 100_000, seed: 11)
     }
 }
