@@ -24,6 +24,8 @@ struct BenchOptions: ParsableArguments {
     @Option(help: "checkpoint: target ingest rate, keys/s.") var rate: Int = 200_000
     @Option(help: ArgumentHelp("recovery: state sizes in keys (K and M suffixes allowed).", valueName: "n,n,..."))
     var recoverySizes: String = "1000000,5000000"
+    @Option(help: "recovery: kills and reopens per size (each with a fresh child fill); with more than one, a median row per size follows.")
+    var recoveryRepeat: Int = 1
 
     @Option(help: "Block compression for flushes and every level: none, lz4, zstd. Default: the store's (lz4; zstd from L5).")
     var compression: String?
@@ -49,6 +51,7 @@ struct BenchOptions: ParsableArguments {
         do {
             _ = try benchmarkList()
             _ = try recoverySizeList()
+            guard (1...100).contains(recoveryRepeat) else { throw BenchOptionError("--recovery-repeat must be in 1...100") }
         } catch let e as BenchOptionError {
             throw ValidationError(e.description)
         }

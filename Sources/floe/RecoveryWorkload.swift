@@ -11,13 +11,67 @@ import Glibc
 /// alone, so the time should not grow with the state.
 enum RecoveryWorkload {
     /// One result per size, each handed to `onResult` as soon as it is measured.
+    /// With `--recovery-repeat` over 1, each size is killed and reopened that many
+    /// times (interleaved with the other sizes, so drift hits all of them), and a
+    /// median row per size closes the list: one reopen is a single sample of a few
+    /// milliseconds on a shared machine.
     static func benchmark(_ ctx: BenchContext, onResult: (BenchResult) -> Void) async throws {
-        for size in try ctx.options.recoverySizeList() {
-            onResult(try await measure(ctx, size: size))
+        let sizes = try ctx.options.recoverySizeList()
+        let repeats = ctx.options.recoveryRepeat
+        var samples: [Int: [(open: Double, get: Double, total: Double, l0: Int)]] = [:]
+        for round in 0..<repeats {
+            for size in sizes {
+                var r = try await measure(ctx, size: size, round: round)
+                if repeats > 1 { r.name += "#\(round + 1)" }
+                samples[size, default: []].append((r.openMillis, r.getMillis, r.totalMillis, r.l0SubLevels))
+                onResult(r.result)
+            }
+        }
+        guard repeats > 1 else { return }
+        for size in sizes {
+            onResult(summary(size: size, samples[size] ?? []))
         }
     }
 
-    private static func measure(_ ctx: BenchContext, size: Int) async throws -> BenchResult {
+    /// Median, lowest and highest open + first get of one size's repetitions.
+    static func summary(size: Int, _ runs: [(open: Double, get: Double, total: Double, l0: Int)]) -> BenchResult {
+        func median(_ v: [Double]) -> Double {
+            let s = v.sorted()
+            return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+        }
+        let totals = runs.map(\.total)
+        let mid = median(totals)
+        var r = BenchResult(name: "recovery/\(size) median", ops: 1, seconds: mid / 1000)
+        r.showsRate = false
+        r.details = [
+            "median of \(runs.count): open \(fmt(median(runs.map(\.open)), 2)) ms, first get \(fmt(median(runs.map(\.get)), 2)) ms, "
+                + "total \(fmt(mid, 2)) ms (lowest \(fmt(totals.min() ?? 0, 2)), highest \(fmt(totals.max() ?? 0, 2))); "
+                + "L0 sub-levels at the kill \(runs.map { String($0.l0) }.joined(separator: ", "))",
+        ]
+        r.extra = [
+            ("keys", .int(Int64(size))), ("repetitions", .int(Int64(runs.count))),
+            ("median_total_ms", .double(mid)), ("median_open_ms", .double(median(runs.map(\.open)))),
+            ("median_first_get_ms", .double(median(runs.map(\.get)))),
+            ("min_total_ms", .double(totals.min() ?? 0)), ("max_total_ms", .double(totals.max() ?? 0)),
+            ("totals_ms", .array(totals.map { .double($0) })),
+        ]
+        return r
+    }
+
+    /// One kill and reopen, with the figures the median row needs.
+    private struct Sample {
+        var result: BenchResult
+        var openMillis: Double
+        var getMillis: Double
+        var totalMillis: Double
+        var l0SubLevels: Int
+        var name: String {
+            get { result.name }
+            set { result.name = newValue }
+        }
+    }
+
+    private static func measure(_ ctx: BenchContext, size: Int, round: Int) async throws -> Sample {
         let o = ctx.options
         let dir = try makeTempDir(prefix: "floe-recovery")
         defer { try? removeTree(dir) }
@@ -46,7 +100,7 @@ enum RecoveryWorkload {
         guard end == .signalled(SIGKILL) else { throw WorkloadError("recovery: the child writer \(end) instead of being killed") }
 
         // The recovering process: open from the manifest, then serve one read.
-        var rng = SplitMix64(seed: o.seed ^ UInt64(size))
+        var rng = SplitMix64(seed: o.seed ^ UInt64(size) ^ (UInt64(round) << 40))
         let probe = ctx.keys.key(Int(rng.next() % UInt64(size)))
         let t0 = Timer.now()
         let db = try await StateStore.open(path: dir, options: ctx.storeOptions)
@@ -72,6 +126,7 @@ enum RecoveryWorkload {
             ("sst_count", .int(Int64(st.sstCount))), ("sst_bytes", .uint(st.sstBytes)), ("l0_sub_levels", .int(Int64(st.l0SubLevels))),
             ("manifest_sequence", .uint(st.manifestSequence)),
         ]
-        return r
+        return Sample(result: r, openMillis: (t1 - t0) * 1000, getMillis: (t2 - t1) * 1000, totalMillis: (t2 - t0) * 1000,
+                      l0SubLevels: st.l0SubLevels)
     }
 }
