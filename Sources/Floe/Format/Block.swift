@@ -213,6 +213,20 @@ final class Block: Sendable {
                     keyLen = shared + unshared
                     at += unshared
                     let k = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buf)[0..<keyLen])
+                    // Table and first 8 user-key bytes first, as the restart search does: most
+                    // entries passed differ there, and two integer compares beat a memcmp call.
+                    let t = FullKey.table(k)
+                    if t != table {
+                        if t > table { return .absent }
+                        at += vlen
+                        continue
+                    }
+                    let pf = MutableMemtable.prefix(FullKey.userKey(k))
+                    if pf != prefix {
+                        if pf > prefix { return .absent }
+                        at += vlen
+                        continue
+                    }
                     let c = FullKey.compare(k, table: table, userKey: userKey, epoch: epoch)
                     if c >= 0 {
                         if FullKey.compareUser(k, table: table, userKey: userKey) == 0 {

@@ -103,6 +103,7 @@ struct MutableMemtable {
 
     @inline(__always)
     static func prefix(_ key: UnsafeRawBufferPointer) -> UInt64 {
+        if key.count >= 8 { return UInt64(bigEndian: key.loadUnaligned(as: UInt64.self)) }
         var p: UInt64 = 0
         let n = min(8, key.count)
         for i in 0..<n { p |= UInt64(key[i]) << (56 - 8 * UInt64(i)) }
