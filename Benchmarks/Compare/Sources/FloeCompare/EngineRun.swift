@@ -47,18 +47,23 @@ struct EngineRun {
         f["scan"] = Double(n) / (monotonicSeconds() - t)
         guard n == num else { throw EngineError("\(kind.label): warm scan saw \(n) keys, expected \(num)") }
 
-        // 4, 5. Point reads.
+        // 4, 5. Point reads. The engine's own counters (`notes()` entries ending in
+        // `_total`) are also recorded per phase, to show background work beside it.
         let reads = command.readCount
         for threads in [1, 2] {
+            let before = store.notes()
             t = monotonicSeconds()
             let found = try await store.readRandom(keys: keys, count: reads, threads: threads, seed: command.seed ^ 0xabc, missing: false)
             f["readrandom_\(threads)t"] = Double(reads) / (monotonicSeconds() - t)
             guard found == reads else { throw EngineError("\(kind.label): readrandom found \(found) of \(reads)") }
+            record(&f, phase: "readrandom_\(threads)t", before, store.notes())
         }
+        let before = store.notes()
         t = monotonicSeconds()
         let present = try await store.readRandom(keys: keys, count: reads, threads: 1, seed: command.seed ^ 0xdef, missing: true)
         f["readmissing"] = Double(reads) / (monotonicSeconds() - t)
         guard present == 0 else { throw EngineError("\(kind.label): readmissing found \(present) keys never written") }
+        record(&f, phase: "readmissing", before, store.notes())
 
         // 6. Short range reads.
         t = monotonicSeconds()
@@ -85,7 +90,7 @@ struct EngineRun {
             let want: [UInt8]? = finalState.valueOf[k] < 0 ? nil : values.value(Int(finalState.valueOf[k]))
             guard try await store.get(keys.key(k)) == want else { throw EngineError("\(kind.label): key \(k) has the wrong final value") }
         }
-        for (name, v) in store.notes() { f[name] = v }
+        for (name, v) in store.notes() where !name.hasSuffix("_total") { f[name] = v }
         try await store.close()
         let ioEnd = try IOCounters.read()
 
@@ -98,5 +103,12 @@ struct EngineRun {
         f["dir_bytes"] = Double(size)
         f["space_amp"] = Double(size) / Double(liveBytes)
         return f
+    }
+
+    /// How much each cumulative engine counter grew during `phase`, as `<phase>:<counter>`.
+    private func record(_ f: inout Figures, phase: String, _ before: [String: Double], _ after: [String: Double]) {
+        for (name, v) in after where name.hasSuffix("_total") {
+            f["\(phase):\(name.dropLast(6))"] = v - (before[name] ?? 0)
+        }
     }
 }

@@ -113,6 +113,10 @@ final class FloeEngine: BenchEngine {
         let s = store.statistics
         return ["floe_internal_write_amp": s.writeAmplification,
                 "floe_sst_bytes": Double(s.sstBytes),
-                "floe_l0_sublevels": Double(s.l0SubLevels)]
+                "floe_l0_sublevels": Double(s.l0SubLevels),
+                // Cumulative: recorded per read phase as growth (EngineRun).
+                "floe_compaction_written_bytes_total": Double(s.compactionWrittenBytes),
+                "floe_compactions_total": Double(s.compactions),
+                "floe_block_cache_misses_total": Double(s.blockCacheMisses)]
     }
 }
