@@ -293,4 +293,49 @@ private final class ReadCounter: ObjectStore {
             try await warm.close()
         }
     }
+
+    /// A warmer load that finished while a cold get was still reading the index
+    /// (so it found no meta to complete and left the filter in the filter cache)
+    /// must not leave the meta without its filter, which would skip the bloom
+    /// check on every later get of the file. Both orders, on a bottom-level file.
+    @Test func warmerLoadRacingAColdGetStillCompletesTheMeta() async throws {
+        for filterFirst in [false, true] {
+            var rng = SplitMix64(seed: 12)
+            let (objects, o, writer, model) = try await written(epochs: 3, keys: 25_000, rng: &rng) { Int($0 % 100_000) * 2 }
+            try await writer.compactUntilQuiescent()
+            try await writer.close()
+            let store = try await StateStore.open(objectStore: objects, options: o)
+            await store.reader.filterWarmer.stop()
+            let present = model.keys.sorted()[model.count / 3]
+            let sst = try #require(store.currentVersion.levels.joined().first { s in
+                s.smallestKey.withUnsafeBytes { Array(FullKey.userKey($0)) }.lexicographicallyPrecedes(key(present) + [0])
+                    && !s.largestKey.withUnsafeBytes { Array(FullKey.userKey($0)) }.lexicographicallyPrecedes(key(present))
+            })
+            let whole = try await SstFilter.load(store: objects, id: sst.id, object: sst.path, fileSize: Int(sst.fileSize))
+            if filterFirst {
+                // The load landed first, with no meta to complete: the get's own read completes it.
+                store.reader.filterCache.insert(sst.id, whole, charge: whole.charge)
+                let probe = try await SstFilter.probe(store: objects, id: sst.id, object: sst.path, fileSize: Int(sst.fileSize),
+                                                      hash: BloomFilter.keyHash(table: table, key: key(present)))
+                guard case let .answer(_, footer) = probe else { Issue.record("large filter read whole"); continue }
+                let m = try await store.reader.metaSkippingFilter(sst, footer: footer)
+                #expect(!m.filterPending && m.filter == whole.filter, "filter first")
+            } else {
+                // The get left a meta without its filter, and the load that raced it left
+                // the filter in the filter cache: the next get through the file completes it.
+                #expect(try await store.get(table, key: key(present), epoch: 3) == model[present])
+                #expect(store.reader.metaCache.get(sst.id)?.filterPending == true)
+                store.reader.filterCache.insert(sst.id, whole, charge: whole.charge)
+                #expect(try await store.get(table, key: key(present), epoch: 3) == model[present])
+            }
+            let m = try #require(store.reader.metaCache.get(sst.id))
+            #expect(!m.filterPending && m.filter == whole.filter, "filter first: \(filterFirst)")
+            #expect(store.reader.filterCache.get(sst.id) == nil, "filter first: \(filterFirst): the filter is held twice")
+            for _ in 0..<300 {
+                let i = Int(rng.next() % 200_000)
+                #expect(try await store.get(table, key: key(i), epoch: 3) == model[i], "key \(i)")
+            }
+            try await store.close()
+        }
+    }
 }

@@ -45,15 +45,7 @@ final class FilterWarmer: Sendable {
             let cached = reader.metaCache.get(info.id)
             if reader.filterCache.get(info.id) == nil, cached?.filterPending ?? true,
                let f = try? await SstFilter.load(store: reader.store, id: info.id, object: info.path, fileSize: Int(info.fileSize)) {
-                if let m = reader.metaCache.get(info.id) {
-                    // A meta built without its filter gets it now.
-                    if m.filterPending {
-                        let full = SstMeta(m, filter: f.filter)
-                        reader.metaCache.insert(info.id, full, charge: full.charge)
-                    }
-                } else {
-                    reader.filterCache.insert(info.id, f, charge: f.charge)
-                }
+                reader.adoptFilter(info, f)
             }
             _ = state.withLock { $0.ids.remove(info.id) }
         }

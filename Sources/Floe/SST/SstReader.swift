@@ -94,7 +94,33 @@ struct SstReader: Sendable {
         let m = try SstMeta(id: info.id, object: info.path, footer: footer, tail: tail, fileSize: fileSize,
                             filter: SstFilter(id: info.id, filter: nil, footer: footer), filterPending: true)
         metaCache.insert(info.id, m, charge: m.charge)
+        // The warmer may have put the whole filter in the filter cache while this read
+        // the index (it found no meta to complete then): complete it here.
+        if let f = filterCache.get(info.id) { return completeMeta(info.id, with: f) ?? m }
         return m
+    }
+
+    /// Puts a whole filter loaded alone where gets will find it: into the cached meta
+    /// of the file if that meta was built without it, else into the filter cache.
+    /// Both this and `metaSkippingFilter` insert first and then look at the other
+    /// cache, so however a warmer load and a cold get interleave, the meta ends up
+    /// with its filter: a meta left pending beside a cached filter would skip the
+    /// bloom check on every later get of that file.
+    func adoptFilter(_ info: SstInfo, _ f: SstFilter) {
+        if completeMeta(info.id, with: f) != nil { return }
+        if let m = metaCache.get(info.id), !m.filterPending { return }
+        filterCache.insert(info.id, f, charge: f.charge)
+        _ = completeMeta(info.id, with: f)
+    }
+
+    /// Swaps in the meta with `f` for a cached meta of `id` built without its filter;
+    /// nil when there is none such.
+    func completeMeta(_ id: UInt64, with f: SstFilter) -> SstMeta? {
+        guard let m = metaCache.get(id), m.filterPending else { return nil }
+        let full = SstMeta(m, filter: f.filter)
+        metaCache.insert(id, full, charge: full.charge)
+        filterCache.remove(id)
+        return full
     }
 
     func block(_ meta: SstMeta, _ i: Int) async throws -> Block {
@@ -189,6 +215,9 @@ struct SstReader: Sendable {
     /// the async path).
     @inline(__always)
     func getCached(_ m: SstMeta, table: UInt32, userKey: [UInt8], hash: UInt64, epoch: Epoch) -> Lookup? {
+        var m = m
+        // Self-healing: a meta still pending beside its cached filter is completed here.
+        if m.filterPending, let f = filterCache.get(m.id) { m = completeMeta(m.id, with: f) ?? m }
         if let f = m.filter, !f.mayContain(hash) { return .notFound }
         guard let bi = userKey.withUnsafeBytes({ m.blockIndex(table: table, userKey: $0, epoch: epoch) }) else { return .notFound }
         guard let b = blockCache.get(BlockKey(sst: m.id, block: bi)) else { return nil }

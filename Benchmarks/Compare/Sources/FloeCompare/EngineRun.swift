@@ -90,7 +90,7 @@ struct EngineRun {
             let want: [UInt8]? = finalState.valueOf[k] < 0 ? nil : values.value(Int(finalState.valueOf[k]))
             guard try await store.get(keys.key(k)) == want else { throw EngineError("\(kind.label): key \(k) has the wrong final value") }
         }
-        for (name, v) in store.notes() where !name.hasSuffix("_total") { f[name] = v }
+        for (name, v) in store.notes() where !name.hasSuffix("_total") && !name.hasSuffix("_now") { f[name] = v }
         try await store.close()
         let ioEnd = try IOCounters.read()
 
@@ -105,10 +105,16 @@ struct EngineRun {
         return f
     }
 
-    /// How much each cumulative engine counter grew during `phase`, as `<phase>:<counter>`.
+    /// How much each cumulative engine counter (`_total`) grew during `phase`, as
+    /// `<phase>:<counter>`, and each gauge (`_now`) at the phase's start and end.
     private func record(_ f: inout Figures, phase: String, _ before: [String: Double], _ after: [String: Double]) {
         for (name, v) in after where name.hasSuffix("_total") {
             f["\(phase):\(name.dropLast(6))"] = v - (before[name] ?? 0)
+        }
+        // Gauges (the tree's shape): at the start and at the end of the phase.
+        for (name, v) in before where name.hasSuffix("_now") {
+            f["\(phase):\(name.dropLast(4))_at_start"] = v
+            f["\(phase):\(name.dropLast(4))_at_end"] = after[name] ?? v
         }
     }
 }

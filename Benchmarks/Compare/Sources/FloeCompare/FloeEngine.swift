@@ -117,6 +117,8 @@ final class FloeEngine: BenchEngine {
                 // Cumulative: recorded per read phase as growth (EngineRun).
                 "floe_compaction_written_bytes_total": Double(s.compactionWrittenBytes),
                 "floe_compactions_total": Double(s.compactions),
-                "floe_block_cache_misses_total": Double(s.blockCacheMisses)]
+                "floe_block_cache_misses_total": Double(s.blockCacheMisses),
+                "floe_l0_sublevels_now": Double(s.l0SubLevels),
+                "floe_sst_count_now": Double(s.sstCount)]
     }
 }
