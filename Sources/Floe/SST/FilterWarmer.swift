@@ -1,5 +1,3 @@
-import Synchronization
-
 /// Loads, in the background, the whole filters of files that cold gets answered
 /// from one partition (`SstFilter.probe`), into the filter cache, or into the
 /// cached meta of a file whose meta was built without it (`filterPending`).
@@ -21,7 +19,7 @@ final class FilterWarmer: Sendable {
         var stopped = false
     }
 
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     /// Queues the whole filter of `info` for loading at the next `start`.
     func request(_ info: SstInfo) {

@@ -18,9 +18,9 @@ import Synchronization
 /// current or pinned, even if the meta cache evicts them; L0 is bounded by the
 /// write-stall thresholds, so this is a bounded extra.
 final class L0MetaTable: @unchecked Sendable {
-    // @unchecked: `slots` is written only through atomics, `owned` only under its Mutex.
+    // @unchecked: `slots` is written only through atomics, `owned` only under its lock.
     private let slots: UnsafeMutablePointer<Atomic<UInt>>
-    private let owned: Mutex<[SstMeta]>
+    private let owned: Lock<[SstMeta]>
     /// Slot of file `f` of sub-level `s` is `starts[s] + f`.
     let starts: [Int]
     let count: Int
@@ -37,7 +37,7 @@ final class L0MetaTable: @unchecked Sendable {
         count = n
         slots = .allocate(capacity: max(1, n))
         for i in 0..<n { (slots + i).initialize(to: Atomic(0)) }
-        owned = Mutex([])
+        owned = Lock([])
     }
 
     deinit {
