@@ -1,39 +1,5 @@
-import Synchronization
 import Testing
 @testable import Floe
-
-/// A slow store: every ranged read of an SST waits `delayMillis` and the most
-/// reads in flight at once is recorded, as a remote object store would show it.
-private final class SlowReads: ObjectStore {
-    let inner: MemoryObjectStore
-    let delayMillis: Int
-    let inFlight = Atomic<Int>(0)
-    let maxInFlight = Atomic<Int>(0)
-    let reads = Atomic<Int>(0)
-    init(_ inner: MemoryObjectStore, delayMillis: Int) {
-        self.inner = inner
-        self.delayMillis = delayMillis
-    }
-    func put(_ path: String, _ b: [UInt8]) async throws { try await inner.put(path, b) }
-    func createIfAbsent(_ path: String, _ b: [UInt8]) async throws -> Bool { try await inner.createIfAbsent(path, b) }
-    func get(_ path: String) async throws -> [UInt8] { try await inner.get(path) }
-    func get(_ path: String, range: Range<Int>) async throws -> [UInt8] {
-        guard path.hasSuffix(".sst") else { return try await inner.get(path, range: range) }
-        let now = inFlight.add(1, ordering: .relaxed).newValue
-        maxInFlight.max(now, ordering: .relaxed)
-        defer { inFlight.subtract(1, ordering: .relaxed) }
-        reads.add(1, ordering: .relaxed)
-        try await Task.sleep(for: .milliseconds(delayMillis))
-        return try await inner.get(path, range: range)
-    }
-    func size(_ path: String) async throws -> Int { try await inner.size(path) }
-    func delete(_ path: String) async throws { try await inner.delete(path) }
-    func list(prefix: String) async throws -> [ObjectInfo] { try await inner.list(prefix: prefix) }
-    func reset() {
-        reads.store(0, ordering: .relaxed)
-        maxInFlight.store(0, ordering: .relaxed)
-    }
-}
 
 /// The first get after a restart asks the filters of all the cold files on its
 /// path at once (`PointReader.askColdFilters`) rather than one sub-level after
@@ -69,7 +35,7 @@ private final class SlowReads: ObjectStore {
         for seed: UInt64 in [5, 6] {
             let epochs = 12
             let (objects, o, model) = try await written(epochs: epochs, keys: 500, seed: seed)
-            let slow = SlowReads(objects, delayMillis: 20)
+            let slow = ReadCountingStore(objects, sstReadDelayMillis: 20)
             let store = try await StateStore.open(objectStore: slow, options: o)
             await store.reader.filterWarmer.stop()
             slow.reset()

@@ -1,35 +1,5 @@
-import Synchronization
 import Testing
 @testable import Floe
-
-/// Counts the bytes ranged reads return, to show what a cold probe costs.
-private final class ReadCounter: ObjectStore {
-    let inner: MemoryObjectStore
-    let bytes = Atomic<Int>(0)
-    let reads = Atomic<Int>(0)
-    init(_ inner: MemoryObjectStore) { self.inner = inner }
-    func put(_ path: String, _ b: [UInt8]) async throws { try await inner.put(path, b) }
-    func createIfAbsent(_ path: String, _ b: [UInt8]) async throws -> Bool { try await inner.createIfAbsent(path, b) }
-    func get(_ path: String) async throws -> [UInt8] {
-        let b = try await inner.get(path)
-        bytes.add(b.count, ordering: .relaxed)
-        reads.add(1, ordering: .relaxed)
-        return b
-    }
-    func get(_ path: String, range: Range<Int>) async throws -> [UInt8] {
-        let b = try await inner.get(path, range: range)
-        bytes.add(b.count, ordering: .relaxed)
-        reads.add(1, ordering: .relaxed)
-        return b
-    }
-    func size(_ path: String) async throws -> Int { try await inner.size(path) }
-    func delete(_ path: String) async throws { try await inner.delete(path) }
-    func list(prefix: String) async throws -> [ObjectInfo] { try await inner.list(prefix: prefix) }
-    func reset() {
-        bytes.store(0, ordering: .relaxed)
-        reads.store(0, ordering: .relaxed)
-    }
-}
 
 /// A cold get asks a large filter through one partition (SST format 3): about
 /// 4 KiB read and checksummed instead of the whole filter, with the same answer,
@@ -62,7 +32,7 @@ private final class ReadCounter: ObjectStore {
         let bytes = build(30_000)
         let mem = MemoryObjectStore()
         try await mem.put(object, bytes)
-        let store = ReadCounter(mem)
+        let store = ReadCountingStore(mem)
         let whole = try await SstFilter.load(store: mem, id: 1, object: object, fileSize: bytes.count)
         let filter = try #require(whole.filter)
         #expect(filter.bits.count > SstFilter.wholeReadMaxBytes)
@@ -174,7 +144,7 @@ private final class ReadCounter: ObjectStore {
 
             // Never written, and inside every file's key range.
             let absent = key(100_000) + [0x2E], absent2 = key(100_001) + [0x2E]
-            let counter = ReadCounter(objects)
+            let counter = ReadCountingStore(objects)
             do {
                 // With the background loads stopped, the get's own reads alone: four files,
                 // each asked through footer, header and one partition.
@@ -232,7 +202,7 @@ private final class ReadCounter: ObjectStore {
             }
             try await writer.close()
 
-            let counter = ReadCounter(objects)
+            let counter = ReadCountingStore(objects)
             let store = try await StateStore.open(objectStore: counter, options: o)
             await store.reader.filterWarmer.stop()  // the get's own reads alone first
             let present = model.keys.sorted()[model.count / 2]

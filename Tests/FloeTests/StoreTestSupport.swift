@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -113,3 +114,46 @@ func readWholeFile(_ path: String) -> [UInt8]? {
     }
 }
 
+
+/// An object store that counts the reads it serves (whole and ranged: how many,
+/// how many bytes, the most at once) and can hold each ranged read of an SST for
+/// `sstReadDelayMillis`, as a remote store would.
+final class ReadCountingStore: ObjectStore {
+    let inner: MemoryObjectStore
+    let sstReadDelayMillis: Int
+    let bytes = Atomic<Int>(0)
+    let reads = Atomic<Int>(0)
+    let inFlight = Atomic<Int>(0)
+    let maxInFlight = Atomic<Int>(0)
+
+    init(_ inner: MemoryObjectStore, sstReadDelayMillis: Int = 0) {
+        self.inner = inner
+        self.sstReadDelayMillis = sstReadDelayMillis
+    }
+
+    func put(_ path: String, _ b: [UInt8]) async throws { try await inner.put(path, b) }
+    func createIfAbsent(_ path: String, _ b: [UInt8]) async throws -> Bool { try await inner.createIfAbsent(path, b) }
+    func get(_ path: String) async throws -> [UInt8] { counted(try await inner.get(path)) }
+    func get(_ path: String, range: Range<Int>) async throws -> [UInt8] {
+        let now = inFlight.add(1, ordering: .relaxed).newValue
+        maxInFlight.max(now, ordering: .relaxed)
+        defer { inFlight.subtract(1, ordering: .relaxed) }
+        if sstReadDelayMillis > 0 && path.hasSuffix(".sst") { try await Task.sleep(for: .milliseconds(sstReadDelayMillis)) }
+        return counted(try await inner.get(path, range: range))
+    }
+    func size(_ path: String) async throws -> Int { try await inner.size(path) }
+    func delete(_ path: String) async throws { try await inner.delete(path) }
+    func list(prefix: String) async throws -> [ObjectInfo] { try await inner.list(prefix: prefix) }
+
+    private func counted(_ b: [UInt8]) -> [UInt8] {
+        bytes.add(b.count, ordering: .relaxed)
+        reads.add(1, ordering: .relaxed)
+        return b
+    }
+
+    func reset() {
+        bytes.store(0, ordering: .relaxed)
+        reads.store(0, ordering: .relaxed)
+        maxInFlight.store(0, ordering: .relaxed)
+    }
+}
