@@ -18,7 +18,8 @@ let package = Package(
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
         // ThreadSanitizer annotations, header only: see Sources/Floe/Util/Lock.swift.
         .systemLibrary(name: "CTSan"),
-        // Cache prefetch, header only: see Sources/Floe/Memtable/MemtableFlush.swift.
+        // Cache prefetch and the current CPU, header only: see Sources/Floe/Memtable/MemtableFlush.swift
+        // and Sources/Floe/Store/PublishedVersion.swift.
         .systemLibrary(name: "CCpuHints"),
         .target(
             name: "Floe",

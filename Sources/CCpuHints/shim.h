@@ -19,3 +19,16 @@ static inline void floe_prefetch_range(const void *p, size_t n) {
     const uintptr_t end = (uintptr_t)p + n;
     for (; line < end; line += 64) floe_prefetch((const void *)line);
 }
+
+// The CPU the calling thread runs on, or 0 where the platform cannot tell (a vDSO
+// call on Linux: no system call). Glibc declares sched_getcpu only under _GNU_SOURCE,
+// which Swift's Glibc module is not built with.
+#if defined(__linux__)
+extern int sched_getcpu(void);
+static inline int floe_current_cpu(void) {
+    int c = sched_getcpu();
+    return c < 0 ? 0 : c;
+}
+#else
+static inline int floe_current_cpu(void) { return 0; }
+#endif

@@ -227,7 +227,7 @@ import Testing
             let pending = try #require(store.reader.metaCache.get(sst.id))
             #expect(pending.filterPending && pending.filter == nil, "seed \(seed)")
             if !compacted {
-                #expect(store.currentVersion.l0Metas.withMeta(0) { _ in true } == nil, "seed \(seed): a meta without its filter in the L0 table")
+                #expect(store.currentVersion.runTables[0].withMeta(0) { _ in true } == nil, "seed \(seed): a meta without its filter in the L0 table")
             }
             // Without its filter the file still answers right, absent keys included.
             for _ in 0..<500 {
@@ -254,7 +254,7 @@ import Testing
             if !compacted {
                 // The next get through the file puts the completed meta in the L0 table.
                 #expect(try await warm.get(table, key: key(present), epoch: top) == model[present], "seed \(seed)")
-                #expect(warm.currentVersion.l0Metas.withMeta(0) { $0.filter == loaded.filter } == true, "seed \(seed)")
+                #expect(warm.currentVersion.runTables[0].withMeta(0) { $0.filter == loaded.filter } == true, "seed \(seed)")
             }
             for _ in 0..<2_000 {
                 let i = Int(rng.next() % 200_000)

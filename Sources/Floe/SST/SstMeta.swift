@@ -26,6 +26,10 @@ final class SstMeta: Sendable {
 
     var blockCount: Int { blockOffsets.count }
 
+    /// Whether the file may hold a key with this bloom hash (true without a filter).
+    @inline(__always)
+    func mayContain(_ hash: UInt64) -> Bool { filter?.mayContain(hash) ?? true }
+
     /// Parses the tail of an SST. Without `known`, `tail` holds the object bytes
     /// from `footer.filterOffset` to the footer; with it (a filter loaded alone, whose
     /// footer must be `footer`), from `footer.indexOffset`, and the filter is reused.

@@ -21,13 +21,17 @@ struct SstReader: Sendable {
     let filterCache: ShardedLRUCache<UInt64, SstFilter>
     /// Loads whole filters of files that cold gets read one partition of.
     let filterWarmer = FilterWarmer()
+    /// Bounds the level-file metas versions keep loaded (`RunTable`).
+    let pinBudget: MetaPinBudget
 
     init(store: any ObjectStore, blockCache: ShardedLRUCache<BlockKey, Block>, metaCache: ShardedLRUCache<UInt64, SstMeta>,
-         filterCache: ShardedLRUCache<UInt64, SstFilter> = ShardedLRUCache(capacityBytes: 0)) {
+         filterCache: ShardedLRUCache<UInt64, SstFilter> = ShardedLRUCache(capacityBytes: 0),
+         pinBudget: MetaPinBudget = MetaPinBudget(limit: 0)) {
         self.store = store
         self.blockCache = blockCache
         self.metaCache = metaCache
         self.filterCache = filterCache
+        self.pinBudget = pinBudget
     }
 
     /// A meta cache of `capacityBytes`, in one shard. Its entries are few and large
@@ -214,14 +218,22 @@ struct SstReader: Sendable {
     /// without suspending: nil when the block is not cached (the caller then takes
     /// the async path).
     @inline(__always)
-    func getCached(_ m: SstMeta, table: UInt32, userKey: [UInt8], hash: UInt64, epoch: Epoch) -> Lookup? {
-        var m = m
+    func getCached(_ m: SstMeta, table: UInt32, userKey: UnsafeRawBufferPointer, hash: UInt64, epoch: Epoch) -> Lookup? {
         // Self-healing: a meta still pending beside its cached filter is completed here.
-        if m.filterPending, let f = filterCache.get(m.id) { m = completeMeta(m.id, with: f) ?? m }
-        if let f = m.filter, !f.mayContain(hash) { return .notFound }
-        guard let bi = userKey.withUnsafeBytes({ m.blockIndex(table: table, userKey: $0, epoch: epoch) }) else { return .notFound }
+        if m.filterPending, let f = filterCache.get(m.id), let full = completeMeta(m.id, with: f) {
+            return lookupCached(full, table: table, userKey: userKey, hash: hash, epoch: epoch)
+        }
+        return lookupCached(m, table: table, userKey: userKey, hash: hash, epoch: epoch)
+    }
+
+    /// `getCached` once the meta is settled. Borrows the meta and its filter: a copy
+    /// would retain the meta or the filter's bits, lines every reader thread shares.
+    @inline(__always)
+    private func lookupCached(_ m: SstMeta, table: UInt32, userKey: UnsafeRawBufferPointer, hash: UInt64, epoch: Epoch) -> Lookup? {
+        if !m.mayContain(hash) { return .notFound }
+        guard let bi = m.blockIndex(table: table, userKey: userKey, epoch: epoch) else { return .notFound }
         guard let b = blockCache.get(BlockKey(sst: m.id, block: bi)) else { return nil }
-        switch userKey.withUnsafeBytes({ b.pointLookup(table: table, userKey: $0, epoch: epoch) }) {
+        switch b.pointLookup(table: table, userKey: userKey, epoch: epoch) {
         case let .found(kind, range):
             return kind == Block.kindDelete ? .tombstone : .value(Array(b.data[range]))
         case .absent, .pastEnd:

@@ -47,15 +47,14 @@ enum PointReader {
             case let .answer(value):
                 return value
             case let .fetch(run, file, sst, hash):
-                let isL0 = run < version.l0.count
-                let slot = isL0 ? version.l0Metas.starts[run] + file : 0
+                let metas = version.runTables[run]
                 // A cold file is first asked through its filter alone (one partition of it
                 // when the filter is large): only the file that may hold the key loads its
                 // index, so a get after a restart stays cheap however many sub-levels and
                 // levels it passes. The first cold file asks every cold file left on the
                 // path at once.
                 var partitionFooter: SstFooter?
-                if !isL0 || version.l0Metas.withMeta(slot, { _ in true }) == nil, reader.metaCache.get(sst.id) == nil {
+                if metas.withMeta(file, { _ in true }) == nil, reader.metaCache.get(sst.id) == nil {
                     if asked == nil {
                         asked = await askColdFilters(from: run, reader: reader, version: version, table: table, key: key, hash: hash, epoch: epoch)
                     }
@@ -77,9 +76,9 @@ enum PointReader {
                 } else {
                     meta = try await reader.meta(sst)
                 }
-                // An L0 file's meta goes into the version's table, whatever the meta cache
-                // keeps; one still without its filter only once the warmer completed it.
-                if isL0 && !meta.filterPending { version.l0Metas.fill(slot, meta) }
+                // The meta goes into the version's table of its run (an L0 file's whatever the
+                // meta cache keeps); one still without its filter only once the warmer completed it.
+                if !meta.filterPending { metas.fill(file, meta, budget: run < version.l0.count ? nil : reader.pinBudget) }
                 switch try await reader.get(meta, table: table.raw, userKey: key, hash: hash, epoch: epoch) {
                 case let .value(v): return v
                 case .tombstone: return nil
@@ -103,15 +102,13 @@ enum PointReader {
     /// only if it gets that far, as it would without asking ahead.
     static func askColdFilters(from first: Int, reader: SstReader, version: Version,
                                table: TableID, key: [UInt8], hash: UInt64, epoch: Epoch) async -> [UInt64: FilterAnswer] {
-        let l0 = version.l0.count
         var cold: [SstInfo] = []
-        for at in first..<(l0 + version.levels.count) {
-            let run = at < l0 ? version.l0[at] : version.levels[at - l0]
-            guard let f = run.withUnsafeBufferPointer({ find($0, table: table.raw, key: key) }), run[f].minEpoch <= epoch else { continue }
-            let id = run[f].id
-            if at < l0, version.l0Metas.withMeta(version.l0Metas.starts[at] + f, { _ in true }) != nil { continue }
+        for run in version.runTables[first...] {
+            guard let f = key.withUnsafeBytes({ run.find(table: table.raw, userKey: $0, epoch: epoch) }) else { continue }
+            let id = run.id(f)
+            if run.withMeta(f, { _ in true }) != nil { continue }
             if reader.metaCache.get(id) != nil || reader.filterCache.get(id) != nil { continue }
-            cold.append(run[f])
+            cold.append(run.files[f])
         }
         guard cold.count > 1 else { return [:] }
         return await withTaskGroup(of: (UInt64, FilterAnswer)?.self) { group in
@@ -132,85 +129,48 @@ enum PointReader {
     }
 
     /// Sorted runs `first...` from cached meta and blocks only.
+    ///
+    /// Reads only: runs, files and metas are borrowed from the version's run tables,
+    /// never retained. A retain here is a write to a line every reader thread
+    /// shares, and those writes, not the search, bounded gets on two threads.
     private static func probeRuns(from first: Int, reader: SstReader, version: Version,
                                   table: TableID, key: [UInt8], hash: UInt64, epoch: Epoch) -> Probe {
         // L0 sub-levels newest first, then the levels: the first version found is the newest.
-        // Runs and files are borrowed, never copied, and the version's arrays are taken
-        // once: with a deep L0 a get passes dozens of files, and a copy or a retain
-        // per file (an `SstInfo` holds two key arrays) cost a fifth of the get.
         let l0 = version.l0.count
-        if first < l0 {
-            let metas = version.l0Metas
-            let probe: Probe? = version.l0.withUnsafeBufferPointer { runs in
-                for at in first..<l0 {
-                    let step: Step = runs[at].withUnsafeBufferPointer { run in
-                        guard let f = find(run, table: table.raw, key: key), run[f].minEpoch <= epoch else { return .skip }
-                        // The version's own table of metas first, then the meta cache (filling the table).
-                        let slot = metas.starts[at] + f
-                        if let r = metas.withMeta(slot, { reader.getCached($0, table: table.raw, userKey: key, hash: hash, epoch: epoch) }) {
-                            guard let r else { return .fetch(file: f) }
-                            return .hit(r)
-                        }
-                        guard let m = reader.metaCache.get(run[f].id) else {
-                            // Not loaded: a filter loaded alone may still rule the file out.
-                            if let alone = reader.filterCache.get(run[f].id), !alone.mayContain(hash) { return .skip }
-                            return .fetch(file: f)
-                        }
-                        if !m.filterPending { metas.fill(slot, m) }
-                        guard let r = reader.getCached(m, table: table.raw, userKey: key, hash: hash, epoch: epoch) else { return .fetch(file: f) }
-                        return .hit(r)
-                    }
-                    if let p = outcome(step, run: at, runs[at], hash: hash) { return p }
+        return key.withUnsafeBytes { k in
+            for at in first..<version.runCount {
+                let step = version.withRun(at) {
+                    probeRun($0, budget: at < l0 ? nil : reader.pinBudget, reader: reader, table: table, key: k, hash: hash, epoch: epoch)
                 }
-                return nil
-            }
-            if let probe { return probe }
-        }
-        return version.levels.withUnsafeBufferPointer { runs in
-            for at in max(0, first - l0)..<runs.count {
-                let step: Step = runs[at].withUnsafeBufferPointer { run in
-                    guard let f = find(run, table: table.raw, key: key), run[f].minEpoch <= epoch else { return .skip }
-                    guard let m = reader.metaCache.get(run[f].id) else {
-                        if let alone = reader.filterCache.get(run[f].id), !alone.mayContain(hash) { return .skip }
-                        return .fetch(file: f)
-                    }
-                    guard let r = reader.getCached(m, table: table.raw, userKey: key, hash: hash, epoch: epoch) else {
-                        return .fetch(file: f)
-                    }
-                    return .hit(r)
+                switch step {
+                case .skip, .hit(.notFound): continue
+                case let .fetch(f): return .fetch(run: at, file: f, sst: version.runTables[at].files[f], hash: hash)
+                case let .hit(.value(v)): return .answer(v)
+                case .hit(.tombstone): return .answer(nil)
                 }
-                if let p = outcome(step, run: l0 + at, runs[at], hash: hash) { return p }
             }
             return .answer(nil)
         }
     }
 
-    /// The probe a run's step ends the read with, or nil to go on to the next run.
+    /// One sorted run from cached meta and blocks only: the run's own table of
+    /// metas first, then the meta cache (filling the table, charged to `budget`).
     @inline(__always)
-    private static func outcome(_ step: Step, run: Int, _ files: [SstInfo], hash: UInt64) -> Probe? {
-        switch step {
-        case .skip, .hit(.notFound): return nil
-        case let .fetch(f): return .fetch(run: run, file: f, sst: files[f], hash: hash)
-        case let .hit(.value(v)): return .answer(v)
-        case .hit(.tombstone): return .answer(nil)
+    private static func probeRun(_ run: RunTable, budget: @autoclosure () -> MetaPinBudget?, reader: SstReader,
+                                 table: TableID, key: UnsafeRawBufferPointer, hash: UInt64, epoch: Epoch) -> Step {
+        guard let f = run.find(table: table.raw, userKey: key, epoch: epoch) else { return .skip }
+        if let r = run.withMeta(f, { reader.getCached($0, table: table.raw, userKey: key, hash: hash, epoch: epoch) }) {
+            guard let r else { return .fetch(file: f) }
+            return .hit(r)
         }
-    }
-
-    /// The index of the file of a sorted run whose range may hold the user key.
-    @inline(__always)
-    static func find(_ run: UnsafeBufferPointer<SstInfo>, table: UInt32, key: [UInt8]) -> Int? {
-        key.withUnsafeBytes { k in
-            var lo = 0, hi = run.count
-            while lo < hi {
-                let mid = (lo + hi) >> 1
-                let c = run[mid].largestKey.withUnsafeBytes { FullKey.compareUser($0, table: table, userKey: k) }
-                if c < 0 { lo = mid + 1 } else { hi = mid }
-            }
-            // The search left largestKey >= key at `lo`: only the lower bound is still open.
-            guard lo < run.count,
-                  run[lo].smallestKey.withUnsafeBytes({ FullKey.compareUser($0, table: table, userKey: k) }) <= 0
-            else { return nil }
-            return lo
+        let id = run.id(f)
+        guard let m = reader.metaCache.get(id) else {
+            // Not loaded: a filter loaded alone may still rule the file out.
+            if let alone = reader.filterCache.get(id), !alone.mayContain(hash) { return .skip }
+            return .fetch(file: f)
         }
+        if !m.filterPending { run.fill(f, m, budget: budget()) }
+        guard let r = reader.getCached(m, table: table.raw, userKey: key, hash: hash, epoch: epoch) else { return .fetch(file: f) }
+        return .hit(r)
     }
 }

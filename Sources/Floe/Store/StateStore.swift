@@ -67,6 +67,10 @@ public final class StateStore: Sendable {
     let worker = Lock<[Task<Void, Never>]>([])
     /// Monotonic microseconds of the last commit, for idle compaction.
     let lastCommitMicros = Atomic<UInt64>(0)
+    /// `state.version`, for gets of committed epochs without the store's lock.
+    private let published: PublishedVersion
+    /// Set by `close` (as `state.closed`), read by gets that skip the store's lock.
+    private let closedForGets = Atomic<Bool>(false)
     /// Times a background lane found nothing to do and slept (tests check the idle rate).
     let idlePolls = Atomic<UInt64>(0)
     /// When this handle opened (monotonic): the settle period counts from here too.
@@ -82,10 +86,12 @@ public final class StateStore: Sendable {
         self.reader = SstReader(store: objectStore,
                                 blockCache: ShardedLRUCache(capacityBytes: options.blockCacheBytes),
                                 metaCache: SstReader.metaCache(capacityBytes: options.metaCacheBytes),
-                                filterCache: SstReader.metaCache(capacityBytes: options.metaCacheBytes / 4))
+                                filterCache: SstReader.metaCache(capacityBytes: options.metaCacheBytes / 4),
+                                pinBudget: MetaPinBudget(limit: options.metaCacheBytes))
         self.manifest = ManifestStore(store: objectStore)
         self.writerID = version.writerID
         self.picker = CompactionPicker(options: options.compaction, sst: options.sst)
+        self.published = PublishedVersion(version)
         self.state = Lock(State(version: version, latestWritten: version.committedEpoch, sealedThrough: version.committedEpoch,
                                  checkpointSequence: checkpointSequence))
     }
@@ -437,9 +443,8 @@ public final class StateStore: Sendable {
 
     /// Makes `v` current, drops the memtables it now covers and retires SSTs it no longer holds.
     func install(_ v: Version) {
-        let (gone, replaced): ([UInt64], Version?) = state.withLock { s in
-            guard v.sequence > s.version.sequence else { return ([], nil) }
-            let replaced = s.version
+        let gone: [UInt64] = state.withLock { s in
+            guard v.sequence > s.version.sequence else { return [] }
             if v.writerID != writerID && s.fenced == nil {
                 s.fenced = "writer \(v.writerID) opened the store after this writer (\(writerID))"
             }
@@ -448,15 +453,15 @@ public final class StateStore: Sendable {
             let gone = s.version.allSsts.map(\.id).filter { !kept.contains($0) }
             for id in gone { s.retired[id] = now }
             s.version = v
+            published.publish(v)
             while let first = s.sealed.first, first.mem.epoch <= v.committedEpoch {
                 s.memoryUsed -= first.mem.memoryBytes
                 s.sealed.removeFirst()
             }
             s.sealedThrough = max(s.sealedThrough, v.committedEpoch)
             s.latestWritten = max(s.latestWritten, v.committedEpoch)
-            return (gone, replaced)
+            return gone
         }
-        if let replaced { v.l0Metas.inherit(from: replaced.l0Metas, previousL0: replaced.l0, l0: v.l0) }
         for id in gone { reader.evict(id) }
     }
 
@@ -548,6 +553,27 @@ public final class StateStore: Sendable {
     /// Throws `epochNotRetained` below the retained window, `corruption` or
     /// `objectNotFound` for damaged or missing SSTs, `closed`.
     public func get(_ table: TableID, key: [UInt8], epoch: Epoch) async throws -> [UInt8]? {
+        // A committed epoch in the retained window (nearly every get): no store lock, and
+        // everything cached answers without an async call.
+        if !closedForGets.load(ordering: .relaxed) {
+            // `reader` is not copied into a local: a copy retains each of its caches, and
+            // those shared counters written by every get would serialize the readers.
+            let retention = options.retentionEpochs
+            let fast: CommittedGet = published.withCurrent { v in
+                let committed = v.committedEpoch
+                guard epoch <= committed, epoch >= max(v.safeEpoch, committed >= retention ? committed - retention : 0) else {
+                    return .locked
+                }
+                let probe = PointReader.probeCached(reader: reader, version: v, memtables: [], table: table, key: key, epoch: epoch)
+                if case let .answer(value) = probe { return .answer(value) }
+                return .fetch(probe, v)
+            }
+            switch fast {
+            case let .answer(value): return value
+            case let .fetch(probe, v): return try await PointReader.finish(probe, reader: reader, version: v, table: table, key: key, epoch: epoch)
+            case .locked: break
+            }
+        }
         // Own uncommitted epochs: look up the mutable memtables in place (no freeze for point reads).
         let view: (Version, [FrozenMemtable], [UInt8]??) = try state.withLock { s in
             if s.closed { throw FloeError.closed }
@@ -566,6 +592,15 @@ public final class StateStore: Sendable {
         let probe = PointReader.probeCached(reader: reader, version: view.0, memtables: view.1, table: table, key: key, epoch: epoch)
         if case let .answer(value) = probe { return value }
         return try await PointReader.finish(probe, reader: reader, version: view.0, table: table, key: key, epoch: epoch)
+    }
+
+    /// Where a get of a committed epoch got without the store's lock.
+    private enum CommittedGet: Sendable {
+        case answer([UInt8]?)
+        /// A file's meta or block must be read: the rest runs async, on this version.
+        case fetch(PointReader.Probe, Version)
+        /// Not a committed epoch of the retained window: the get takes the store's lock.
+        case locked
     }
 
     /// Rows of `table` with `from <= key < to` at `epoch`, in key order (nil bounds
@@ -603,6 +638,7 @@ public final class StateStore: Sendable {
     public func close() async throws {
         state.withLock { s in
             s.closed = true
+            closedForGets.store(true, ordering: .relaxed)
             s.open.removeAll()
             s.sealed.removeAll()
             s.unfinishedCheckpoint = nil

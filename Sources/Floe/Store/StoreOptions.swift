@@ -6,7 +6,10 @@ public struct StoreOptions: Sendable, Equatable {
     public var compaction = CompactionOptions()
     /// Bytes of decoded data blocks the block cache may hold.
     public var blockCacheBytes: Int = 256 << 20
-    /// Bytes of SST index and filter data the meta cache may hold.
+    /// Bytes of SST index and filter data the meta cache may hold. The current
+    /// version keeps the metas of level files that gets used loaded beside it (so
+    /// gets skip the cache's lock) up to as many bytes again, and the metas of L0
+    /// files as long as they are in L0.
     public var metaCacheBytes: Int = 64 << 20
     /// Memory all uncommitted epochs may hold. Once it is spent, writes throw
     /// `FloeError.memoryBudgetExceeded` (the write that crosses it is accepted, so

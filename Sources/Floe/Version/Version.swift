@@ -5,7 +5,9 @@
 ///   non-overlapping, and a newer sub-level holds only newer versions of any key;
 /// - `levels[i]` is level i+1: sorted, non-overlapping, older than all of L0;
 /// - every SST referenced here is durable in the object store.
-final class Version: Sendable {
+final class Version: @unchecked Sendable {
+    // @unchecked: every stored property is immutable after init; `tablePointers`
+    // points at the tables `runTables` keeps alive.
     let sequence: UInt64
     let writerID: UInt64
     let committedEpoch: Epoch
@@ -15,11 +17,21 @@ final class Version: Sendable {
     let levels: [[SstInfo]]
     /// Cumulative I/O counters since the store was created.
     let stats: LsmCounters
-    /// Loaded metas of the L0 files, so gets over a deep L0 skip the meta cache.
-    let l0Metas: L0MetaTable
+    /// Each sorted run laid out for gets, with its files' loaded metas:
+    /// `l0` sub-levels, then `levels` (`RunTable`).
+    let runTables: [RunTable]
+    /// `runTables.count`.
+    let runCount: Int
+    /// The same tables, unretained: a get borrows them without touching a
+    /// reference count (`withRun`).
+    private let tablePointers: UnsafeMutablePointer<Unmanaged<RunTable>>
 
+    /// `previous`: the version this one was derived from, whose tables of the runs
+    /// left unchanged are taken over (and whose loaded metas of surviving files
+    /// are carried into the others).
     init(sequence: UInt64, writerID: UInt64, committedEpoch: Epoch, safeEpoch: Epoch,
-         metadata: [String: [UInt8]], l0: [[SstInfo]], levels: [[SstInfo]], stats: LsmCounters = .init()) {
+         metadata: [String: [UInt8]], l0: [[SstInfo]], levels: [[SstInfo]], stats: LsmCounters = .init(),
+         previous: Version? = nil) {
         self.sequence = sequence
         self.writerID = writerID
         self.committedEpoch = committedEpoch
@@ -28,7 +40,21 @@ final class Version: Sendable {
         self.l0 = l0
         self.levels = levels
         self.stats = stats
-        l0Metas = L0MetaTable(l0: l0)
+        let p = previous
+        runTables = RunTable.tables(for: l0, previous: p.map { Array($0.runTables[..<$0.l0.count]) } ?? [], budgeted: false)
+            + RunTable.tables(for: levels, previous: p.map { Array($0.runTables[$0.l0.count...]) } ?? [], budgeted: true)
+        runCount = runTables.count
+        tablePointers = .allocate(capacity: max(1, runCount))
+        for (i, t) in runTables.enumerated() { (tablePointers + i).initialize(to: Unmanaged.passUnretained(t)) }
+    }
+
+    deinit { tablePointers.deallocate() }
+
+    /// Runs `body` with sorted run `i` (L0 sub-levels newest first, then the levels),
+    /// borrowed without a retain.
+    @inline(__always)
+    func withRun<R>(_ i: Int, _ body: (RunTable) -> R) -> R {
+        tablePointers[i]._withUnsafeGuaranteedRef(body)
     }
 
     static let empty = Version(sequence: 0, writerID: 0, committedEpoch: 0, safeEpoch: 0, metadata: [:], l0: [], levels: [])
@@ -89,7 +115,8 @@ final class Version: Sendable {
             }
         }
         return Version(sequence: d.sequence, writerID: writer, committedEpoch: epoch,
-                       safeEpoch: max(safeEpoch, d.safeEpoch), metadata: meta, l0: l0, levels: levels, stats: stats)
+                       safeEpoch: max(safeEpoch, d.safeEpoch), metadata: meta, l0: l0, levels: levels, stats: stats,
+                       previous: self)
     }
 }
 
