@@ -20,12 +20,27 @@ enum MemtableFlush {
     /// The first file is built in a buffer from `buffers` (later ones, rare, in fresh ones).
     static func build(_ memtables: [FrozenMemtable], options: SstWriterOptions, buffers: SstBufferPool? = nil,
                       nextID: () -> UInt64) -> [Output] {
-        var outputs: [Output] = []
-        var positions = [Int](repeating: 0, count: memtables.count)
-        let orders = memtables.map(\.order)
         // The memtables' bytes bound the file (keys grow by their 12-byte suffix, 1% or so for blocks).
         let expected = memtables.reduce(0) { $0 + $1.memoryBytes }
-        var writer = SstWriter(id: nextID(), options: options, expectedBytes: expected, buffer: buffers?.take(capacity: expected) ?? [])
+        var files = Files(options: options, expected: expected, buffers: buffers, nextID: nextID)
+        if memtables.count == 1 {
+            // One epoch per sync (the pipelined checkpoint): the entries in key order, with
+            // the memtable's arrays borrowed once rather than retained per entry.
+            let m = memtables[0], order = m.order
+            m.arena.withUnsafeBytes { a in
+                m.entries.withUnsafeBufferPointer { entries in
+                    order.withUnsafeBufferPointer { order in
+                        for p in order.indices {
+                            prefetch(entries, order, a, after: p + 1)
+                            files.add(entries[Int(order[p])], a, epoch: m.epoch, nextID: nextID)
+                        }
+                    }
+                }
+            }
+            return files.finish()
+        }
+        var positions = [Int](repeating: 0, count: memtables.count)
+        let orders = memtables.map(\.order)
         while true {
             // Pick the smallest (table, key); among equals the newest epoch (highest index) first.
             var best = -1
@@ -38,23 +53,50 @@ enum MemtableFlush {
             let m = memtables[best]
             let e = m.entries[Int(orders[best][positions[best]])]
             positions[best] += 1
-            prefetch(m, orders[best], after: positions[best])
             m.arena.withUnsafeBytes { a in
-                let key = UnsafeRawBufferPointer(rebasing: a[e.keyOffset..<(e.keyOffset + Int(e.keyLength))])
-                let value = UnsafeRawBufferPointer(rebasing: a[e.valueOffset..<(e.valueOffset + Int(e.valueLength))])
-                if writer.estimatedSize >= options.targetFileSize && writer.isNewUserKey(table: e.table, userKey: key) {
-                    let f = writer.finish()
-                    outputs.append(Output(bytes: f.bytes, info: f.info))
-                    writer = SstWriter(id: nextID(), options: options, expectedBytes: expected)
+                m.entries.withUnsafeBufferPointer { entries in
+                    orders[best].withUnsafeBufferPointer { prefetch(entries, $0, a, after: positions[best]) }
                 }
-                writer.add(table: e.table, userKey: key, epoch: m.epoch, kind: e.kind, value: value)
+                files.add(e, a, epoch: m.epoch, nextID: nextID)
             }
         }
-        if !writer.isEmpty {
-            let f = writer.finish()
-            outputs.append(Output(bytes: f.bytes, info: f.info))
+        return files.finish()
+    }
+
+    /// The files of one flush, cut at the target size on user-key boundaries.
+    private struct Files {
+        let options: SstWriterOptions
+        let expected: Int
+        var writer: SstWriter
+        var outputs: [Output] = []
+
+        init(options: SstWriterOptions, expected: Int, buffers: SstBufferPool?, nextID: () -> UInt64) {
+            self.options = options
+            self.expected = expected
+            // The first file is built in a pooled buffer; later ones (rare) in fresh ones.
+            writer = SstWriter(id: nextID(), options: options, expectedBytes: expected, buffer: buffers?.take(capacity: expected) ?? [])
         }
-        return outputs
+
+        /// Appends entry `e` (of `arena`) at `epoch`, starting a new file first when due.
+        @inline(__always)
+        mutating func add(_ e: MemtableEntry, _ arena: UnsafeRawBufferPointer, epoch: Epoch, nextID: () -> UInt64) {
+            let key = UnsafeRawBufferPointer(rebasing: arena[e.keyOffset..<(e.keyOffset + Int(e.keyLength))])
+            let value = UnsafeRawBufferPointer(rebasing: arena[e.valueOffset..<(e.valueOffset + Int(e.valueLength))])
+            if writer.estimatedSize >= options.targetFileSize && writer.isNewUserKey(table: e.table, userKey: key) {
+                let f = writer.finish()
+                outputs.append(Output(bytes: f.bytes, info: f.info))
+                writer = SstWriter(id: nextID(), options: options, expectedBytes: expected)
+            }
+            writer.add(table: e.table, userKey: key, epoch: epoch, kind: e.kind, value: value)
+        }
+
+        mutating func finish() -> [Output] {
+            if !writer.isEmpty {
+                let f = writer.finish()
+                outputs.append(Output(bytes: f.bytes, info: f.info))
+            }
+            return outputs
+        }
     }
 
     /// The arena holds entries in arrival order, so reading them in key order misses the
@@ -62,21 +104,16 @@ enum MemtableFlush {
     /// are started a few entries ahead: the entry `entryDistance` ahead, and the key
     /// and value bytes of the one `arenaDistance` ahead, whose entry is cached by then.
     @inline(__always)
-    private static func prefetch(_ m: FrozenMemtable, _ order: [Int32], after position: Int) {
+    private static func prefetch(_ entries: UnsafeBufferPointer<MemtableEntry>, _ order: UnsafeBufferPointer<Int32>,
+                                 _ arena: UnsafeRawBufferPointer, after position: Int) {
         let entryDistance = 16, arenaDistance = 8
-        order.withUnsafeBufferPointer { order in
-            m.entries.withUnsafeBufferPointer { entries in
-                if position + entryDistance < order.count {
-                    floe_prefetch(entries.baseAddress! + Int(order[position + entryDistance]))
-                }
-                guard position + arenaDistance < order.count else { return }
-                let e = entries[Int(order[position + arenaDistance])]
-                m.arena.withUnsafeBytes { a in
-                    // The key and value, capped at 256 bytes: a few lines for typical rows.
-                    floe_prefetch_range(a.baseAddress! + e.keyOffset, min(256, Int(e.keyLength) + Int(e.valueLength)))
-                }
-            }
+        if position + entryDistance < order.count {
+            floe_prefetch(entries.baseAddress! + Int(order[position + entryDistance]))
         }
+        guard position + arenaDistance < order.count else { return }
+        let e = entries[Int(order[position + arenaDistance])]
+        // The key and value, capped at 256 bytes: a few lines for typical rows.
+        floe_prefetch_range(arena.baseAddress! + e.keyOffset, min(256, Int(e.keyLength) + Int(e.valueLength)))
     }
 
     @inline(__always)
