@@ -55,13 +55,15 @@ final class PublishedVersion: @unchecked Sendable {
         stripe(Self.currentCPU % stripes).pointee.withLock { v in body(v) }
     }
 
-    static var cpuCount: Int {
+    /// Configured CPUs, asked once per process: glibc counts them by listing
+    /// /sys/devices/system/cpu, which would cost every store open a directory walk.
+    static let cpuCount: Int = {
         #if canImport(Glibc)
         return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_CONF))))
         #else
         return 1
         #endif
-    }
+    }()
 
     /// The CPU the calling thread runs on (a vDSO call on Linux); 0 where unknown.
     @inline(__always)

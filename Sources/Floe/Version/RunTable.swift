@@ -134,20 +134,27 @@ final class RunTable: @unchecked Sendable {
     static func tables(for runs: [[SstInfo]], previous: [RunTable], budgeted: Bool) -> [RunTable] {
         var out: [RunTable] = []
         out.reserveCapacity(runs.count)
-        var shared = Set<Int>()
+        var shared = [Bool](repeating: false, count: previous.count)
         var changed: [Int] = []
-        // A commit shifts L0 down by one sub-level; compactions remove runs: match by
-        // first file, then compare the whole run.
-        var byFirst: [UInt64: Int] = [:]
-        for (i, t) in previous.enumerated() where t.count > 0 { byFirst[t.ids[0]] = i }
+        // Runs keep their order across a delta (a commit puts a new sub-level first, a
+        // compaction removes runs and puts its output where they were), so one forward
+        // walk over the previous tables finds the unchanged runs: no hashing, which
+        // every commit and every delta replayed at open would pay.
+        var next = 0
         for run in runs {
-            if let first = run.first, let i = byFirst[first.id], !shared.contains(i), previous[i].holds(run) {
-                shared.insert(i)
-                out.append(previous[i])
-            } else if run.isEmpty, out.count < previous.count, previous[out.count].count == 0 {
+            var match: Int?
+            if let first = run.first {
+                var k = next
+                while k < previous.count && (previous[k].count == 0 || previous[k].ids[0] != first.id) { k += 1 }
+                if k < previous.count && previous[k].holds(run) { match = k }
+            } else if out.count < previous.count && previous[out.count].count == 0 && !shared[out.count] {
                 // An empty level stays empty across commits.
-                shared.insert(out.count)
-                out.append(previous[out.count])
+                match = out.count
+            }
+            if let k = match {
+                shared[k] = true
+                next = max(next, k + 1)
+                out.append(previous[k])
             } else {
                 changed.append(out.count)
                 out.append(RunTable(run))
@@ -155,7 +162,7 @@ final class RunTable: @unchecked Sendable {
         }
         guard !changed.isEmpty else { return out }
         var carried: [UInt64: (SstMeta, MetaPinBudget?)] = [:]
-        for (i, t) in previous.enumerated() where !shared.contains(i) {
+        for (i, t) in previous.enumerated() where !shared[i] {
             let b = t.budget
             for f in 0..<t.count { t.withMeta(f) { carried[$0.id] = ($0, b) } }
         }
