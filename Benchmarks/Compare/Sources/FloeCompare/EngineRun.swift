@@ -38,27 +38,32 @@ struct EngineRun {
         guard last == values.value(num - 1) else { throw EngineError("\(kind.label): last filled key not recovered after SIGKILL") }
 
         // 3. Full scans: the first loads the caches, the second is the warm figure.
+        // Engine counters per scan too: the reopened store's compaction may run beside them.
+        var before = store.notes()
         var t = monotonicSeconds()
         var n = try await store.scanAll()
         f["scan_cold"] = Double(n) / (monotonicSeconds() - t)
         guard n == num else { throw EngineError("\(kind.label): scan after reopen saw \(n) keys, expected \(num)") }
+        record(&f, phase: "scan_cold", before, store.notes())
+        before = store.notes()
         t = monotonicSeconds()
         n = try await store.scanAll()
         f["scan"] = Double(n) / (monotonicSeconds() - t)
         guard n == num else { throw EngineError("\(kind.label): warm scan saw \(n) keys, expected \(num)") }
+        record(&f, phase: "scan", before, store.notes())
 
         // 4, 5. Point reads. The engine's own counters (`notes()` entries ending in
         // `_total`) are also recorded per phase, to show background work beside it.
         let reads = command.readCount
         for threads in [1, 2] {
-            let before = store.notes()
+            before = store.notes()
             t = monotonicSeconds()
             let found = try await store.readRandom(keys: keys, count: reads, threads: threads, seed: command.seed ^ 0xabc, missing: false)
             f["readrandom_\(threads)t"] = Double(reads) / (monotonicSeconds() - t)
             guard found == reads else { throw EngineError("\(kind.label): readrandom found \(found) of \(reads)") }
             record(&f, phase: "readrandom_\(threads)t", before, store.notes())
         }
-        let before = store.notes()
+        before = store.notes()
         t = monotonicSeconds()
         let present = try await store.readRandom(keys: keys, count: reads, threads: 1, seed: command.seed ^ 0xdef, missing: true)
         f["readmissing"] = Double(reads) / (monotonicSeconds() - t)
