@@ -321,6 +321,12 @@ struct BlockCursor: ~Copyable {
         keyLength = shared + unshared
         value = (at + unshared)..<(at + unshared + vlen)
         next = at + unshared + vlen
+        // A merge over many sources (a deep L0) comes back to this cursor only after
+        // the others had their turn: too many interleaved streams for the hardware
+        // prefetcher, so the next entry's bytes missed to DRAM on every return. Ask
+        // for them now (two lines: the entry and what follows; never faults).
+        floe_prefetch(base + next)
+        floe_prefetch(base + next + 64)
         valid = true
         return true
     }
