@@ -9,6 +9,22 @@ import Testing
 
     func key(_ i: Int) -> [UInt8] { Array("key\(String(i).leftPad(6))".utf8) }
     func value(_ i: Int, _ e: Epoch) -> [UInt8] { Array("v\(i)@\(e)".utf8) }
+    /// A store compacted to its levels, its files cut at `fileSize`: key i written last
+    /// in epoch i % epochs (`epochs` for multiples), with `bigValue`.
+    func leveledStore(_ objects: MemoryObjectStore, epochs: Epoch, fileSize: Int) async throws -> (StateStore, StoreOptions) {
+        var o = StoreOptions()
+        o.compaction.background = false
+        o.compaction.targetFileSize = fileSize
+        o.sst.targetFileSize = fileSize
+        let store = try await StateStore.open(objectStore: objects, options: o)
+        for e in Epoch(1)...epochs {
+            for i in stride(from: Int(e), to: 4_000, by: Int(epochs)) { try store.put(table, key: key(i), value: bigValue(i, e), epoch: e) }
+            try await store.checkpoint(epoch: e, metadata: [:])
+        }
+        try await store.compactUntilQuiescent()
+        return (store, o)
+    }
+
     /// `value` followed by 100 bytes that do not compress: enough data for several level files.
     func bigValue(_ i: Int, _ e: Epoch) -> [UInt8] {
         var rng = SplitMix64(seed: UInt64(i) &* 1_000_003 &+ e)
@@ -133,17 +149,7 @@ import Testing
     /// commit keeps the level tables (same objects, metas and charges), and the
     /// charge of the loaded metas is what the budget holds.
     @Test func levelGetsFillTheirTablesAndCommitsKeepThem() async throws {
-        let objects = MemoryObjectStore()
-        var o = StoreOptions()
-        o.compaction.background = false
-        o.compaction.targetFileSize = 24 << 10  // several files per level
-        o.sst.targetFileSize = 24 << 10
-        let store = try await StateStore.open(objectStore: objects, options: o)
-        for e in Epoch(1)...8 {
-            for i in stride(from: Int(e), to: 4_000, by: 8) { try store.put(table, key: key(i), value: bigValue(i, e), epoch: e) }
-            try await store.checkpoint(epoch: e, metadata: [:])
-        }
-        try await store.compactUntilQuiescent()
+        let (store, _) = try await leveledStore(MemoryObjectStore(), epochs: 8, fileSize: 24 << 10)  // several files per level
         let v = store.currentVersion
         #expect(v.l0.isEmpty && v.levels.reduce(0) { $0 + $1.count } > 3, "\(v.levels.map(\.count))")
         func levelCharges(_ v: Version) -> (filled: Int, bytes: Int) {
@@ -180,16 +186,7 @@ import Testing
     /// version uses any more are given back.
     @Test func metaPinBudgetBoundsLevelMetasAndIsGivenBack() async throws {
         let objects = MemoryObjectStore()
-        var o = StoreOptions()
-        o.compaction.background = false
-        o.compaction.targetFileSize = 16 << 10
-        o.sst.targetFileSize = 16 << 10
-        let store0 = try await StateStore.open(objectStore: objects, options: o)
-        for e in Epoch(1)...4 {
-            for i in stride(from: Int(e), to: 4_000, by: 4) { try store0.put(table, key: key(i), value: bigValue(i, e), epoch: e) }
-            try await store0.checkpoint(epoch: e, metadata: [:])
-        }
-        try await store0.compactUntilQuiescent()
+        var (store0, o) = try await leveledStore(objects, epochs: 4, fileSize: 16 << 10)
         let files = store0.currentVersion.levels.flatMap { $0 }
         try await store0.close()
         #expect(files.count >= 6, "\(files.count) level files")

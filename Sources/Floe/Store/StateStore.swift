@@ -538,10 +538,17 @@ public final class StateStore: Sendable {
         }
     }
 
+    /// The oldest epoch of `v` readable without a snapshot pin.
+    @inline(__always)
+    private func oldestRetained(_ v: Version) -> Epoch {
+        let committed = v.committedEpoch, retention = options.retentionEpochs
+        return max(v.safeEpoch, committed >= retention ? committed - retention : 0)
+    }
+
     private func checkRetained(_ epoch: Epoch, _ v: Version) throws {
         let committed = v.committedEpoch
         guard epoch < committed else { return }
-        let oldest = max(v.safeEpoch, committed >= options.retentionEpochs ? committed - options.retentionEpochs : 0)
+        let oldest = oldestRetained(v)
         if epoch < v.safeEpoch || (epoch < oldest && !pins.isPinned(epoch)) {
             throw FloeError.epochNotRetained(epoch: epoch, oldestRetained: oldest)
         }
@@ -558,10 +565,8 @@ public final class StateStore: Sendable {
         if !closedForGets.load(ordering: .relaxed) {
             // `reader` is not copied into a local: a copy retains each of its caches, and
             // those shared counters written by every get would serialize the readers.
-            let retention = options.retentionEpochs
             let fast: CommittedGet = published.withCurrent { v in
-                let committed = v.committedEpoch
-                guard epoch <= committed, epoch >= max(v.safeEpoch, committed >= retention ? committed - retention : 0) else {
+                guard epoch <= v.committedEpoch, epoch >= oldestRetained(v) else {
                     return .locked
                 }
                 let probe = PointReader.probeCached(reader: reader, version: v, memtables: [], table: table, key: key, epoch: epoch)

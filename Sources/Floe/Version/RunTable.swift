@@ -73,7 +73,11 @@ final class RunTable: @unchecked Sendable {
     deinit {
         state.withLock { s in s.budget?.give(s.charged) }
         slots.deinitialize(count: count)
-        for p in [ids.deallocate, minEpochs.deallocate, keyStarts.deallocate, keyBytes.deallocate, slots.deallocate] { p() }
+        ids.deallocate()
+        minEpochs.deallocate()
+        keyStarts.deallocate()
+        keyBytes.deallocate()
+        slots.deallocate()
     }
 
     @inline(__always)
