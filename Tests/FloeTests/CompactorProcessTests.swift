@@ -102,7 +102,7 @@ import Testing
         let listed = try await ManifestStore(store: mem).listing().deltas
         #expect(listed.last == v.sequence && listed.count == Int(v.sequence - listed[0] + 1), "listed deltas not contiguous")
         for seq in listed {
-            let d = try await ManifestStore(store: mem).readDelta(seq)
+            let d = try await ManifestStore(store: mem).readDelta(seq).delta
             if d.kind == .compaction { #expect(d.writerID == a.sessionID || d.writerID == b.sessionID); byCompactors += 1 }
         }
         #expect(byCompactors > 0)

@@ -3,36 +3,34 @@
 /// first, the result is rebased onto the newer version if its inputs are still
 /// there, and refused as stale if they are not. Epochs are never touched.
 enum CompactionCommitter {
-    /// Returns the version after the compaction. `base` is any version at or after the task's base.
+    /// Returns the version after the compaction. `base` is any version at or after
+    /// the task's base. `onNewer` sees each newer version read while rebasing.
+    /// Throws `staleCompaction` when the inputs moved, the outputs would overlap a
+    /// file the task did not take, the session may no longer compact (a writer that
+    /// was fenced, an expired compactor session), or the record landed on a sequence
+    /// pruning had freed (this process fell behind); the outputs are then orphans for GC.
     static func commit(_ result: CompactionResult, base start: Version, manifest: ManifestStore,
-                       compactorID: UInt64, failpoints: FailpointRegistry = Failpoints.processOrEmpty) async throws -> Version {
-        var base = start
+                       compactorID: UInt64, failpoints: FailpointRegistry = Failpoints.processOrEmpty,
+                       onNewer: (Version) -> Void = { _ in }) async throws -> Version {
         let task = result.task
         try failpoints.hit(.compactionBeforeCommit)
-        for _ in 0..<10_000 {
+        let v = try await manifest.commit(from: start, attempts: 10_000, make: { base in
+            guard base.mayCompact(session: compactorID) else {
+                throw FloeError.staleCompaction("session \(compactorID) may no longer compact (writer \(base.writerID), compactor sessions \(base.compactors))")
+            }
             try checkStillValid(task, outputs: result.outputs, in: base)
             var delta = VersionDelta(sequence: base.sequence + 1, kind: .compaction, writerID: compactorID,
                                      committedEpoch: base.committedEpoch, safeEpoch: max(base.safeEpoch, task.watermark),
                                      timestampMillis: StateStore.nowMillis())
             delta.removed = task.inputIDs
             delta.added = result.outputs.map { .init(level: task.targetLevel, info: $0) }
-            let created: Bool
-            do {
-                created = try await manifest.append(delta)
-            } catch {
-                created = await manifest.adoptLanded(delta) { landed in
-                    landed.writerID == compactorID && landed.kind == .compaction && landed.removed == delta.removed && landed.added == delta.added
-                }
-                if !created { throw error }
-            }
-            if created {
-                let v = try base.applying(delta, object: VersionDelta.objectPath(delta.sequence))
-                try failpoints.hit(.compactionAfterCommit)
-                return v
-            }
-            base = try await manifest.catchUp(base)
-        }
-        throw FloeError.staleCompaction("manifest kept moving")
+            return delta
+        }, onNewer: { newer in
+            onNewer(newer)
+            return nil
+        }, lost: { FloeError.staleCompaction($0) })
+        try failpoints.hit(.compactionAfterCommit)
+        return v
     }
 
     /// Inputs must all still sit where the task found them, and outputs must not

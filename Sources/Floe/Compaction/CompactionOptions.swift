@@ -66,6 +66,10 @@ public struct CompactionOptions: Sendable, Equatable {
     public var gcGraceSeconds: Double = 60
     /// How often the background worker runs object GC.
     public var gcIntervalSeconds: Double = 5
+    /// How often a standalone compactor renews its session lease (`floe compact`).
+    /// A GC whose grace is shorter than this may end a live compactor's session:
+    /// that costs the compactor its running task, never data.
+    public var compactorLeaseRenewSeconds: Double = 5
 
     public init() {}
 

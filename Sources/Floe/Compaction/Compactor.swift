@@ -5,6 +5,12 @@ import Synchronization
 /// the manifest (for unique SST names; it fences nobody), picks from the newest
 /// version, uses the watermark the writer published (`safeEpoch`), and commits
 /// through create-if-absent, rebasing over concurrent commits.
+///
+/// The session holds a lease (`SessionLease`), renewed in the background every
+/// `compaction.compactorLeaseRenewSeconds`. A GC pass that finds the lease older
+/// than its grace ends the session with an `expire` record before it deletes the
+/// session's uncommitted outputs; from then on this compactor's commits are
+/// refused with `staleCompaction`, and `attach` must be called again.
 package final class Compactor: Sendable {
     let objectStore: any ObjectStore
     let options: StoreOptions
@@ -19,6 +25,9 @@ package final class Compactor: Sendable {
     private let counter = Atomic<UInt64>(0)
     /// SSTs seen leaving the version, for `collectGarbage`.
     private let retired: Lock<RetiredObjects>
+    /// Outputs of running tasks, uploaded but not committed: this session's GC keeps them.
+    private let inFlight = Lock<Set<UInt64>>([])
+    private let heartbeat = Lock<Task<Void, Never>?>(nil)
 
     private init(objectStore: any ObjectStore, options: StoreOptions, sessionID: UInt64, version: Version,
                  failpoints: FailpointRegistry) {
@@ -40,18 +49,41 @@ package final class Compactor: Sendable {
     package static func attach(objectStore: any ObjectStore, options: StoreOptions = .init()) async throws -> Compactor {
         let failpoints = try FailpointRegistry.forStore(options.failpoints)
         let manifest = ManifestStore(store: objectStore)
-        guard var base = try await manifest.loadVersion() else { throw FloeError.notAFloeStore("no manifest to compact") }
-        for _ in 0..<1000 {
-            let seq = base.sequence + 1
-            let d = VersionDelta(sequence: seq, kind: .register, writerID: seq, committedEpoch: base.committedEpoch,
-                                 safeEpoch: base.safeEpoch, timestampMillis: StateStore.nowMillis())
-            if try await manifest.append(d) {
-                return Compactor(objectStore: objectStore, options: options, sessionID: seq,
-                                 version: try base.applying(d, object: VersionDelta.objectPath(seq)), failpoints: failpoints)
+        guard let base = try await manifest.loadVersion() else { throw FloeError.notAFloeStore("no manifest to compact") }
+        let v = try await manifest.commit(from: base, make: { base in
+            VersionDelta(sequence: base.sequence + 1, kind: .register, writerID: base.sequence + 1, committedEpoch: base.committedEpoch,
+                         safeEpoch: base.safeEpoch, timestampMillis: StateStore.nowMillis())
+        }, onNewer: { _ in nil }, lost: { FloeError.staleCompaction("could not register: \($0)") })
+        let c = Compactor(objectStore: objectStore, options: options, sessionID: v.sequence, version: v, failpoints: failpoints)
+        try await SessionLease.renew(c.sessionID, in: objectStore)
+        c.startHeartbeat()
+        return c
+    }
+
+    /// Renews the lease every `compactorLeaseRenewSeconds` until `detach` (or until the
+    /// compactor is dropped). A process that is paused stops renewing with it.
+    private func startHeartbeat() {
+        let every = options.compaction.compactorLeaseRenewSeconds
+        let weakSelf: @Sendable () -> Compactor? = { [weak self] in self }
+        let task = Task.detached(priority: .utility) {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(Int(every * 1000)))
+                guard let c = weakSelf(), !Task.isCancelled else { return }
+                try? await SessionLease.renew(c.sessionID, in: c.objectStore)
             }
-            base = try await manifest.catchUp(base)
         }
-        throw FloeError.staleCompaction("could not register: the manifest keeps moving")
+        heartbeat.withLock { $0 = task }
+    }
+
+    deinit { heartbeat.withLock { $0?.cancel() } }
+
+    /// Ends this session: stops the lease, appends an `expire` record for it (so GC
+    /// may delete its orphans at once) and deletes the lease. Best effort on the
+    /// manifest: a session left registered is ended by GC once its lease is stale.
+    package func detach() async {
+        heartbeat.withLock { $0?.cancel() }
+        _ = try? await expire([sessionID])
+        try? await objectStore.delete(SessionLease.path(sessionID))
     }
 
     private func nextID() -> UInt64 {
@@ -100,35 +132,58 @@ package final class Compactor: Sendable {
     }
 
     private func run(_ task: CompactionTask, base: Version) async throws -> CompactionResult {
+        guard base.mayCompact(session: sessionID) else {
+            throw FloeError.staleCompaction("compactor session \(sessionID) was ended (its lease ran out): attach again")
+        }
         try CompactionCommitter.checkStillValid(task, outputs: [], in: base)
+        let made = IDLog()
+        defer { let ids = made.ids; inFlight.withLock { $0.subtract(ids) } }
         let result = try await CompactionExecutor.run(task, reader: reader, store: objectStore, options: options.sst,
-                                                      failpoints: failpoints, buffers: buffers) { [self] in nextID() }
+                                                      failpoints: failpoints, buffers: buffers) { [self] in
+            let id = nextID()
+            made.append(id)
+            inFlight.withLock { _ = $0.insert(id) }
+            return id
+        }
         observe(try await CompactionCommitter.commit(result, base: base, manifest: manifest, compactorID: sessionID,
-                                                     failpoints: failpoints))
+                                                     failpoints: failpoints) { [self] newer in observe(newer) })
         return result
     }
 
-    /// One object GC pass over `data/`: deletes every SST the newest version does
-    /// not reference once it has been unreferenced for `graceSeconds`.
+    /// One object GC pass over `data/`: deletes the SSTs the newest version does not
+    /// reference once they have been unreferenced for `graceSeconds`, by the rule of
+    /// `SessionGC`: never the live writer's uncommitted syncs, and another compactor
+    /// session's outputs only after ending that session (its lease older than the grace).
     ///
     /// This process cannot see the writer's pins (snapshots and scans of older
-    /// versions, SSTs a sync uploaded whose commit has not landed), so the grace
-    /// alone protects them, and it must exceed the longest snapshot or scan the
-    /// writer holds, its longest sync-to-commit time, and the longest pause between
-    /// its commits while it keeps reading: a writer adopts compaction results only at
-    /// its next commit and reads the SSTs they replaced until then (`floe compact`
-    /// defaults to 600 s). An SST this compactor saw referenced is timed from the first time it
-    /// saw it unreferenced; any other object (an SST retired before this compactor
-    /// attached, an orphan of a crashed upload or a stale compaction, a sync awaiting
-    /// its commit) from its modification time.
+    /// versions), so the grace alone protects them: it must exceed the longest
+    /// snapshot or scan the writer holds. A writer follows the manifest at least
+    /// every second, so its plain reads move off retired SSTs well within any grace.
+    /// An SST this compactor saw referenced is timed from the first time it saw it
+    /// unreferenced; any other object from its modification time.
     /// - Throws: errors from reading the manifest, listing or deleting objects.
     package func collectGarbage(graceSeconds: Double) async throws -> GarbageReport {
         let v = try await currentVersion()
         let now = Double(StateStore.nowMillis()) / 1000
         let retiredAt = retired.withLock { $0.since }
-        let r = try await ObjectGC(store: objectStore, failpoints: failpoints).collect(live: Set(v.allSsts.map(\.id)), protected: [], retiredAt: retiredAt,
-                                                               graceSeconds: graceSeconds, now: now)
+        let sessions = SessionGC(latest: v, own: sessionID, leases: try await SessionLease.renewals(in: objectStore),
+                                 graceSeconds: graceSeconds, now: now)
+        let protected = inFlight.withLock { $0 }
+        let r = try await ObjectGC(store: objectStore, failpoints: failpoints).collect(
+            live: Set(v.allSsts.map(\.id)), protected: protected, retiredAt: retiredAt,
+            graceSeconds: graceSeconds, now: now, sessions: sessions) { [self] ids in try await expire(ids) }
         retired.withLock { $0.forget(graceSeconds: graceSeconds, now: now) }
         return GarbageReport(deletedObjects: r.deleted.count, deletedBytes: r.deletedBytes, keptObjects: r.kept)
+    }
+
+    /// Ends the compactor sessions `ids` (others whose lease ran out, or this one); returns the version after.
+    private func expire(_ ids: [UInt64]) async throws -> Version? {
+        let base = try await currentVersion()
+        let v = try await manifest.commit(from: base, make: { [sessionID] base in
+            VersionDelta.expire(ids, on: base, by: sessionID)
+        }, onNewer: { _ in nil }, lost: { FloeError.staleCompaction($0) })
+        observe(v)
+        for id in ids where !v.compactors.contains(id) { try? await objectStore.delete(SessionLease.path(id)) }
+        return v
     }
 }

@@ -2,9 +2,10 @@
 ///
 /// An object is deleted only when it is referenced neither by the current
 /// version, nor by a pinned version (snapshots, running scans), nor by an
-/// uploaded-but-uncommitted sync, and it has been unreferenced for the grace
-/// period: since the compaction that dropped it committed, or, for an orphan
-/// of a crashed upload or a failed compaction, since the object was written.
+/// uploaded-but-uncommitted sync, it has been unreferenced for the grace
+/// period (since the compaction that dropped it committed, or, for an orphan
+/// of a crashed upload or a failed compaction, since the object was written),
+/// and no session that may still commit it is alive (`SessionGC`).
 struct ObjectGC: Sendable {
     let store: any ObjectStore
     var failpoints: FailpointRegistry = Failpoints.processOrEmpty
@@ -16,10 +17,17 @@ struct ObjectGC: Sendable {
     }
 
     /// One pass. `protected` are ids that must stay; `retiredAt` maps ids dropped by
-    /// a version change to when that happened; `now` is seconds since 1970.
+    /// a version change to when that happened; `now` is seconds since 1970. An SST
+    /// past all that is deleted only if `sessions` (the rule by writing session)
+    /// allows it; sessions it wants ended first are handed to `expire`, which must
+    /// append the `expire` record and return the version after it (nil: not ended,
+    /// keep their outputs). `sessions` nil: the caller vouches that nothing unreferenced can be committed.
     func collect(live: Set<UInt64>, protected: Set<UInt64>, retiredAt: [UInt64: Double],
-                 graceSeconds: Double, now: Double) async throws -> Report {
+                 graceSeconds: Double, now: Double, sessions: SessionGC? = nil,
+                 expire: ([UInt64]) async throws -> Version? = { _ in nil }) async throws -> Report {
         var r = Report()
+        var doomed: [ObjectInfo] = []
+        var waiting: [UInt64: [ObjectInfo]] = [:]
         for o in try await store.list(prefix: "data/") {
             guard let id = ObjectGC.sstID(o.path) else { continue }
             let since = retiredAt[id] ?? o.modified
@@ -27,6 +35,27 @@ struct ObjectGC: Sendable {
                 r.kept += 1
                 continue
             }
+            switch sessions?.decide(id: id, seenRetired: retiredAt[id] != nil) ?? .delete {
+            case .delete: doomed.append(o)
+            case .keep: r.kept += 1
+            case let .expireFirst(session): waiting[session, default: []].append(o)
+            }
+        }
+        if !waiting.isEmpty {
+            // Deleted only once the manifest ended the session and still does not reference them.
+            if let after = try await expire(waiting.keys.sorted()) {
+                let referenced = Set(after.allSsts.map(\.id))
+                for (session, objects) in waiting {
+                    let ended = !after.compactors.contains(session)
+                    for o in objects {
+                        if ended, let id = ObjectGC.sstID(o.path), !referenced.contains(id) { doomed.append(o) } else { r.kept += 1 }
+                    }
+                }
+            } else {
+                r.kept += waiting.values.reduce(0) { $0 + $1.count }
+            }
+        }
+        for o in doomed {
             try failpoints.hit(.gcBeforeDelete)
             try await store.delete(o.path)
             try failpoints.hit(.gcAfterDelete)

@@ -111,7 +111,7 @@ public final class StateStore: Sendable {
         try validate(options)
         let failpoints = try FailpointRegistry.forStore(options.failpoints)
         let manifest = ManifestStore(store: objectStore)
-        var base: Version
+        let base: Version
         var checkpointSequence: UInt64 = 0
         if let loaded = try await manifest.load() {
             base = loaded.version
@@ -124,23 +124,17 @@ public final class StateStore: Sendable {
             }
             base = .empty
         }
-        for _ in 0..<1000 {
-            let seq = base.sequence + 1
-            let delta = VersionDelta(sequence: seq, kind: .open, writerID: seq, committedEpoch: base.committedEpoch,
-                                     safeEpoch: base.safeEpoch, timestampMillis: nowMillis())
-            if try await manifest.append(delta) {
-                let version = try base.applying(delta, object: VersionDelta.objectPath(seq))
-                let store = StateStore(objectStore: objectStore, options: options, version: version,
-                                       checkpointSequence: checkpointSequence, failpoints: failpoints)
-                // A store reopened again and again (a crash loop) commits nothing, so only
-                // this keeps the deltas the next open must read bounded.
-                await store.writeCheckpointIfDue(version)
-                if options.compaction.background { store.startBackgroundWork() }
-                return store
-            }
-            base = try await manifest.catchUp(base)
-        }
-        throw FloeError.fenced("could not append an open record: the manifest keeps moving")
+        let version = try await manifest.commit(from: base, make: { base in
+            VersionDelta(sequence: base.sequence + 1, kind: .open, writerID: base.sequence + 1, committedEpoch: base.committedEpoch,
+                         safeEpoch: base.safeEpoch, timestampMillis: nowMillis())
+        }, onNewer: { _ in nil }, lost: { FloeError.fenced("could not append an open record: \($0)") })
+        let store = StateStore(objectStore: objectStore, options: options, version: version,
+                               checkpointSequence: checkpointSequence, failpoints: failpoints)
+        // A store reopened again and again (a crash loop) commits nothing, so only
+        // this keeps the deltas the next open must read bounded.
+        await store.writeCheckpointIfDue(version)
+        if options.compaction.background { store.startBackgroundWork() }
+        return store
     }
 
     private static func validate(_ o: StoreOptions) throws {
@@ -311,17 +305,21 @@ public final class StateStore: Sendable {
     }
 
     private func commitLocked(epoch: Epoch, _ sync: SyncResult, metadata: [String: [UInt8]], stallMicros: UInt64) async throws {
-        // A retry whose failed attempt's delta landed (acknowledgement lost) and was then
-        // installed by a compaction commit catching up over it: the commit is done.
-        let retriedAndInstalled = state.withLock { $0.failedCommit == sync && $0.version.committedEpoch == epoch }
-        if retriedAndInstalled, sync.epoch == epoch, try await isNewestOwnCommit(epoch: epoch, sync) {
+        let identity = VersionDelta.commitIdentity(writerID: writerID, epoch: epoch, ssts: sync.ssts)
+        // A retry whose failed attempt's record landed (acknowledgement lost) and was then
+        // installed by a later catch-up: the commit is done. The version names its last
+        // commit, so this holds however long ago that record was pruned.
+        let retriedAndInstalled = state.withLock { s in
+            s.failedCommit == sync && s.version.committedEpoch == epoch && s.version.lastCommit == identity
+        }
+        if retriedAndInstalled {
             state.withLock { s in
                 s.failedCommit = nil
                 for f in sync.ssts { s.uncommittedSynced.remove(f.id) }
             }
             return
         }
-        var base: Version = try state.withLock { s in
+        let base: Version = try state.withLock { s in
             if s.closed { throw FloeError.closed }
             if let f = s.fenced { throw FloeError.fenced(f) }
             let committed = s.version.committedEpoch
@@ -345,85 +343,41 @@ public final class StateStore: Sendable {
             }
         }
         try failpoints.hit(.commitBeforeManifest)
-        for _ in 0..<1000 {
-            // A version may have been caught up past another writer's open record (by a compaction
-            // commit): that writer owns the store now, so this one must not commit on top of it.
-            guard base.writerID == writerID else {
-                let why = "writer \(base.writerID) opened the store after this writer (\(writerID))"
-                state.withLock { $0.fenced = why }
-                throw FloeError.fenced(why)
+        let version = try await manifest.commit(from: base, make: { [self] base in
+            // A version caught up past another writer's open record: that writer owns the
+            // store now, so this one must not commit on top of it.
+            guard base.writerID == writerID else { throw fence("writer \(base.writerID) opened the store after this writer (\(writerID))") }
+            return VersionDelta(sequence: base.sequence + 1, kind: .commit, writerID: writerID, committedEpoch: epoch,
+                                safeEpoch: watermark(base), newSubLevel: sync.ssts, metadata: metadata,
+                                timestampMillis: StateStore.nowMillis(), stallMicros: stallMicros)
+        }, onNewer: { [self] newer in
+            // Another process appended first: a compaction or register record is rebased
+            // over; an open record fences this writer; this very commit (an earlier attempt
+            // whose acknowledgement was lost) is adopted.
+            install(newer)
+            guard newer.writerID == writerID else { throw fence("writer \(newer.writerID) opened the store after this writer (\(writerID))") }
+            if newer.committedEpoch == epoch && newer.lastCommit == identity { return newer }
+            if newer.committedEpoch >= epoch {
+                throw FloeError.commitOutOfOrder("epoch \(newer.committedEpoch) was already committed by this writer")
             }
-            let seq = base.sequence + 1
-            let delta = VersionDelta(sequence: seq, kind: .commit, writerID: writerID, committedEpoch: epoch,
-                                     safeEpoch: watermark(base), newSubLevel: sync.ssts, metadata: metadata,
-                                     timestampMillis: StateStore.nowMillis(), stallMicros: stallMicros)
-            let created: Bool
-            do {
-                created = try await manifest.append(delta)
-            } catch {
-                // The ack may have been lost after the object landed: look before failing.
-                created = await manifest.adoptLanded(delta) { landed in
-                    landed.writerID == writerID && landed.kind == .commit && landed.committedEpoch == epoch && landed.newSubLevel == sync.ssts
-                }
-                if !created { throw error }
-            }
-            if created {
-                let version = try base.applying(delta, object: VersionDelta.objectPath(seq))
-                try failpoints.hit(.commitAfterManifest)
-                install(version)
-                lastCommitMicros.store(StateStore.monotonicMicros(), ordering: .relaxed)
-                state.withLock { s in for f in sync.ssts { s.uncommittedSynced.remove(f.id) } }
-                await writeCheckpointIfDue(version)
-                return
-            }
-            // The sequence is taken. Ours (an earlier attempt whose ack was lost) is adopted;
-            // a compaction is rebased over; anything else by another writer fences us.
-            let other = try await manifest.readDelta(seq)
-            if other.writerID == writerID || other.kind == .compaction || other.kind == .register {
-                base = try base.applying(other, object: VersionDelta.objectPath(seq))
-                if other.writerID == writerID {
-                    install(base)
-                    if other.committedEpoch == epoch && other.newSubLevel == sync.ssts {
-                        state.withLock { s in for f in sync.ssts { s.uncommittedSynced.remove(f.id) } }
-                        return
-                    }
-                    if other.committedEpoch >= epoch {
-                        throw FloeError.commitOutOfOrder("epoch \(other.committedEpoch) was already committed by this writer")
-                    }
-                }
-                continue
-            }
-            let why = "manifest sequence \(seq) was taken by writer \(other.writerID) (\(other.kind)); this writer is \(writerID)"
-            state.withLock { $0.fenced = why }
-            throw FloeError.fenced(why)
-        }
-        throw FloeError.commitOutOfOrder("manifest kept moving; commit of epoch \(epoch) gave up")
+            return nil
+        }, lost: { [self] why in fence(why) })
+        try failpoints.hit(.commitAfterManifest)
+        install(version)
+        lastCommitMicros.store(StateStore.monotonicMicros(), ordering: .relaxed)
+        state.withLock { s in for f in sync.ssts { s.uncommittedSynced.remove(f.id) } }
+        await writeCheckpointIfDue(version)
     }
 
-    /// Whether the newest commit delta of this writer in the current version commits
-    /// exactly `sync` as `epoch`. Reads the manifest back from the current sequence,
-    /// past the compaction and register records that followed that commit.
-    private func isNewestOwnCommit(epoch: Epoch, _ sync: SyncResult) async throws -> Bool {
-        var sequence = currentVersion.sequence
-        while sequence > writerID {
-            // A pruned delta lies behind a checkpoint: far older than the commit sought.
-            guard let d = try await Self.absentAsNil({ try await manifest.readDelta(sequence) }) else { return false }
-            if d.kind == .commit && d.writerID == writerID {
-                return d.committedEpoch == epoch && d.newSubLevel == sync.ssts
-            }
-            guard d.kind == .compaction || d.kind == .register else { return false }
-            sequence -= 1
-        }
-        return false
-    }
-
-    private static func absentAsNil<T>(_ body: () async throws -> T) async throws -> T? {
-        do { return try await body() } catch FloeError.objectNotFound { return nil }
+    /// Marks this writer fenced and returns the error to throw.
+    func fence(_ why: String) -> FloeError {
+        state.withLock { s in if s.fenced == nil { s.fenced = why } }
+        return .fenced(why)
     }
 
     /// Writes a manifest checkpoint of `v` once `manifestCheckpointInterval` deltas
     /// follow the newest checkpoint. Best effort: a missing checkpoint only lengthens the next open.
-    private func writeCheckpointIfDue(_ v: Version) async {
+    func writeCheckpointIfDue(_ v: Version) async {
         // Due by distance from the newest checkpoint, not at multiples of the interval: a
         // multiple that fell on an open record (or whose best-effort write failed) skipped
         // a whole interval, so a store reopened again and again never wrote one and the

@@ -59,7 +59,7 @@ extension StateStore {
         try await commitLock.withLock {
             let base = currentVersion
             let v = try await CompactionCommitter.commit(result, base: base, manifest: manifest, compactorID: writerID,
-                                                       failpoints: failpoints)
+                                                       failpoints: failpoints) { [self] newer in install(newer) }
             install(v)
         }
         if idle { await warmOutputs(result.outputs) }
@@ -108,7 +108,11 @@ extension StateStore {
     }
 
     /// One object GC pass: deletes SSTs that no current, pinned or pending version
-    /// references and that have been unreferenced for `graceSeconds` (default: the option).
+    /// references and that have been unreferenced for `graceSeconds` (default: the
+    /// option). Uncommitted outputs of a standalone compactor are deleted only once
+    /// its session has ended: when its lease (`SessionLease`) is older than the grace,
+    /// this pass first appends an `expire` record for it, after which its commits are refused.
+    /// Throws `fenced` if another writer opened the store, `closed`, I/O errors.
     @discardableResult
     public func collectGarbage(graceSeconds: Double? = nil) async throws -> GarbageReport {
         // One moment for everything: an SST is then referenced by `v`, in flight
@@ -123,22 +127,47 @@ extension StateStore {
         }
         // Another process (a standalone compactor, or a writer that fenced this one) may have
         // moved the manifest on: everything the newest version references is live too.
-        let latest = try await manifest.catchUp(v)
-        if latest.writerID != writerID {
-            install(latest)
-            throw FloeError.fenced("writer \(latest.writerID) opened the store after this writer (\(writerID))")
-        }
+        let latest = try await followManifest(from: v)
+        let grace = graceSeconds ?? options.compaction.gcGraceSeconds
+        let sessions = SessionGC(latest: latest, own: writerID, leases: try await SessionLease.renewals(in: objectStore),
+                                 graceSeconds: grace, now: now)
         let live = Set(v.allSsts.map(\.id)).union(latest.allSsts.map(\.id))
         let protected = pins.referencedSsts().union(pending).union(busy)
         let gc = ObjectGC(store: objectStore, failpoints: failpoints)
-        let r = try await gc.collect(live: live, protected: protected, retiredAt: retired,
-                                     graceSeconds: graceSeconds ?? options.compaction.gcGraceSeconds, now: now)
+        let r = try await gc.collect(live: live, protected: protected, retiredAt: retired, graceSeconds: grace, now: now,
+                                     sessions: sessions) { [self] ids in try await expireSessions(ids) }
         state.withLock { s in
             for p in r.deleted { if let id = ObjectGC.sstID(p) { s.retired.removeValue(forKey: id) } }
             s.gcDeletedObjects += UInt64(r.deleted.count)
             s.gcDeletedBytes += r.deletedBytes
         }
         return GarbageReport(deletedObjects: r.deleted.count, deletedBytes: r.deletedBytes, keptObjects: r.kept)
+    }
+
+    /// Reads the newest version and installs it, so that a writer that only reads
+    /// moves off SSTs a standalone compactor retired before that compactor's grace
+    /// runs out. Throws `fenced` (and marks this writer fenced) if another writer opened the store.
+    @discardableResult
+    func followManifest(from v: Version? = nil) async throws -> Version {
+        let latest = try await manifest.catchUp(v ?? currentVersion)
+        install(latest)
+        if latest.writerID != writerID {
+            throw fence("writer \(latest.writerID) opened the store after this writer (\(writerID))")
+        }
+        return latest
+    }
+
+    /// Ends the compactor sessions `ids` with one `expire` record; returns the version after it.
+    func expireSessions(_ ids: [UInt64]) async throws -> Version? {
+        try await commitLock.withLock {
+            let v = try await manifest.commit(from: currentVersion, make: { [self] base in
+                guard base.writerID == writerID else { throw fence("writer \(base.writerID) opened the store after this writer (\(writerID))") }
+                return VersionDelta.expire(ids, on: base, by: writerID)
+            }, onNewer: { [self] newer in install(newer); return nil }, lost: { [self] why in fence(why) })
+            install(v)
+            for id in ids where !v.compactors.contains(id) { try? await objectStore.delete(SessionLease.path(id)) }
+            return v
+        }
     }
 
     /// Write stall: past `l0SlowdownSubLevels` a commit is delayed a little per extra
@@ -200,6 +229,7 @@ extension StateStore {
 
     private static func backgroundLoop(_ weakStore: @Sendable () -> StateStore?, runsGC: Bool, intraL0Only: Bool) async {
         var lastGC = StateStore.monotonicMicros()
+        var lastFollow = lastGC
         var backoffMillis = 1
         while !Task.isCancelled {
             guard let store = weakStore() else { return }
@@ -227,6 +257,12 @@ extension StateStore {
                 backoffMillis = min(1000, backoffMillis * 2)
             }
             let now = StateStore.monotonicMicros()
+            // Follow the manifest at least every second: other processes' compactions
+            // retire SSTs this writer still reads until it installs their version.
+            if runsGC && now - lastFollow >= min(1_000_000, UInt64(store.options.compaction.gcIntervalSeconds * 1e6)) {
+                lastFollow = now
+                _ = try? await store.followManifest()
+            }
             if runsGC && Double(now - lastGC) >= store.options.compaction.gcIntervalSeconds * 1e6 {
                 lastGC = now
                 _ = try? await store.collectGarbage()

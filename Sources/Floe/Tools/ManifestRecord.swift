@@ -11,6 +11,8 @@ package struct ManifestRecord: Sendable {
         case compaction
         /// A compactor process took a session id.
         case register
+        /// Compactor sessions were ended (their lease ran out, or they detached).
+        case expire
         /// A full version.
         case checkpoint
     }

@@ -67,7 +67,7 @@ package struct StoreInspector: Sendable {
                         r.error = FloeError.corruption(object: info.path, offset: 0, reason: "delta holds sequence \(d.sequence)").description
                         running = nil
                     } else if let base = running, base.sequence + 1 == sequence {
-                        do { running = try base.applying(d, object: info.path) } catch {
+                        do { running = try base.applying(d, object: info.path, digest: ManifestCodec.digest(bytes)) } catch {
                             r.error = "\(error)"
                             running = nil
                         }
@@ -112,6 +112,7 @@ package struct StoreInspector: Sendable {
         case .commit: r.kind = .commit
         case .compaction: r.kind = .compaction
         case .register: r.kind = .register
+        case .expire: r.kind = .expire
         }
         r.writerID = d.writerID
         r.committedEpoch = d.committedEpoch

@@ -81,7 +81,7 @@ package enum StoreVerifier {
 
     /// Decodes every manifest object and cross-checks checkpoints against replayed deltas.
     private static func checkManifestObjects(_ objects: [ObjectInfo], _ store: any ObjectStore, _ report: inout VerifyReport) async {
-        var deltas: [UInt64: VersionDelta] = [:]
+        var deltas: [UInt64: (VersionDelta, UInt64)] = [:]
         var checkpoints: [UInt64: Version] = [:]
         var sequences = Set<UInt64>()
         for o in objects {
@@ -98,7 +98,7 @@ package enum StoreVerifier {
                     guard d.sequence == sequence else {
                         throw FloeError.corruption(object: o.path, offset: 0, reason: "delta holds sequence \(d.sequence)")
                     }
-                    deltas[sequence] = d
+                    deltas[sequence] = (d, ManifestCodec.digest(bytes))
                 } else {
                     let v = try ManifestCodec.decodeVersion(bytes, object: o.path)
                     guard v.sequence == sequence else {
@@ -117,9 +117,9 @@ package enum StoreVerifier {
             if s != previous + 1 { running = nil }
             previous = s
             let deltaPath = VersionDelta.objectPath(s)
-            if let d = deltas[s] {
+            if let (d, digest) = deltas[s] {
                 if let r = running {
-                    do { running = try r.applying(d, object: deltaPath) } catch {
+                    do { running = try r.applying(d, object: deltaPath, digest: digest) } catch {
                         report.addProblem(VerifyIssue(error, object: deltaPath))
                         running = nil
                     }
@@ -144,6 +144,10 @@ package enum StoreVerifier {
         if r.l0 != c.l0 { return "L0 differs (\(c.l0.count) sub-levels, replay gives \(r.l0.count))" }
         if r.levels != c.levels { return "levels differ" }
         if r.metadata != c.metadata { return "metadata differs" }
+        // Format 1 checkpoints carry none of these (0 / empty).
+        if c.headDigest != 0 && r.headDigest != c.headDigest { return "head digest differs: the checkpoint follows another delta \(r.sequence)" }
+        if c.headDigest != 0 && r.lastCommit != c.lastCommit { return "last commit identity differs" }
+        if c.headDigest != 0 && r.compactors != c.compactors { return "compactor sessions \(c.compactors), replay gives \(r.compactors)" }
         return nil
     }
 

@@ -68,7 +68,7 @@ public enum FuzzingSupport {
         }
         var ok = false
         if let d = try? ManifestCodec.decodeDelta(bytes, object: "fuzz.delta") {
-            _ = try? Version.empty.applying(d, object: "fuzz.delta")
+            _ = try? Version.empty.applying(d, object: "fuzz.delta", digest: ManifestCodec.digest(bytes))
             ok = true
         }
         if let v = try? ManifestCodec.decodeVersion(bytes, object: "fuzz.checkpoint") {

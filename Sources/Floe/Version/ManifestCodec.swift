@@ -6,7 +6,17 @@
 enum ManifestCodec {
     static let deltaMagic: UInt32 = 0x444D_4C46 // "FLMD"
     static let checkpointMagic: UInt32 = 0x434D_4C46 // "FLMC"
+    /// Format of delta objects.
     static let formatVersion: UInt16 = 1
+    /// Format of checkpoint objects: 2 adds the head digest, the last commit's
+    /// identity and the live compactor sessions; 1 is still read.
+    static let checkpointFormatVersion: UInt16 = 2
+
+    /// The checksum trailer of an encoded manifest object: what identifies the
+    /// exact bytes stored at a sequence (`Version.headDigest`).
+    static func digest(_ bytes: [UInt8]) -> UInt64 {
+        bytes.count >= 8 ? loadLE64(bytes, bytes.count - 8) : 0
+    }
 
     static func encode(_ d: VersionDelta) -> [UInt8] {
         var w = ByteWriter(capacity: 256 + d.newSubLevel.count * 96)
@@ -33,7 +43,7 @@ enum ManifestCodec {
     }
 
     static func decodeDelta(_ bytes: [UInt8], object: String) throws -> VersionDelta {
-        var r = try open(bytes, magic: deltaMagic, object: object)
+        var (r, _) = try open(bytes, magic: deltaMagic, object: object)
         let seq = try r.varint("sequence")
         let kindAt = r.position
         let kindByte = try r.u8("kind")
@@ -59,7 +69,7 @@ enum ManifestCodec {
     static func encode(_ v: Version) -> [UInt8] {
         var w = ByteWriter(capacity: 256 + v.allSsts.count * 96)
         w.u32(checkpointMagic)
-        w.u16(formatVersion)
+        w.u16(checkpointFormatVersion)
         w.varint(v.sequence)
         w.varint(v.writerID)
         w.varint(v.committedEpoch)
@@ -79,11 +89,15 @@ enum ManifestCodec {
             for s in level { s.encode(into: &w) }
         }
         encodeMetadata(v.metadata, into: &w)
+        w.u64(v.headDigest)
+        w.u64(v.lastCommit)
+        w.varint(v.compactors.count)
+        for id in v.compactors { w.varint(id) }
         return seal(w)
     }
 
     static func decodeVersion(_ bytes: [UInt8], object: String) throws -> Version {
-        var r = try open(bytes, magic: checkpointMagic, object: object)
+        var (r, format) = try open(bytes, magic: checkpointMagic, object: object, versions: 1...checkpointFormatVersion)
         let seq = try r.varint("sequence")
         let writer = try r.varint("writer id")
         let epoch = try r.varint("committed epoch")
@@ -109,9 +123,17 @@ enum ManifestCodec {
             levels.append(level)
         }
         let meta = try decodeMetadata(&r)
+        var head: UInt64 = 0, last: UInt64 = 0
+        var compactors: [UInt64] = []
+        if format >= 2 {
+            head = try r.u64("head digest")
+            last = try r.u64("last commit")
+            for _ in 0..<(try r.length("compactor count", limit: r.remaining)) { compactors.append(try r.varint("compactor session")) }
+        }
         guard r.isAtEnd else { throw r.corrupt("\(r.remaining) trailing bytes") }
         return Version(sequence: seq, writerID: writer, committedEpoch: epoch, safeEpoch: safe,
-                       metadata: meta, l0: l0, levels: levels, stats: c)
+                       metadata: meta, l0: l0, levels: levels, stats: c,
+                       headDigest: head, lastCommit: last, compactors: compactors)
     }
 
     private static func encodeMetadata(_ m: [String: [UInt8]], into w: inout ByteWriter) {
@@ -138,8 +160,9 @@ enum ManifestCodec {
         return out
     }
 
-    /// Verifies length, checksum, magic and version; returns a reader positioned at the body.
-    private static func open(_ bytes: [UInt8], magic: UInt32, object: String) throws -> ByteReader {
+    /// Verifies length, checksum, magic and version; returns a reader positioned at the body, and the version.
+    private static func open(_ bytes: [UInt8], magic: UInt32, object: String,
+                             versions: ClosedRange<UInt16> = formatVersion...formatVersion) throws -> (ByteReader, UInt16) {
         guard bytes.count >= 14 else {
             throw FloeError.corruption(object: object, offset: 0, reason: "manifest object of \(bytes.count) bytes is truncated")
         }
@@ -153,7 +176,7 @@ enum ManifestCodec {
         let m = try r.u32("magic")
         guard m == magic else { throw r.corrupt("bad magic \(hex(UInt64(m)))", at: 0) }
         let v = try r.u16("format version")
-        guard v == formatVersion else { throw FloeError.unsupportedFormat(object: object, version: UInt32(v)) }
-        return r
+        guard versions.contains(v) else { throw FloeError.unsupportedFormat(object: object, version: UInt32(v)) }
+        return (r, v)
     }
 }

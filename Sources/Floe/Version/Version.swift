@@ -17,6 +17,16 @@ final class Version: @unchecked Sendable {
     let levels: [[SstInfo]]
     /// Cumulative I/O counters since the store was created.
     let stats: LsmCounters
+    /// The checksum trailer of the manifest delta at `sequence` (0: unknown, e.g. a
+    /// checkpoint of format 1): what an append at `sequence + 1` expects to find
+    /// there afterwards (`ManifestStore.commit`).
+    let headDigest: UInt64
+    /// `VersionDelta.commitIdentity` of the newest commit record (0: none): a retried
+    /// commit whose record landed is recognised by it, even once the record is pruned.
+    let lastCommit: UInt64
+    /// Registered standalone compactor sessions not expired since, sorted: only these
+    /// (and the writer session `writerID`) may commit a compaction.
+    let compactors: [UInt64]
     /// Each sorted run laid out for gets, with its files' loaded metas:
     /// `l0` sub-levels, then `levels` (`RunTable`).
     let runTables: [RunTable]
@@ -31,7 +41,7 @@ final class Version: @unchecked Sendable {
     /// are carried into the others).
     init(sequence: UInt64, writerID: UInt64, committedEpoch: Epoch, safeEpoch: Epoch,
          metadata: [String: [UInt8]], l0: [[SstInfo]], levels: [[SstInfo]], stats: LsmCounters = .init(),
-         previous: Version? = nil) {
+         headDigest: UInt64 = 0, lastCommit: UInt64 = 0, compactors: [UInt64] = [], previous: Version? = nil) {
         self.sequence = sequence
         self.writerID = writerID
         self.committedEpoch = committedEpoch
@@ -40,6 +50,9 @@ final class Version: @unchecked Sendable {
         self.l0 = l0
         self.levels = levels
         self.stats = stats
+        self.headDigest = headDigest
+        self.lastCommit = lastCommit
+        self.compactors = compactors
         let p = previous
         runTables = RunTable.tables(for: l0, previous: p.map { Array($0.runTables[..<$0.l0.count]) } ?? [], budgeted: false)
             + RunTable.tables(for: levels, previous: p.map { Array($0.runTables[$0.l0.count...]) } ?? [], budgeted: true)
@@ -61,8 +74,15 @@ final class Version: @unchecked Sendable {
 
     var allSsts: [SstInfo] { l0.flatMap { $0 } + levels.flatMap { $0 } }
 
-    /// Applies `delta`, which must carry the next sequence.
-    func applying(_ d: VersionDelta, object: String) throws -> Version {
+    /// Whether session `id` may commit a compaction on this version: the writer
+    /// session, or a registered compactor session that was not expired.
+    func mayCompact(session id: UInt64) -> Bool {
+        id == writerID || compactors.contains(id)
+    }
+
+    /// Applies `delta`, which must carry the next sequence; `digest` is the checksum
+    /// trailer of its stored bytes (`ManifestCodec.digest`).
+    func applying(_ d: VersionDelta, object: String, digest: UInt64) throws -> Version {
         guard d.sequence == sequence + 1 else {
             throw FloeError.corruption(object: object, offset: 0, reason: "delta sequence \(d.sequence) does not follow \(sequence)")
         }
@@ -72,6 +92,8 @@ final class Version: @unchecked Sendable {
         var writer = writerID
         var epoch = committedEpoch
         var stats = self.stats
+        var lastCommit = self.lastCommit
+        var compactors = self.compactors
         stats.stallMicros += d.stallMicros
         switch d.kind {
         case .open:
@@ -86,8 +108,13 @@ final class Version: @unchecked Sendable {
             stats.flushWrittenBytes += d.newSubLevel.reduce(0) { $0 + $1.fileSize }
             stats.commits += 1
             for (k, v) in d.metadata { meta[k] = v }
+            lastCommit = d.commitIdentity
         case .register:
-            break
+            compactors.append(d.writerID)
+            compactors.sort()
+        case .expire:
+            let gone = Set(d.removed)
+            compactors.removeAll { gone.contains($0) }
         case .compaction:
             let gone = Set(d.removed)
             let present = Set(allSsts.map(\.id))
@@ -116,7 +143,7 @@ final class Version: @unchecked Sendable {
         }
         return Version(sequence: d.sequence, writerID: writer, committedEpoch: epoch,
                        safeEpoch: max(safeEpoch, d.safeEpoch), metadata: meta, l0: l0, levels: levels, stats: stats,
-                       previous: self)
+                       headDigest: digest, lastCommit: lastCommit, compactors: compactors, previous: self)
     }
 }
 

@@ -10,7 +10,11 @@ struct VersionDelta: Sendable, Equatable {
         /// A compactor replaces input SSTs with outputs (no epoch change).
         case compaction = 3
         /// A compactor process takes a session id for its SST names; fences nobody.
+        /// The session may commit compactions until an `expire` record names it.
         case register = 4
+        /// Ends the compactor sessions listed in `removed`: their compactions can no
+        /// longer commit, so GC may delete their uncommitted outputs.
+        case expire = 5
     }
 
     var sequence: UInt64
@@ -23,7 +27,7 @@ struct VersionDelta: Sendable, Equatable {
     var safeEpoch: Epoch
     /// SSTs of the new L0 sub-level (commit), sorted and non-overlapping.
     var newSubLevel: [SstInfo] = []
-    /// SST ids removed from any level (compaction).
+    /// SST ids removed from any level (compaction); session ids ended (expire).
     var removed: [UInt64] = []
     /// SSTs added to a level (compaction): `(level, info)`; level 0 means a new sub-level position.
     var added: [LevelledSst] = []
@@ -37,6 +41,33 @@ struct VersionDelta: Sendable, Equatable {
     struct LevelledSst: Sendable, Equatable {
         var level: Int
         var info: SstInfo
+    }
+
+    /// What identifies a commit record for a retry of the same commit: its writer,
+    /// epoch and SST ids (never 0 for a commit).
+    var commitIdentity: UInt64 {
+        var w = ByteWriter(capacity: 24 + newSubLevel.count * 8)
+        w.u64(writerID)
+        w.u64(committedEpoch)
+        for s in newSubLevel { w.u64(s.id) }
+        return max(1, Checksum.xxh3(w.bytes))
+    }
+
+    /// The record by session `by` that ends those of `sessions` that `base` still
+    /// lists as compactor sessions; nil if it lists none of them.
+    static func expire(_ sessions: [UInt64], on base: Version, by: UInt64) -> VersionDelta? {
+        let ending = sessions.filter { base.compactors.contains($0) }
+        guard !ending.isEmpty else { return nil }
+        var d = VersionDelta(sequence: base.sequence + 1, kind: .expire, writerID: by, committedEpoch: base.committedEpoch,
+                             safeEpoch: base.safeEpoch, timestampMillis: StateStore.nowMillis())
+        d.removed = ending
+        return d
+    }
+
+    static func commitIdentity(writerID: UInt64, epoch: Epoch, ssts: [SstInfo]) -> UInt64 {
+        var d = VersionDelta(sequence: 0, kind: .commit, writerID: writerID, committedEpoch: epoch, safeEpoch: 0)
+        d.newSubLevel = ssts
+        return d.commitIdentity
     }
 
     static func objectPath(_ sequence: UInt64) -> String {
