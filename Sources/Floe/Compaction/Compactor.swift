@@ -98,7 +98,7 @@ package final class Compactor: Sendable {
     }
 
     private func observe(_ v: Version) {
-        let now = Double(StateStore.nowMillis()) / 1000
+        let now = PosixFileSystem.wallClockSeconds()
         retired.withLock { $0.observe(v, now: now) }
     }
 
@@ -164,7 +164,7 @@ package final class Compactor: Sendable {
     /// - Throws: errors from reading the manifest, listing or deleting objects.
     package func collectGarbage(graceSeconds: Double) async throws -> GarbageReport {
         let v = try await currentVersion()
-        let now = Double(StateStore.nowMillis()) / 1000
+        let now = PosixFileSystem.wallClockSeconds()
         let retiredAt = retired.withLock { $0.since }
         let sessions = SessionGC(latest: v, own: sessionID, leases: try await SessionLease.renewals(in: objectStore),
                                  graceSeconds: graceSeconds, now: now)

@@ -402,7 +402,7 @@ public final class StateStore: Sendable {
             if v.writerID != writerID && s.fenced == nil {
                 s.fenced = "writer \(v.writerID) opened the store after this writer (\(writerID))"
             }
-            let now = Double(StateStore.nowMillis()) / 1000
+            let now = PosixFileSystem.wallClockSeconds()
             let kept = Set(v.allSsts.map(\.id))
             let gone = s.version.allSsts.map(\.id).filter { !kept.contains($0) }
             for id in gone { s.retired[id] = now }

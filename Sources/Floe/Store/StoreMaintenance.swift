@@ -123,7 +123,7 @@ extension StateStore {
         let (v, retired, pending, busy, now) = try state.withLock { s in
             if s.closed { throw FloeError.closed }
             if let f = s.fenced { throw FloeError.fenced(f) }
-            return (s.version, s.retired, s.uncommittedSynced, s.compactionBusy, Double(StateStore.nowMillis()) / 1000)
+            return (s.version, s.retired, s.uncommittedSynced, s.compactionBusy, PosixFileSystem.wallClockSeconds())
         }
         // Another process (a standalone compactor, or a writer that fenced this one) may have
         // moved the manifest on: everything the newest version references is live too.
