@@ -33,7 +33,7 @@ final class GatedObjectStore: ObjectStore {
     var held: Int { gate.withLock { $0.waiting.count } }
 
     /// Waits (polling) until an append is held; false after `seconds`.
-    func waitUntilHeld(seconds: Double = 10) async -> Bool {
+    func waitUntilHeld(seconds: Double = 120) async -> Bool {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while ContinuousClock.now < deadline {
             if held > 0 { return true }
