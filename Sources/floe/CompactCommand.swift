@@ -30,15 +30,21 @@ struct CompactCommand: AsyncParsableCommand {
             The shape options must match the writer's StoreOptions.compaction; options are not stored \
             in the manifest.
 
+            The session renews a lease object (leases/) every 5 seconds. A GC pass (the writer's or \
+            another compactor's) that finds the lease older than its grace ends the session with an \
+            `expire` manifest record before it deletes the session's uncommitted outputs; the next task \
+            is then refused as stale and this command attaches again. On exit the session ends itself.
+
             --gc deletes SSTs under data/ that the current version does not reference, after each task \
-            and, while idle, every quarter of the grace (at least every second, at most every minute). This process cannot see the writer's snapshots, running \
-            scans or uploaded-but-uncommitted syncs, so only the grace protects them: an SST this process \
-            saw referenced is deleted --gc-grace-seconds after it first saw it unreferenced; any other \
-            unreferenced object (retired before this process started, an orphan of a crashed upload, a \
-            sync awaiting its commit) that long after its modification time. The grace must exceed the \
-            longest snapshot or scan the writer holds, its longest sync-to-commit time, and the longest \
-            pause between its commits while it keeps reading (a writer sees this compactor's results \
-            only at its next commit and reads older SSTs until then).
+            and, while idle, every quarter of the grace (at least every second, at most every minute). \
+            It never deletes the live writer's uncommitted syncs (it cannot tell them from orphans), nor \
+            another live compactor's outputs. This process cannot see the writer's snapshots or running \
+            scans, so only the grace protects them: an SST this process saw referenced is deleted \
+            --gc-grace-seconds after it first saw it unreferenced; any other unreferenced object \
+            (retired before this process started, an orphan of a crashed upload) that long after its \
+            modification time. The grace must exceed the longest snapshot or scan the writer holds; \
+            a writer follows the manifest at least every second, so its plain reads move off retired \
+            SSTs within that.
             """)
 
     @Option(help: "Store directory.") var path: String
@@ -66,7 +72,7 @@ struct CompactCommand: AsyncParsableCommand {
         if let baseLevelBytes { options.compaction.baseLevelBytes = baseLevelBytes }
         if let targetFileSize { options.compaction.targetFileSize = targetFileSize }
 
-        let compactor: Compactor
+        var compactor: Compactor
         let start: VersionSummary
         do {
             compactor = try await Compactor.attach(objectStore: inspector.objectStore, options: options)
@@ -85,6 +91,11 @@ struct CompactCommand: AsyncParsableCommand {
         do {
             while stopSignal.load(ordering: .relaxed) == 0 {
                 let ran = try await step(compactor, &summary)
+                if ran, try await compactor.isEnded() {
+                    await compactor.detach()
+                    compactor = try await Compactor.attach(objectStore: inspector.objectStore, options: options)
+                    emit("floe compact: the session had been ended (its lease ran out); attached again as session \(compactor.sessionID)")
+                }
                 if once && !ran { emit("nothing to compact") }
                 if gc && (ran || once || Timer.now() - lastGC >= idleGCSeconds) {
                     try await collect(compactor, &summary, verbose: once)
@@ -94,10 +105,12 @@ struct CompactCommand: AsyncParsableCommand {
                 if !ran { try await sleep(milliseconds: intervalMs) }
             }
         } catch {
+            await compactor.detach()
             InspectFormat.printError("\(error)")
             printSummary(summary, seconds: Timer.now() - t0, reason: "stopped by an error")
             throw ExitCode(1)
         }
+        await compactor.detach()
         let signal = stopSignal.load(ordering: .relaxed)
         let reason = signal == 0 ? "done" : "stopped by \(signal == SIGINT ? "SIGINT" : "SIGTERM")"
         printSummary(summary, seconds: Timer.now() - t0, reason: reason)

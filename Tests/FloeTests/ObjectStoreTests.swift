@@ -333,3 +333,28 @@ func floeError(_ body: () async throws -> Void, sourceLocation: SourceLocation =
         #expect(try await store.get(path(8), range: 1..<2) == [43])
     }
 }
+
+@Suite struct StaleTempFileTests {
+    /// A temp file a crashed write left an hour and a half ago goes; a fresh one
+    /// (a write in flight) and every object stay; a writer's GC pass runs the sweep.
+    @Test func writerGCSweepsOnlyStaleTempFiles() async throws {
+        let dir = try ObjectStoreTempDirectory()
+        defer { dir.remove() }
+        var o = StoreOptions()
+        o.compaction.background = false
+        let store = try await StateStore.open(path: dir.path, options: o)
+        try store.put(TableID(1), key: [1], value: [2], epoch: 1)
+        try await store.checkpoint(epoch: 1, metadata: [:])
+        let stale = dir.path + "/data/.0000000100000009.sst.1234.tmp"
+        let fresh = dir.path + "/manifest/.00000000000000000009.delta.99.tmp"
+        #expect(FileManager.default.createFile(atPath: stale, contents: Data([1, 2, 3])))
+        #expect(FileManager.default.createFile(atPath: fresh, contents: Data([4])))
+        var old = [timeval(tv_sec: time(nil) - 5400, tv_usec: 0), timeval(tv_sec: time(nil) - 5400, tv_usec: 0)]
+        #expect(utimes(stale, &old) == 0)
+        try await store.collectGarbage()
+        #expect(!FileManager.default.fileExists(atPath: stale))
+        #expect(FileManager.default.fileExists(atPath: fresh))
+        #expect(try await store.get(TableID(1), key: [1], epoch: 1) == [2])
+        try await store.close()
+    }
+}

@@ -102,6 +102,12 @@ package final class Compactor: Sendable {
         retired.withLock { $0.observe(v, now: now) }
     }
 
+    /// Whether the newest version no longer lists this session (its lease ran out and
+    /// a GC pass ended it, or it detached): its tasks are refused until `attach` again.
+    package func isEnded() async throws -> Bool {
+        !(try await currentVersion()).compactors.contains(sessionID)
+    }
+
     /// The newest version of the store, summarised for tools.
     package func currentSummary() async throws -> VersionSummary {
         VersionSummary(try await currentVersion())

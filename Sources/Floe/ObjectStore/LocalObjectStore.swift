@@ -237,6 +237,33 @@ public final class LocalObjectStore: ObjectStore {
         return found
     }
 
+    /// Deletes temp files (`.tmp`) of crashed writes in `data/`, `manifest/` and
+    /// `leases/` whose modification time is more than `seconds` before `now`.
+    /// A write in flight takes far less; a paused process whose temp file went
+    /// gets an error from its rename or link and nothing is lost. Returns the
+    /// number deleted. Throws `io` for a directory that cannot be read.
+    public func removeStaleTempFiles(olderThan seconds: Double, now: Double) throws -> Int {
+        var removed = 0
+        for dir in ["data", "manifest", "leases"] {
+            let fsPath = fileSystemPath(dir)
+            let names: [String]
+            do {
+                names = try fileSystem.directoryEntries(fsPath)
+            } catch where error.code == ENOENT || error.code == ENOTDIR {
+                continue
+            } catch {
+                throw FloeError.io(path: fsPath, reason: error.reason)
+            }
+            for name in names where name.hasSuffix(ObjectPath.tempSuffix) {
+                let file = fsPath + "/" + name
+                guard let status = try? fileSystem.status(atPath: file, followSymlinks: false),
+                      status.kind == .regularFile, now - status.modified > seconds else { continue }
+                if (try? fileSystem.unlink(file)) != nil { removed += 1 }
+            }
+        }
+        return removed
+    }
+
     // MARK: - Helpers
 
     /// Runs one file-system call, turning its failure into `FloeError.io` naming `path`.

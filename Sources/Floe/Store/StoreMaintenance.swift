@@ -136,6 +136,8 @@ extension StateStore {
         let gc = ObjectGC(store: objectStore, failpoints: failpoints)
         let r = try await gc.collect(live: live, protected: protected, retiredAt: retired, graceSeconds: grace, now: now,
                                      sessions: sessions) { [self] ids in try await expireSessions(ids) }
+        // Temp files of crashed local writes are never listed: swept here, an hour on.
+        if let local = objectStore as? LocalObjectStore { _ = try? local.removeStaleTempFiles(olderThan: 3600, now: now) }
         state.withLock { s in
             for p in r.deleted { if let id = ObjectGC.sstID(p) { s.retired.removeValue(forKey: id) } }
             s.gcDeletedObjects += UInt64(r.deleted.count)
