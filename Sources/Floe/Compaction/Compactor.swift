@@ -49,11 +49,21 @@ package final class Compactor: Sendable {
     package static func attach(objectStore: any ObjectStore, options: StoreOptions = .init()) async throws -> Compactor {
         let failpoints = try FailpointRegistry.forStore(options.failpoints)
         let manifest = ManifestStore(store: objectStore)
-        guard let base = try await manifest.loadVersion() else { throw FloeError.notAFloeStore("no manifest to compact") }
-        let v = try await manifest.commit(from: base, make: { base in
-            VersionDelta(sequence: base.sequence + 1, kind: .register, writerID: base.sequence + 1, committedEpoch: base.committedEpoch,
-                         safeEpoch: base.safeEpoch, timestampMillis: StateStore.nowMillis())
-        }, onNewer: { _ in nil }, lost: { FloeError.staleCompaction("could not register: \($0)") })
+        var attempt = 0
+        var v: Version
+        while true {
+            guard let base = try await manifest.loadVersion() else { throw FloeError.notAFloeStore("no manifest to compact") }
+            do {
+                v = try await manifest.commit(from: base, make: { base in
+                    VersionDelta(sequence: base.sequence + 1, kind: .register, writerID: base.sequence + 1, committedEpoch: base.committedEpoch,
+                                 safeEpoch: base.safeEpoch, timestampMillis: StateStore.nowMillis())
+                }, onNewer: { _ in nil }, lost: { FloeError.staleCompaction("could not register: \($0)") })
+                break
+            } catch FloeError.staleCompaction where attempt < 3 {
+                // The store moved on past two checkpoints between the load and the append: load again.
+                attempt += 1
+            }
+        }
         let c = Compactor(objectStore: objectStore, options: options, sessionID: v.sequence, version: v, failpoints: failpoints)
         try await SessionLease.renew(c.sessionID, in: objectStore)
         c.startHeartbeat()

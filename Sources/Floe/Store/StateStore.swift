@@ -111,23 +111,34 @@ public final class StateStore: Sendable {
         try validate(options)
         let failpoints = try FailpointRegistry.forStore(options.failpoints)
         let manifest = ManifestStore(store: objectStore)
-        let base: Version
+        var attempt = 0
+        var version: Version
         var checkpointSequence: UInt64 = 0
-        if let loaded = try await manifest.load() {
-            base = loaded.version
-            checkpointSequence = loaded.checkpoint
-        } else {
-            guard options.createIfMissing else { throw FloeError.notAFloeStore("no manifest and createIfMissing is false") }
-            let stray = try await objectStore.list(prefix: "")
-            guard stray.isEmpty else {
-                throw FloeError.notAFloeStore("\(stray.count) objects but no manifest (first: \(stray[0].path))")
+        while true {
+            let base: Version
+            if let loaded = try await manifest.load() {
+                base = loaded.version
+                checkpointSequence = loaded.checkpoint
+            } else {
+                guard options.createIfMissing else { throw FloeError.notAFloeStore("no manifest and createIfMissing is false") }
+                let stray = try await objectStore.list(prefix: "")
+                guard stray.isEmpty else {
+                    throw FloeError.notAFloeStore("\(stray.count) objects but no manifest (first: \(stray[0].path))")
+                }
+                base = .empty
             }
-            base = .empty
+            do {
+                version = try await manifest.commit(from: base, make: { base in
+                    VersionDelta(sequence: base.sequence + 1, kind: .open, writerID: base.sequence + 1, committedEpoch: base.committedEpoch,
+                                 safeEpoch: base.safeEpoch, timestampMillis: nowMillis())
+                }, onNewer: { _ in nil }, lost: { FloeError.fenced("could not append an open record: \($0)") })
+                break
+            } catch FloeError.fenced where attempt < 3 {
+                // The store moved on past two checkpoints between the load and the append
+                // (another writer committing fast): load again.
+                attempt += 1
+            }
         }
-        let version = try await manifest.commit(from: base, make: { base in
-            VersionDelta(sequence: base.sequence + 1, kind: .open, writerID: base.sequence + 1, committedEpoch: base.committedEpoch,
-                         safeEpoch: base.safeEpoch, timestampMillis: nowMillis())
-        }, onNewer: { _ in nil }, lost: { FloeError.fenced("could not append an open record: \($0)") })
         let store = StateStore(objectStore: objectStore, options: options, version: version,
                                checkpointSequence: checkpointSequence, failpoints: failpoints)
         // A store reopened again and again (a crash loop) commits nothing, so only
