@@ -246,15 +246,7 @@ public final class LocalObjectStore: ObjectStore {
         var removed = 0
         for dir in ["data", "manifest", "leases"] {
             let fsPath = fileSystemPath(dir)
-            let names: [String]
-            do {
-                names = try fileSystem.directoryEntries(fsPath)
-            } catch where error.code == ENOENT || error.code == ENOTDIR {
-                continue
-            } catch {
-                throw FloeError.io(path: fsPath, reason: error.reason)
-            }
-            for name in names where name.hasSuffix(ObjectPath.tempSuffix) {
+            for name in try entries(fsPath) where name.hasSuffix(ObjectPath.tempSuffix) {
                 let file = fsPath + "/" + name
                 guard let status = try? fileSystem.status(atPath: file, followSymlinks: false),
                       status.kind == .regularFile, now - status.modified > seconds else { continue }
@@ -366,20 +358,23 @@ public final class LocalObjectStore: ObjectStore {
                     reason: "object is \(size) bytes, range \(range.lowerBound)..<\(range.upperBound) runs past its end")
     }
 
+    /// The names in directory `fsPath`; none if it does not exist (or is not a directory).
+    private func entries(_ fsPath: String) throws -> [String] {
+        do {
+            return try fileSystem.directoryEntries(fsPath)
+        } catch where error.code == ENOENT || error.code == ENOTDIR {
+            return []
+        } catch {
+            throw FloeError.io(path: fsPath, reason: error.reason)
+        }
+    }
+
     /// Lists one directory: matching regular files go to `objects`, child
     /// directories that may hold matches go to `subdirectories`.
     private func scan(directory relative: String, prefix: String,
                       objects: inout [ObjectInfo], subdirectories: inout [String]) throws {
         let fsPath = relative.isEmpty ? root : fileSystemPath(relative)
-        let names: [String]
-        do {
-            names = try fileSystem.directoryEntries(fsPath)
-        } catch where error.code == ENOENT || error.code == ENOTDIR {
-            return
-        } catch {
-            throw FloeError.io(path: fsPath, reason: error.reason)
-        }
-        for name in names {
+        for name in try entries(fsPath) {
             let path = relative.isEmpty ? name : relative + "/" + name
             let status: FileStatus
             do {
