@@ -29,6 +29,8 @@ public final class StateStore: Sendable {
         /// Inputs of running compactions, so concurrent picks do not collide.
         var compactionBusy: Set<UInt64> = []
         var compactionError: FloeError?
+        /// The error of each background lane whose last attempt failed (see `setCompactionError`).
+        var laneErrors: [Int: FloeError] = [:]
         var worstStallMicros: UInt64 = 0
         var stallMicros: UInt64 = 0
         var gcDeletedObjects: UInt64 = 0
