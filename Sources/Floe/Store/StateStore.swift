@@ -527,16 +527,18 @@ public final class StateStore: Sendable {
     // MARK: read path
 
     /// Checks that `epoch` is readable and captures the version and own memtables a read needs.
-    private func readView(_ epoch: Epoch, freezeOpen: Bool) throws -> (Version, [FrozenMemtable], direct: (MemtableEntry, [UInt8])?) {
+    /// The version is pinned under the store's lock, where it is captured: see `scan`.
+    private func readView(_ epoch: Epoch, freezeOpen: Bool) throws -> (Version, [FrozenMemtable], pin: VersionPin) {
         try state.withLock { s in
             if s.closed { throw FloeError.closed }
             let v = s.version
             try checkRetained(epoch, v)
-            guard epoch > v.committedEpoch else { return (v, [], nil) }
+            let pin = VersionPin(version: v, epoch: epoch, registry: pins)
+            guard epoch > v.committedEpoch else { return (v, [], pin) }
             var mems: [FrozenMemtable] = []
             for m in s.open.reversed() where m.epoch <= epoch { mems.append(m.freeze()) }
             for m in s.sealed.reversed() where m.mem.epoch <= epoch { mems.append(m.mem) }
-            return (v, mems, nil)
+            return (v, mems, pin)
         }
     }
 
@@ -613,10 +615,15 @@ public final class StateStore: Sendable {
     /// Rows of `table` with `from <= key < to` at `epoch`, in key order (nil bounds
     /// are open). Streams: see `ScanResult`. Visibility and errors as for `get`.
     public func scan(_ table: TableID, from: [UInt8]?, to: [UInt8]?, epoch: Epoch) async throws -> ScanResult {
-        let (v, mems, _) = try readView(epoch, freezeOpen: true)
-        // The pin keeps the scanned SSTs safe from object GC while the scan lives.
+        // The pin keeps the scanned SSTs safe from object GC while the scan lives. It is
+        // taken under the lock that captures the version: pinned after it, a compaction
+        // could retire the version's SSTs and a GC pass (zero grace) delete them in between.
+        // Under the lock, a GC pass either sees the pin (it reads the pins after its own
+        // look at the state) or captured a version no newer than this one, whose SSTs it
+        // keeps as live, in flight, or written after its start.
+        let (v, mems, pin) = try readView(epoch, freezeOpen: true)
         return ScanResult(reader: reader, table: table.raw, from: from ?? [], to: to, epoch: epoch,
-                          memtables: mems, runs: v.l0 + v.levels, pin: VersionPin(version: v, epoch: epoch, registry: pins))
+                          memtables: mems, runs: v.l0 + v.levels, pin: pin)
     }
 
     /// The newest committed epoch.
