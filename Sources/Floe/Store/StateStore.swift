@@ -579,7 +579,7 @@ public final class StateStore: Sendable {
             }
             switch fast {
             case let .answer(value): return value
-            case let .fetch(probe, v): return try await PointReader.finish(probe, reader: reader, version: v, table: table, key: key, epoch: epoch)
+            case let .fetch(probe, v): return try await finishGet(probe, v, table, key, epoch)
             case .locked: break
             }
         }
@@ -600,7 +600,23 @@ public final class StateStore: Sendable {
         // Everything cached: answer without another async call.
         let probe = PointReader.probeCached(reader: reader, version: view.0, memtables: view.1, table: table, key: key, epoch: epoch)
         if case let .answer(value) = probe { return value }
-        return try await PointReader.finish(probe, reader: reader, version: view.0, table: table, key: key, epoch: epoch)
+        return try await finishGet(probe, view.0, table, key, epoch)
+    }
+
+    /// Reads what `probe` left to fetch from `v`. A get holds no pin: an SST of `v`
+    /// can be dropped by a compaction and deleted by an object GC pass with a grace
+    /// shorter than the read (an explicit `collectGarbage(graceSeconds: 0)`) while
+    /// the get runs. An SST found missing after the store's version moved on is
+    /// that, not damage: the get starts over on the newer version, which holds the
+    /// same data at `epoch` (or throws `epochNotRetained` if `epoch` left the
+    /// window). Missing from the current version, it is `objectNotFound`.
+    private func finishGet(_ probe: PointReader.Probe, _ v: Version, _ table: TableID, _ key: [UInt8], _ epoch: Epoch) async throws -> [UInt8]? {
+        do {
+            return try await PointReader.finish(probe, reader: reader, version: v, table: table, key: key, epoch: epoch)
+        } catch let FloeError.objectNotFound(path) {
+            guard currentVersion.sequence != v.sequence else { throw FloeError.objectNotFound(path) }
+            return try await get(table, key: key, epoch: epoch)
+        }
     }
 
     /// Where a get of a committed epoch got without the store's lock.
