@@ -183,10 +183,25 @@ public final class StateStore: Sendable {
         return s.open.count - 1
     }
 
+    /// The longest key a write accepts: 16 MiB.
+    public static let maxKeyBytes = 16 << 20
+    /// The longest value a write accepts: 1 GiB. Memtable entries hold lengths in 32
+    /// bits, and a block holding one entry (compressed whole) must stay below 2 GiB.
+    public static let maxValueBytes = 1 << 30
+
+    /// Throws `invalidArgument` for a key or value longer than the limits above.
+    static func checkEntrySize(key: Int, value: Int) throws {
+        if key > maxKeyBytes { throw FloeError.invalidArgument("key of \(key) bytes is longer than the limit of \(maxKeyBytes) bytes") }
+        if value > maxValueBytes {
+            throw FloeError.invalidArgument("value of \(value) bytes is longer than the limit of \(maxValueBytes) bytes")
+        }
+    }
+
     /// Writes `value` for `key` in `table` at `epoch`.
-    /// Throws `epochCommitted`, `epochSealed`, `epochRegressed` (epochs must not go
-    /// backwards), `memoryBudgetExceeded` (once the memtable budget is spent), `fenced`
-    /// or `closed`; a rejected write changes nothing.
+    /// Throws `invalidArgument` for a key over `maxKeyBytes` or a value over
+    /// `maxValueBytes`, `epochCommitted`, `epochSealed`, `epochRegressed` (epochs must
+    /// not go backwards), `memoryBudgetExceeded` (once the memtable budget is spent),
+    /// `fenced` or `closed`; a rejected write changes nothing.
     public func put(_ table: TableID, key: [UInt8], value: [UInt8], epoch: Epoch) throws {
         try apply(table.raw, key, Block.kindPut, value, epoch)
     }
@@ -197,6 +212,7 @@ public final class StateStore: Sendable {
     }
 
     private func apply(_ table: UInt32, _ key: [UInt8], _ kind: UInt8, _ value: [UInt8], _ epoch: Epoch) throws {
+        try StateStore.checkEntrySize(key: key.count, value: value.count)
         let budget = options.memtableBudgetBytes
         try state.withLock { s in
             try StateStore.checkWritable(s, epoch)
@@ -214,6 +230,7 @@ public final class StateStore: Sendable {
     /// Applies every operation of `batch` at `epoch`, all or nothing. Errors as for `put`.
     public func write(_ batch: WriteBatch, epoch: Epoch) throws {
         guard !batch.isEmpty else { return }
+        for op in batch.ops { try StateStore.checkEntrySize(key: op.keyLength, value: op.valueLength) }
         let budget = options.memtableBudgetBytes
         try state.withLock { s in
             try StateStore.checkWritable(s, epoch)
