@@ -173,7 +173,7 @@ import Glibc
         var pipeline = try CheckpointPipeline(store: store, depth: 2)
         pipeline.taskStartHook = { _ in try? await Task.sleep(for: .milliseconds(2)) }
         var model: [ModelKey: [UInt8]] = [:]
-        for round in 0..<30 {
+        for round in 0..<20 {
             let (accepted, refused, error) = MemtableBudgetTests.fill(store, table: 1, epoch: pipeline.epoch, from: round * 100_000)
             #expect(MemtableBudgetTests.isBudgetError(error), "round \(round)")
             model.merge(accepted) { _, new in new }
