@@ -34,6 +34,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "FloeTests", dependencies: ["Floe"]),
+        // Unit tests of the `floe` tool's own logic (the crash-test oracle).
+        .testTarget(name: "FloeCLITests", dependencies: ["floe", "Floe"]),
     ],
     swiftLanguageModes: [.v6]
 )

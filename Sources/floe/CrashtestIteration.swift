@@ -31,9 +31,11 @@ struct CrashtestIteration {
 
     var crashedAtFailpoint: Bool { arm?.kind == .crash && fired }
     var isClean: Bool { report.isClean && workerProblems.isEmpty }
-    /// A failure other than a lost or partially visible epoch.
+    /// A failure other than a lost or partially visible epoch. Every iteration that is
+    /// not clean counts as at least one kind, so a run with one never passes.
     var isVerificationFailure: Bool {
         !workerProblems.isEmpty || !report.wrongKeys.isEmpty || !report.problems.isEmpty
+            || (!isClean && report.lostEpochs.isEmpty && report.partialKeys.isEmpty)
     }
 
     var endedHow: String {

@@ -208,13 +208,16 @@ final class CrashtestRunner {
         }
         let rep = r.report
         if !rep.lostEpochs.isEmpty {
-            out.append("  lost committed epochs: \(rep.lostEpochs.map(String.init).joined(separator: ", ")) were acknowledged, "
-                + "the store recovered epoch \(rep.recovered.map(String.init) ?? "?")")
+            let below = rep.recovered.map { $0 < rep.baseEpoch } ?? false
+            out.append("  lost committed epochs: \(rep.lostEpochs.map(String.init).joined(separator: ", ")) were "
+                + (below ? "verified before this iteration (base \(rep.baseEpoch)) or acknowledged" : "acknowledged")
+                + ", the store recovered epoch \(rep.recovered.map(String.init) ?? "?")")
         }
         list("partially visible", rep.partialKeys)
         list("wrong", rep.wrongKeys)
         list("problem", rep.problems)
         list("worker", r.workerProblems)
+        if out.count == 2 { out.append("  problem: the recovered store was not checked against the oracle") }
         if let arm = r.arm { out.append("  failpoint armed: \(Failpoints.environmentVariable)=\(arm.environment)") }
         out.append("  the store and oracle as the check found them: \(root)/store, \(root)/oracle.log; "
             + "the state before this iteration: \(root)/replay")

@@ -18,6 +18,12 @@ enum CrashtestSabotage: String, ExpressibleByArgument, Sendable, CaseIterable {
     /// acknowledge, stop. The parent must report the key as partially visible
     /// (a write of the recovered epoch is missing).
     case missingWrite = "missing-write"
+    /// Commit and acknowledge the first epoch, record it in the oracle as the
+    /// verified base (as the harness's cut does after a clean check), then put the
+    /// store's files back as they were before that epoch and stop: the store
+    /// recovers below the verified epoch with nothing acknowledged in the
+    /// iteration. The parent must report the verified epoch as lost.
+    case belowVerified = "below-verified"
     /// Not a breach: commit and acknowledge the first epoch, then leave half of the
     /// next intent record in the oracle, as a kill inside an append would. The
     /// parent must ignore the torn record and pass.

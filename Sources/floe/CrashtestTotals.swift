@@ -25,7 +25,12 @@ struct CrashtestTotals {
     var unfiredFailpoints = 0
     var wallSeconds = 0.0
 
-    var passed: Bool { lostCommittedEpochs == 0 && partiallyVisibleEpochs == 0 && verificationFailures == 0 && unfiredFailpoints == 0 }
+    /// Iterations whose check was not clean, whatever kind of failure it found.
+    var violations = 0
+
+    var passed: Bool {
+        violations == 0 && lostCommittedEpochs == 0 && partiallyVisibleEpochs == 0 && verificationFailures == 0 && unfiredFailpoints == 0
+    }
 
     mutating func add(_ it: CrashtestIteration, compactionsAdded: UInt64) {
         iterations += 1
@@ -42,6 +47,7 @@ struct CrashtestTotals {
         lostCommittedEpochs += r.lostEpochs.count
         if !r.partialKeys.isEmpty { partiallyVisibleEpochs += 1 }
         if it.isVerificationFailure { verificationFailures += 1 }
+        if !it.isClean { violations += 1 }
         keysChecked += r.keysChecked
         rowsScanned += r.rowsScanned
         if it.tornBytes > 0 { tornTails += 1 }

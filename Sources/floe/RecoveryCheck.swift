@@ -15,8 +15,10 @@ struct RecoveryReport {
     /// of the universe differ between its state and R's: what the exact comparison
     /// would have caught had that epoch been (partly) visible.
     var alternative: (epoch: UInt64, differingKeys: Int)?
-    /// Acknowledged epochs above R.
+    /// Committed epochs above R: acknowledged ones, and the verified base epoch when R is below it.
     var lostEpochs: [UInt64] = []
+    /// The verified epoch this iteration started from (the oracle's base).
+    var baseEpoch: UInt64 = 0
     /// Keys showing a value written by an epoch above R, or missing a write of an epoch at or below R.
     var partialKeys: [String] = []
     /// Keys with a value that belongs to no epoch of the history, or missing.
@@ -28,19 +30,27 @@ struct RecoveryReport {
     /// The oracle's state and metadata at R, when R is an epoch of the history.
     var expected: (state: StoreState, metadata: [String: [UInt8]])?
 
-    var isClean: Bool { lostEpochs.isEmpty && partialKeys.isEmpty && wrongKeys.isEmpty && problems.isEmpty }
+    /// Clean only when the recovered state was actually compared with the oracle's
+    /// (`expected` is set) and nothing differed: a state that could not be checked
+    /// is never clean.
+    var isClean: Bool {
+        recovered != nil && expected != nil && lostEpochs.isEmpty && partialKeys.isEmpty && wrongKeys.isEmpty && problems.isEmpty
+    }
 }
 
 /// The harness's check of a recovered store (`floe crashtest` step b and c).
 enum RecoveryCheck {
     /// Opens the store at `storePath` in this process (background work off), then:
-    /// R must satisfy `lastAcked <= R <= lastAttempted` and be an epoch the history
-    /// can produce; `get` of every key of the universe and a full scan of every
+    /// R must satisfy `baseEpoch <= lastAcked <= R <= lastAttempted` and be an epoch
+    /// the history can produce (below the verified base epoch is a lost committed
+    /// epoch, whether or not this iteration acknowledged anything; any R whose state
+    /// cannot be checked is a problem); `get` of every key of the universe and a full scan of every
     /// table at R must equal the oracle's state at R exactly; the committed metadata
     /// must equal the oracle's; and `StoreVerifier` (what `floe verify` runs) must
     /// find no problem.
     static func run(storePath: String, history: OracleHistory, workload: CrashtestWorkload) async -> RecoveryReport {
         var r = RecoveryReport(lastAcked: history.lastAcked, lastAttempted: history.lastAttempted, openEpoch: history.openEpoch)
+        r.baseEpoch = history.baseEpoch
         let store: StateStore
         do {
             store = try await StateStore.open(objectStore: try LocalObjectStore(root: storePath), options: CrashtestWorkload.verifyOptions)
@@ -51,15 +61,21 @@ enum RecoveryCheck {
         let epoch = store.committedEpoch
         r.recovered = epoch
         r.compactions = store.statistics.compactions
-        r.lostEpochs = history.ackedEpochs(above: epoch)
+        // The base was verified in the store before this iteration: it is committed
+        // too, and losing it counts even when this iteration acknowledged nothing.
+        r.lostEpochs = (epoch < history.baseEpoch ? [history.baseEpoch] : []) + history.ackedEpochs(above: epoch)
         if epoch > history.lastAttempted {
             r.problems.append("recovered epoch \(epoch) is above the last epoch the worker attempted (\(history.lastAttempted))")
         }
         if let expected = history.state(at: epoch) {
             r.expected = expected
             await compare(store, epoch, expected, history, workload, &r)
-        } else if epoch >= history.lastAcked && epoch <= history.lastAttempted {
-            r.problems.append("recovered epoch \(epoch) is not an epoch of the history (it was aborted, or never attempted)")
+        } else if epoch < history.baseEpoch {
+            r.problems.append("recovered epoch \(epoch) is below the verified epoch \(history.baseEpoch) this iteration started from; "
+                + "its state cannot be checked")
+        } else if epoch <= history.lastAttempted {
+            r.problems.append("recovered epoch \(epoch) is not an epoch of the history (it was aborted, or never attempted); "
+                + "its state cannot be checked")
         }
         try? await store.close()
         do {

@@ -29,6 +29,7 @@ final class WorkerSession {
     static let maxAttempts = 20
 
     let storePath: String
+    let oraclePath: String
     let iteration: Int
     let workload: CrashtestWorkload
     let killAfterOps: UInt64?
@@ -62,6 +63,7 @@ final class WorkerSession {
             throw WorkerFailure.error("the oracle does not end at a verified state (the harness rewrites it before each worker)")
         }
         self.storePath = storePath
+        self.oraclePath = oraclePath
         self.iteration = iteration
         self.workload = workload
         self.killAfterOps = killAfterOps
@@ -76,6 +78,8 @@ final class WorkerSession {
         oracle = try DurableFile(appendingTo: oraclePath)
         counter = try SharedCounter(path: opsCounterPath)
         failpoints = try Failpoints.process()
+        // The store's files at the verified epoch, before this worker opens it (hard links: see StoreMirror).
+        if sabotage == .belowVerified { try Self.sabotageCopy(storePath).update() }
         store = try await Self.open(storePath, options, tolerateInjected: failpoint != nil)
         guard store.committedEpoch == committedEpoch else {
             throw WorkerFailure.error("the store opened at epoch \(store.committedEpoch), the oracle's verified epoch is \(committedEpoch)")
@@ -180,7 +184,7 @@ final class WorkerSession {
             logged[planted.key] = nil
         case .missingWrite?:
             logged[planted.key] = .some(planted.value)
-        case .lostAck?, .tornTail?, nil:
+        case .lostAck?, .tornTail?, .belowVerified?, nil:
             break
         }
         try oracle.append(OracleLog.frame(.intent(epoch: epoch, metadata: metadata, writes: logged)))
@@ -199,6 +203,14 @@ final class WorkerSession {
                                                 writes: [planted.key: .some(planted.value)])
                 try oracle.append(OracleLog.frame(later))
                 stop("sabotage early-write: epoch \(epoch) committed a write the oracle gives to epoch \(next)")
+            case .belowVerified?:
+                let metadata = store.committedMetadata
+                try? await store.close()
+                let copy = Self.sabotageCopy(storePath)
+                try copy.restore()
+                try removeTree(copy.mirror)
+                try OracleLog.rewrite(oraclePath, [.base(epoch: epoch, metadata: metadata, rows: pending)])
+                stop("sabotage below-verified: epoch \(epoch) recorded as verified, the store put back to its files from before it")
             case .tornTail?:
                 let frame = OracleLog.frame(.intent(epoch: epoch + 1, metadata: metadata, writes: [planted.key: .some(planted.value)]))
                 try oracle.append(Array(frame.prefix(frame.count / 2)))
@@ -264,6 +276,11 @@ final class WorkerSession {
                     + "expected \(committedEpoch) or \(epoch)")
             }
         }
+    }
+
+    /// Where the `below-verified` sabotage keeps the store's files from before its epoch.
+    private static func sabotageCopy(_ storePath: String) -> StoreMirror {
+        StoreMirror(source: storePath, mirror: storePath + ".before-sabotage")
     }
 
     private static func open(_ path: String, _ options: StoreOptions, tolerateInjected: Bool) async throws -> StateStore {

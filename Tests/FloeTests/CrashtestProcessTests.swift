@@ -135,6 +135,7 @@ import Testing
     @Test(arguments: [
         ("lost-ack", "lost_committed_epochs"), ("unlogged-write", "verification_failures"),
         ("early-write", "partially_visible_epochs"), ("missing-write", "partially_visible_epochs"),
+        ("below-verified", "lost_committed_epochs"),
     ])
     func brokenOracleProtocolIsReportedWithAReplayThatReproducesIt(sabotage: String, counter: String) throws {
         let seed: UInt64 = 5
@@ -152,6 +153,12 @@ import Testing
         let detail = r.stdout.split(separator: "\n").first { $0.hasPrefix("  lost committed epochs:") || $0.hasPrefix("  wrong:")
             || $0.hasPrefix("  partially visible:") }
         #expect(detail != nil, context)
+        if sabotage == "below-verified" {
+            // Nothing was acknowledged in the iteration: what is lost is the verified base.
+            #expect(r.result["acked_epochs"] == "0", context)
+            #expect(detail?.contains("were verified before this iteration (base 1)") == true, context)
+            #expect(r.stdout.contains("recovered epoch 0 is below the verified epoch 1"), context)
+        }
         if sabotage == "early-write" || sabotage == "missing-write" {
             #expect(detail?.contains(sabotage == "early-write" ? "shows the write of epoch 2 > R" : "misses the write of epoch 1 <= R") == true, context)
         }

@@ -19,6 +19,12 @@ import Synchronization
 /// - `createIfAbsent` is atomic across threads and processes (`link(2)` fails
 ///   with `EEXIST` for all but one caller).
 /// - Temp files (`.tmp` suffix) are never listed; a crash may leave them behind.
+/// - A directory whose fsync failed is never trusted again by this instance:
+///   every later write that must fsync it throws `FloeError.io`. Linux reports
+///   a writeback error to one fsync only and may drop the unsynced state with it,
+///   so a retried fsync can succeed although the earlier names were never made
+///   durable; a retry would then report as durable an object that a power cut can
+///   still take away. Open a new instance (after checking the disk) to go on.
 ///
 /// Reads go through a bounded cache of open descriptors. Writes and deletes made
 /// through this instance invalidate it; a file replaced or deleted by another
@@ -45,6 +51,8 @@ public final class LocalObjectStore: ObjectStore {
     /// Directories (file system paths) whose chain of names up to `root` this
     /// instance has fsynced: see `makeNameDurable`.
     private let durableDirectories = Lock<Set<String>>([])
+    /// Directories (file system paths) whose fsync failed: never trusted again (see the type's guarantees).
+    private let failedDirectories = Lock<Set<String>>([])
 
     /// Default bound on cached read descriptors.
     static let defaultDescriptorCacheCapacity = 256
@@ -276,16 +284,33 @@ public final class LocalObjectStore: ObjectStore {
     /// (whose `mkdir` found it present, or that died before syncing its parent)
     /// could vanish in a power cut together with every object in it.
     private func makeNameDurable(inDirectory dir: String) throws {
-        try Self.check(dir) { () throws(FileSystemError) in try fileSystem.fsyncDirectory(dir) }
+        try fsyncTrusted(dir)
         if durableDirectories.withLock({ $0.contains(dir) }) { return }
         var current = dir
         while current.utf8.count > root.utf8.count {
             current = directory(of: current)
             let ancestor = current.isEmpty ? "/" : current
-            try Self.check(ancestor) { () throws(FileSystemError) in try fileSystem.fsyncDirectory(ancestor) }
+            try fsyncTrusted(ancestor)
         }
         // Only now: a concurrent writer into `dir` must not skip the ancestors before they are synced.
         durableDirectories.withLock { _ = $0.insert(dir) }
+    }
+
+    /// Fsyncs the directory `dir`, unless an fsync of it failed before in this
+    /// instance: then (and when this one fails) it throws `FloeError.io`, and `dir`
+    /// stays failed. A later success cannot be trusted to cover the changes the
+    /// failed fsync was for (Linux reports a writeback error once).
+    private func fsyncTrusted(_ dir: String) throws {
+        if failedDirectories.withLock({ $0.contains(dir) }) {
+            throw FloeError.io(path: dir, reason: "fsync: an earlier fsync of this directory failed; "
+                + "names in it may not be durable and a later fsync cannot tell, so this store instance writes no more into it")
+        }
+        do {
+            try fileSystem.fsyncDirectory(dir)
+        } catch {
+            if error.call == "fsync" { failedDirectories.withLock { _ = $0.insert(dir) } }
+            throw FloeError.io(path: dir, reason: error.reason)
+        }
     }
 
     /// Writes `bytes` to a fresh, fsynced temp file in the target's directory

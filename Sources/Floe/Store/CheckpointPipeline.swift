@@ -10,6 +10,10 @@
 /// - Commits happen in epoch order, each with the metadata given for its epoch.
 /// - At most `depth` sealed epochs are in flight; `endEpoch` waits for the
 ///   oldest before it hands over another one.
+/// - A handed-over epoch counts as in flight for `StateStore.waitForWriteBudget`
+///   from `endEpoch` until its commit task ends (committed or failed), also
+///   before its tasks have started: "wait for budget, then retry the write"
+///   waits for the pipeline instead of throwing `memoryBudgetExceeded`.
 /// - After a sync or commit fails, no later epoch of this pipeline commits: the
 ///   error is rethrown by `endEpoch` or `drain`, and the pipeline is spent (every
 ///   later call rethrows it). The store still holds exactly the epochs committed
@@ -36,8 +40,11 @@ public struct CheckpointPipeline {
     public let store: StateStore
     /// The most sealed epochs in flight at once.
     public let depth: Int
-    /// The epoch being written: pass it to `put`, `delete` and `write`.
+    /// The epoch being written: pass it to `put`, `delete` and `write`. After
+    /// `Epoch.max` was handed over it stays `Epoch.max` (sealed: writes to it are refused).
     public private(set) var epoch: Epoch
+    /// `Epoch.max` was handed over: no epoch follows it, so `endEpoch` refuses to go on.
+    private var pastLastEpoch = false
     private var inflight: [InFlight] = []
     private var failure: Error?
     /// Runs first in each epoch's sync task; tests use it to start tasks late, the
@@ -45,34 +52,46 @@ public struct CheckpointPipeline {
     var taskStartHook: (@Sendable (Epoch) async -> Void)?
 
     /// Starts at the epoch after the store's committed one.
-    /// Throws `invalidArgument` when `depth < 1`.
+    /// Throws `invalidArgument` when `depth < 1` or the committed epoch is `Epoch.max`
+    /// (no epoch follows it).
     public init(store: StateStore, depth: Int = 2) throws {
         guard depth >= 1 else { throw FloeError.invalidArgument("checkpoint pipeline depth must be at least 1, not \(depth)") }
+        let committed = store.committedEpoch
+        guard committed < Epoch.max else {
+            throw FloeError.invalidArgument("the store's committed epoch is \(committed) (Epoch.max): no epoch follows it")
+        }
         self.store = store
         self.depth = depth
-        self.epoch = store.committedEpoch + 1
+        self.epoch = committed + 1
     }
 
     /// Seals the current epoch, hands its sync and commit (with `metadata`) to
     /// the background and moves on to the next epoch. If `depth` epochs were
     /// already in flight it first waits for the oldest, which it returns.
     /// Throws the seal's error (nothing is handed over then), or the error of the
-    /// waited-for epoch's sync or commit.
+    /// waited-for epoch's sync or commit; `invalidArgument` once `Epoch.max` was
+    /// handed over (the last epoch there is: `drain` commits it).
     @discardableResult
     public mutating func endEpoch(metadata: [String: [UInt8]] = [:]) async throws -> Completed? {
         if let failure { throw failure }
+        if pastLastEpoch {
+            throw FloeError.invalidArgument("epoch \(Epoch.max) (Epoch.max) was the last epoch: no epoch follows it to end")
+        }
         let start = ContinuousClock.now
         try store.seal(epoch: epoch)
         var done: Completed?
         if inflight.count >= depth { done = try await collectOldest() }
         let e = epoch, store = store
         let prevSync = inflight.last?.synced, prevCommit = inflight.last?.committed, hook = taskStartHook
+        // Released by the commit task however it ends: the tasks may not start for a while.
+        store.state.withLock { $0.inFlight += 1 }
         let synced = Task {
             await hook?(e)
             _ = try await prevSync?.value
             return try await store.sync(epoch: e)
         }
         let committed = Task {
+            defer { store.state.withLock { $0.inFlight -= 1 } }
             let r = try await synced.value
             _ = try await prevCommit?.value
             try await store.commit(epoch: e, r, metadata: metadata)
@@ -80,7 +99,7 @@ public struct CheckpointPipeline {
             return UInt64(d.components.seconds) * 1_000_000_000 + UInt64(d.components.attoseconds / 1_000_000_000)
         }
         inflight.append(InFlight(epoch: e, synced: synced, committed: committed))
-        epoch += 1
+        if epoch == Epoch.max { pastLastEpoch = true } else { epoch += 1 }
         return done
     }
 

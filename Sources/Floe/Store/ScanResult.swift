@@ -2,7 +2,9 @@
 ///
 /// Streaming: iteration loads SST blocks lazily through the block cache and
 /// never materialises the range. The sequence pins the version it was created
-/// from, so concurrent commits do not change what it yields. Iterating twice
+/// from, so concurrent commits do not change what it yields; the pin is its own
+/// (a snapshot's scan included) and keeps the version's SSTs from object GC until
+/// the sequence and every iterator made from it are gone. Iterating twice
 /// reads the range twice. Errors (corruption, missing object) are thrown from `next()`.
 public struct ScanResult: AsyncSequence, Sendable {
     public typealias Element = (key: [UInt8], value: [UInt8])

@@ -1,6 +1,8 @@
 /// A consistent, immutable view of the store at one committed epoch. While it is
 /// alive (until `release()` or deinit), the epoch stays readable and compaction
-/// keeps the versions it needs. Reads never see later commits.
+/// keeps the versions it needs. Reads never see later commits. A scan made from
+/// it holds a pin of its own: it stays readable (its SSTs safe from object GC)
+/// while the scan lives, whether or not the snapshot was released meanwhile.
 public final class Snapshot: Sendable {
     /// The epoch this snapshot reads at.
     public let epoch: Epoch
@@ -20,11 +22,16 @@ public final class Snapshot: Sendable {
     }
 
     /// Rows of `table` in `[from, to)` at the snapshot's epoch; nil bounds are open.
+    /// The scan pins the snapshot's version itself (see `ScanResult`), so `release()`
+    /// does not end it.
     public func scan(_ table: TableID, from: [UInt8]?, to: [UInt8]?) -> ScanResult {
         ScanResult(reader: reader, table: table.raw, from: from ?? [], to: to, epoch: epoch,
-                   memtables: [], runs: pin.version.l0 + pin.version.levels, pin: pin)
+                   memtables: [], runs: pin.version.l0 + pin.version.levels, pin: pin.duplicate())
     }
 
-    /// Unpins the epoch. Idempotent; reads after release still work on the held version.
+    /// Unpins the epoch. Idempotent. Scans made before keep their own pins; other
+    /// reads after release work on the held version only as long as object GC has
+    /// not deleted its SSTs (after a later compaction and the GC grace):
+    /// they may then throw `objectNotFound`.
     public func release() { pin.release() }
 }

@@ -29,6 +29,8 @@ public final class StateStore: Sendable {
         /// Inputs of running compactions, so concurrent picks do not collide.
         var compactionBusy: Set<UInt64> = []
         var compactionError: FloeError?
+        /// The error of each background lane whose last attempt failed (see `setCompactionError`).
+        var laneErrors: [Int: FloeError] = [:]
         var worstStallMicros: UInt64 = 0
         var stallMicros: UInt64 = 0
         var gcDeletedObjects: UInt64 = 0
@@ -186,10 +188,25 @@ public final class StateStore: Sendable {
         return s.open.count - 1
     }
 
+    /// The longest key a write accepts: 16 MiB.
+    public static let maxKeyBytes = 16 << 20
+    /// The longest value a write accepts: 1 GiB. Memtable entries hold lengths in 32
+    /// bits, and a block holding one entry (compressed whole) must stay below 2 GiB.
+    public static let maxValueBytes = 1 << 30
+
+    /// Throws `invalidArgument` for a key or value longer than the limits above.
+    static func checkEntrySize(key: Int, value: Int) throws {
+        if key > maxKeyBytes { throw FloeError.invalidArgument("key of \(key) bytes is longer than the limit of \(maxKeyBytes) bytes") }
+        if value > maxValueBytes {
+            throw FloeError.invalidArgument("value of \(value) bytes is longer than the limit of \(maxValueBytes) bytes")
+        }
+    }
+
     /// Writes `value` for `key` in `table` at `epoch`.
-    /// Throws `epochCommitted`, `epochSealed`, `epochRegressed` (epochs must not go
-    /// backwards), `memoryBudgetExceeded` (once the memtable budget is spent), `fenced`
-    /// or `closed`; a rejected write changes nothing.
+    /// Throws `invalidArgument` for a key over `maxKeyBytes` or a value over
+    /// `maxValueBytes`, `epochCommitted`, `epochSealed`, `epochRegressed` (epochs must
+    /// not go backwards), `memoryBudgetExceeded` (once the memtable budget is spent),
+    /// `fenced` or `closed`; a rejected write changes nothing.
     public func put(_ table: TableID, key: [UInt8], value: [UInt8], epoch: Epoch) throws {
         try apply(table.raw, key, Block.kindPut, value, epoch)
     }
@@ -200,6 +217,7 @@ public final class StateStore: Sendable {
     }
 
     private func apply(_ table: UInt32, _ key: [UInt8], _ kind: UInt8, _ value: [UInt8], _ epoch: Epoch) throws {
+        try StateStore.checkEntrySize(key: key.count, value: value.count)
         let budget = options.memtableBudgetBytes
         try state.withLock { s in
             try StateStore.checkWritable(s, epoch)
@@ -217,6 +235,7 @@ public final class StateStore: Sendable {
     /// Applies every operation of `batch` at `epoch`, all or nothing. Errors as for `put`.
     public func write(_ batch: WriteBatch, epoch: Epoch) throws {
         guard !batch.isEmpty else { return }
+        for op in batch.ops { try StateStore.checkEntrySize(key: op.keyLength, value: op.valueLength) }
         let budget = options.memtableBudgetBytes
         try state.withLock { s in
             try StateStore.checkWritable(s, epoch)
@@ -490,16 +509,18 @@ public final class StateStore: Sendable {
     // MARK: read path
 
     /// Checks that `epoch` is readable and captures the version and own memtables a read needs.
-    private func readView(_ epoch: Epoch, freezeOpen: Bool) throws -> (Version, [FrozenMemtable], direct: (MemtableEntry, [UInt8])?) {
+    /// The version is pinned under the store's lock, where it is captured: see `scan`.
+    private func readView(_ epoch: Epoch, freezeOpen: Bool) throws -> (Version, [FrozenMemtable], pin: VersionPin) {
         try state.withLock { s in
             if s.closed { throw FloeError.closed }
             let v = s.version
             try checkRetained(epoch, v)
-            guard epoch > v.committedEpoch else { return (v, [], nil) }
+            let pin = VersionPin(version: v, epoch: epoch, registry: pins)
+            guard epoch > v.committedEpoch else { return (v, [], pin) }
             var mems: [FrozenMemtable] = []
             for m in s.open.reversed() where m.epoch <= epoch { mems.append(m.freeze()) }
             for m in s.sealed.reversed() where m.mem.epoch <= epoch { mems.append(m.mem) }
-            return (v, mems, nil)
+            return (v, mems, pin)
         }
     }
 
@@ -540,7 +561,7 @@ public final class StateStore: Sendable {
             }
             switch fast {
             case let .answer(value): return value
-            case let .fetch(probe, v): return try await PointReader.finish(probe, reader: reader, version: v, table: table, key: key, epoch: epoch)
+            case let .fetch(probe, v): return try await finishGet(probe, v, table, key, epoch)
             case .locked: break
             }
         }
@@ -561,7 +582,23 @@ public final class StateStore: Sendable {
         // Everything cached: answer without another async call.
         let probe = PointReader.probeCached(reader: reader, version: view.0, memtables: view.1, table: table, key: key, epoch: epoch)
         if case let .answer(value) = probe { return value }
-        return try await PointReader.finish(probe, reader: reader, version: view.0, table: table, key: key, epoch: epoch)
+        return try await finishGet(probe, view.0, table, key, epoch)
+    }
+
+    /// Reads what `probe` left to fetch from `v`. A get holds no pin: an SST of `v`
+    /// can be dropped by a compaction and deleted by an object GC pass with a grace
+    /// shorter than the read (an explicit `collectGarbage(graceSeconds: 0)`) while
+    /// the get runs. An SST found missing after the store's version moved on is
+    /// that, not damage: the get starts over on the newer version, which holds the
+    /// same data at `epoch` (or throws `epochNotRetained` if `epoch` left the
+    /// window). Missing from the current version, it is `objectNotFound`.
+    private func finishGet(_ probe: PointReader.Probe, _ v: Version, _ table: TableID, _ key: [UInt8], _ epoch: Epoch) async throws -> [UInt8]? {
+        do {
+            return try await PointReader.finish(probe, reader: reader, version: v, table: table, key: key, epoch: epoch)
+        } catch let FloeError.objectNotFound(path) {
+            guard currentVersion.sequence != v.sequence else { throw FloeError.objectNotFound(path) }
+            return try await get(table, key: key, epoch: epoch)
+        }
     }
 
     /// Where a get of a committed epoch got without the store's lock.
@@ -576,10 +613,15 @@ public final class StateStore: Sendable {
     /// Rows of `table` with `from <= key < to` at `epoch`, in key order (nil bounds
     /// are open). Streams: see `ScanResult`. Visibility and errors as for `get`.
     public func scan(_ table: TableID, from: [UInt8]?, to: [UInt8]?, epoch: Epoch) async throws -> ScanResult {
-        let (v, mems, _) = try readView(epoch, freezeOpen: true)
-        // The pin keeps the scanned SSTs safe from object GC while the scan lives.
+        // The pin keeps the scanned SSTs safe from object GC while the scan lives. It is
+        // taken under the lock that captures the version: pinned after it, a compaction
+        // could retire the version's SSTs and a GC pass (zero grace) delete them in between.
+        // Under the lock, a GC pass either sees the pin (it reads the pins after its own
+        // look at the state) or captured a version no newer than this one, whose SSTs it
+        // keeps as live, in flight, or written after its start.
+        let (v, mems, pin) = try readView(epoch, freezeOpen: true)
         return ScanResult(reader: reader, table: table.raw, from: from ?? [], to: to, epoch: epoch,
-                          memtables: mems, runs: v.l0 + v.levels, pin: VersionPin(version: v, epoch: epoch, registry: pins))
+                          memtables: mems, runs: v.l0 + v.levels, pin: pin)
     }
 
     /// The newest committed epoch.

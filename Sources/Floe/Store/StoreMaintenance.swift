@@ -174,15 +174,22 @@ extension StateStore {
 
     /// Write stall: past `l0SlowdownSubLevels` a commit is delayed a little per extra
     /// sub-level; at `l0StopSubLevels` it waits for background compaction. A failed
-    /// compaction surfaces as `compactionFailed` instead of a hang. Returns microseconds stalled.
+    /// compaction (of any lane) surfaces as `compactionFailed` instead of a hang; a
+    /// fenced writer throws `fenced` at once (its lanes have stopped, so its L0 would
+    /// never shrink), a closed one `closed`. While it runs it counts as in flight, so
+    /// `waitForWriteBudget` waits for the commit that called it instead of giving up.
+    /// Returns microseconds stalled.
     func waitForL0Room() async throws -> UInt64 {
         let c = options.compaction
         guard c.background else { return 0 }
+        state.withLock { $0.inFlight += 1 }
+        defer { state.withLock { $0.inFlight -= 1 } }
         let t0 = StateStore.monotonicMicros()
         var slowed = false
         while true {
-            let (l0, err, closed) = state.withLock { ($0.version.l0.count, $0.compactionError, $0.closed) }
+            let (l0, err, closed, fenced) = state.withLock { ($0.version.l0.count, $0.compactionError, $0.closed, $0.fenced) }
             if closed { throw FloeError.closed }
+            if let fenced { throw FloeError.fenced(fenced) }
             if l0 >= c.l0StopSubLevels {
                 if let err { throw FloeError.compactionFailed(err.description) }
                 try await Task.sleep(for: .milliseconds(1))
@@ -221,7 +228,7 @@ extension StateStore {
             // DedicatedThreadExecutor); on the pool if the thread cannot be made.
             let thread = try? DedicatedThreadExecutor(name: "compaction lane \(worker)", nice: options.compaction.threadNice)
             tasks.append(Task.detached(executorPreference: thread, priority: .utility) {
-                await StateStore.backgroundLoop(store, runsGC: worker == 0, intraL0Only: intraL0Only)
+                await StateStore.backgroundLoop(store, lane: worker, runsGC: worker == 0, intraL0Only: intraL0Only)
                 // The loop ends at close, fencing or when the store was dropped: the thread goes with it.
                 thread?.shutdown()
             })
@@ -229,7 +236,7 @@ extension StateStore {
         self.worker.withLock { $0 = tasks }
     }
 
-    private static func backgroundLoop(_ weakStore: @Sendable () -> StateStore?, runsGC: Bool, intraL0Only: Bool) async {
+    private static func backgroundLoop(_ weakStore: @Sendable () -> StateStore?, lane: Int, runsGC: Bool, intraL0Only: Bool) async {
         var lastGC = StateStore.monotonicMicros()
         var lastFollow = lastGC
         var backoffMillis = 1
@@ -247,15 +254,15 @@ extension StateStore {
                                                        forMicros: UInt64(store.options.compaction.settleSeconds * 1e6))
                 didWork = try await store.compactOnce(idle: idle && !intraL0Only, settled: settled && !intraL0Only,
                                                       intraL0Only: intraL0Only) != nil
-                store.state.withLock { $0.compactionError = nil }
+                store.state.withLock { $0.setCompactionError(nil, lane: lane) }
                 backoffMillis = 1
             } catch FloeError.closed {
                 return
             } catch let e as FloeError {
-                store.state.withLock { $0.compactionError = e }
+                store.state.withLock { $0.setCompactionError(e, lane: lane) }
                 backoffMillis = min(1000, backoffMillis * 2)
             } catch {
-                store.state.withLock { $0.compactionError = .io(path: "compaction", reason: "\(error)") }
+                store.state.withLock { $0.setCompactionError(.io(path: "compaction", reason: "\(error)"), lane: lane) }
                 backoffMillis = min(1000, backoffMillis * 2)
             }
             let now = StateStore.monotonicMicros()
@@ -295,6 +302,21 @@ extension StateStore {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec) / 1000
+    }
+}
+
+extension StateStore.State {
+    /// Records the outcome of a background lane's last compaction attempt. Each lane
+    /// clears only its own error: another lane that succeeds (or finds nothing due)
+    /// must not hide a failing lane from a commit stalled on L0. `compactionError`
+    /// is the newest error of a lane whose last attempt failed, nil when none did.
+    mutating func setCompactionError(_ error: FloeError?, lane: Int) {
+        if let error {
+            laneErrors[lane] = error
+            compactionError = error
+        } else if laneErrors.removeValue(forKey: lane) != nil {
+            compactionError = laneErrors.min { $0.key < $1.key }?.value
+        }
     }
 }
 

@@ -50,6 +50,12 @@ final class VersionPin: Sendable {
         id = registry.pin(epoch, version)
     }
 
+    /// A new pin of the same version and epoch, released on its own: what a scan
+    /// made from a snapshot holds, so releasing the snapshot does not unpin the scan.
+    func duplicate() -> VersionPin {
+        VersionPin(version: version, epoch: epoch, registry: registry)
+    }
+
     func release() {
         if !released.exchange(true, ordering: .acquiringAndReleasing) { registry.release(id) }
     }
