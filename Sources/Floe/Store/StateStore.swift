@@ -330,6 +330,10 @@ public final class StateStore: Sendable {
     public func commit(epoch: Epoch, _ sync: SyncResult, metadata: [String: [UInt8]]) async throws {
         // On failure the epochs stay claimed by `sync`: retry with the same result
         // (checkpoint keeps its own result for that). A landed delta is recognised.
+        // In flight for its whole span, the wait for the commit lock included: a
+        // `waitForWriteBudget` meanwhile must wait for the memory this commit frees.
+        state.withLock { $0.inFlight += 1 }
+        defer { state.withLock { $0.inFlight -= 1 } }
         let stalled = try await waitForL0Room()
         try await commitLock.withLock { try await commitLocked(epoch: epoch, sync, metadata: metadata, stallMicros: stalled) }
     }
