@@ -1,4 +1,3 @@
-import Synchronization
 @testable import Floe
 
 /// An object store over another whose `createIfAbsent` of `manifest/` paths can
@@ -11,8 +10,8 @@ final class GatedObjectStore: ObjectStore {
         var holding = false
         var waiting: [CheckedContinuation<Void, Never>] = []
     }
-    // Sendable: every mutable field is behind this Mutex.
-    private let gate = Mutex(Gate())
+    // Sendable: every mutable field is behind this lock (`Lock`, whose hand-offs ThreadSanitizer sees).
+    private let gate = Lock(Gate())
 
     init(_ inner: any ObjectStore) { self.inner = inner }
 
