@@ -277,6 +277,28 @@ import Testing
         try await w.close()
     }
 
+    /// The same without background work (so without the follow loop): a get whose
+    /// SST a standalone compactor's zero-grace GC deleted reads the manifest again
+    /// and answers from the newer version.
+    @Test func getFollowsTheManifestWhenAnotherProcessDeletedItsSst() async throws {
+        let mem = MemoryObjectStore()
+        let w = try await StateStore.open(objectStore: mem, options: Self.options(interval: 64))
+        for e: Epoch in 1...6 { try await Self.commitEpoch(w, e) }
+        let before = w.currentVersion.sequence
+        let c = try await Compactor.attach(objectStore: mem, options: Self.options(interval: 64))
+        while try await c.runOnce() != nil {}
+        try await Task.sleep(for: .milliseconds(20))
+        let g = try await c.collectGarbage(graceSeconds: 0)
+        #expect(g.deletedObjects > 0, "the scenario needs the writer's SSTs deleted")
+        #expect(w.currentVersion.sequence == before, "the writer has not seen the compaction yet")
+        for e: Epoch in 1...6 {
+            for i in 0..<20 { #expect(try await w.get(Self.table, key: Self.key(e, i), epoch: 6) == Self.value(e, i)) }
+        }
+        #expect(w.currentVersion.sequence > before)
+        await c.detach()
+        try await w.close()
+    }
+
     // MARK: settled lower-confidence findings
 
     /// A fenced writer's own compaction cannot commit on top of the new owner's

@@ -248,13 +248,6 @@ final class MultiProcessRun {
         case let .failure(e): return fail("compaction threw \(e)")
         }
         if chance(0.5) {
-            // The compactor's grace must exceed the period at which the writer follows the
-            // manifest (a second with background work; FencingTests checks that it does):
-            // here the owner has no background work, so it follows now.
-            what = "owner follows the manifest"
-            if case let .failure(e) = await capture({ try await self.writers[self.owner].store.followManifest() }) {
-                return fail("the owner could not follow the manifest: \(e)")
-            }
             what = "compactor GC"
             switch await capture({ try await c.collectGarbage(graceSeconds: self.options.compaction.gcGraceSeconds) }) {
             case .success: break

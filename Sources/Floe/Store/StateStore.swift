@@ -592,15 +592,21 @@ public final class StateStore: Sendable {
     /// Reads what `probe` left to fetch from `v`. A get holds no pin: an SST of `v`
     /// can be dropped by a compaction and deleted by an object GC pass with a grace
     /// shorter than the read (an explicit `collectGarbage(graceSeconds: 0)`) while
-    /// the get runs. An SST found missing after the store's version moved on is
-    /// that, not damage: the get starts over on the newer version, which holds the
-    /// same data at `epoch` (or throws `epochNotRetained` if `epoch` left the
-    /// window). Missing from the current version, it is `objectNotFound`.
+    /// the get runs; a standalone compactor's GC can delete an SST this writer has
+    /// not yet seen retired. An SST found missing after the store's version (or,
+    /// read again, the manifest) moved on is that, not damage: the get starts over
+    /// on the newer version, which holds the same data at `epoch` (or throws
+    /// `epochNotRetained` if `epoch` left the window). Missing from the newest
+    /// version, it is `objectNotFound`.
     private func finishGet(_ probe: PointReader.Probe, _ v: Version, _ table: TableID, _ key: [UInt8], _ epoch: Epoch) async throws -> [UInt8]? {
         do {
             return try await PointReader.finish(probe, reader: reader, version: v, table: table, key: key, epoch: epoch)
         } catch let FloeError.objectNotFound(path) {
-            guard currentVersion.sequence != v.sequence else { throw FloeError.objectNotFound(path) }
+            if currentVersion.sequence == v.sequence {
+                // Another process (a standalone compactor) may have retired the SST and its GC
+                // deleted it: follow the manifest, and read again only if it moved.
+                guard let newer = try? await followManifest(), newer.sequence != v.sequence else { throw FloeError.objectNotFound(path) }
+            }
             return try await get(table, key: key, epoch: epoch)
         }
     }
