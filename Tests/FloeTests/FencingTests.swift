@@ -246,9 +246,10 @@ import Testing
         let mem = MemoryObjectStore()
         var o = Self.options(interval: 64)
         o.compaction.background = true
-        o.compaction.l0CompactionTrigger = 100 // only the standalone compactor compacts
+        o.compaction.l0CompactionTrigger = 100 // only the standalone compactor compacts:
         o.compaction.l0SlowdownSubLevels = 100
         o.compaction.l0StopSubLevels = 100
+        o.failpoints = [.compactionBeforeUpload: .error] // not even idle compaction of the writer's lanes
         o.compaction.gcIntervalSeconds = 0.1
         let w = try await StateStore.open(objectStore: mem, options: o)
         for e: Epoch in 1...6 { try await Self.commitEpoch(w, e) }

@@ -41,12 +41,24 @@ public struct ScanResult: AsyncSequence, Sendable {
         public mutating func next() async throws -> Element? {
             try await merge.next()
         }
+
+        /// What `for try await` calls: a row inside a cached block is produced on the
+        /// caller's executor without an async call, so iterating from an actor costs
+        /// no executor hop per row; only a block or file load suspends.
+        public mutating func next(isolation actor: isolated (any Actor)?) async throws -> Element? {
+            if let row = merge.nextCached() { return row.element }
+            return try await merge.next()
+        }
     }
 }
 
 /// K-way merge over memtables and sorted runs with MVCC resolution: for each
 /// user key the newest version at or below the read epoch wins; tombstones hide the key.
-final class MergingIterator {
+///
+/// `@unchecked Sendable`: an iterator has one owner that calls it one step at a time
+/// (an `AsyncIteratorProtocol` iterator, or `forEachRow`'s local); it is passed to
+/// another executor only to finish a block load, never used from two at once.
+final class MergingIterator: @unchecked Sendable {
     private let scan: ScanResult
     // Hot per-row state of a single-owner iterator (never shared across tasks, never
     // re-entered): `@exclusivity(unchecked)` drops the runtime exclusivity check that
@@ -159,9 +171,11 @@ final class MergingIterator {
         }
     }
 
-    /// Positions on the next visible row; false at the end.
+    /// Positions on the next visible row; false at the end. Completes a block load a
+    /// `nextCached()` stopped at first.
     func step() async throws -> Bool {
         try await start()
+        try await finishBlocked()
         while true {
             switch stepSync() {
             case .row: return true
@@ -175,6 +189,23 @@ final class MergingIterator {
     @inline(__always)
     func withCurrentRow<R>(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try merge.withTopEntry { k, _, v in try body(FullKey.userKey(k), v) }
+    }
+
+    /// The next row if it can be produced from cached blocks without suspending:
+    /// `.some(row)` with the row or nil at the end; nil when `next()` must run
+    /// (not started, or a block must be loaded).
+    @inline(__always)
+    func nextCached() -> Cached? {
+        guard started, !blocked else { return nil }
+        switch stepSync() {
+        case .row: return Cached(element: withCurrentRow { k, v in (Array(k), Array(v)) })
+        case .end: return Cached(element: nil)
+        case .blocked: return nil
+        }
+    }
+
+    struct Cached {
+        let element: ScanResult.Element?
     }
 
     func next() async throws -> ScanResult.Element? {

@@ -17,7 +17,8 @@ public final class Snapshot: Sendable {
 
     /// The value of `key` at the snapshot's epoch, or nil if absent or deleted.
     /// Throws `FloeError.corruption` / `.objectNotFound` if an SST is damaged or gone.
-    public func get(_ table: TableID, key: [UInt8]) async throws -> [UInt8]? {
+    /// Runs on the caller's executor, like `StateStore.get`.
+    nonisolated(nonsending) public func get(_ table: TableID, key: [UInt8]) async throws -> [UInt8]? {
         try await PointReader.get(reader: reader, version: pin.version, memtables: [], table: table, key: key, epoch: epoch)
     }
 

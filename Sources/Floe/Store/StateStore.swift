@@ -549,7 +549,10 @@ public final class StateStore: Sendable {
     /// writer also sees its own uncommitted writes at epochs <= `epoch`.
     /// Throws `epochNotRetained` below the retained window, `corruption` or
     /// `objectNotFound` for damaged or missing SSTs, `closed`.
-    public func get(_ table: TableID, key: [UInt8], epoch: Epoch) async throws -> [UInt8]? {
+    /// Runs on the caller's executor (`nonisolated(nonsending)`): a get from the main
+    /// actor or any other actor does not hop off it, and suspends only to read an
+    /// object that no cache holds.
+    nonisolated(nonsending) public func get(_ table: TableID, key: [UInt8], epoch: Epoch) async throws -> [UInt8]? {
         // A committed epoch in the retained window (nearly every get): no store lock, and
         // everything cached answers without an async call.
         if !closedForGets.load(ordering: .relaxed) {
@@ -622,7 +625,8 @@ public final class StateStore: Sendable {
 
     /// Rows of `table` with `from <= key < to` at `epoch`, in key order (nil bounds
     /// are open). Streams: see `ScanResult`. Visibility and errors as for `get`.
-    public func scan(_ table: TableID, from: [UInt8]?, to: [UInt8]?, epoch: Epoch) async throws -> ScanResult {
+    /// Runs on the caller's executor, like `get`.
+    nonisolated(nonsending) public func scan(_ table: TableID, from: [UInt8]?, to: [UInt8]?, epoch: Epoch) async throws -> ScanResult {
         // The pin keeps the scanned SSTs safe from object GC while the scan lives. It is
         // taken under the lock that captures the version: pinned after it, a compaction
         // could retire the version's SSTs and a GC pass (zero grace) delete them in between.
