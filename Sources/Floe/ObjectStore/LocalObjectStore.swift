@@ -26,9 +26,14 @@ import Synchronization
 ///   durable; a retry would then report as durable an object that a power cut can
 ///   still take away. Open a new instance (after checking the disk) to go on.
 ///
-/// Reads go through a bounded cache of open descriptors. Writes and deletes made
-/// through this instance invalidate it; a file replaced or deleted by another
-/// process may still be read through a cached descriptor until it is evicted.
+/// Ranged reads (SST blocks) go through a bounded cache of open descriptors.
+/// Writes and deletes made through this instance invalidate it; a file deleted
+/// by another process may still be read through a cached descriptor until it is
+/// evicted (SSTs never change, and GC deletes them only after a grace). A
+/// whole-object `get` (manifest records, leases) always opens the file anew, so
+/// it sees what other processes deleted or created: the manifest's fencing check
+/// reads a delta that another process may have pruned, and a cached descriptor
+/// would still read the pruned file.
 ///
 /// Errors: invalid paths are `FloeError.invalidArgument`, missing objects
 /// `FloeError.objectNotFound(path)`, reads past the end `FloeError.corruption`,
@@ -179,7 +184,8 @@ public final class LocalObjectStore: ObjectStore {
     public func get(_ path: String) async throws -> [UInt8] {
         try ObjectPath.validate(path)
         let target = fileSystemPath(path)
-        let file = try openForReading(path, target)
+        // Not through the descriptor cache: see the type's note on other processes.
+        let file = FileDescriptorCache.OpenFile(fd: try openDescriptor(path, target), fileSystem: fileSystem)
         let size = try fileSize(file, target)
         let bytes = try read(file, target, offset: 0, count: size)
         if bytes.count != size {
@@ -348,22 +354,25 @@ public final class LocalObjectStore: ObjectStore {
     }
 
     private func openForReading(_ path: String, _ target: String) throws -> FileDescriptorCache.OpenFile {
-        try files.file(for: target) { fsPath in
-            let fd: Int32
-            do throws(FileSystemError) {
-                fd = try fileSystem.open(fsPath, .read)
-            } catch where error.code == ENOENT || error.code == ENOTDIR {
-                throw FloeError.objectNotFound(path)
-            } catch {
-                throw FloeError.io(path: fsPath, reason: error.reason)
-            }
-            // open(2) succeeds on directories, which are not objects.
-            if (try? fileSystem.status(fd))?.kind != .regularFile {
-                try? fileSystem.close(fd)
-                throw FloeError.objectNotFound(path)
-            }
-            return fd
+        try files.file(for: target) { fsPath in try openDescriptor(path, fsPath) }
+    }
+
+    /// Opens the regular file at `fsPath` (object `path`) for reading.
+    private func openDescriptor(_ path: String, _ fsPath: String) throws -> Int32 {
+        let fd: Int32
+        do throws(FileSystemError) {
+            fd = try fileSystem.open(fsPath, .read)
+        } catch where error.code == ENOENT || error.code == ENOTDIR {
+            throw FloeError.objectNotFound(path)
+        } catch {
+            throw FloeError.io(path: fsPath, reason: error.reason)
         }
+        // open(2) succeeds on directories, which are not objects.
+        if (try? fileSystem.status(fd))?.kind != .regularFile {
+            try? fileSystem.close(fd)
+            throw FloeError.objectNotFound(path)
+        }
+        return fd
     }
 
     private func fileSize(_ file: FileDescriptorCache.OpenFile, _ target: String) throws -> Int {
