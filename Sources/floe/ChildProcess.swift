@@ -135,6 +135,27 @@ final class ChildProcess {
         return Self.termination(status)
     }
 
+    /// What `pollStop` saw.
+    enum StopState: Equatable {
+        case running
+        /// The child is stopped (SIGSTOP, or it raised it itself); SIGCONT resumes it.
+        case stopped
+        case ended(Termination)
+    }
+
+    /// Whether the child has stopped or ended, without blocking. A stop is reported
+    /// once: after it, poll `exitIfEnded` (which ignores stops).
+    func pollStop() -> StopState {
+        var status: Int32 = 0
+        var r: pid_t
+        repeat { r = waitpid(pid, &status, WNOHANG | WUNTRACED) } while r < 0 && errno == EINTR
+        guard r == pid else { return .running }
+        // WIFSTOPPED by hand: the low byte is 0x7f for a stopped child.
+        if status & 0xff == 0x7f { return .stopped }
+        exited = true
+        return .ended(Self.termination(status))
+    }
+
     private static func termination(_ status: Int32) -> Termination {
         // WIFEXITED / WTERMSIG by hand: the C macros are not imported.
         let sig = status & 0x7f
