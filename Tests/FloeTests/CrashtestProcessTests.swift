@@ -230,6 +230,15 @@ import Testing
             (["--path", dir.path + "/new", "--seed=-1"], "The value '-1' is invalid for '--seed <seed>'"),
             ([], "--path is required (except with --power-loss)"),
             (["--power-loss", "--path", dir.path + "/new"], "--power-loss runs in memory: it takes only --iterations and --seed"),
+            (["--power-loss", "--zombie"], "--power-loss runs in memory: it takes only --iterations and --seed"),
+            (["--path", dir.path + "/new", "--zombie", "--failpoints"], "--zombie and --failpoints are separate modes: give one"),
+            (["--path", dir.path + "/new", "--zombie", "--kill-after-ops", "5"], "--kill-after-ops does not apply to --zombie"),
+            (["--path", dir.path + "/new", "--zombie", "--sabotage", "lost-ack"], "--zombie takes only --sabotage zombie-unfenced"),
+            (["--path", dir.path + "/new", "--sabotage", "zombie-unfenced"], "--sabotage zombie-unfenced needs --zombie"),
+            (["--path", dir.path + "/new", "--min-paused-ms", "10"], "apply only to --zombie"),
+            (["--path", dir.path + "/new", "--zombie", "--min-paused-ms", "500", "--max-paused-ms", "100"],
+             "--max-paused-ms must be at least --min-paused-ms"),
+            (["--path", dir.path + "/new", "--zombie", "--min-compactor-grace-ms=-1"], "--min-compactor-grace-ms must not be negative"),
         ]
         for (args, message) in cases {
             let r = try Self.floe(["crashtest"] + args, in: dir)
