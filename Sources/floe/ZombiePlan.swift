@@ -24,14 +24,15 @@ struct ZombiePlan: Sendable, Equatable {
         /// The zombie runs this long after its store is open before it is paused.
         var minRunMs: Int
         var maxRunMs: Int
-        /// The successor writes this long, with the zombie paused, before the zombie resumes.
+        /// The successor writes this long, with the zombie paused, before the zombie resumes
+        /// (skewed towards the minimum: see `pausedMillis`).
         var minPausedMs: Int
         var maxPausedMs: Int
         /// The compactor's `--gc-grace-seconds`.
         var minCompactorGraceMs: Int
         var maxCompactorGraceMs: Int
 
-        static let defaultPausedMs = (min: 200, max: 1500)
+        static let defaultPausedMs = (min: 0, max: 1500)
         static let defaultCompactorGraceMs = (min: 200, max: 1000)
     }
 
@@ -43,6 +44,10 @@ struct ZombiePlan: Sendable, Equatable {
     var pause: Pause
     var runMillis: Int
     var commitDelayMicros: Int
+    /// Drawn as `min + (max - min) * u²` for a uniform `u`, so about one zombie in
+    /// five (with the default 0...1500 ms) resumes within 50 ms, while the manifest
+    /// names it would append next still hold the successor's first records, and
+    /// the rest mostly after the successor pruned past them.
     var pausedMillis: Int
     var successorKillMillis: Int
     var compactorGraceSeconds: Double
@@ -53,7 +58,8 @@ struct ZombiePlan: Sendable, Equatable {
         pause = Pause.allCases[Int(rng.next() % UInt64(Pause.allCases.count))]
         runMillis = draw(b.minRunMs, b.maxRunMs)
         commitDelayMicros = draw(0, Self.maxCommitDelayMicros)
-        pausedMillis = draw(b.minPausedMs, b.maxPausedMs)
+        let u = Double(rng.next() >> 11) / Double(1 << 53)
+        pausedMillis = b.minPausedMs + Int((Double(b.maxPausedMs - b.minPausedMs) * u * u).rounded())
         successorKillMillis = draw(0, Self.maxSuccessorKillMs)
         compactorGraceSeconds = Double(draw(b.minCompactorGraceMs, b.maxCompactorGraceMs)) / 1000
     }

@@ -115,6 +115,15 @@ import Glibc
 
     static let bounds = ZombiePlan.Bounds(minRunMs: 100, maxRunMs: 600, minPausedMs: 200, maxPausedMs: 1500,
                                           minCompactorGraceMs: 200, maxCompactorGraceMs: 1000)
+    /// The paused time is skewed towards its minimum, so some zombies resume before the manifest is pruned past them.
+    @Test func pausedTimeIsSkewedTowardsItsMinimum() {
+        let b = ZombiePlan.Bounds(minRunMs: 0, maxRunMs: 0, minPausedMs: 0, maxPausedMs: 1500, minCompactorGraceMs: 0, maxCompactorGraceMs: 0)
+        let paused = (0..<1000).map { ZombiePlan(seed: 11, iteration: $0, bounds: b).pausedMillis }
+        #expect(paused.allSatisfy { (0...1500).contains($0) })
+        let short = paused.filter { $0 <= 50 }.count
+        #expect((120...250).contains(short), "\(short) of 1000 within 50 ms (sqrt(50/1500) = 18% expected)")
+        #expect(paused.filter { $0 >= 750 }.count >= 200, "the long pauses remain")
+    }
 
     @Test func planIsSeededAndWithinItsBounds() {
         var kinds = Set<ZombiePlan.Pause>()
