@@ -117,6 +117,12 @@ final class ChildProcess {
         }
     }
 
+    /// SIGKILLs the child (a stopped one too) and waits for it to end.
+    func killAndWait() -> Termination {
+        send(SIGKILL)
+        return waitForExit()
+    }
+
     /// Waits for the child to end (blocking the calling thread).
     func waitForExit() -> Termination {
         var status: Int32 = 0

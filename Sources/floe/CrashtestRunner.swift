@@ -92,8 +92,7 @@ final class CrashtestRunner {
                 break
             }
             if Self.monotonicMillis() - started >= UInt64(limitMillis) {
-                child.send(SIGKILL)
-                termination = child.waitForExit()
+                termination = child.killAndWait()
                 killed = termination == .signalled(SIGKILL)
                 break
             }

@@ -186,14 +186,12 @@ final class ZombieRound {
             if successorEnd == nil, let end = successor.exitIfEnded() {
                 successorEnd = end
             } else if successorEnd == nil && t >= UInt64(plan.successorKillMillis) {
-                successor.send(SIGKILL)
-                successorEnd = successor.waitForExit()
+                successorEnd = successor.killAndWait()
                 successorKilled = true
             }
             if zombieEnd == nil { zombieEnd = zombie.exitIfEnded() }
             if zombieEnd == nil && t >= zombieLimit {
-                zombie.send(SIGKILL)
-                zombieEnd = zombie.waitForExit()
+                zombieEnd = zombie.killAndWait()
                 zombieKilled = true
                 if config.sabotage != .zombieUnfenced {
                     report.problems.append("the zombie was still running \(zombieLimit) ms after its resume: nothing refused it")
@@ -240,13 +238,11 @@ final class ZombieRound {
     /// Kills the writers still running (SIGKILL; a paused zombie too) and stops the compactor (SIGTERM, then SIGKILL).
     private func stopAll() {
         if let successor, successorEnd == nil {
-            successor.send(SIGKILL)
-            successorEnd = successor.waitForExit()
+            successorEnd = successor.killAndWait()
             successorKilled = true
         }
         if let zombie, zombieEnd == nil {
-            zombie.send(SIGKILL)
-            zombieEnd = zombie.waitForExit()
+            zombieEnd = zombie.killAndWait()
             zombieKilled = true
         }
         guard let compactor else { return }
@@ -260,8 +256,7 @@ final class ZombieRound {
         while compactorEnd == nil {
             compactorEnd = compactor.exitIfEnded()
             if compactorEnd == nil && CrashtestRunner.monotonicMillis() >= deadline {
-                compactor.send(SIGKILL)
-                compactorEnd = compactor.waitForExit()
+                compactorEnd = compactor.killAndWait()
                 report.problems.append("the compactor did not stop within \(Self.compactorStopLimitMillis) ms of SIGTERM")
             }
             usleep(500)

@@ -57,10 +57,9 @@ import Testing
         #expect(r.stdout.contains("VIOLATION in iteration 0 (seed \(seed))"), context)
         #expect(r.stdout.contains("  a fenced writer's commit succeeded: the zombie acknowledged epoch"), context)
 
-        let replay = try #require(r.stdout.split(separator: "\n").first { $0.hasPrefix("  replay: ") }, context)
-        let words = replay.dropFirst("  replay: ".count).split(separator: " ").map(String.init)
+        let words = try #require(r.replayArguments, context)
         #expect(words.contains("--zombie") && words.contains("zombie-unfenced"), context)
-        let again = try Run.floe(Array(words.dropFirst()), in: dir)
+        let again = try Run.floe(words, in: dir)
         let againContext = Comment(rawValue: "replay of seed \(seed)\n\(again.transcript)")
         #expect(again.stdout.contains("replaying from the state saved before iteration 0"), againContext)
         #expect(again.status == 1 && again.result["status"] == "FAILED", againContext)
