@@ -15,10 +15,10 @@ import Glibc
 /// is acknowledged if the reopened store holds it, else recorded as aborted.
 ///
 /// In `floe crashtest --zombie` a worker has one of two more roles:
-/// - the **zombie** (writer A, `zombieControl` set) publishes its phase, pauses
+/// - the **zombie** (writer A, `Role.zombie`) publishes its phase, pauses
 ///   itself when asked (`ZombieControl`), and after the harness resumed it skips
 ///   its reads (its version is stale); a `fenced` error ends it (`WorkerFailure.fenced`);
-/// - the **successor** (writer B, `takeover`) opens the store the paused zombie
+/// - the **successor** (writer B, `Role.successor`) opens the store the paused zombie
 ///   still holds, which fences the zombie, and starts its own oracle with the
 ///   state of the zombie's history at the epoch it recovered (`start(takingOverFrom:)`).
 final class WorkerSession {
@@ -84,8 +84,9 @@ final class WorkerSession {
         let start: (epoch: UInt64, state: StoreState)
         let opened: StateStore?
         if case let .successor(takeoverFrom) = role {
-            opened = try await Self.open(storePath, options, tolerateInjected: false)
-            start = (opened!.committedEpoch, try Self.start(takingOverFrom: takeoverFrom, at: opened!.committedEpoch, oraclePath: oraclePath))
+            let store = try await Self.open(storePath, options, tolerateInjected: false)
+            start = (store.committedEpoch, try Self.start(takingOverFrom: takeoverFrom, at: store.committedEpoch, oraclePath: oraclePath))
+            opened = store
         } else {
             let history = try OracleHistory(OracleLog.read(oraclePath))
             guard history.openEpoch == nil, history.tornBytes == 0, let s = history.state(at: history.lastAcked) else {
