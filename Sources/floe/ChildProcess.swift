@@ -117,6 +117,12 @@ final class ChildProcess {
         }
     }
 
+    /// SIGKILLs the child (a stopped one too) and waits for it to end.
+    func killAndWait() -> Termination {
+        send(SIGKILL)
+        return waitForExit()
+    }
+
     /// Waits for the child to end (blocking the calling thread).
     func waitForExit() -> Termination {
         var status: Int32 = 0
@@ -133,6 +139,27 @@ final class ChildProcess {
         guard r == pid else { return nil }
         exited = true
         return Self.termination(status)
+    }
+
+    /// What `pollStop` saw.
+    enum StopState: Equatable {
+        case running
+        /// The child is stopped (SIGSTOP, or it raised it itself); SIGCONT resumes it.
+        case stopped
+        case ended(Termination)
+    }
+
+    /// Whether the child has stopped or ended, without blocking. A stop is reported
+    /// once: after it, poll `exitIfEnded` (which ignores stops).
+    func pollStop() -> StopState {
+        var status: Int32 = 0
+        var r: pid_t
+        repeat { r = waitpid(pid, &status, WNOHANG | WUNTRACED) } while r < 0 && errno == EINTR
+        guard r == pid else { return .running }
+        // WIFSTOPPED by hand: the low byte is 0x7f for a stopped child.
+        if status & 0xff == 0x7f { return .stopped }
+        exited = true
+        return .ended(Self.termination(status))
     }
 
     private static func termination(_ status: Int32) -> Termination {

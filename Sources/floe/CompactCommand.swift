@@ -56,6 +56,13 @@ struct CompactCommand: AsyncParsableCommand {
     @Option(help: "L0 sub-levels that trigger an L0 compaction (must match the writer).") var l0Trigger: Int?
     @Option(help: "Minimum target size of the base level in bytes (must match the writer).") var baseLevelBytes: Int?
     @Option(help: "Compaction output file size in bytes (must match the writer).") var targetFileSize: Int?
+    @Option(help: "Size ratio between adjacent levels (must match the writer).") var levelSizeMultiplier: Int?
+    @Option(help: "Deepest level (must match the writer).") var maxLevel: Int?
+    @Option(help: "L0 sub-levels above which an intra-L0 merge is picked while the base level is busy (must match the writer).")
+    var intraL0Trigger: Int?
+    @Option(help: ArgumentHelp("End (as on SIGTERM) once this process is no longer the parent (used by floe crashtest).",
+                               visibility: .hidden))
+    var parentPid: Int32?
 
     func validate() throws {
         guard intervalMs >= 1 else { throw ValidationError("--interval-ms must be at least 1") }
@@ -63,6 +70,17 @@ struct CompactCommand: AsyncParsableCommand {
         if let l0Trigger, l0Trigger < 1 { throw ValidationError("--l0-trigger must be at least 1") }
         if let baseLevelBytes, baseLevelBytes < 4096 { throw ValidationError("--base-level-bytes must be at least 4096") }
         if let targetFileSize, targetFileSize < 4096 { throw ValidationError("--target-file-size must be at least 4096") }
+        if let levelSizeMultiplier, levelSizeMultiplier < 2 { throw ValidationError("--level-size-multiplier must be at least 2") }
+        if let maxLevel, !(1...32).contains(maxLevel) { throw ValidationError("--max-level must be in 1...32") }
+        if let intraL0Trigger, intraL0Trigger < 2 { throw ValidationError("--intra-l0-trigger must be at least 2") }
+    }
+
+    /// The shape options of `c` as `floe compact` options: what a compactor beside a
+    /// writer with `c` must be given (the options are not stored in the manifest).
+    static func shapeArguments(matching c: CompactionOptions) -> [String] {
+        ["--l0-trigger", "\(c.l0CompactionTrigger)", "--intra-l0-trigger", "\(c.intraL0Trigger)",
+         "--base-level-bytes", "\(c.baseLevelBytes)", "--target-file-size", "\(c.targetFileSize)",
+         "--level-size-multiplier", "\(c.levelSizeMultiplier)", "--max-level", "\(c.maxLevel)"]
     }
 
     func run() async throws {
@@ -71,6 +89,9 @@ struct CompactCommand: AsyncParsableCommand {
         if let l0Trigger { options.compaction.l0CompactionTrigger = l0Trigger }
         if let baseLevelBytes { options.compaction.baseLevelBytes = baseLevelBytes }
         if let targetFileSize { options.compaction.targetFileSize = targetFileSize }
+        if let levelSizeMultiplier { options.compaction.levelSizeMultiplier = levelSizeMultiplier }
+        if let maxLevel { options.compaction.maxLevel = maxLevel }
+        if let intraL0Trigger { options.compaction.intraL0Trigger = intraL0Trigger }
 
         var compactor: Compactor
         let start: VersionSummary
@@ -78,7 +99,7 @@ struct CompactCommand: AsyncParsableCommand {
             compactor = try await Compactor.attach(objectStore: inspector.objectStore, options: options)
             start = try await compactor.currentSummary()
         } catch { throw InspectFormat.failure(error) }
-        emit("floe compact: attached to \(path) as compactor session \(compactor.sessionID) "
+        emit(Self.attachedPrefix + "\(path) as compactor session \(compactor.sessionID) "
             + "(committed epoch \(start.committedEpoch), \(InspectFormat.count(start.l0.count, "L0 sub-level")), "
             + "\(InspectFormat.count(start.total.fileCount, "SST")), \(InspectFormat.bytes(start.total.bytes)))")
 
@@ -89,12 +110,12 @@ struct CompactCommand: AsyncParsableCommand {
         let t0 = Timer.now()
         var lastGC = t0
         do {
-            while stopSignal.load(ordering: .relaxed) == 0 {
+            while !stopRequested() {
                 let ran = try await step(compactor, &summary)
                 if ran, try await compactor.isEnded() {
                     await compactor.detach()
                     compactor = try await Compactor.attach(objectStore: inspector.objectStore, options: options)
-                    emit("floe compact: the session had been ended (its lease ran out); attached again as session \(compactor.sessionID)")
+                    emit(Self.reattachedPrefix + "attached again as session \(compactor.sessionID)")
                 }
                 if once && !ran { emit("nothing to compact") }
                 if gc && (ran || once || Timer.now() - lastGC >= idleGCSeconds) {
@@ -112,9 +133,16 @@ struct CompactCommand: AsyncParsableCommand {
         }
         await compactor.detach()
         let signal = stopSignal.load(ordering: .relaxed)
-        let reason = signal == 0 ? "done" : "stopped by \(signal == SIGINT ? "SIGINT" : "SIGTERM")"
+        let reason = signal == 0 ? (parentGone ? "stopped: the parent process is gone" : "done")
+            : "stopped by \(signal == SIGINT ? "SIGINT" : "SIGTERM")"
         printSummary(summary, seconds: Timer.now() - t0, reason: reason)
     }
+
+    // The starts of the output lines `CompactorTranscript` counts.
+    static let attachedPrefix = "floe compact: attached to "
+    static let reattachedPrefix = "floe compact: the session had been ended (its lease ran out); "
+    static let stalePrefix = "stale: "
+    static let gcDeletedPrefix = "gc: deleted "
 
     /// Runs one task if one is due and prints it. Returns true if a task ran or went stale.
     private func step(_ compactor: Compactor, _ s: inout Summary) async throws -> Bool {
@@ -124,7 +152,7 @@ struct CompactCommand: AsyncParsableCommand {
             result = try await compactor.runOnce()
         } catch FloeError.staleCompaction(let why) {
             s.stale += 1
-            emit("stale: \(why) (\(fmt((Timer.now() - t) * 1000, 1)) ms); going on")
+            emit(Self.stalePrefix + "\(why) (\(fmt((Timer.now() - t) * 1000, 1)) ms); going on")
             return true
         }
         guard let r = result else { return false }
@@ -152,7 +180,7 @@ struct CompactCommand: AsyncParsableCommand {
         s.gcDeleted += g.deletedObjects
         s.gcDeletedBytes += g.deletedBytes
         if verbose || g.deletedObjects > 0 {
-            emit("gc: deleted \(InspectFormat.count(g.deletedObjects, "object")) (\(InspectFormat.bytes(g.deletedBytes))), "
+            emit(Self.gcDeletedPrefix + "\(InspectFormat.count(g.deletedObjects, "object")) (\(InspectFormat.bytes(g.deletedBytes))), "
                 + "kept \(g.keptObjects)")
         }
     }
@@ -183,10 +211,17 @@ struct CompactCommand: AsyncParsableCommand {
         fflush(nil)
     }
 
+    /// A stop signal arrived, or `--parent-pid` is no longer this process's parent.
+    private func stopRequested() -> Bool {
+        stopSignal.load(ordering: .relaxed) != 0 || parentGone
+    }
+
+    private var parentGone: Bool { parentPid.map { getppid() != $0 } ?? false }
+
     /// Sleeps, waking early (within 50 ms) when a stop signal arrives.
     private func sleep(milliseconds: Int) async throws {
         var left = milliseconds
-        while left > 0 && stopSignal.load(ordering: .relaxed) == 0 {
+        while left > 0 && !stopRequested() {
             let step = min(left, 50)
             try await Task.sleep(for: .milliseconds(step))
             left -= step

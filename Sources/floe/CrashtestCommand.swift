@@ -23,6 +23,12 @@ struct CrashtestCommand: AsyncParsableCommand {
             instead of being killed at a time, which makes the replay deterministic (up to the timing of \
             background compaction). Exits 1 on any violation or, with --failpoints, if a failpoint never fired.
 
+            --zombie keeps a zombie writer beside the live one: each iteration pauses the writer (SIGSTOP; \
+            sometimes inside a commit), lets a successor writer open the store (fencing it) and write beside a \
+            standalone `floe compact --gc`, resumes the paused writer, which must be refused (its acknowledged \
+            epochs must stay at or below the successor's takeover epoch), kills the successor and checks the \
+            store against the successor's oracle.
+
             --power-loss runs a different loop in this process, needing no PATH: each iteration writes epochs \
             into a store on a simulated file system, cuts the power at a random file-system call, keeps only \
             what was fsynced (directory entries only after a directory fsync), reopens and checks the same \
@@ -50,6 +56,16 @@ struct CrashtestCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Harness self-check: make the worker break the oracle protocol (lost-ack, unlogged-write).",
                                visibility: .hidden))
     var sabotage: CrashtestSabotage?
+    @Flag(help: "Pause the writer, let a successor take the store over beside a standalone compactor, resume the paused writer (a zombie) and check it is refused.")
+    var zombie = false
+    @Option(help: "With --zombie: shortest time the successor writes while the zombie is paused, milliseconds (default \(ZombiePlan.Bounds.defaultPausedMs.min)).")
+    var minPausedMs: Int?
+    @Option(help: "With --zombie: longest time the successor writes while the zombie is paused, milliseconds (default \(ZombiePlan.Bounds.defaultPausedMs.max)).")
+    var maxPausedMs: Int?
+    @Option(help: "With --zombie: shortest GC grace of the compactor, milliseconds (default \(ZombiePlan.Bounds.defaultCompactorGraceMs.min)).")
+    var minCompactorGraceMs: Int?
+    @Option(help: "With --zombie: longest GC grace of the compactor, milliseconds (default \(ZombiePlan.Bounds.defaultCompactorGraceMs.max)).")
+    var maxCompactorGraceMs: Int?
 
     func validate() throws {
         guard iterations >= 1, iterations <= 1_000_000_000 else { throw ValidationError("--iterations must be in 1...1000000000") }
@@ -60,8 +76,30 @@ struct CrashtestCommand: AsyncParsableCommand {
         guard (0...1_000_000_000).contains(iteration ?? 0) else { throw ValidationError("--iteration must be in 0...1000000000") }
         guard (killAfterOps ?? 1) >= 1 else { throw ValidationError("--kill-after-ops must be at least 1") }
         guard failpointTimeout > 0, failpointTimeout <= 86_400 else { throw ValidationError("--failpoint-timeout must be in (0, 86400] seconds") }
+        let zombieOptions = [minPausedMs, maxPausedMs, minCompactorGraceMs, maxCompactorGraceMs]
+        if zombie {
+            guard !failpoints else { throw ValidationError("--zombie and --failpoints are separate modes: give one") }
+            guard killAfterOps == nil else {
+                throw ValidationError("--kill-after-ops does not apply to --zombie (its writers are paused and killed at seeded times)")
+            }
+            if let s = sabotage, s != .zombieUnfenced { throw ValidationError("--zombie takes only --sabotage zombie-unfenced") }
+            let b = zombieBounds
+            guard b.minPausedMs >= 0 else { throw ValidationError("--min-paused-ms must not be negative") }
+            guard b.maxPausedMs >= b.minPausedMs else { throw ValidationError("--max-paused-ms must be at least --min-paused-ms") }
+            guard b.maxPausedMs <= 3_600_000 else { throw ValidationError("--max-paused-ms must be at most 3600000") }
+            guard b.minCompactorGraceMs >= 0 else { throw ValidationError("--min-compactor-grace-ms must not be negative") }
+            guard b.maxCompactorGraceMs >= b.minCompactorGraceMs else {
+                throw ValidationError("--max-compactor-grace-ms must be at least --min-compactor-grace-ms")
+            }
+            guard b.maxCompactorGraceMs <= 3_600_000 else { throw ValidationError("--max-compactor-grace-ms must be at most 3600000") }
+        } else {
+            if sabotage == .zombieUnfenced { throw ValidationError("--sabotage zombie-unfenced needs --zombie") }
+            if zombieOptions.contains(where: { $0 != nil }) {
+                throw ValidationError("--min-paused-ms, --max-paused-ms, --min-compactor-grace-ms and --max-compactor-grace-ms apply only to --zombie")
+            }
+        }
         if powerLoss {
-            guard path == nil, !failpoints, iteration == nil, killAfterOps == nil, sabotage == nil else {
+            guard path == nil, !failpoints, !zombie, iteration == nil, killAfterOps == nil, sabotage == nil else {
                 throw ValidationError("--power-loss runs in memory: it takes only --iterations and --seed")
             }
             return
@@ -72,6 +110,15 @@ struct CrashtestCommand: AsyncParsableCommand {
             throw ValidationError("\(Failpoints.environmentVariable) is set; floe crashtest arms failpoints in its workers itself "
                 + "(--failpoints), and its own checks must run without them: unset it")
         }
+    }
+
+    /// The bounds of `--zombie`'s seeded timings: the options given, else the defaults.
+    private var zombieBounds: ZombiePlan.Bounds {
+        ZombiePlan.Bounds(minRunMs: minRunMs, maxRunMs: maxRunMs,
+                          minPausedMs: minPausedMs ?? min(ZombiePlan.Bounds.defaultPausedMs.min, maxPausedMs ?? .max),
+                          maxPausedMs: maxPausedMs ?? max(minPausedMs ?? 0, ZombiePlan.Bounds.defaultPausedMs.max),
+                          minCompactorGraceMs: minCompactorGraceMs ?? min(ZombiePlan.Bounds.defaultCompactorGraceMs.min, maxCompactorGraceMs ?? .max),
+                          maxCompactorGraceMs: maxCompactorGraceMs ?? max(minCompactorGraceMs ?? 0, ZombiePlan.Bounds.defaultCompactorGraceMs.max))
     }
 
     func run() async throws {
@@ -89,7 +136,7 @@ struct CrashtestCommand: AsyncParsableCommand {
             directory: CrashtestDirectory(root: path!), iterations: iterations, seed: seed, failpoints: failpoints,
             workload: CrashtestWorkload(keyCount: keys), minRunMs: minRunMs, maxRunMs: maxRunMs,
             startIteration: iteration, killAfterOps: killAfterOps, failpointTimeoutSeconds: failpointTimeout,
-            sabotage: sabotage, executable: ChildProcess.currentExecutable())
+            sabotage: sabotage, executable: ChildProcess.currentExecutable(), zombie: zombie ? zombieBounds : nil)
         let passed: Bool
         do {
             passed = try await Task.detached { try await CrashtestRunner(config).run() }.value

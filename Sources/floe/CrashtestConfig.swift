@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The parameters of one `floe crashtest` run.
 struct CrashtestConfig: Sendable {
     var directory: CrashtestDirectory
@@ -14,4 +20,12 @@ struct CrashtestConfig: Sendable {
     var sabotage: CrashtestSabotage?
     /// This binary, started again as the worker.
     var executable: String
+    /// `--zombie`: the bounds its seeded timings are drawn within (nil in the other modes).
+    var zombie: ZombiePlan.Bounds?
+
+    /// The arguments of a `floe crashtest-worker` of iteration `iteration` writing `oracle`.
+    func workerArguments(iteration: Int, oracle: String, opsCounter: String) -> [String] {
+        ["crashtest-worker", "--store", directory.store, "--oracle", oracle, "--ops-counter", opsCounter,
+         "--seed", "\(seed)", "--iteration", "\(iteration)", "--keys", "\(workload.keyCount)", "--parent-pid", "\(getpid())"]
+    }
 }

@@ -14,6 +14,13 @@ import Darwin
 /// P/worker.ops       the last worker's operation counter (SharedCounter)
 /// P/replay/          the state before the current iteration: store/ (hard links),
 ///                    oracle.log, and ITERATION naming the run and iteration
+///
+/// With --zombie, the worker above is the successor (writer B), and also:
+/// P/successor.log              the successor's oracle (base: the state it took over)
+/// P/zombie.out|.err|.ops       the zombie's (writer A's) output and operation counter;
+///                              its oracle is P/oracle.log
+/// P/zombie.control             the words the harness and the zombie share (ZombieControl)
+/// P/compactor.out|.err         the output of the iteration's `floe compact`
 /// ```
 struct CrashtestDirectory {
     static let markerName = "CRASHTEST"
@@ -26,6 +33,18 @@ struct CrashtestDirectory {
     var workerStderr: String { root + "/worker.err" }
     var opsCounter: String { root + "/worker.ops" }
     var replay: String { root + "/replay" }
+    var successorOracle: String { root + "/successor.log" }
+    var zombieStdout: String { root + "/zombie.out" }
+    var zombieStderr: String { root + "/zombie.err" }
+    var zombieOps: String { root + "/zombie.ops" }
+    var zombieControl: String { root + "/zombie.control" }
+    var compactorStdout: String { root + "/compactor.out" }
+    var compactorStderr: String { root + "/compactor.err" }
+    /// Files an iteration's processes write; removed before an iteration starts.
+    var processFiles: [String] {
+        [workerStdout, workerStderr, opsCounter, successorOracle, successorOracle + ".tmp", zombieStdout, zombieStderr, zombieOps,
+         zombieControl, compactorStdout, compactorStderr]
+    }
     private var replayOracle: String { replay + "/oracle.log" }
     private var replayMarker: String { replay + "/ITERATION" }
     private var mirror: StoreMirror { StoreMirror(source: store, mirror: replay + "/store") }
@@ -36,14 +55,18 @@ struct CrashtestDirectory {
         var iteration: Int
         var keys: Int
         var failpoints: Bool
+        var zombie: Bool
 
-        var description: String { "seed=\(seed) iteration=\(iteration) keys=\(keys) failpoints=\(failpoints ? 1 : 0)" }
+        var description: String {
+            "seed=\(seed) iteration=\(iteration) keys=\(keys) failpoints=\(failpoints ? 1 : 0)" + (zombie ? " zombie=1" : "")
+        }
 
-        init(seed: UInt64, iteration: Int, keys: Int, failpoints: Bool) {
+        init(seed: UInt64, iteration: Int, keys: Int, failpoints: Bool, zombie: Bool) {
             self.seed = seed
             self.iteration = iteration
             self.keys = keys
             self.failpoints = failpoints
+            self.zombie = zombie
         }
 
         init?(_ text: String) {
@@ -54,7 +77,7 @@ struct CrashtestDirectory {
             }
             guard let s = fields["seed"].flatMap({ UInt64($0) }), let i = fields["iteration"].flatMap({ Int($0) }),
                   let k = fields["keys"].flatMap({ Int($0) }), let f = fields["failpoints"] else { return nil }
-            self.init(seed: s, iteration: i, keys: k, failpoints: f == "1")
+            self.init(seed: s, iteration: i, keys: k, failpoints: f == "1", zombie: fields["zombie"] == "1")
         }
     }
 
@@ -93,7 +116,7 @@ struct CrashtestDirectory {
         if mkdir(root, 0o755) != 0 && errno != EEXIST { throw failure("mkdir", root) }
         try DurableFile.replace(root + "/" + Self.markerName, with: Array("floe crashtest directory\n".utf8))
         for dir in [store, replay] { try removeTree(dir) }
-        for file in [workerStdout, workerStderr, opsCounter, oracle + ".tmp"] { unlink(file) }
+        for file in processFiles + [oracle + ".tmp"] { unlink(file) }
         try OracleLog.rewrite(oracle, [.base(epoch: 0, metadata: [:], rows: [:])])
     }
 
@@ -117,7 +140,7 @@ struct CrashtestDirectory {
     func restoreReplay() throws {
         try mirror.restore()
         try DurableFile.replace(oracle, with: try FileBytes.contents(of: replayOracle))
-        for file in [workerStdout, workerStderr, opsCounter] { unlink(file) }
+        for file in processFiles { unlink(file) }
     }
 
     private func failure(_ call: String, _ path: String) -> CrashtestError {

@@ -28,14 +28,21 @@ struct CrashtestIteration {
     /// Problems with the worker's ending or the oracle (not the store's state).
     var workerProblems: [String]
     var report: RecoveryReport
+    /// With `--zombie`: the zombie, the takeover and the compactor (the worker above is the successor).
+    var zombie: ZombieReport?
 
     var crashedAtFailpoint: Bool { arm?.kind == .crash && fired }
-    var isClean: Bool { report.isClean && workerProblems.isEmpty }
-    /// A failure other than a lost or partially visible epoch. Every iteration that is
-    /// not clean counts as at least one kind, so a run with one never passes.
+    var isClean: Bool { report.isClean && workerProblems.isEmpty && (zombie?.isClean ?? true) }
+    /// Committed epochs lost: by the recovery after the kill, or by the successor's takeover.
+    var lostEpochs: [UInt64] { (zombie?.takeoverCheck.lostEpochs ?? []) + report.lostEpochs }
+    /// Epochs a fenced zombie acknowledged above the successor's takeover epoch.
+    var zombieAcks: [UInt64] { zombie?.afterResume.acksAboveTakeover ?? [] }
+    /// A failure other than a lost or partially visible epoch or a zombie's acknowledged
+    /// commit. Every iteration that is not clean counts as at least one kind, so a run
+    /// with one never passes.
     var isVerificationFailure: Bool {
-        !workerProblems.isEmpty || !report.wrongKeys.isEmpty || !report.problems.isEmpty
-            || (!isClean && report.lostEpochs.isEmpty && report.partialKeys.isEmpty)
+        !workerProblems.isEmpty || !report.wrongKeys.isEmpty || !report.problems.isEmpty || !(zombie?.otherProblems.isEmpty ?? true)
+            || (!isClean && lostEpochs.isEmpty && report.partialKeys.isEmpty && zombieAcks.isEmpty)
     }
 
     var endedHow: String {
@@ -65,6 +72,7 @@ struct CrashtestIteration {
         s += "check \(checkMillis) ms".padded(15)
         if tornBytes > 0 { s += "torn \(tornBytes) B  " }
         if let arm { s += "\(arm.label) " + (fired ? "fired" : "NOT FIRED") }
+        if let zombie { s += zombie.summary }
         if !isClean { s += "  VIOLATION" }
         return s
     }

@@ -27,11 +27,12 @@ final class CrashtestRunner {
         var count = config.iterations
         if config.failpoints && config.startIteration == nil { count = max(count, FailpointPlan.combinations.count) }
         try prepare(first)
+        if config.zombie != nil { totals.zombie = ZombieTotals() }
         say(header(first: first, count: count))
         let started = Self.monotonicMillis()
         for i in first..<(first + count) {
             try dir.savePreIteration(replayPoint(i))
-            let result = try await runIteration(i)
+            let result = config.zombie != nil ? try await ZombieRound(config: config, iteration: i).run() : try await runIteration(i)
             // A replay starts from a store with history: its first count is not this run's.
             let added = lastCompactions.map { result.report.compactions &- $0 }
             lastCompactions = result.report.compactions
@@ -62,9 +63,7 @@ final class CrashtestRunner {
     private func runIteration(_ i: Int) async throws -> CrashtestIteration {
         let dir = config.directory
         let arm = config.failpoints ? FailpointPlan.arm(seed: config.seed, iteration: i) : nil
-        var args = ["crashtest-worker", "--store", dir.store, "--oracle", dir.oracle, "--ops-counter", dir.opsCounter,
-                    "--seed", "\(config.seed)", "--iteration", "\(i)", "--keys", "\(config.workload.keyCount)",
-                    "--parent-pid", "\(getpid())"]
+        var args = config.workerArguments(iteration: i, oracle: dir.oracle, opsCounter: dir.opsCounter)
         if let k = config.killAfterOps { args += ["--kill-after-ops", "\(k)"] }
         if let arm { args += ["--failpoint", arm.point.rawValue] }
         if let s = config.sabotage { args += ["--sabotage", s.rawValue] }
@@ -93,8 +92,7 @@ final class CrashtestRunner {
                 break
             }
             if Self.monotonicMillis() - started >= UInt64(limitMillis) {
-                child.send(SIGKILL)
-                termination = child.waitForExit()
+                termination = child.killAndWait()
                 killed = termination == .signalled(SIGKILL)
                 break
             }
@@ -102,35 +100,16 @@ final class CrashtestRunner {
         }
         let runMillis = Int(Self.monotonicMillis() - started)
 
-        let out = (try? FileBytes.contents(of: dir.workerStdout)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        let err = (try? FileBytes.contents(of: dir.workerStderr)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        let lines = out.split(separator: "\n").map(String.init)
-        var status: [String: String] = [:]
-        for field in (lines.last { $0.hasPrefix("status ") } ?? "").split(separator: " ").dropFirst() {
-            let kv = field.split(separator: "=", maxSplits: 1)
-            if kv.count == 2 { status[String(kv[0])] = String(kv[1]) }
-        }
-        let finalLine = lines.last { $0.hasPrefix("stop: ") || $0.hasPrefix("violation: ") || $0.hasPrefix("error: ") }
-        let crashed = arm.map { err.contains(FailpointPlan.crashMessage($0.point)) } ?? false
+        let transcript = WorkerTranscript(stdoutPath: dir.workerStdout, stderrPath: dir.workerStderr)
+        let (status, finalLine) = (transcript.status, transcript.finalLine)
+        let crashed = arm.map { transcript.stderr.contains(FailpointPlan.crashMessage($0.point)) } ?? false
         let fired: Bool
         switch arm?.kind {
         case .crash?: fired = crashed
         case .error?: fired = (status[FailpointPlan.firedField].flatMap { Int($0) } ?? 0) > 0
         default: fired = false
         }
-
-        var problems: [String] = []
-        let stderrTail = Self.crashExcerpt(err)
-        switch termination {
-        case .signalled(SIGKILL) where killed: break
-        case .exited(CrashtestWorkerCommand.exitStopped) where finalLine?.hasPrefix("stop: ") == true || crashed: break
-        case .exited(CrashtestWorkerCommand.exitViolation):
-            problems.append("the worker's own check failed: \(finalLine ?? "(no message)")")
-        case .exited(CrashtestWorkerCommand.exitError):
-            problems.append("the worker failed: \(finalLine ?? "(no message)")")
-        default:
-            problems.append("the worker \(termination) unexpectedly" + (stderrTail.isEmpty ? "" : "; stderr:\n\(stderrTail)"))
-        }
+        var problems = transcript.problems(termination, killed: killed, crashedAtFailpoint: crashed)
 
         let history: OracleHistory
         do {
@@ -158,7 +137,7 @@ final class CrashtestRunner {
     // MARK: set-up and reports
 
     private func replayPoint(_ i: Int) -> CrashtestDirectory.ReplayPoint {
-        .init(seed: config.seed, iteration: i, keys: config.workload.keyCount, failpoints: config.failpoints)
+        .init(seed: config.seed, iteration: i, keys: config.workload.keyCount, failpoints: config.failpoints, zombie: config.zombie != nil)
     }
 
     private func prepare(_ first: Int) throws {
@@ -190,6 +169,9 @@ final class CrashtestRunner {
         var mode: String
         if config.failpoints {
             mode = "failpoint sweep (\(FailpointPlan.combinations.count) combinations, timeout \(fmt(config.failpointTimeoutSeconds, 0)) s)"
+        } else if let z = config.zombie {
+            mode = "zombie: writer paused after \(z.minRunMs)...\(z.maxRunMs) ms, successor writes \(z.minPausedMs)...\(z.maxPausedMs) ms "
+                + "before the resume, compactor GC grace \(z.minCompactorGraceMs)...\(z.maxCompactorGraceMs) ms"
         } else if let k = config.killAfterOps {
             mode = "workers stop after \(k) operations"
         } else {
@@ -207,31 +189,51 @@ final class CrashtestRunner {
             if items.count > 5 { out.append("  \(title): ... \(items.count - 5) more") }
         }
         let rep = r.report
+        if let z = r.zombie, !z.takeoverCheck.lostEpochs.isEmpty {
+            out.append("  lost committed epochs: \(z.takeoverCheck.lostEpochs.map(String.init).joined(separator: ", ")) were verified "
+                + "or acknowledged by the zombie, the successor took the store over at epoch \(z.takeover.map(String.init) ?? "?")")
+        }
         if !rep.lostEpochs.isEmpty {
             let below = rep.recovered.map { $0 < rep.baseEpoch } ?? false
             out.append("  lost committed epochs: \(rep.lostEpochs.map(String.init).joined(separator: ", ")) were "
                 + (below ? "verified before this iteration (base \(rep.baseEpoch)) or acknowledged" : "acknowledged")
                 + ", the store recovered epoch \(rep.recovered.map(String.init) ?? "?")")
         }
+        if let z = r.zombie, !z.afterResume.acksAboveTakeover.isEmpty {
+            let acks = z.afterResume.acksAboveTakeover
+            out.append("  a fenced writer's commit succeeded: the zombie acknowledged \(acks.count == 1 ? "epoch" : "epochs") "
+                + "\(ZombieReport.epochs(acks, limit: 10)) "
+                + "after its resume, above the successor's takeover epoch \(z.takeover.map(String.init) ?? "?")")
+        }
         list("partially visible", rep.partialKeys)
         list("wrong", rep.wrongKeys)
         list("problem", rep.problems)
         list("worker", r.workerProblems)
+        if let z = r.zombie { list("zombie", z.otherProblems) }
         if out.count == 2 { out.append("  problem: the recovered store was not checked against the oracle") }
+        if let z = r.zombie { out.append("  zombie: \(z.summary); its last line: \(z.zombieEnd ?? "(none)")") }
         if let arm = r.arm { out.append("  failpoint armed: \(Failpoints.environmentVariable)=\(arm.environment)") }
         out.append("  the store and oracle as the check found them: \(root)/store, \(root)/oracle.log; "
             + "the state before this iteration: \(root)/replay")
         var replay = "\(config.executable) crashtest --path \(root) --seed \(config.seed) --iteration \(r.iteration) --iterations 1 "
             + "--keys \(config.workload.keyCount)"
         if config.failpoints { replay += " --failpoints" }
+        if let z = config.zombie {
+            replay += " --zombie --min-run-ms \(z.minRunMs) --max-run-ms \(z.maxRunMs) --min-paused-ms \(z.minPausedMs) "
+                + "--max-paused-ms \(z.maxPausedMs) --min-compactor-grace-ms \(z.minCompactorGraceMs) "
+                + "--max-compactor-grace-ms \(z.maxCompactorGraceMs)"
+        }
         if let k = config.killAfterOps {
             replay += " --kill-after-ops \(k)"
-        } else if r.killedByHarness && r.arm == nil {
+        } else if r.killedByHarness && r.arm == nil && config.zombie == nil {
             replay += " --kill-after-ops \(r.ops)"
         }
         if let s = config.sabotage { replay += " --sabotage \(s.rawValue)" }
         out.append("  replay: \(replay)")
-        if r.killedByHarness && r.arm == nil && config.killAfterOps == nil {
+        if config.zombie != nil {
+            out.append("  (the replay makes the same seeded choices: pause kind, delays, options; "
+                + "where exactly the pause and the kills land is up to the scheduler)")
+        } else if r.killedByHarness && r.arm == nil && config.killAfterOps == nil {
             out.append("  (the kill landed during operation \(r.ops): --kill-after-ops \(r.ops) runs it to its end, "
                 + "\(max(1, r.ops) - 1) stops before it; without the option the replay kills at the same delay, "
                 + "which is not exactly the same moment)")

@@ -1,8 +1,8 @@
 import ArgumentParser
 
 /// Deliberate breaches of the oracle protocol that prove the harness catches them
-/// (and one harmless accident it must tolerate). Each ends the worker after its
-/// first epoch.
+/// (and one harmless accident it must tolerate). Each but `zombieUnfenced` ends
+/// the worker after its first epoch.
 enum CrashtestSabotage: String, ExpressibleByArgument, Sendable, CaseIterable {
     /// Acknowledge the first epoch in the oracle without committing it, then stop:
     /// the parent must report a lost committed epoch.
@@ -28,4 +28,9 @@ enum CrashtestSabotage: String, ExpressibleByArgument, Sendable, CaseIterable {
     /// next intent record in the oracle, as a kill inside an append would. The
     /// parent must ignore the torn record and pass.
     case tornTail = "torn-tail"
+    /// `--zombie` only: the successor does not open the store (it reads the committed
+    /// epoch and starts its oracle there, as if it had), so nothing fences the paused
+    /// zombie and its commits after the resume really succeed. The parent must report
+    /// the zombie's acknowledgements above the takeover epoch.
+    case zombieUnfenced = "zombie-unfenced"
 }

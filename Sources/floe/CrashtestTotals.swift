@@ -24,12 +24,15 @@ struct CrashtestTotals {
     var compactions: UInt64 = 0
     var unfiredFailpoints = 0
     var wallSeconds = 0.0
+    /// With `--zombie`: what the zombies, takeovers and compactors did (nil in the other modes).
+    var zombie: ZombieTotals?
 
     /// Iterations whose check was not clean, whatever kind of failure it found.
     var violations = 0
 
     var passed: Bool {
         violations == 0 && lostCommittedEpochs == 0 && partiallyVisibleEpochs == 0 && verificationFailures == 0 && unfiredFailpoints == 0
+            && (zombie?.zombieAcks ?? 0) == 0
     }
 
     mutating func add(_ it: CrashtestIteration, compactionsAdded: UInt64) {
@@ -44,7 +47,8 @@ struct CrashtestTotals {
         if let open = r.openEpoch, let recovered = r.recovered {
             if recovered == open { inDoubtCommitted += 1 } else { inDoubtRolledBack += 1 }
         }
-        lostCommittedEpochs += r.lostEpochs.count
+        lostCommittedEpochs += it.lostEpochs.count
+        if let z = it.zombie { zombie = (zombie ?? ZombieTotals()) + z }
         if !r.partialKeys.isEmpty { partiallyVisibleEpochs += 1 }
         if it.isVerificationFailure { verificationFailures += 1 }
         if !it.isClean { violations += 1 }
@@ -65,10 +69,12 @@ struct CrashtestTotals {
             "lost committed epochs      \(lostCommittedEpochs)",
             "partially visible epochs   \(partiallyVisibleEpochs)",
             "verification failures      \(verificationFailures)",
+        ] + (zombie?.lines ?? []) + [
             "wall time                  \(fmt(wallSeconds, 1)) s",
             "result: iterations=\(iterations) lost_committed_epochs=\(lostCommittedEpochs) partially_visible_epochs=\(partiallyVisibleEpochs) "
                 + "verification_failures=\(verificationFailures) unfired_failpoints=\(unfiredFailpoints) acked_epochs=\(ackedEpochs) "
-                + "in_doubt_committed=\(inDoubtCommitted) compactions=\(compactions) status=\(passed ? "PASSED" : "FAILED")",
+                + "in_doubt_committed=\(inDoubtCommitted) compactions=\(compactions)" + (zombie.map { " " + $0.resultFields } ?? "")
+                + " status=\(passed ? "PASSED" : "FAILED")",
         ]
     }
 }

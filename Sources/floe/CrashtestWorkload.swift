@@ -27,7 +27,7 @@ struct CrashtestWorkload: Sendable {
 
     /// The random streams of an iteration, each independent of the others.
     enum Stream: UInt64 {
-        case workload = 1, killDelay = 2, failpointSkip = 3, storeOptions = 4
+        case workload = 1, killDelay = 2, failpointSkip = 3, storeOptions = 4, zombie = 5
     }
 
     static func rng(seed: UInt64, iteration: Int, _ stream: Stream) -> SplitMix64 {

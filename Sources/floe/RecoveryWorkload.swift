@@ -95,8 +95,7 @@ enum RecoveryWorkload {
         guard let committed else {
             throw WorkloadError("recovery: the child writer \(child.waitForExit()) before it committed its fill of \(size) keys")
         }
-        child.send(SIGKILL)
-        let end = child.waitForExit()
+        let end = child.killAndWait()
         guard end == .signalled(SIGKILL) else { throw WorkloadError("recovery: the child writer \(end) instead of being killed") }
 
         // The recovering process: open from the manifest, then serve one read.

@@ -13,6 +13,14 @@ import Glibc
 /// With a failpoint armed as an error, a failed checkpoint is handled the way an
 /// application would: retried, or the store is closed and reopened and the epoch
 /// is acknowledged if the reopened store holds it, else recorded as aborted.
+///
+/// In `floe crashtest --zombie` a worker has one of two more roles:
+/// - the **zombie** (writer A, `Role.zombie`) publishes its phase, pauses
+///   itself when asked (`ZombieControl`), and after the harness resumed it skips
+///   its reads (its version is stale); a `fenced` error ends it (`WorkerFailure.fenced`);
+/// - the **successor** (writer B, `Role.successor`) opens the store the paused zombie
+///   still holds, which fences the zombie, and starts its own oracle with the
+///   state of the zombie's history at the epoch it recovered (`start(takingOverFrom:)`).
 final class WorkerSession {
     struct HeldSnapshot {
         let snapshot: Snapshot
@@ -41,6 +49,8 @@ final class WorkerSession {
     let failpoints: FailpointRegistry
     /// The harness; a worker it no longer waits for (it was killed) must not write on forever.
     let parentPID: Int32?
+    /// The zombie's channel to the harness (nil for any other worker).
+    let zombie: ZombieControl?
 
     var store: StateStore
     var rng: SplitMix64
@@ -54,13 +64,41 @@ final class WorkerSession {
     var acked = 0, aborted = 0, retries = 0, reopens = 0, injected = 0
     var gcDeletedBefore: UInt64 = 0
     var sinceFired: Int?
+    /// Reads of the zombie in flight across its pause that failed or differed from its model.
+    var staleReads = 0
+
+    /// Where a worker starts: how to open the store, and whether it continues the
+    /// history of `oraclePath` or takes over from a paused writer.
+    enum Role {
+        case plain
+        /// Writer A of `--zombie`, talking to the harness through this control mapping.
+        case zombie(controlPath: String)
+        /// Writer B of `--zombie`: the oracle of the writer it supersedes.
+        case successor(takeoverFrom: String)
+    }
 
     init(storePath: String, oraclePath: String, opsCounterPath: String, seed: UInt64, iteration: Int,
          workload: CrashtestWorkload, killAfterOps: UInt64?, failpoint: Failpoint?, sabotage: CrashtestSabotage?,
-         parentPID: Int32?) async throws {
-        let history = try OracleHistory(OracleLog.read(oraclePath))
-        guard history.openEpoch == nil, history.tornBytes == 0, let start = history.state(at: history.lastAcked) else {
-            throw WorkerFailure.error("the oracle does not end at a verified state (the harness rewrites it before each worker)")
+         parentPID: Int32?, role: Role = .plain) async throws {
+        options = CrashtestWorkload.storeOptions(seed: seed, iteration: iteration)
+        let start: (epoch: UInt64, state: StoreState)
+        let opened: StateStore?
+        if case let .successor(takeoverFrom) = role {
+            let store = try await Self.open(storePath, options, tolerateInjected: false)
+            start = (store.committedEpoch, try Self.start(takingOverFrom: takeoverFrom, at: store.committedEpoch, oraclePath: oraclePath))
+            opened = store
+        } else {
+            let history = try OracleHistory(OracleLog.read(oraclePath))
+            guard history.openEpoch == nil, history.tornBytes == 0, let s = history.state(at: history.lastAcked) else {
+                throw WorkerFailure.error("the oracle does not end at a verified state (the harness rewrites it before each worker)")
+            }
+            start = (history.lastAcked, s.state)
+            opened = nil
+        }
+        if case let .zombie(controlPath) = role {
+            zombie = try ZombieControl(path: controlPath, create: false)
+        } else {
+            zombie = nil
         }
         self.storePath = storePath
         self.oraclePath = oraclePath
@@ -70,9 +108,8 @@ final class WorkerSession {
         self.failpoint = failpoint
         self.sabotage = sabotage
         self.parentPID = parentPID
-        options = CrashtestWorkload.storeOptions(seed: seed, iteration: iteration)
         rng = CrashtestWorkload.rng(seed: seed, iteration: iteration, .workload)
-        committedEpoch = history.lastAcked
+        committedEpoch = start.epoch
         committed = start.state
         pending = start.state
         oracle = try DurableFile(appendingTo: oraclePath)
@@ -80,21 +117,47 @@ final class WorkerSession {
         failpoints = try Failpoints.process()
         // The store's files at the verified epoch, before this worker opens it (hard links: see StoreMirror).
         if sabotage == .belowVerified { try Self.sabotageCopy(storePath).update() }
-        store = try await Self.open(storePath, options, tolerateInjected: failpoint != nil)
+        if let opened {
+            store = opened
+        } else {
+            store = try await Self.open(storePath, options, tolerateInjected: failpoint != nil)
+        }
         guard store.committedEpoch == committedEpoch else {
             throw WorkerFailure.error("the store opened at epoch \(store.committedEpoch), the oracle's verified epoch is \(committedEpoch)")
         }
+        zombie?.phase = .running
     }
 
-    /// Runs epochs until the process is killed or stops itself.
+    /// The successor's start: the state of the superseded writer's history (its
+    /// oracle at `supersededOracle`) at `recovered`, the epoch the successor found
+    /// committed, written to `oraclePath` as a new oracle's base record. Throws a
+    /// violation when `recovered` is not an epoch of that history (its state cannot
+    /// be known); whether it is within the history's bounds the harness checks.
+    static func start(takingOverFrom supersededOracle: String, at recovered: UInt64, oraclePath: String) throws -> StoreState {
+        let superseded = try OracleHistory(OracleLog.read(supersededOracle))
+        guard let s = superseded.state(at: recovered) else {
+            throw WorkerFailure.violation("the successor found epoch \(recovered) committed, which is not an epoch of the paused writer's "
+                + "history (base \(superseded.baseEpoch), last acknowledged \(superseded.lastAcked), last attempted \(superseded.lastAttempted))")
+        }
+        try OracleLog.rewrite(oraclePath, [.base(epoch: recovered, metadata: s.metadata, rows: s.state)])
+        return s.state
+    }
+
+    /// Runs epochs until the process is killed or stops itself; the zombie also ends
+    /// at its first `fenced` error (`exitFenced`, the last line saying what was refused).
     func run() async throws -> Never {
         var epoch = committedEpoch + 1
-        while true {
-            let count = rng.next() % 20 == 0 ? 0 : 1 + Int(rng.next() % 48)
-            for _ in 0..<count { try await step(epoch) }
-            try await finishEpoch(epoch)
-            // Epoch numbers need not be contiguous.
-            epoch += rng.next() % 8 == 0 ? 2 + rng.next() % 3 : 1
+        do {
+            while true {
+                let count = rng.next() % 20 == 0 ? 0 : 1 + Int(rng.next() % 48)
+                for _ in 0..<count { try await step(epoch) }
+                try await finishEpoch(epoch)
+                // Epoch numbers need not be contiguous.
+                epoch += rng.next() % 8 == 0 ? 2 + rng.next() % 3 : 1
+            }
+        } catch let WorkerFailure.fenced(why) where zombie != nil {
+            CrashtestWorkerCommand.emit(statusLine())
+            CrashtestWorkerCommand.finish(CrashtestWorkerCommand.fencedPrefix + why, status: CrashtestWorkerCommand.exitFenced)
         }
     }
 
@@ -117,7 +180,13 @@ final class WorkerSession {
 
     private func step(_ epoch: UInt64) async throws {
         tick()
-        switch rng.next() % 100 {
+        let roll = rng.next() % 100
+        if roll >= 65 {
+            // A read: its check against the model means nothing once the zombie resumed.
+            if zombie?.resumed != true { try await checked { try await read(roll, epoch) } }
+            return
+        }
+        switch roll {
         case 0..<50:
             let k = randomKey()
             serial += 1
@@ -125,8 +194,8 @@ final class WorkerSession {
             try call("put") { try store.put(TableID(k.table), key: k.key, value: v, epoch: epoch) }
             pending[k] = v
             writes[k] = .some(v)
-        case 50..<65:
-            // Mostly a live key (probing from a random start: no dictionary order, so it replays).
+        default:
+            // 50..<65: a delete, mostly of a live key (probing from a random start: no dictionary order, so it replays).
             var k = randomKey()
             if rng.next() % 10 < 7, !pending.isEmpty {
                 let start = Int(rng.next() % UInt64(workload.keyCount))
@@ -138,6 +207,12 @@ final class WorkerSession {
             try call("delete") { try store.delete(TableID(k.table), key: k.key, epoch: epoch) }
             pending[k] = nil
             writes[k] = .some(nil)
+        }
+    }
+
+    /// The read operations of `step` (`roll` in 65..<100), each checked against the model.
+    private func read(_ roll: UInt64, _ epoch: UInt64) async throws {
+        switch roll {
         case 65..<80:
             let k = randomKey()
             try await expectGet(k, at: epoch, pending, "own uncommitted epoch")
@@ -184,13 +259,19 @@ final class WorkerSession {
             logged[planted.key] = nil
         case .missingWrite?:
             logged[planted.key] = .some(planted.value)
-        case .lostAck?, .tornTail?, .belowVerified?, nil:
+        case .lostAck?, .tornTail?, .belowVerified?, .zombieUnfenced?, nil:
             break
         }
         try oracle.append(OracleLog.frame(.intent(epoch: epoch, metadata: metadata, writes: logged)))
+        if let zombie {
+            zombie.phase = .committing
+            // Asked to pause: here, so that the first thing it does when resumed is this commit.
+            if zombie.pauseRequested && !zombie.resumed { raise(SIGSTOP) }
+        }
         switch try await commit(epoch, metadata) {
         case .committed:
             try oracle.append(OracleLog.frame(.ack(epoch: epoch)))
+            zombie?.phase = .running
             committed = pending
             committedEpoch = epoch
             acked += 1
@@ -215,7 +296,7 @@ final class WorkerSession {
                 let frame = OracleLog.frame(.intent(epoch: epoch + 1, metadata: metadata, writes: [planted.key: .some(planted.value)]))
                 try oracle.append(Array(frame.prefix(frame.count / 2)))
                 stop("sabotage torn-tail: half an intent record after epoch \(epoch)")
-            case .lostAck?, nil: break
+            case .lostAck?, .zombieUnfenced?, nil: break
             }
         case .aborted:
             try oracle.append(OracleLog.frame(.abort(epoch: epoch)))
@@ -225,13 +306,18 @@ final class WorkerSession {
         writes = [:]
         if var h = held {
             h.commitsLeft -= 1
-            if h.commitsLeft > 0 {
+            if zombie?.resumed == true {
+                h.snapshot.release()
+                held = nil
+            } else if h.commitsLeft > 0 {
                 held = h
             } else {
                 // Still the state of its epoch, though compaction ran below it meanwhile.
-                for t in CrashtestWorkload.tables {
-                    let rows = try await call("snapshot scan") { try await Self.collect(h.snapshot.scan(TableID(t), from: nil, to: nil)) }
-                    try compare(rows, Self.rows(h.state, t, nil, nil), "snapshot scan of table \(t) at epoch \(h.epoch)")
+                try await checked {
+                    for t in CrashtestWorkload.tables {
+                        let rows = try await call("snapshot scan") { try await Self.collect(h.snapshot.scan(TableID(t), from: nil, to: nil)) }
+                        try compare(rows, Self.rows(h.state, t, nil, nil), "snapshot scan of table \(t) at epoch \(h.epoch)")
+                    }
                 }
                 h.snapshot.release()
                 held = nil
@@ -253,7 +339,7 @@ final class WorkerSession {
                 try await store.checkpoint(epoch: epoch, metadata: metadata)
                 return .committed
             } catch {
-                guard failpoint != nil, Self.isInjected(error) else { throw WorkerFailure.error("checkpoint of epoch \(epoch): \(error)") }
+                guard failpoint != nil, Self.isInjected(error) else { throw WorkerFailure("checkpoint of epoch \(epoch)", error) }
                 injected += 1
                 attempts += 1
                 guard attempts < Self.maxAttempts else {
@@ -309,20 +395,32 @@ final class WorkerSession {
         return ["crashtest.epoch": le(epoch), "crashtest.iteration": le(UInt64(iteration)), "crashtest.live": le(UInt64(live))]
     }
 
-    private func statusLine() -> String {
+    func statusLine() -> String {
         "status ops=\(ops) epoch=\(committedEpoch) acked=\(acked) aborted=\(aborted) retries=\(retries) reopens=\(reopens) "
             + "injected=\(injected) gc=\(gcDeletedBefore + store.statistics.gcDeletedObjects) "
             + "\(FailpointPlan.firedField)=\(failpoint.map { failpoints.fired($0) } ?? 0)"
+            + (zombie == nil ? "" : " stale_reads=\(staleReads)")
     }
 
     // MARK: checks against the model
 
+    /// Runs a check of reads against the model. Once the zombie was resumed, a check
+    /// that fails (it was in flight across the pause, on a version other processes
+    /// may have retired and deleted since) is counted in `staleReads`, not thrown.
+    private func checked(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let failure as WorkerFailure where zombie?.resumed == true && !failure.isFenced {
+            staleReads += 1
+        }
+    }
+
     private func call<T>(_ what: String, _ body: () throws -> T) throws -> T {
-        do { return try body() } catch { throw WorkerFailure.error("\(what): \(error)") }
+        do { return try body() } catch { throw WorkerFailure(what, error) }
     }
 
     private func call<T>(_ what: String, _ body: () async throws -> T) async throws -> T {
-        do { return try await body() } catch { throw WorkerFailure.error("\(what): \(error)") }
+        do { return try await body() } catch { throw WorkerFailure(what, error) }
     }
 
     private func expectGet(_ k: StateKey, at epoch: UInt64, _ model: StoreState, _ what: String) async throws {

@@ -18,6 +18,11 @@ import Testing
         /// Lines of the iterations (`#<n> ...`).
         var iterations: [String] { stdout.split(separator: "\n").map(String.init).filter { $0.hasPrefix("#") } }
         var transcript: String { "exit \(status)\n\(stdout)\(stderr)" }
+        /// The arguments of the printed replay command (after the executable), if a violation printed one.
+        var replayArguments: [String]? {
+            stdout.split(separator: "\n").first { $0.hasPrefix("  replay: ") }
+                .map { $0.dropFirst("  replay: ".count).split(separator: " ").dropFirst().map(String.init) }
+        }
     }
 
     /// The `floe` executable: beside the test executable (the build directory of
@@ -164,10 +169,9 @@ import Testing
         }
 
         // The printed replay command, run as printed, finds the same violation from the saved state.
-        let replay = try #require(r.stdout.split(separator: "\n").first { $0.hasPrefix("  replay: ") }, context)
-        let words = replay.dropFirst("  replay: ".count).split(separator: " ").map(String.init)
+        let words = try #require(r.replayArguments, context)
         #expect(words.contains("--iteration") && words.contains("--sabotage"), context)
-        let again = try Self.floe(Array(words.dropFirst()), in: dir)
+        let again = try Self.floe(words, in: dir)
         let againContext = Comment(rawValue: "replay of seed \(seed), sabotage \(sabotage)\n\(again.transcript)")
         #expect(again.stdout.contains("replaying from the state saved before iteration 0"), againContext)
         #expect(again.status == 1 && again.result["status"] == "FAILED", againContext)
@@ -230,6 +234,15 @@ import Testing
             (["--path", dir.path + "/new", "--seed=-1"], "The value '-1' is invalid for '--seed <seed>'"),
             ([], "--path is required (except with --power-loss)"),
             (["--power-loss", "--path", dir.path + "/new"], "--power-loss runs in memory: it takes only --iterations and --seed"),
+            (["--power-loss", "--zombie"], "--power-loss runs in memory: it takes only --iterations and --seed"),
+            (["--path", dir.path + "/new", "--zombie", "--failpoints"], "--zombie and --failpoints are separate modes: give one"),
+            (["--path", dir.path + "/new", "--zombie", "--kill-after-ops", "5"], "--kill-after-ops does not apply to --zombie"),
+            (["--path", dir.path + "/new", "--zombie", "--sabotage", "lost-ack"], "--zombie takes only --sabotage zombie-unfenced"),
+            (["--path", dir.path + "/new", "--sabotage", "zombie-unfenced"], "--sabotage zombie-unfenced needs --zombie"),
+            (["--path", dir.path + "/new", "--min-paused-ms", "10"], "apply only to --zombie"),
+            (["--path", dir.path + "/new", "--zombie", "--min-paused-ms", "500", "--max-paused-ms", "100"],
+             "--max-paused-ms must be at least --min-paused-ms"),
+            (["--path", dir.path + "/new", "--zombie", "--min-compactor-grace-ms=-1"], "--min-compactor-grace-ms must not be negative"),
         ]
         for (args, message) in cases {
             let r = try Self.floe(["crashtest"] + args, in: dir)
