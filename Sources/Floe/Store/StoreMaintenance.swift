@@ -258,6 +258,11 @@ extension StateStore {
                 backoffMillis = 1
             } catch FloeError.closed {
                 return
+            } catch FloeError.staleCompaction {
+                // Lost a race (a standalone compactor took the inputs first): not a failure,
+                // and a commit stalled on L0 must not give up over it. Pick again after the poll.
+                store.state.withLock { $0.setCompactionError(nil, lane: lane) }
+                backoffMillis = 1
             } catch let e as FloeError {
                 store.state.withLock { $0.setCompactionError(e, lane: lane) }
                 backoffMillis = min(1000, backoffMillis * 2)
