@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Floe", targets: ["Floe"]),
+        .library(name: "FloeDataflow", targets: ["FloeDataflow"]),
         .executable(name: "floe", targets: ["floe"]),
     ],
     dependencies: [
@@ -21,19 +22,24 @@ let package = Package(
         // Cache prefetch and the current CPU, header only: see Sources/Floe/Memtable/MemtableFlush.swift
         // and Sources/Floe/Store/PublishedVersion.swift.
         .systemLibrary(name: "CCpuHints"),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(
             name: "Floe",
             dependencies: ["CZstd", "CLZ4", "CXXHash", "CTSan", "CCpuHints"]
         ),
+        // Barrier-checkpointed streaming over the store: sources, operators, views, sinks.
+        .target(name: "FloeDataflow", dependencies: ["Floe", "CXXHash", "CSQLite"]),
         .executableTarget(
             name: "floe",
             dependencies: [
                 "Floe",
+                "FloeDataflow",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
         .testTarget(name: "FloeTests", dependencies: ["Floe"]),
+        .testTarget(name: "FloeDataflowTests", dependencies: ["FloeDataflow", "Floe"]),
         // Unit tests of the `floe` tool's own logic (the crash-test oracle).
         .testTarget(name: "FloeCLITests", dependencies: ["floe", "Floe"]),
     ],

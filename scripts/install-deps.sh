@@ -5,6 +5,7 @@ need=()
 [ -f /usr/include/zstd.h ] || need+=(libzstd-dev)
 [ -f /usr/include/lz4.h ] || need+=(liblz4-dev)
 [ -f /usr/include/xxhash.h ] || need+=(libxxhash-dev)
+[ -f /usr/include/sqlite3.h ] || need+=(libsqlite3-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing: ${need[*]}"

@@ -138,16 +138,15 @@ struct StoreModel {
     func writeError(_ e: Epoch) -> FloeError? {
         if e <= committed { return .epochCommitted(epoch: e, committed: committed) }
         if e <= sealedThrough { return .epochSealed(epoch: e, sealed: sealedThrough) }
-        if e < latestWritten { return .epochRegressed(epoch: e, latest: latestWritten) }
         return nil
     }
 
     mutating func applyWrites(_ e: Epoch, _ writes: [(ModelKey, Write)]) {
-        if open.last?.epoch != e {
-            open.append(Pending(epoch: e))
-            latestWritten = e
-        }
-        for (k, w) in writes { open[open.count - 1].writes[k] = w }
+        // Any unsealed epoch takes writes: keep the open epochs in epoch order.
+        let i = open.firstIndex { $0.epoch >= e } ?? open.count
+        if i == open.count || open[i].epoch != e { open.insert(Pending(epoch: e), at: i) }
+        latestWritten = max(latestWritten, e)
+        for (k, w) in writes { open[i].writes[k] = w }
     }
 
     func sealError(_ e: Epoch) -> FloeError? {

@@ -11,8 +11,6 @@ public enum FloeError: Error, Sendable, Equatable, CustomStringConvertible {
     case epochSealed(epoch: Epoch, sealed: Epoch)
     /// A write or seal named an epoch at or below the committed epoch.
     case epochCommitted(epoch: Epoch, committed: Epoch)
-    /// Epochs must not go backwards: a write named an epoch older than one already written.
-    case epochRegressed(epoch: Epoch, latest: Epoch)
     /// `sync` or `commit` named an epoch that has not been sealed.
     case epochNotSealed(Epoch)
     /// `commit` was called out of epoch order or with a `SyncResult` that does not
@@ -47,7 +45,6 @@ public enum FloeError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .objectNotFound(path): return "object not found: \(path)"
         case let .epochSealed(e, sealed): return "epoch \(e) is sealed (sealed through \(sealed)); no more writes"
         case let .epochCommitted(e, committed): return "epoch \(e) is at or below the committed epoch \(committed)"
-        case let .epochRegressed(e, latest): return "epoch \(e) goes backwards: epoch \(latest) was already written"
         case let .epochNotSealed(e): return "epoch \(e) is not sealed"
         case let .commitOutOfOrder(why): return "commit out of order: \(why)"
         case let .epochNotRetained(e, oldest): return "epoch \(e) is below the retained window (oldest readable epoch \(oldest))"

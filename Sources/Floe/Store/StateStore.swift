@@ -178,14 +178,20 @@ public final class StateStore: Sendable {
         if let f = s.fenced { throw FloeError.fenced(f) }
         if epoch <= s.version.committedEpoch { throw FloeError.epochCommitted(epoch: epoch, committed: s.version.committedEpoch) }
         if epoch <= s.sealedThrough { throw FloeError.epochSealed(epoch: epoch, sealed: s.sealedThrough) }
-        if epoch < s.latestWritten { throw FloeError.epochRegressed(epoch: epoch, latest: s.latestWritten) }
     }
 
+    /// The open memtable of `epoch`, created in epoch order if missing. Any unsealed
+    /// epoch takes writes, also below the newest one written: the operators of a
+    /// pipeline pass a barrier at different times, so one may still write epoch E
+    /// while another has moved on to E + 1 (as Hummock's shared buffer allows).
     private static func memtableIndex(_ s: inout State, _ epoch: Epoch) -> Int {
         if let last = s.open.last, last.epoch == epoch { return s.open.count - 1 }
-        s.open.append(MutableMemtable(epoch: epoch))
-        s.latestWritten = epoch
-        return s.open.count - 1
+        var i = s.open.count
+        while i > 0, s.open[i - 1].epoch > epoch { i -= 1 }
+        if i > 0, s.open[i - 1].epoch == epoch { return i - 1 }
+        s.open.insert(MutableMemtable(epoch: epoch), at: i)
+        s.latestWritten = max(s.latestWritten, epoch)
+        return i
     }
 
     /// The longest key a write accepts: 16 MiB.
@@ -204,8 +210,8 @@ public final class StateStore: Sendable {
 
     /// Writes `value` for `key` in `table` at `epoch`.
     /// Throws `invalidArgument` for a key over `maxKeyBytes` or a value over
-    /// `maxValueBytes`, `epochCommitted`, `epochSealed`, `epochRegressed` (epochs must
-    /// not go backwards), `memoryBudgetExceeded` (once the memtable budget is spent),
+    /// `maxValueBytes`, `epochCommitted`, `epochSealed` (any epoch above the committed
+    /// one that is not sealed takes writes, in any order), `memoryBudgetExceeded` (once the memtable budget is spent),
     /// `fenced` or `closed`; a rejected write changes nothing.
     public func put(_ table: TableID, key: [UInt8], value: [UInt8], epoch: Epoch) throws {
         try apply(table.raw, key, Block.kindPut, value, epoch)
