@@ -55,10 +55,12 @@ public struct Chunk: Sendable {
         ends[column].append(arenas[column].count)
     }
 
-    /// Copies row `row` of `other` (same types) with `op`.
+    /// Starts a row with `op` and copies row `row` of `other` into this chunk's first
+    /// `other.types.count` columns (which must have the same types). A chunk with
+    /// more columns gets their values appended after.
     @inlinable public mutating func appendRow(of other: Chunk, _ row: Int, op: ChangeOp) {
         _ops.append(op)
-        for c in types.indices {
+        for c in other.types.indices {
             if types[c].isInteger {
                 ints[c].append(other.ints[c][row])
             } else {

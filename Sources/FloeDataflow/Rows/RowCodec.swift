@@ -62,11 +62,47 @@ public enum RowCodec {
         }
     }
 
+    /// The number of bytes the row of `types` at the start of `value` takes, or nil
+    /// if it is cut short.
+    public static func length(_ value: UnsafeRawBufferPointer, types: [ColumnType]) -> Int? {
+        var at = 0
+        for t in types {
+            if t.isInteger {
+                at += 8
+            } else {
+                guard at + 4 <= value.count else { return nil }
+                at += 4 + Int(readLength(value, at))
+            }
+            guard at <= value.count else { return nil }
+        }
+        return at
+    }
+
+    /// Appends the fields of the row of `types` at the start of `value` to the chunk
+    /// columns `mapping[i]` (a field whose mapping is negative is skipped); appends no
+    /// op. The value must have been checked (`length`). Returns the bytes read.
+    @discardableResult
+    @inlinable public static func appendFields(_ value: UnsafeRawBufferPointer, types: [ColumnType], mapping: [Int], into chunk: inout Chunk) -> Int {
+        var at = 0
+        for i in types.indices {
+            let c = mapping[i]
+            if types[i].isInteger {
+                if c >= 0 { chunk.appendInt(c, readInt(value, at)) }
+                at += 8
+            } else {
+                let n = Int(readLength(value, at))
+                if c >= 0 { chunk.appendBytes(c, UnsafeRawBufferPointer(rebasing: value[(at + 4)..<(at + 4 + n)])) }
+                at += 4 + n
+            }
+        }
+        return at
+    }
+
     @inlinable public static func readInt(_ p: UnsafeRawBufferPointer, _ at: Int) -> Int64 {
         Int64(bitPattern: p.loadUnaligned(fromByteOffset: at, as: UInt64.self).littleEndian)
     }
 
-    @inlinable static func readLength(_ p: UnsafeRawBufferPointer, _ at: Int) -> UInt32 {
+    @inlinable public static func readLength(_ p: UnsafeRawBufferPointer, _ at: Int) -> UInt32 {
         p.loadUnaligned(fromByteOffset: at, as: UInt32.self).littleEndian
     }
 }

@@ -1,0 +1,213 @@
+import Floe
+
+/// An aggregate function of a grouped aggregation.
+public struct AggregateCall: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable { case count, sum, avg }
+    public var kind: Kind
+    /// The input column (ignored by `count`, which counts rows).
+    public var column: Int
+    public var name: String
+
+    public static func count(as name: String) -> AggregateCall { AggregateCall(kind: .count, column: -1, name: name) }
+    public static func sum(_ column: Int, as name: String) -> AggregateCall { AggregateCall(kind: .sum, column: column, name: name) }
+    public static func avg(_ column: Int, as name: String) -> AggregateCall { AggregateCall(kind: .avg, column: column, name: name) }
+
+    /// The scale of an average: at least six digits after the point.
+    public static func avgScale(_ input: ColumnType) -> Int {
+        if case let .decimal(s) = input { return max(6, s) }
+        return 6
+    }
+
+    func outputType(_ input: [ColumnType]) -> ColumnType {
+        switch kind {
+        case .count: return .int64
+        case .sum: return input[column]
+        case .avg: return .decimal(scale: AggregateCall.avgScale(input[column]))
+        }
+    }
+}
+
+/// Grouped aggregation (count, sum, avg) kept in a state table, exact under
+/// inserts, deletes and updates: a group's row count and sums move by the sign of
+/// every change, and a group whose count drops to zero is removed.
+///
+/// Output: at each barrier, for every group the epoch changed, a delete of the
+/// group's previous row and an insert of its new one (columns: the group columns,
+/// then one per call). State key: virtual node, memcomparable group key. State
+/// value: the group columns (`RowCodec`), then the row count and one 64-bit
+/// accumulator per call, little-endian. docs/format.md §10.
+///
+/// Cache: every group touched since the last barrier stays in memory; after the
+/// barrier's flush, when the cache holds more than `cacheBytes`, the clean groups
+/// are dropped and read again from the store when they come back.
+/// Errors: `overflow` when a sum leaves the 64-bit range; `invalidArgument` when a
+/// delete takes a group's count below zero (a retraction of a row never inserted).
+public struct HashAggregate: StreamOperator {
+    public let outputTypes: [ColumnType]
+    let inputTypes: [ColumnType]
+    let groupColumns: [Int]
+    let groupTypes: [ColumnType]
+    let calls: [AggregateCall]
+    let cacheBytes: Int
+    private var state: StateTable
+    private let stride: Int
+    private var index: [ByteKey: Int32] = [:]
+    private var keys: [[UInt8]] = []
+    private var groupRows: [[UInt8]] = []
+    private var values: [Int64] = []
+    private var previous: [Int64] = []
+    private var dirty: [Bool] = []
+    private var dirtyList: [Int32] = []
+    private var cachedBytes = 0
+    private var keyBuffer: [UInt8] = []
+    private var slotOf: [Int32] = []
+    private let groupMapping: [Int]
+
+    public init(inputTypes: [ColumnType], groupBy: [Int], calls: [AggregateCall], state: StateTable, cacheBytes: Int = 64 << 20) {
+        self.inputTypes = inputTypes
+        self.groupColumns = groupBy
+        self.groupTypes = groupBy.map { inputTypes[$0] }
+        self.calls = calls
+        self.state = state
+        self.cacheBytes = cacheBytes
+        self.stride = 1 + calls.count
+        self.outputTypes = groupTypes + calls.map { $0.outputType(inputTypes) }
+        self.groupMapping = Array(groupBy.indices)
+    }
+
+    /// The state key of row `row`: virtual node, then the memcomparable group key.
+    @inline(__always) private mutating func buildKey(_ chunk: Chunk, _ row: Int) {
+        keyBuffer.removeAll(keepingCapacity: true)
+        keyBuffer.append(0)
+        keyBuffer.append(0)
+        for c in groupColumns { KeyEncoding.appendColumn(&keyBuffer, chunk, c, row) }
+        let v = keyBuffer.withUnsafeBytes { VirtualNodes.of(UnsafeRawBufferPointer(rebasing: $0[2...])) }
+        keyBuffer[0] = UInt8(v >> 8)
+        keyBuffer[1] = UInt8(v & 0xFF)
+    }
+
+    public mutating func process(_ chunk: Chunk, input: Int, epoch: Epoch, into out: inout Chunk) async throws {
+        let n = chunk.count
+        if slotOf.count < n { slotOf = Array(repeating: -1, count: n) }
+        var misses: [(row: Int, key: [UInt8])] = []
+        for r in 0..<n {
+            buildKey(chunk, r)
+            if let s = index[ByteKey(keyBuffer)] {
+                slotOf[r] = s
+            } else {
+                slotOf[r] = -1
+                misses.append((r, keyBuffer))
+            }
+        }
+        for (r, key) in misses {
+            if let s = index[ByteKey(key)] {
+                slotOf[r] = s
+                continue
+            }
+            slotOf[r] = try await load(key, chunk, r, epoch)
+        }
+        for r in 0..<n {
+            let s = Int(slotOf[r])
+            if !dirty[s] {
+                dirty[s] = true
+                dirtyList.append(Int32(s))
+                for k in 0..<stride { previous[s * stride + k] = values[s * stride + k] }
+            }
+            let sign = chunk.op(r).sign
+            values[s * stride] += sign
+            for (k, call) in calls.enumerated() where call.kind != .count {
+                let (v, o) = values[s * stride + 1 + k].addingReportingOverflow(sign * chunk.int(call.column, r))
+                if o { throw DataflowError.overflow("sum of column \(call.column) for \(call.name) leaves the 64-bit range") }
+                values[s * stride + 1 + k] = v
+            }
+        }
+    }
+
+    /// Reads a group missing from the cache from the store (or starts it empty).
+    private mutating func load(_ key: [UInt8], _ chunk: Chunk, _ row: Int, _ epoch: Epoch) async throws -> Int32 {
+        let s = Int32(keys.count)
+        if let stored = try await state.get(key, epoch: epoch) {
+            let parsed: (row: [UInt8], vals: [Int64])? = stored.withUnsafeBytes { p in
+                guard let len = RowCodec.length(p, types: groupTypes), p.count == len + 8 * stride else { return nil }
+                return (Array(p[0..<len]), (0..<stride).map { RowCodec.readInt(p, len + 8 * $0) })
+            }
+            guard let parsed else {
+                throw DataflowError.invalidArgument("aggregate state of \(state.table) has a value of \(stored.count) bytes that does not parse")
+            }
+            groupRows.append(parsed.row)
+            values.append(contentsOf: parsed.vals)
+        } else {
+            var g: [UInt8] = []
+            RowCodec.append(&g, chunk, row: row, columns: groupColumns)
+            groupRows.append(g)
+            values.append(contentsOf: repeatElement(0, count: stride))
+        }
+        keys.append(key)
+        previous.append(contentsOf: repeatElement(0, count: stride))
+        dirty.append(false)
+        index[ByteKey(key)] = s
+        cachedBytes += key.count * 2 + groupRows[Int(s)].count + 16 * stride + 64
+        return s
+    }
+
+    public mutating func barrier(ending epoch: Epoch, into out: inout Chunk) async throws {
+        var value: [UInt8] = []
+        for s32 in dirtyList {
+            let s = Int(s32)
+            dirty[s] = false
+            let base = s * stride
+            let before = previous[base..<(base + stride)], after = values[base..<(base + stride)]
+            if after.first! < 0 {
+                throw DataflowError.invalidArgument("a delete took a group of \(state.table) below zero rows: a retraction of a row never inserted")
+            }
+            if before.elementsEqual(after) { continue }
+            if before.first! > 0 { emit(s, previous, .delete, into: &out) }
+            if after.first! > 0 {
+                emit(s, values, .insert, into: &out)
+                value.removeAll(keepingCapacity: true)
+                value.append(contentsOf: groupRows[s])
+                for v in after { RowCodec.appendInt(&value, v) }
+                state.put(keys[s], value)
+            } else {
+                state.delete(keys[s])
+            }
+        }
+        dirtyList.removeAll(keepingCapacity: true)
+        try await state.flush(epoch: epoch)
+        if cachedBytes > cacheBytes { evictAll() }
+    }
+
+    private func emit(_ s: Int, _ vals: [Int64], _ op: ChangeOp, into out: inout Chunk) {
+        out.appendOp(op)
+        groupRows[s].withUnsafeBytes { _ = RowCodec.appendFields($0, types: groupTypes, mapping: groupMapping, into: &out) }
+        let g = groupColumns.count, base = s * stride
+        let count = vals[base]
+        for (k, call) in calls.enumerated() {
+            switch call.kind {
+            case .count: out.appendInt(g + k, count)
+            case .sum: out.appendInt(g + k, vals[base + 1 + k])
+            case .avg:
+                let inScale: Int
+                if case let .decimal(sc) = inputTypes[call.column] { inScale = sc } else { inScale = 0 }
+                let outScale = AggregateCall.avgScale(inputTypes[call.column])
+                let num = Int128(vals[base + 1 + k]) * Int128(ValueText.powersOfTen[outScale - inScale])
+                let c = Int128(count)
+                // Rounded half away from zero.
+                let q = num / c, rem = num % c
+                let rounded = (rem.magnitude * 2 >= c.magnitude) ? q + (num < 0 ? -1 : 1) : q
+                out.appendInt(g + k, Int64(rounded))
+            }
+        }
+    }
+
+    /// Drops every cached group (all clean right after a flush).
+    private mutating func evictAll() {
+        index.removeAll()
+        keys.removeAll()
+        groupRows.removeAll()
+        values.removeAll()
+        previous.removeAll()
+        dirty.removeAll()
+        cachedBytes = 0
+    }
+}

@@ -1,0 +1,25 @@
+import Floe
+
+/// One operator of a pipeline, as one instance runs it.
+///
+/// An instance is driven by one task: `process` for every chunk that arrives in
+/// the epoch being built, then `barrier` once every input delivered that epoch's
+/// barrier. Everything an operator emits (into `out`, with its `outputTypes`)
+/// before its barrier returns belongs to that epoch. A stateful operator writes the
+/// epoch's state changes in `barrier` and nothing after it.
+///
+/// Operators work a chunk at a time: per row they do no async call and no
+/// allocation beyond growing their own arrays; state misses are fetched for the
+/// whole chunk at once.
+public protocol StreamOperator: Sendable {
+    var outputTypes: [ColumnType] { get }
+    /// `input` is the logical input (0, or 1 for the right side of a join).
+    mutating func process(_ chunk: Chunk, input: Int, epoch: Epoch, into out: inout Chunk) async throws
+    /// Ends `epoch`: emits what the epoch's input changed (an aggregate's new rows)
+    /// and writes the epoch's state.
+    mutating func barrier(ending epoch: Epoch, into out: inout Chunk) async throws
+}
+
+extension StreamOperator {
+    public mutating func barrier(ending epoch: Epoch, into out: inout Chunk) async throws {}
+}

@@ -1,0 +1,121 @@
+import Floe
+import Synchronization
+
+/// The shared state of one run: which barriers the sources must inject, the
+/// offsets each source partition had at each barrier, and the terminal
+/// instances' acknowledgements. The commit loop waits here for each epoch in turn.
+///
+/// Safe to share: every field is an atomic or under `state`.
+final class Coordinator: Sendable {
+    private struct State {
+        var offsets: [Epoch: [[UInt64]]] = [:]
+        var acks: [Epoch: Int] = [:]
+        var injectedAt: [Epoch: ContinuousClock.Instant] = [:]
+        var reachedEnd = 0
+        var waiter: (epoch: Epoch, continuation: CheckedContinuation<Bool, Never>)?
+        var failed: (any Error)?
+        var endWaiter: CheckedContinuation<Void, Never>?
+    }
+
+    /// Sources inject every barrier up to this epoch.
+    let requested: Atomic<UInt64>
+    /// Nonzero: sources end after injecting the barrier of this epoch.
+    let stopEpoch = Atomic<UInt64>(0)
+    /// Rows read from the sources.
+    let events = Atomic<Int>(0)
+    let expectedAcks: Int
+    let partitions: [Int]
+    let totalPartitions: Int
+    private let state = Mutex(State())
+    /// Cancelled on failure, so that no task waits forever on a channel.
+    private let inboxes = Mutex<[Inbox]>([])
+
+    func register(_ list: [Inbox]) { inboxes.withLock { $0 += list } }
+
+    init(startEpoch: Epoch, expectedAcks: Int, partitions: [Int]) {
+        requested = Atomic(startEpoch - 1)
+        self.expectedAcks = expectedAcks
+        self.partitions = partitions
+        totalPartitions = partitions.reduce(0, +)
+    }
+
+    /// Asks the sources for the barrier of `epoch` (the next one).
+    func inject(_ epoch: Epoch) {
+        state.withLock { $0.injectedAt[epoch] = .now }
+        requested.store(epoch, ordering: .releasing)
+    }
+
+    func injectedAt(_ epoch: Epoch) -> ContinuousClock.Instant? {
+        state.withLock { $0.injectedAt.removeValue(forKey: epoch) }
+    }
+
+    func reportOffset(source: Int, partition: Int, epoch: Epoch, offset: UInt64) {
+        state.withLock { s in
+            if s.offsets[epoch] == nil { s.offsets[epoch] = partitions.map { Array(repeating: 0, count: $0) } }
+            s.offsets[epoch]![source][partition] = offset
+        }
+    }
+
+    func takeOffsets(_ epoch: Epoch) -> [[UInt64]]? {
+        state.withLock { $0.offsets.removeValue(forKey: epoch) }
+    }
+
+    /// A terminal instance ended `epoch`.
+    func ack(_ epoch: Epoch) {
+        let wake: CheckedContinuation<Bool, Never>? = state.withLock { s in
+            s.acks[epoch, default: 0] += 1
+            if let w = s.waiter, w.epoch == epoch, s.acks[epoch]! >= expectedAcks {
+                s.waiter = nil
+                s.acks.removeValue(forKey: epoch)
+                return w.continuation
+            }
+            return nil
+        }
+        wake?.resume(returning: true)
+    }
+
+    /// Waits until every terminal instance ended `epoch`; false when the run failed.
+    func waitForAcks(_ epoch: Epoch) async -> Bool {
+        await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
+            let now: Bool? = state.withLock { s in
+                if s.failed != nil { return false }
+                if s.acks[epoch, default: 0] >= expectedAcks {
+                    s.acks.removeValue(forKey: epoch)
+                    return true
+                }
+                s.waiter = (epoch, c)
+                return nil
+            }
+            if let now { c.resume(returning: now) }
+        }
+    }
+
+    /// A source partition consumed everything it had to.
+    func partitionReachedEnd() {
+        let wake: CheckedContinuation<Void, Never>? = state.withLock { s in
+            s.reachedEnd += 1
+            if s.reachedEnd == totalPartitions, let w = s.endWaiter {
+                s.endWaiter = nil
+                return w
+            }
+            return nil
+        }
+        wake?.resume()
+    }
+
+    var allReachedEnd: Bool { state.withLock { $0.reachedEnd >= totalPartitions } }
+
+    /// Records the first failure and wakes the commit loop.
+    func fail(_ error: any Error) {
+        let (w, e): (CheckedContinuation<Bool, Never>?, CheckedContinuation<Void, Never>?) = state.withLock { s in
+            if s.failed == nil { s.failed = error }
+            defer { s.waiter = nil; s.endWaiter = nil }
+            return (s.waiter?.continuation, s.endWaiter)
+        }
+        w?.resume(returning: false)
+        e?.resume()
+        for i in inboxes.withLock({ $0 }) { i.cancel() }
+    }
+
+    var failure: (any Error)? { state.withLock { $0.failed } }
+}

@@ -1,0 +1,118 @@
+import Floe
+
+/// One instance of a fragment: the operators chained in one task (a source's
+/// transforms, or a stateful operator with the transforms and materializations
+/// after it), fed by one inbox (or by a source partition) and sending on outlets.
+///
+/// Alignment: a barrier that arrives on one input blocks that input (its queue
+/// fills and its sender waits) until every input that has not ended delivered the
+/// same barrier; then the operators end the epoch in chain order and the barrier
+/// goes on to every outlet. Barriers never overtake chunks: a channel is FIFO and
+/// every outlet flushes before it sends a barrier.
+struct FragmentInstance: Sendable {
+    enum Consumer: Sendable {
+        case local(Int)
+        case outlet(Int)
+    }
+
+    var ops: [any StreamOperator]
+    var outs: [Chunk]
+    /// Consumers of each op's output.
+    var consumers: [[Consumer]]
+    /// Consumers of the inbox (or source) rows: the root operator is `ops[0]` for
+    /// a fragment with an inbox; a source fragment lists its own.
+    var rootConsumers: [Consumer]
+    var outlets: [Outlet]
+    /// The logical input (0 or 1) of every inbox input.
+    var logicalInput: [Int]
+    let inbox: Inbox?
+    /// The columns of the rows a source fragment reads (empty for other fragments).
+    let sourceTypes: [ColumnType]
+    /// Called after the instance ended an epoch, when it holds a materialization.
+    let onEpochEnd: (@Sendable (Epoch) -> Void)?
+
+    private mutating func push(_ i: Int, _ chunk: Chunk, input: Int, epoch: Epoch) async throws {
+        outs[i].removeAll()
+        try await ops[i].process(chunk, input: input, epoch: epoch, into: &outs[i])
+        if !outs[i].isEmpty { try await deliver(outs[i], to: consumers[i], epoch: epoch) }
+    }
+
+    private mutating func deliver(_ chunk: Chunk, to list: [Consumer], epoch: Epoch) async throws {
+        for c in list {
+            switch c {
+            case let .local(j): try await push(j, chunk, input: 0, epoch: epoch)
+            case let .outlet(k): try await outlets[k].emit(chunk)
+            }
+        }
+    }
+
+    private mutating func endEpoch(_ list: [Consumer], _ epoch: Epoch) async throws {
+        for c in list {
+            switch c {
+            case let .local(j):
+                outs[j].removeAll()
+                try await ops[j].barrier(ending: epoch, into: &outs[j])
+                if !outs[j].isEmpty { try await deliver(outs[j], to: consumers[j], epoch: epoch) }
+                try await endEpoch(consumers[j], epoch)
+            case let .outlet(k): try await outlets[k].barrier(epoch)
+            }
+        }
+    }
+
+    /// Rows of a source partition (or of the root's input) in epoch `epoch`.
+    mutating func input(_ chunk: Chunk, logical: Int, epoch: Epoch) async throws {
+        if inbox != nil {
+            try await push(0, chunk, input: logical, epoch: epoch)
+        } else {
+            try await deliver(chunk, to: rootConsumers, epoch: epoch)
+        }
+    }
+
+    /// Ends `epoch` in every operator, in chain order, and sends the barrier on.
+    mutating func barrier(_ epoch: Epoch) async throws {
+        try await endEpoch(rootConsumers, epoch)
+        onEpochEnd?(epoch)
+    }
+
+    /// Sends what the outlets gathered (a source with nothing to read flushes, so
+    /// that rows do not wait for the next barrier).
+    mutating func flushOutlets() async throws {
+        for k in outlets.indices { try await outlets[k].flush() }
+    }
+
+    mutating func end() async throws {
+        for k in outlets.indices { try await outlets[k].end() }
+    }
+
+    /// Runs an instance fed by its inbox until every input ended. `epoch` is the
+    /// first epoch it builds.
+    mutating func run(startEpoch: Epoch) async throws {
+        guard let inbox else { return }
+        let all: UInt64 = inbox.inputs == 64 ? ~0 : (1 << UInt64(inbox.inputs)) - 1
+        var blocked: UInt64 = 0, ended: UInt64 = 0
+        var epoch = startEpoch
+        var last = inbox.inputs - 1
+        while ended != all {
+            let (i, message) = try await inbox.receive(allowed: all & ~blocked & ~ended, after: last)
+            last = i
+            switch message {
+            case let .chunk(c):
+                try await input(c, logical: logicalInput[i], epoch: epoch)
+            case let .barrier(e):
+                guard e == epoch else {
+                    throw DataflowError.invalidArgument("input \(i) delivered the barrier of epoch \(e) while epoch \(epoch) is being built")
+                }
+                blocked |= 1 << UInt64(i)
+            case .end:
+                ended |= 1 << UInt64(i)
+            }
+            // Aligned: every input that has not ended delivered this epoch's barrier.
+            if blocked != 0 && blocked | ended == all {
+                try await barrier(epoch)
+                blocked = 0
+                epoch += 1
+            }
+        }
+        try await end()
+    }
+}

@@ -1,0 +1,11 @@
+import Floe
+
+/// What travels on a channel between operator instances. Barriers travel in
+/// band: a barrier never overtakes the chunks sent before it.
+public enum Message: Sendable {
+    case chunk(Chunk)
+    /// Ends epoch `epoch`: everything sent before it belongs to that epoch or earlier.
+    case barrier(Epoch)
+    /// The sender is done; nothing follows on this input.
+    case end
+}

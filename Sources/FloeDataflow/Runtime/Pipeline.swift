@@ -1,0 +1,244 @@
+import Floe
+import Synchronization
+
+/// A pipeline over a store: runs a `PipelineBuilder`'s description as tasks
+/// connected by bounded channels, injects a barrier into every source partition
+/// every `barrierIntervalMillis`, and commits each epoch (the state of every
+/// operator, every partition's offset, the views) as one manifest commit.
+///
+/// Recovery is starting again: `run` on a reopened store reads the committed
+/// offsets, rewinds the sources to them, starts every operator with an empty cache
+/// and delivers to the sinks every committed epoch they lack. Any parallelism may
+/// be used on any run.
+///
+/// Errors: `DataflowError.invalidArgument` when the store holds another
+/// pipeline's state or the sources' partitions changed; the first error of any
+/// task (a malformed source row, a store error, a sink error) stops the run and
+/// is rethrown: what was committed stays, nothing after it is.
+public final class Pipeline: Sendable {
+    public let store: StateStore
+    let plan: PhysicalPlan
+    public let options: PipelineOptions
+    public var views: [ViewDefinition] { plan.views }
+
+    public init(store: StateStore, builder: PipelineBuilder, options: PipelineOptions = .init()) throws {
+        try options.validate()
+        self.store = store
+        self.options = options
+        plan = try PhysicalPlan(builder, parallelism: options.parallelism)
+    }
+
+    /// Runs until the sources are consumed (`untilEnd`), `maxEpochs` epochs were
+    /// committed, or the task is cancelled (then it stops at once; what was
+    /// committed stays).
+    public func run() async throws -> PipelineReport {
+        let started = ContinuousClock.now
+        var report = PipelineReport()
+        let committed = store.committedEpoch
+        report.startEpoch = committed
+        let metadata = store.committedMetadata
+        if let plan = metadata[PipelineMetadata.planKey], plan != Array(self.plan.fingerprint.utf8) {
+            throw DataflowError.invalidArgument("the store holds the state of a different pipeline: its committed plan is not this one")
+        }
+        var startOffsets: [[UInt64]] = []
+        for src in plan.sources {
+            if let b = metadata[PipelineMetadata.sourceKey(src.name)] {
+                let o = try PipelineMetadata.decodeOffsets(b, source: src.name)
+                guard o.count == src.partitions else {
+                    throw DataflowError.invalidArgument("source \(src.name) has \(src.partitions) partitions but the store committed offsets for \(o.count)")
+                }
+                startOffsets.append(o)
+            } else {
+                startOffsets.append(Array(repeating: 0, count: src.partitions))
+            }
+        }
+        let delivery = try await SinkDelivery(store: store, sinks: options.sinks, views: plan.views, committedMetadata: metadata)
+        report.deliveries += try await delivery.catchUp(through: committed)
+
+        let startEpoch = committed + 1
+        let coordinator = Coordinator(startEpoch: startEpoch, expectedAcks: plan.terminalInstances, partitions: plan.sources.map(\.partitions))
+        let endOffsets: [[UInt64]]? = options.untilEnd ? try await plan.sources.asyncMap { try await $0.source.endOffsets() } : nil
+        var instances = try plan.instantiate(store: store, options: options, coordinator: coordinator, withSinkLog: !options.sinks.isEmpty)
+        coordinator.register(instances.inboxes)
+        var baseMetadata: [String: [UInt8]] = [PipelineMetadata.planKey: Array(plan.fingerprint.utf8)]
+        for v in plan.views { baseMetadata[PipelineMetadata.viewKey(v.name)] = PipelineMetadata.encode(view: v) }
+        let options = options, store = store
+
+        do {
+          try await withTaskCancellationHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                // Source partitions.
+                for (si, src) in plan.sources.enumerated() {
+                    for p in 0..<src.partitions {
+                        var frag = instances.sources[si][p]
+                        let from = startOffsets[si][p]
+                        let limit = endOffsets?[si][p]
+                        group.addTask {
+                            do {
+                                var reader = try await src.source.reader(partition: p, from: from)
+                                try await Pipeline.runSource(&reader, &frag, source: si, partition: p, limit: limit, startEpoch: startEpoch,
+                                                             chunkRows: options.chunkRows, coordinator: coordinator)
+                            } catch {
+                                coordinator.fail(error)
+                                throw error
+                            }
+                        }
+                    }
+                }
+                // Stateful fragments.
+                for i in instances.others.indices {
+                    var frag = instances.others[i]
+                    group.addTask {
+                        do { try await frag.run(startEpoch: startEpoch) } catch {
+                            coordinator.fail(error)
+                            throw error
+                        }
+                    }
+                }
+                instances = .init(sources: [], others: [])
+                // Barriers.
+                group.addTask {
+                    var next = startEpoch
+                    while coordinator.failure == nil && coordinator.stopEpoch.load(ordering: .acquiring) == 0 {
+                        try await Task.sleep(for: .milliseconds(options.barrierIntervalMillis))
+                        if coordinator.stopEpoch.load(ordering: .acquiring) != 0 { break }
+                        let finishing = options.untilEnd && coordinator.allReachedEnd
+                        let limitReached = options.maxEpochs.map { Int(next - startEpoch) + 1 >= $0 } ?? false
+                        if finishing || limitReached { coordinator.stopEpoch.store(next, ordering: .releasing) }
+                        coordinator.inject(next)
+                        next += 1
+                    }
+                }
+                // Commits, in epoch order, then delivery to the sinks.
+                let result: CommitResult
+                do {
+                    result = try await Pipeline.commitLoop(store: store, coordinator: coordinator, delivery: delivery, base: baseMetadata,
+                                                           sourceNames: plan.sources.map(\.name), startEpoch: startEpoch,
+                                                           depth: options.checkpointDepth, started: started)
+                } catch {
+                    coordinator.fail(error)
+                    throw error
+                }
+                report.commitLatencyMillis = result.latencies
+                report.firstCommitSeconds = result.firstCommit
+                report.deliveries += result.deliveries
+                try await group.waitForAll()
+            }
+          } onCancel: {
+            coordinator.fail(DataflowError.cancelled)
+          }
+        } catch {
+            if let f = coordinator.failure { throw f }
+            throw error
+        }
+        if let f = coordinator.failure { throw f }
+        report.endEpoch = store.committedEpoch
+        report.eventsIn = coordinator.events.load(ordering: .relaxed)
+        let d = ContinuousClock.now - started
+        report.seconds = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        return report
+    }
+
+    /// Reads one source partition into its fragment, injecting every barrier the
+    /// coordinator asks for between chunks, until the stop epoch's barrier.
+    static func runSource(_ reader: inout any SourceReader, _ frag: inout FragmentInstance, source: Int, partition: Int, limit: UInt64?,
+                          startEpoch: Epoch, chunkRows: Int, coordinator: Coordinator) async throws {
+        var injected = startEpoch - 1
+        var chunk = Chunk(types: frag.sourceTypes, capacity: chunkRows)
+        var atEnd = false
+        while true {
+            let req = coordinator.requested.load(ordering: .acquiring)
+            while injected < req {
+                injected += 1
+                coordinator.reportOffset(source: source, partition: partition, epoch: injected, offset: reader.offset)
+                try await frag.barrier(injected)
+            }
+            let stop = coordinator.stopEpoch.load(ordering: .acquiring)
+            if stop != 0 && injected >= stop {
+                try await frag.end()
+                return
+            }
+            if coordinator.failure != nil { throw DataflowError.cancelled }
+            var idle = atEnd
+            if !atEnd {
+                var room = chunkRows
+                if let limit { room = Int(min(UInt64(chunkRows), limit - min(limit, reader.offset))) }
+                if room == 0 {
+                    atEnd = true
+                    coordinator.partitionReachedEnd()
+                    continue
+                }
+                chunk.removeAll()
+                switch try await reader.read(into: &chunk, max: room) {
+                case let .rows(n):
+                    coordinator.events.add(n, ordering: .relaxed)
+                    try await frag.input(chunk, logical: 0, epoch: injected + 1)
+                case .caughtUp:
+                    idle = true
+                case .end:
+                    atEnd = true
+                    coordinator.partitionReachedEnd()
+                }
+            }
+            if idle {
+                try await frag.flushOutlets()
+                try await Task.sleep(for: .milliseconds(1))
+            }
+        }
+    }
+
+    struct CommitResult {
+        var latencies: [Double] = []
+        var firstCommit: Double?
+        var deliveries = 0
+    }
+
+    /// Ends every epoch once all terminal instances acknowledged it: hands it to
+    /// the checkpoint pipeline with the offsets and then feeds committed epochs to
+    /// the sinks.
+    static func commitLoop(store: StateStore, coordinator: Coordinator, delivery: SinkDelivery, base: [String: [UInt8]], sourceNames: [String],
+                           startEpoch: Epoch, depth: Int, started: ContinuousClock.Instant) async throws -> CommitResult {
+        var result = CommitResult()
+        var checkpoints = try CheckpointPipeline(store: store, depth: depth)
+        var epoch = startEpoch
+        func record(_ done: [CheckpointPipeline.Completed]) async throws {
+            for c in done {
+                let now = ContinuousClock.now
+                if result.firstCommit == nil {
+                    let d = now - started
+                    result.firstCommit = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+                }
+                if let t = coordinator.injectedAt(c.epoch) {
+                    let d = now - t
+                    result.latencies.append(Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
+                }
+                result.deliveries += try await delivery.deliver(through: c.epoch)
+            }
+        }
+        while true {
+            guard await coordinator.waitForAcks(epoch) else { break }
+            guard let offsets = coordinator.takeOffsets(epoch) else {
+                throw DataflowError.invalidArgument("epoch \(epoch) was acknowledged without source offsets")
+            }
+            var metadata = base
+            for (i, name) in sourceNames.enumerated() { metadata[PipelineMetadata.sourceKey(name)] = PipelineMetadata.encode(offsets: offsets[i]) }
+            try delivery.prepareCommit(epoch: epoch, metadata: &metadata)
+            if let done = try await checkpoints.endEpoch(metadata: metadata) { try await record([done]) }
+            if epoch == coordinator.stopEpoch.load(ordering: .acquiring) {
+                try await record(try await checkpoints.drain())
+                break
+            }
+            epoch += 1
+        }
+        return result
+    }
+}
+
+extension Array {
+    func asyncMap<T>(_ f: (Element) async throws -> T) async throws -> [T] {
+        var out: [T] = []
+        out.reserveCapacity(count)
+        for e in self { out.append(try await f(e)) }
+        return out
+    }
+}

@@ -1,0 +1,180 @@
+import Floe
+
+/// Describes a pipeline: sources, the operators between them and the views they
+/// maintain. Every call checks its column names and returns the stream it makes;
+/// `Pipeline` runs the description.
+///
+/// State tables get their `TableID`s from the order of the calls, so the same
+/// description run again (after a crash, or with another parallelism) finds its
+/// state. The description's fingerprint is committed with every epoch and a
+/// pipeline refuses to resume a store written by a different description.
+public final class PipelineBuilder {
+    /// A stream of changes with a schema: the output of a source or an operator.
+    public struct Stream: Sendable {
+        let node: Int
+        public let schema: Schema
+    }
+
+    /// An aggregate named by column.
+    public enum Aggregate: Sendable {
+        case count(as: String)
+        case sum(String, as: String)
+        case avg(String, as: String)
+    }
+
+    enum Node: Sendable {
+        case source(any Source)
+        case transform(input: Int, Transform)
+        case aggregate(input: Int, groupBy: [Int], calls: [AggregateCall], table: TableID)
+        case join(left: Int, right: Int, leftSide: HashJoin.Side, rightSide: HashJoin.Side, output: [HashJoin.OutputColumn], tables: [TableID])
+        case materialize(input: Int, view: ViewDefinition)
+    }
+
+    var nodes: [Node] = []
+    var schemas: [Schema] = []
+    var description: [String] = []
+    var views: [ViewDefinition] = []
+    private var nextTable: UInt32 = 1
+
+    public init() {}
+
+    private func add(_ node: Node, _ schema: Schema, _ text: String) -> Stream {
+        nodes.append(node)
+        schemas.append(schema)
+        description.append(text + " -> " + schema.description)
+        return Stream(node: nodes.count - 1, schema: schema)
+    }
+
+    private func table() -> TableID {
+        defer { nextTable += 1 }
+        return TableID(nextTable)
+    }
+
+    public func source(_ source: any Source) -> Stream {
+        add(.source(source), source.schema, "source \(source.name) partitions \(source.partitions)")
+    }
+
+    /// Keeps and renames columns.
+    public func project(_ input: Stream, _ columns: [String], as names: [String]? = nil) throws -> Stream {
+        let idx = try columns.map { try input.schema.index(of: $0) }
+        let outNames = names ?? columns
+        guard outNames.count == idx.count else { throw DataflowError.invalidArgument("project: \(idx.count) columns but \(outNames.count) names") }
+        let schema = Schema(zip(outNames, idx).map { ColumnDef($0, input.schema.columns[$1].type) })
+        return add(.transform(input: input.node, .project(input.schema.types, idx)), schema, "project \(idx) of \(input.node)")
+    }
+
+    /// Keeps the rows whose string column `column` equals `value`.
+    public func filter(_ input: Stream, _ column: String, equals value: String) throws -> Stream {
+        let c = try input.schema.index(of: column)
+        guard !input.schema.columns[c].type.isInteger else {
+            throw DataflowError.invalidArgument("filter: column \(column) is \(input.schema.columns[c].type), not a string")
+        }
+        return add(.transform(input: input.node, .filterEquals(input.schema.types, column: c, Array(value.utf8))), input.schema,
+                   "filter \(column) = \(value) of \(input.node)")
+    }
+
+    /// Keeps the rows for which `keep` holds. `name` identifies the predicate in
+    /// the fingerprint: change it when the predicate changes.
+    public func filter(_ input: Stream, name: String, _ keep: @escaping @Sendable (Chunk, Int) -> Bool) -> Stream {
+        add(.transform(input: input.node, .filter(input.schema.types, keep)), input.schema, "filter \(name) of \(input.node)")
+    }
+
+    /// Adds `window_start` and `window_end` of the tumbling window of `size` that holds the time column.
+    public func tumble(_ input: Stream, time: String, sizeMicros: Int64) throws -> Stream {
+        let c = try input.schema.index(of: time)
+        guard input.schema.columns[c].type == .timestamp, sizeMicros > 0 else {
+            throw DataflowError.invalidArgument("tumble: \(time) must be a timestamp and the size positive")
+        }
+        let schema = Schema(input.schema.columns + [ColumnDef("window_start", .timestamp), ColumnDef("window_end", .timestamp)])
+        return add(.transform(input: input.node, .tumble(input.schema.types, timeColumn: c, sizeMicros: sizeMicros)), schema,
+                   "tumble \(time) \(sizeMicros) of \(input.node)")
+    }
+
+    /// Adds `window_start` and `window_end` of every hopping window that holds the time column.
+    public func hop(_ input: Stream, time: String, sizeMicros: Int64, slideMicros: Int64) throws -> Stream {
+        let c = try input.schema.index(of: time)
+        guard input.schema.columns[c].type == .timestamp, sizeMicros > 0, slideMicros > 0 else {
+            throw DataflowError.invalidArgument("hop: \(time) must be a timestamp and size and slide positive")
+        }
+        let schema = Schema(input.schema.columns + [ColumnDef("window_start", .timestamp), ColumnDef("window_end", .timestamp)])
+        return add(.transform(input: input.node, .hop(input.schema.types, timeColumn: c, sizeMicros: sizeMicros, slideMicros: slideMicros)), schema,
+                   "hop \(time) \(sizeMicros) \(slideMicros) of \(input.node)")
+    }
+
+    /// Groups by `groupBy` and computes `aggregates`; runs as `parallelism`
+    /// instances fed by a hash exchange on the group columns.
+    public func aggregate(_ input: Stream, groupBy: [String], _ aggregates: [Aggregate]) throws -> Stream {
+        let g = try groupBy.map { try input.schema.index(of: $0) }
+        let calls: [AggregateCall] = try aggregates.map {
+            switch $0 {
+            case let .count(name): return .count(as: name)
+            case let .sum(c, name), let .avg(c, name):
+                let i = try input.schema.index(of: c)
+                guard input.schema.columns[i].type.isInteger, input.schema.columns[i].type != .timestamp else {
+                    throw DataflowError.invalidArgument("aggregate: column \(c) is \(input.schema.columns[i].type), not a number")
+                }
+                if case .sum = $0 { return .sum(i, as: name) }
+                return .avg(i, as: name)
+            }
+        }
+        let types = input.schema.types
+        let schema = Schema(g.map { input.schema.columns[$0] } + calls.map { ColumnDef($0.name, $0.outputType(types)) })
+        let t = table()
+        return add(.aggregate(input: input.node, groupBy: g, calls: calls, table: t), schema,
+                   "aggregate \(g) \(calls.map { "\($0.kind)(\($0.column))" }) of \(input.node) table \(t.raw)")
+    }
+
+    /// Inner join on `leftKey == rightKey`; `leftPrimaryKey`/`rightPrimaryKey`
+    /// identify rows of each side; `select` names the output columns as
+    /// (side 0 or 1, column, output name).
+    public func join(_ left: Stream, _ right: Stream, leftKey: [String], rightKey: [String],
+                     leftPrimaryKey: [String], rightPrimaryKey: [String],
+                     select: [(side: Int, column: String, as: String)]) throws -> Stream {
+        let ls = HashJoin.Side(types: left.schema.types, keyColumns: try leftKey.map { try left.schema.index(of: $0) },
+                               primaryKey: try leftPrimaryKey.map { try left.schema.index(of: $0) })
+        let rs = HashJoin.Side(types: right.schema.types, keyColumns: try rightKey.map { try right.schema.index(of: $0) },
+                               primaryKey: try rightPrimaryKey.map { try right.schema.index(of: $0) })
+        guard ls.keyColumns.map({ ls.types[$0] }) == rs.keyColumns.map({ rs.types[$0] }) else {
+            throw DataflowError.invalidArgument("join keys \(leftKey) and \(rightKey) differ in type")
+        }
+        var out: [HashJoin.OutputColumn] = []
+        var cols: [ColumnDef] = []
+        for s in select {
+            guard s.side == 0 || s.side == 1 else { throw DataflowError.invalidArgument("join select: side must be 0 or 1") }
+            let sch = s.side == 0 ? left.schema : right.schema
+            let i = try sch.index(of: s.column)
+            out.append(.init(side: s.side, column: i))
+            cols.append(ColumnDef(s.as, sch.columns[i].type))
+        }
+        let tables = [table(), table(), table()]
+        return add(.join(left: left.node, right: right.node, leftSide: ls, rightSide: rs, output: out, tables: tables), Schema(cols),
+                   "join \(left.node) \(ls.keyColumns) \(ls.primaryKey) with \(right.node) \(rs.keyColumns) \(rs.primaryKey) select \(out.map { "\($0.side).\($0.column)" }) tables \(tables.map(\.raw))")
+    }
+
+    /// Maintains view `name` from `input`: the rows, keyed by `primaryKey` (which
+    /// must identify them), with the columns `columns` (default: all), readable at
+    /// any committed epoch and delivered to the pipeline's sinks.
+    public func materialize(_ input: Stream, as name: String, primaryKey: [String], columns: [String]? = nil) throws {
+        guard !views.contains(where: { $0.name == name }) else { throw DataflowError.invalidArgument("view \(name) is defined twice") }
+        let pk = try primaryKey.map { try input.schema.index(of: $0) }
+        let visible = try (columns ?? input.schema.names).map { try input.schema.index(of: $0) }
+        let view = ViewDefinition(name: name, schema: Schema(visible.map { input.schema.columns[$0] }), table: table(),
+                                  index: UInt16(views.count), primaryKey: pk, visible: visible)
+        views.append(view)
+        _ = add(.materialize(input: input.node, view: view), view.schema, "materialize \(name) pk \(pk) columns \(visible) of \(input.node) table \(view.table.raw)")
+    }
+
+    /// A fingerprint of the description (nodes, schemas, tables).
+    public var fingerprint: String { description.joined(separator: "\n") }
+}
+
+/// A materialized view of a pipeline: its name, columns and table, as committed
+/// in the store's metadata (`view.<name>`) so readers need only the store.
+public struct ViewDefinition: Sendable, Hashable {
+    public var name: String
+    public var schema: Schema
+    public var table: TableID
+    public var index: UInt16
+    var primaryKey: [Int]
+    var visible: [Int]
+}

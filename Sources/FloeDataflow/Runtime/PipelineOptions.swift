@@ -1,0 +1,59 @@
+/// How a pipeline runs.
+public struct PipelineOptions: Sendable {
+    /// Instances of every stateful operator (aggregations, joins). Any value may be
+    /// used on any restart: state is keyed by virtual node, not by instance.
+    public var parallelism = 1
+    /// Time between barriers, in milliseconds (one epoch per barrier).
+    public var barrierIntervalMillis = 1000
+    /// Rows per chunk between operators.
+    public var chunkRows = 1024
+    /// Chunks a channel holds before its sender waits.
+    public var channelCapacity = 8
+    /// Cache of each stateful operator instance, in bytes (approximate).
+    public var cacheBytes = 64 << 20
+    /// Stop once every row the sources held at start is consumed and committed
+    /// (and delivered to every sink).
+    public var untilEnd = false
+    /// Sealed epochs whose upload and commit may be in flight at once.
+    public var checkpointDepth = 2
+    /// Sinks that receive every committed epoch's changes of every view.
+    public var sinks: [any ViewSink] = []
+    /// Stop after this many epochs committed by this run (nil: no limit).
+    public var maxEpochs: Int?
+
+    public init() {}
+
+    func validate() throws {
+        guard parallelism >= 1, parallelism <= VirtualNodes.count else {
+            throw DataflowError.invalidArgument("parallelism must be in 1...\(VirtualNodes.count), not \(parallelism)")
+        }
+        guard barrierIntervalMillis >= 1 else { throw DataflowError.invalidArgument("barrier interval must be at least 1 ms") }
+        guard chunkRows >= 1, channelCapacity >= 1, checkpointDepth >= 1 else {
+            throw DataflowError.invalidArgument("chunk rows, channel capacity and checkpoint depth must be at least 1")
+        }
+    }
+}
+
+/// What a run of a pipeline did.
+public struct PipelineReport: Sendable {
+    /// The store's committed epoch when the run started, and when it ended.
+    public var startEpoch: UInt64 = 0
+    public var endEpoch: UInt64 = 0
+    /// Rows read from the sources.
+    public var eventsIn: Int = 0
+    /// Wall time of the run, in seconds.
+    public var seconds: Double = 0
+    /// From the run's start to its first committed epoch, in seconds (nil: none).
+    public var firstCommitSeconds: Double?
+    /// Barrier injection to committed epoch, per epoch committed by this run, in milliseconds.
+    public var commitLatencyMillis: [Double] = []
+    /// Epochs delivered to sinks by this run (counting every sink and view).
+    public var deliveries: Int = 0
+
+    /// The `q` quantile (0...1) of the commit latencies.
+    public func latencyQuantile(_ q: Double) -> Double? {
+        guard !commitLatencyMillis.isEmpty else { return nil }
+        let s = commitLatencyMillis.sorted()
+        return s[min(s.count - 1, Int((Double(s.count - 1) * q).rounded()))]
+    }
+}

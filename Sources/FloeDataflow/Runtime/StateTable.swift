@@ -1,0 +1,66 @@
+import Floe
+
+/// One operator instance's view of its state in the store: writes of the epoch
+/// being built collect in a batch that `flush` applies at the barrier; reads go to
+/// the store at the instance's current epoch, where the writer sees its own
+/// flushed but uncommitted epochs.
+///
+/// Operators keep their own bounded caches in front of it and never evict an
+/// entry whose change is still in the batch, so a read from the store never misses
+/// a write of the current epoch.
+public struct StateTable: Sendable {
+    public let store: StateStore
+    public let table: TableID
+    private var batch = WriteBatch()
+
+    public init(store: StateStore, table: TableID) {
+        self.store = store
+        self.table = table
+    }
+
+    public mutating func put(_ key: [UInt8], _ value: [UInt8]) { batch.put(table, key: key, value: value) }
+    public mutating func delete(_ key: [UInt8]) { batch.delete(table, key: key) }
+    public var pendingWrites: Int { batch.count }
+
+    /// Applies the batch at `epoch`. When the store's memtable budget is spent it
+    /// waits for the checkpoints in flight and tries again, instead of failing.
+    public mutating func flush(epoch: Epoch) async throws {
+        guard !batch.isEmpty else { return }
+        while true {
+            do {
+                try store.write(batch, epoch: epoch)
+                break
+            } catch FloeError.memoryBudgetExceeded {
+                try await store.waitForWriteBudget()
+            }
+        }
+        batch.removeAll()
+    }
+
+    public func get(_ key: [UInt8], epoch: Epoch) async throws -> [UInt8]? {
+        try await store.get(table, key: key, epoch: epoch)
+    }
+
+    /// Calls `body` for every row whose key starts with `prefix`, in key order.
+    public func scan(prefix: [UInt8], epoch: Epoch, _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Void) async throws {
+        let end = StateTable.prefixEnd(prefix)
+        let rows = try await store.scan(table, from: prefix, to: end, epoch: epoch)
+        try await rows.forEachRow { k, v in
+            try body(k, v)
+            return true
+        }
+    }
+
+    /// The smallest key greater than every key starting with `prefix` (nil: none).
+    public static func prefixEnd(_ prefix: [UInt8]) -> [UInt8]? {
+        var end = prefix
+        while let last = end.last {
+            if last < 0xFF {
+                end[end.count - 1] = last + 1
+                return end
+            }
+            end.removeLast()
+        }
+        return nil
+    }
+}

@@ -1,0 +1,56 @@
+import Floe
+import Testing
+@testable import FloeDataflow
+
+/// The three views of the seeds run over random input, in random epochs, with
+/// random parallelism, stopped and restarted (with another parallelism) part way:
+/// every view must equal the direct evaluation of its query over the input.
+@Suite struct PipelineModelTests {
+    static func build(_ o: [[[String]]], _ p: [[[String]]], views: [String]) throws -> PipelineBuilder {
+        let b = PipelineBuilder()
+        let orders = b.source(RowsSource(name: "orders", schema: EoTestData.orders, rows: o))
+        let payments = b.source(RowsSource(name: "payments", schema: EoTestData.payments, rows: p))
+        try EoViews.add(views, to: b, orders: orders, payments: payments)
+        return b
+    }
+
+    static func sortedText(_ rows: [[String]]) -> [[String]] { rows.sorted { $0.lexicographicallyPrecedes($1) } }
+
+    @Test(arguments: [1, 2, 3, 4, 5, 6])
+    func viewsEqualTheQueryAfterRestarts(seed: UInt64) async throws {
+        var g = SeededGenerator(seed: seed)
+        let partitions = Int(g.next() % 3) + 1
+        let (o, p) = EoTestData.make(&g, orders: 300 + Int(g.next() % 700), payments: 400, partitions: partitions)
+        let objects = MemoryObjectStore()
+        var store = try await StateStore.open(objectStore: objects)
+        var runs = 0
+        var first = true
+        while true {
+            var options = PipelineOptions()
+            options.parallelism = Int(g.next() % 3) + 1
+            options.barrierIntervalMillis = 1 + Int(g.next() % 5)
+            options.chunkRows = [1, 7, 64, 1024][Int(g.next() % 4)]
+            options.channelCapacity = Int(g.next() % 4) + 1
+            options.cacheBytes = g.next() % 2 == 0 ? 1 : 64 << 20
+            // The first run stops after a few epochs (a clean stop); the next ones go to the end.
+            if first { options.maxEpochs = 1 + Int(g.next() % 3) } else { options.untilEnd = true }
+            let pipeline = try Pipeline(store: store, builder: try Self.build(o, p, views: EoViews.all), options: options)
+            let report = try await pipeline.run()
+            #expect(report.endEpoch > report.startEpoch, "seed \(seed)")
+            runs += 1
+            if !first { break }
+            first = false
+            try await store.close()
+            store = try await StateStore.open(objectStore: objects)
+        }
+        let expected = EoTestData.expected(orders: o, payments: p)
+        for name in EoViews.all {
+            let got = Self.sortedText(try await ViewReader(store: store, view: name).sortedRows())
+            #expect(got == expected[name]!, "seed \(seed) view \(name): \(got.count) rows, expected \(expected[name]!.count)")
+        }
+        #expect(runs == 2)
+        #expect(expected.values.allSatisfy { !$0.isEmpty }, "seed \(seed): the input must give every view rows")
+        print("seed \(seed): \(expected.mapValues(\.count))")
+        try await store.close()
+    }
+}
