@@ -50,7 +50,6 @@ import Testing
         }
         #expect(runs == 2)
         #expect(expected.values.allSatisfy { !$0.isEmpty }, "seed \(seed): the input must give every view rows")
-        print("seed \(seed): \(expected.mapValues(\.count))")
         try await store.close()
     }
 }

@@ -1,0 +1,94 @@
+import Floe
+import Synchronization
+import Testing
+@testable import FloeDataflow
+
+/// Barrier alignment under adversarial interleavings: one input delivers its
+/// barrier at once and then floods the next epoch while the other trickles the
+/// current one. Every row must reach the operator in the epoch its producer sent
+/// it in, and the flooding producer must be held back by its bounded queue.
+@Suite struct AlignmentTests {
+    /// Checks that each row (column 0 = the epoch it was sent in) arrives in that epoch.
+    struct EpochChecker: StreamOperator {
+        var outputTypes: [ColumnType] { [] }
+        let log: Log
+        func process(_ chunk: Chunk, input: Int, epoch: Epoch, into out: inout Chunk) async throws {
+            for r in 0..<chunk.count where UInt64(chunk.int(0, r)) != epoch {
+                log.withLock { $0.append("input \(input) row of epoch \(chunk.int(0, r)) seen in epoch \(epoch)") }
+            }
+            log.withLock { $0.append("rows") }
+        }
+        func barrier(ending epoch: Epoch, into out: inout Chunk) async throws {
+            log.withLock { $0.append("barrier \(epoch)") }
+        }
+    }
+
+    static func chunk(_ epoch: Int64, _ n: Int) -> Chunk {
+        var c = Chunk(types: [.int64])
+        for _ in 0..<n { c.appendOp(.insert); c.appendInt(0, epoch) }
+        return c
+    }
+
+    final class Log: Sendable {
+        let lines = Mutex<[String]>([])
+        func withLock<R>(_ body: (inout [String]) -> R) -> R { lines.withLock { body(&$0) } }
+    }
+
+    final class Sent: Sendable {
+        let count = Atomic<Int>(0)
+    }
+
+    @Test(arguments: 1...5)
+    func floodingInputWaitsForTheSlowOne(seed: UInt64) async throws {
+        var g = SeededGenerator(seed: seed)
+        let capacity = Int(g.next() % 3) + 1
+        let inbox = try Inbox(inputs: 2, capacity: capacity)
+        let log = Log()
+        let checker = EpochChecker(log: log)
+        let frag = FragmentInstance(ops: [checker], outs: [Chunk(types: [])], consumers: [[]], rootConsumers: [.local(0)], outlets: [],
+                                    logicalInput: [0, 1], inbox: inbox, sourceTypes: [], onEpochEnd: nil)
+        let fastSent = Sent()
+        let epochs: Int64 = 4
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                var f = frag
+                try await f.run(startEpoch: 1)
+            }
+            // Fast: barrier first, then a flood of the next epoch's rows.
+            group.addTask {
+                for e in 1...epochs {
+                    if e > 1 { for _ in 0..<50 { try await inbox.send(.chunk(Self.chunk(e, 3)), input: 0); fastSent.count.add(1, ordering: .relaxed) } }
+                    try await inbox.send(.barrier(UInt64(e)), input: 0)
+                }
+                try await inbox.send(.end, input: 0)
+            }
+            // Slow: trickles its rows of each epoch, and checks that the fast input is held back meanwhile.
+            group.addTask {
+                for e in 1...epochs {
+                    for _ in 0..<10 {
+                        try await inbox.send(.chunk(Self.chunk(e, 2)), input: 1)
+                        try await Task.sleep(for: .microseconds(200))
+                    }
+                    // The fast input may be at most one queue ahead of this epoch.
+                    let ahead = fastSent.count.load(ordering: .relaxed) - Int(e - 1) * 50
+                    #expect(ahead <= capacity + 1, "seed \(seed): the fast input ran \(ahead) chunks ahead with a queue of \(capacity)")
+                    try await inbox.send(.barrier(UInt64(e)), input: 1)
+                }
+                try await inbox.send(.end, input: 1)
+            }
+            try await group.waitForAll()
+        }
+        let events = log.withLock { $0 }
+        #expect(!events.contains { $0.hasPrefix("input") }, "seed \(seed): \(events.filter { $0.hasPrefix("input") })")
+        #expect(events.filter { $0.hasPrefix("barrier") } == (1...epochs).map { "barrier \($0)" })
+    }
+
+    @Test func aBarrierOfTheWrongEpochIsRefused() async throws {
+        let inbox = try Inbox(inputs: 1)
+        let log = Log()
+        var frag = FragmentInstance(ops: [EpochChecker(log: log)], outs: [Chunk(types: [])], consumers: [[]], rootConsumers: [.local(0)], outlets: [],
+                                    logicalInput: [0], inbox: inbox, sourceTypes: [], onEpochEnd: nil)
+        try await inbox.send(.barrier(2), input: 0)
+        await #expect(throws: DataflowError.self) { try await frag.run(startEpoch: 1) }
+    }
+}
