@@ -53,3 +53,39 @@ import Testing
         try await store.close()
     }
 }
+
+extension PipelineModelTests {
+    /// A malformed row stops the run with an error naming it; what was committed
+    /// before stays, and is exactly the query over the rows before the committed offsets.
+    @Test(arguments: [11, 12, 13])
+    func aFailedRunLeavesTheViewsOfItsCommittedOffsets(seed: UInt64) async throws {
+        var g = SeededGenerator(seed: seed)
+        var (o, p) = EoTestData.make(&g, orders: 3000, payments: 3000, partitions: 2)
+        let bad = o[0].count / 2 + Int(g.next() % 100)
+        o[0][bad][2] = "12.3.4"
+        let objects = MemoryObjectStore()
+        let store = try await StateStore.open(objectStore: objects)
+        var options = PipelineOptions()
+        options.untilEnd = true
+        options.barrierIntervalMillis = 1
+        options.chunkRows = 16
+        options.parallelism = 2
+        let pipeline = try Pipeline(store: store, builder: try Self.build(o, p, views: EoViews.all), options: options)
+        await #expect(throws: DataflowError.self) { _ = try await pipeline.run() }
+        try await store.close()
+        let reopened = try await StateStore.open(objectStore: objects)
+        let meta = reopened.committedMetadata
+        let oo = try PipelineMetadata.decodeOffsets(meta[PipelineMetadata.sourceKey("orders")] ?? [], source: "orders")
+        let po = try PipelineMetadata.decodeOffsets(meta[PipelineMetadata.sourceKey("payments")] ?? [], source: "payments")
+        #expect(oo.count == 2 && po.count == 2, "seed \(seed): offsets committed")
+        #expect(oo[0] <= UInt64(bad), "seed \(seed): the bad row was never committed")
+        #expect(oo[0] > 0 || reopened.committedEpoch == 0, "seed \(seed)")
+        let prefixO = (0..<2).map { Array(o[$0].prefix(Int(oo[$0]))) }, prefixP = (0..<2).map { Array(p[$0].prefix(Int(po[$0]))) }
+        let expected = EoTestData.expected(orders: prefixO, payments: prefixP)
+        for name in EoViews.all {
+            let got = Self.sortedText(try await ViewReader(store: reopened, view: name).sortedRows())
+            #expect(got == expected[name]!, "seed \(seed) view \(name)")
+        }
+        try await reopened.close()
+    }
+}

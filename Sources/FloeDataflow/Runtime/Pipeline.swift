@@ -65,68 +65,73 @@ public final class Pipeline: Sendable {
         let options = options, store = store
 
         do {
-          try await withTaskCancellationHandler {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                // Source partitions.
-                for (si, src) in plan.sources.enumerated() {
-                    for p in 0..<src.partitions {
-                        var frag = instances.sources[si][p]
-                        let from = startOffsets[si][p]
-                        let limit = endOffsets?[si][p]
+            try await withTaskCancellationHandler {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    // Source partitions.
+                    for (si, src) in plan.sources.enumerated() {
+                        for p in 0..<src.partitions {
+                            var frag = instances.sources[si][p]
+                            let from = startOffsets[si][p]
+                            let limit = endOffsets?[si][p]
+                            group.addTask {
+                                do {
+                                    var reader = try await src.source.reader(partition: p, from: from)
+                                    try await Pipeline.runSource(&reader, &frag, source: si, partition: p, limit: limit, startEpoch: startEpoch,
+                                                                 chunkRows: options.chunkRows, coordinator: coordinator)
+                                } catch {
+                                    coordinator.fail(error)
+                                    throw error
+                                }
+                            }
+                        }
+                    }
+                    // Stateful fragments.
+                    for i in instances.others.indices {
+                        var frag = instances.others[i]
                         group.addTask {
-                            do {
-                                var reader = try await src.source.reader(partition: p, from: from)
-                                try await Pipeline.runSource(&reader, &frag, source: si, partition: p, limit: limit, startEpoch: startEpoch,
-                                                             chunkRows: options.chunkRows, coordinator: coordinator)
-                            } catch {
+                            do { try await frag.run(startEpoch: startEpoch) } catch {
                                 coordinator.fail(error)
                                 throw error
                             }
                         }
                     }
-                }
-                // Stateful fragments.
-                for i in instances.others.indices {
-                    var frag = instances.others[i]
+                    instances = .init(sources: [], others: [])
+                    // Barriers: one every interval; the end of the input is looked for more often.
                     group.addTask {
-                        do { try await frag.run(startEpoch: startEpoch) } catch {
-                            coordinator.fail(error)
-                            throw error
+                        var next = startEpoch
+                        let interval = Duration.milliseconds(options.barrierIntervalMillis)
+                        let tick = min(interval, .milliseconds(5))
+                        var due = ContinuousClock.now + interval
+                        while coordinator.failure == nil && coordinator.stopEpoch.load(ordering: .acquiring) == 0 {
+                            try await Task.sleep(for: tick)
+                            let finishing = options.untilEnd && coordinator.allReachedEnd
+                            guard finishing || ContinuousClock.now >= due else { continue }
+                            due = ContinuousClock.now + interval
+                            let limitReached = options.maxEpochs.map { Int(next - startEpoch) + 1 >= $0 } ?? false
+                            if finishing || limitReached { coordinator.stopEpoch.store(next, ordering: .releasing) }
+                            coordinator.inject(next)
+                            next += 1
                         }
                     }
-                }
-                instances = .init(sources: [], others: [])
-                // Barriers.
-                group.addTask {
-                    var next = startEpoch
-                    while coordinator.failure == nil && coordinator.stopEpoch.load(ordering: .acquiring) == 0 {
-                        try await Task.sleep(for: .milliseconds(options.barrierIntervalMillis))
-                        if coordinator.stopEpoch.load(ordering: .acquiring) != 0 { break }
-                        let finishing = options.untilEnd && coordinator.allReachedEnd
-                        let limitReached = options.maxEpochs.map { Int(next - startEpoch) + 1 >= $0 } ?? false
-                        if finishing || limitReached { coordinator.stopEpoch.store(next, ordering: .releasing) }
-                        coordinator.inject(next)
-                        next += 1
+                    // Commits, in epoch order, then delivery to the sinks.
+                    let result: CommitResult
+                    do {
+                        result = try await Pipeline.commitLoop(store: store, coordinator: coordinator, delivery: delivery, base: baseMetadata,
+                                                               sourceNames: plan.sources.map(\.name), startEpoch: startEpoch,
+                                                               depth: options.checkpointDepth, started: started,
+                                                                   onCommit: options.onCommit)
+                    } catch {
+                        coordinator.fail(error)
+                        throw error
                     }
+                    report.commitLatencyMillis = result.latencies
+                    report.firstCommitSeconds = result.firstCommit
+                    report.deliveries += result.deliveries
+                    try await group.waitForAll()
                 }
-                // Commits, in epoch order, then delivery to the sinks.
-                let result: CommitResult
-                do {
-                    result = try await Pipeline.commitLoop(store: store, coordinator: coordinator, delivery: delivery, base: baseMetadata,
-                                                           sourceNames: plan.sources.map(\.name), startEpoch: startEpoch,
-                                                           depth: options.checkpointDepth, started: started)
-                } catch {
-                    coordinator.fail(error)
-                    throw error
-                }
-                report.commitLatencyMillis = result.latencies
-                report.firstCommitSeconds = result.firstCommit
-                report.deliveries += result.deliveries
-                try await group.waitForAll()
+            } onCancel: {
+                coordinator.fail(DataflowError.cancelled)
             }
-          } onCancel: {
-            coordinator.fail(DataflowError.cancelled)
-          }
         } catch {
             if let f = coordinator.failure { throw f }
             throw error
@@ -197,7 +202,8 @@ public final class Pipeline: Sendable {
     /// the checkpoint pipeline with the offsets and then feeds committed epochs to
     /// the sinks.
     static func commitLoop(store: StateStore, coordinator: Coordinator, delivery: SinkDelivery, base: [String: [UInt8]], sourceNames: [String],
-                           startEpoch: Epoch, depth: Int, started: ContinuousClock.Instant) async throws -> CommitResult {
+                           startEpoch: Epoch, depth: Int, started: ContinuousClock.Instant,
+                           onCommit: (@Sendable (Epoch) -> Void)?) async throws -> CommitResult {
         var result = CommitResult()
         var checkpoints = try CheckpointPipeline(store: store, depth: depth)
         var epoch = startEpoch
@@ -212,6 +218,7 @@ public final class Pipeline: Sendable {
                     let d = now - t
                     result.latencies.append(Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
                 }
+                onCommit?(c.epoch)
                 result.deliveries += try await delivery.deliver(through: c.epoch)
             }
         }

@@ -20,6 +20,8 @@ public struct PipelineOptions: Sendable {
     public var sinks: [any ViewSink] = []
     /// Stop after this many epochs committed by this run (nil: no limit).
     public var maxEpochs: Int?
+    /// Called after each epoch this run commits (before its delivery to the sinks).
+    public var onCommit: (@Sendable (UInt64) -> Void)?
 
     public init() {}
 
