@@ -40,6 +40,13 @@ import Testing
         #expect(ValueText.parse("1.234", .decimal(scale: 2)) == nil)
         #expect(ValueText.parse("1.2.3", .decimal(scale: 2)) == nil)
         #expect(ValueText.parse("", .decimal(scale: 2)) == nil)
+        // The extremes, which format as these texts, parse back (Int64.min's
+        // magnitude does not fit an Int64: the digits are accumulated with the sign).
+        #expect(ValueText.parse("-92233720368547758.08", .decimal(scale: 2)) == Int64.min)
+        #expect(ValueText.parse("92233720368547758.07", .decimal(scale: 2)) == Int64.max)
+        #expect(ValueText.parse("92233720368547758.08", .decimal(scale: 2)) == nil)
+        #expect(ValueText.parse("-9223372036854775808", .decimal(scale: 0)) == Int64.min)
+        #expect(ValueText.parse("-92233720368547758.09", .decimal(scale: 2)) == nil)
         #expect(ValueText.formatDecimal(Int64(-50), scale: 2) == "-0.50")
         #expect(ValueText.formatDecimal(Int128(316_163_333), scale: 6) == "316.163333")
         // 2026-04-01 10:00:00 UTC is 1775037600 seconds after 1970 (date -d @1775037600 -u).

@@ -74,8 +74,9 @@ public enum ValueText {
                     fraction += 1
                     guard fraction <= scale else { return nil }
                 }
+                // Accumulated with the sign, as in parseInt, so Int64.min parses.
                 let (m, o1) = v.multipliedReportingOverflow(by: 10)
-                let (a, o2) = m.addingReportingOverflow(Int64(d))
+                let (a, o2) = negative ? m.subtractingReportingOverflow(Int64(d)) : m.addingReportingOverflow(Int64(d))
                 guard !o1, !o2 else { return nil }
                 v = a
                 digits += 1
@@ -85,7 +86,7 @@ public enum ValueText {
         guard digits > 0 else { return nil }
         let (scaled, o) = v.multipliedReportingOverflow(by: powersOfTen[scale - max(fraction, 0)])
         guard !o else { return nil }
-        return negative ? -scaled : scaled
+        return scaled
     }
 
     public static func formatDecimal(_ v: Int64, scale: Int) -> String {
