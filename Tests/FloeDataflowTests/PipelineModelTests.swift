@@ -25,8 +25,15 @@ import Testing
         var store = try await StateStore.open(objectStore: objects)
         var runs = 0
         var first = true
+        let scratch = try ScratchDirectory("pipeline-sinks")
+        defer { scratch.remove() }
+        let viewSchemas = try Dictionary(uniqueKeysWithValues: Pipeline(store: store, builder: try Self.build(o, p, views: EoViews.all)).views.map { ($0.name, $0.schema) })
         while true {
             var options = PipelineOptions()
+            // Sinks reopened on every run, as a new process would.
+            let sqlite = try SQLiteSink(path: scratch.path + "/sink.db", views: viewSchemas)
+            let files = try FileSink(directory: scratch.path + "/files", views: viewSchemas)
+            options.sinks = [sqlite, files]
             options.parallelism = Int(g.next() % 3) + 1
             options.barrierIntervalMillis = 1 + Int(g.next() % 5)
             options.chunkRows = [1, 7, 64, 1024][Int(g.next() % 4)]
@@ -47,6 +54,14 @@ import Testing
         for name in EoViews.all {
             let got = Self.sortedText(try await ViewReader(store: store, view: name).sortedRows())
             #expect(got == expected[name]!, "seed \(seed) view \(name): \(got.count) rows, expected \(expected[name]!.count)")
+            let sqlite = try SQLiteSink(path: scratch.path + "/sink.db", views: viewSchemas)
+            let files = try FileSink(directory: scratch.path + "/files", views: viewSchemas)
+            #expect(Self.sortedText(try sqlite.rows(view: name)) == expected[name]!, "seed \(seed) sqlite sink \(name)")
+            #expect(Self.sortedText(try files.rows(view: name)) == expected[name]!, "seed \(seed) file sink \(name)")
+            // Every committed epoch delivered once, in order.
+            let epochs = try files.epochs(view: name)
+            #expect(epochs == Array(1...store.committedEpoch), "seed \(seed) file sink epochs \(epochs)")
+            #expect(try sqlite.deliveredEpoch(view: name) == store.committedEpoch)
         }
         #expect(runs == 2)
         #expect(expected.values.allSatisfy { !$0.isEmpty }, "seed \(seed): the input must give every view rows")

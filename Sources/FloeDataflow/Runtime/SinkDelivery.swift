@@ -73,14 +73,16 @@ final class SinkDelivery: Sendable {
         guard !sinks.isEmpty else { return 0 }
         var count = 0
         var e = state.withLock { $0.delivered } + 1
-        let readAt = store.committedEpoch
+        guard e <= epoch else { return 0 }
+        // Pinned: later commits must not move the read epoch out of the retained window.
+        let snapshot = try pinnedCommittedSnapshot()
+        defer { snapshot.release() }
         while e <= epoch {
             var keys: [[UInt8]] = []
             for v in views {
                 var chunk = Chunk(types: v.schema.types)
                 let columns = Array(v.schema.types.indices)
-                let rows = try await store.scan(SinkLog.table, from: SinkLog.prefix(view: v.index, epoch: e),
-                                                to: SinkLog.prefix(view: v.index, epoch: e + 1), epoch: readAt)
+                let rows = snapshot.scan(SinkLog.table, from: SinkLog.prefix(view: v.index, epoch: e), to: SinkLog.prefix(view: v.index, epoch: e + 1))
                 try await rows.forEachRow { k, value in
                     guard value.count >= 1, let op = ChangeOp(rawValue: value[0]) else {
                         throw DataflowError.invalidArgument("sink log entry of view \(v.name) epoch \(e) is malformed")
@@ -101,6 +103,18 @@ final class SinkDelivery: Sendable {
             e += 1
         }
         return count
+    }
+
+    /// A snapshot of the newest committed epoch (which a concurrent commit may
+    /// push out of the retained window between reading it and pinning it: then again).
+    private func pinnedCommittedSnapshot() throws -> Snapshot {
+        while true {
+            do {
+                return try store.snapshot(epoch: store.committedEpoch)
+            } catch FloeError.epochNotRetained {
+                continue
+            }
+        }
     }
 
     /// Before epoch `epoch` is sealed: writes the removal of the delivered entries

@@ -20,12 +20,21 @@ public struct ViewReader: Sendable {
     /// epoch outside the retained window) and `invalidArgument` for a row that
     /// does not parse.
     public func scan(at epoch: Epoch? = nil) async throws -> Chunk {
-        let e = epoch ?? store.committedEpoch
         let types = definition.schema.types
         var chunk = Chunk(types: types)
         let columns = Array(types.indices)
-        let rows = try await store.scan(definition.table, from: nil, to: nil, epoch: e)
-        try await rows.forEachRow { _, v in
+        // Pinned, so that commits of a pipeline running meanwhile do not move the
+        // epoch out of the retained window during the scan.
+        var snapshot: Snapshot?
+        while snapshot == nil {
+            do {
+                snapshot = try store.snapshot(epoch: epoch ?? store.committedEpoch)
+            } catch FloeError.epochNotRetained where epoch == nil {
+                continue
+            }
+        }
+        defer { snapshot?.release() }
+        try await snapshot!.scan(definition.table, from: nil, to: nil).forEachRow { _, v in
             try RowCodec.decode(v, types: types, into: &chunk, columns: columns, op: .insert)
             return true
         }
