@@ -150,6 +150,23 @@ public final class StateStore: Sendable {
         return store
     }
 
+    /// Opens the store in a local directory for reading only: loads the manifest
+    /// like `open` but appends nothing, so a live writer (a running pipeline) is not
+    /// fenced. It reads the committed epochs of the manifest it loaded; writes,
+    /// seals, syncs and commits throw `fenced("opened read-only")`. It runs no
+    /// compaction or GC. The writer's GC may delete an SST this reader still uses
+    /// once its grace has passed: keep read-only stores short-lived (a dump, a check).
+    /// Throws `notAFloeStore` when `path` holds no store.
+    public static func openReadOnly(path: String, options: StoreOptions = .init()) async throws -> StateStore {
+        try validate(options)
+        let objectStore = try LocalObjectStore(root: path, create: false)
+        guard let loaded = try await ManifestStore(store: objectStore).load() else { throw FloeError.notAFloeStore("\(path) holds no manifest") }
+        let store = StateStore(objectStore: objectStore, options: options, version: loaded.version,
+                               checkpointSequence: loaded.checkpoint, failpoints: try FailpointRegistry.forStore(options.failpoints))
+        store.state.withLock { $0.fenced = "opened read-only" }
+        return store
+    }
+
     private static func validate(_ o: StoreOptions) throws {
         guard o.sst.blockSize >= 256, o.sst.blockSize <= 64 << 20 else { throw FloeError.invalidArgument("sst.blockSize \(o.sst.blockSize) outside 256 B...64 MiB") }
         guard o.sst.restartInterval >= 1, o.sst.restartInterval <= 1024 else { throw FloeError.invalidArgument("sst.restartInterval \(o.sst.restartInterval) outside 1...1024") }
