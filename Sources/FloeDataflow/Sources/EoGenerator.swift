@@ -1,0 +1,164 @@
+/// Generates the `EoStreams` streams: event i of a stream is a pure function of
+/// (seed, i), so any event can be produced on its own, in any order, by any
+/// process, and a replay from any offset yields the same rows.
+///
+/// Rules (`h` = `hash(seed:index:)` of event i, 0-based; times in microseconds):
+/// - orders: `order_id = i + 1`; `category = categories[h >> 61]`;
+///   `amount = 100 + (h & 0xFFFF_FFFF) % 99_900` cents (1.00 ... 999.99);
+///   `event_time = baseTime + i * interEventMicros`.
+/// - payments: `payment_id = i + 1`; `order_id = max(1, i + 1 - h % 50)`;
+///   `status` by `(h >> 32) % 100`: below 70 confirmed, below 90 pending, else
+///   failed; `paid_at = baseTime + i * interEventMicros + 30 s`.
+///
+/// Appending to a chunk allocates nothing per row: category and status names
+/// come from one static byte array.
+public struct EoGenerator: Sendable {
+    public let stream: EoStreams.Stream
+    public let seed: UInt64
+    public let interEventMicros: Int64
+
+    public init(stream: EoStreams.Stream, seed: UInt64, interEventMicros: Int64 = EoStreams.defaultInterEventMicros) {
+        self.stream = stream
+        self.seed = seed
+        self.interEventMicros = interEventMicros
+    }
+
+    public var schema: Schema { stream.schema }
+
+    /// The hash of event `index` under `seed`: the SplitMix64 output for state
+    /// `mix(seed) + (index + 1) * 0x9E3779B97F4A7C15`, where `mix` is the
+    /// SplitMix64 finalizer (so nearby seeds give unrelated streams).
+    @inline(__always)
+    public static func hash(seed: UInt64, index: UInt64) -> UInt64 {
+        mix(mix(seed) &+ (index &+ 1) &* 0x9E37_79B9_7F4A_7C15)
+    }
+
+    /// The SplitMix64 finalizer (Steele, Lea, Flood: "Fast splittable
+    /// pseudorandom number generators", OOPSLA 2014).
+    @inline(__always)
+    public static func mix(_ x: UInt64) -> UInt64 {
+        var z = x
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// An order event.
+    public struct Order: Sendable, Hashable {
+        public var orderId: Int64
+        /// An index into `EoStreams.categories`.
+        public var category: Int
+        public var amountCents: Int64
+        public var eventTime: Int64
+    }
+
+    /// A payment event.
+    public struct Payment: Sendable, Hashable {
+        public var paymentId: Int64
+        public var orderId: Int64
+        /// An index into `EoStreams.statuses`.
+        public var status: Int
+        public var paidAt: Int64
+    }
+
+    @inline(__always)
+    public func order(_ i: UInt64) -> Order {
+        let h = Self.hash(seed: seed, index: i)
+        return Order(orderId: Int64(i) + 1, category: Int(h >> 61),
+                     amountCents: 100 + Int64((h & 0xFFFF_FFFF) % 99_900),
+                     eventTime: EoStreams.baseTimeMicros + Int64(i) * interEventMicros)
+    }
+
+    @inline(__always)
+    public func payment(_ i: UInt64) -> Payment {
+        let h = Self.hash(seed: seed, index: i)
+        let r = (h >> 32) % 100
+        return Payment(paymentId: Int64(i) + 1, orderId: max(1, Int64(i) + 1 - Int64(h % EoStreams.paymentLookback)),
+                       status: r < 70 ? 0 : r < 90 ? 1 : 2,
+                       paidAt: EoStreams.baseTimeMicros + Int64(i) * interEventMicros + EoStreams.paymentDelayMicros)
+    }
+
+    /// Event `i` as text fields (`ValueText` formatting), in schema order.
+    public func fields(_ i: UInt64) -> [String] {
+        switch stream {
+        case .orders:
+            let o = order(i)
+            return [String(o.orderId), EoStreams.categories[o.category],
+                    ValueText.formatDecimal(o.amountCents, scale: 2), ValueText.formatTimestamp(o.eventTime)]
+        case .payments:
+            let p = payment(i)
+            return [String(p.paymentId), String(p.orderId), EoStreams.statuses[p.status], ValueText.formatTimestamp(p.paidAt)]
+        }
+    }
+
+    /// Category names then status names, one after another, and where each ends.
+    private static let names: [UInt8] = Array((EoStreams.categories + EoStreams.statuses).joined().utf8)
+    private static let nameEnds: [Int] = (EoStreams.categories + EoStreams.statuses).reduce(into: []) { ends, n in
+        ends.append((ends.last ?? 0) + n.utf8.count)
+    }
+
+    /// Appends events `first`, `first + stride`, ... (`count` of them) to `chunk`
+    /// (whose types are the stream's schema) as inserts.
+    public func append(to chunk: inout Chunk, first: UInt64, stride: UInt64, count: Int) {
+        guard count > 0 else { return }
+        chunk.reserve(chunk.count + count)
+        Self.names.withUnsafeBytes { names in
+            Self.nameEnds.withUnsafeBufferPointer { ends in
+                @inline(__always) func name(_ k: Int) -> UnsafeRawBufferPointer {
+                    UnsafeRawBufferPointer(rebasing: names[(k == 0 ? 0 : ends[k - 1])..<ends[k]])
+                }
+                var i = first
+                switch stream {
+                case .orders:
+                    for _ in 0..<count {
+                        let o = order(i)
+                        chunk.appendOp(.insert)
+                        chunk.appendInt(0, o.orderId)
+                        chunk.appendBytes(1, name(o.category))
+                        chunk.appendInt(2, o.amountCents)
+                        chunk.appendInt(3, o.eventTime)
+                        i &+= stride
+                    }
+                case .payments:
+                    let statusBase = EoStreams.categories.count
+                    for _ in 0..<count {
+                        let p = payment(i)
+                        chunk.appendOp(.insert)
+                        chunk.appendInt(0, p.paymentId)
+                        chunk.appendInt(1, p.orderId)
+                        chunk.appendBytes(2, name(statusBase + p.status))
+                        chunk.appendInt(3, p.paidAt)
+                        i &+= stride
+                    }
+                }
+            }
+        }
+    }
+
+    /// The CSV text (header, then one line per event) of events `events`.
+    public func csv(events: Range<UInt64>) -> [UInt8] {
+        var w = CsvWriter()
+        w.row(schema.names)
+        for i in events { w.row(fields(i)) }
+        return w.take()
+    }
+
+    /// Writes events 0..<`events` as CSV (with the header) to the file at `path`,
+    /// in blocks. Throws `FloeError.io` naming the file.
+    public func writeCsv(events: UInt64, to path: String) throws {
+        let file = try LocalFileWriter(path: path)
+        var w = CsvWriter()
+        w.row(schema.names)
+        var i: UInt64 = 0
+        while i < events {
+            let end = min(events, i + 65_536)
+            while i < end {
+                w.row(fields(i))
+                i += 1
+            }
+            try file.write(w.take())
+        }
+        try file.write(w.take())
+        try file.close()
+    }
+}
