@@ -98,40 +98,48 @@ public struct EoGenerator: Sendable {
     }
 
     /// Appends events `first`, `first + stride`, ... (`count` of them) to `chunk`
-    /// (whose types are the stream's schema) as inserts.
+    /// (whose types are the stream's schema) as inserts. Fills the chunk a column
+    /// at a time; allocates nothing per row.
     public func append(to chunk: inout Chunk, first: UInt64, stride: UInt64, count: Int) {
         guard count > 0 else { return }
-        chunk.reserve(chunk.count + count)
-        Self.names.withUnsafeBytes { names in
-            Self.nameEnds.withUnsafeBufferPointer { ends in
-                @inline(__always) func name(_ k: Int) -> UnsafeRawBufferPointer {
-                    UnsafeRawBufferPointer(rebasing: names[(k == 0 ? 0 : ends[k - 1])..<ends[k]])
-                }
-                var i = first
-                switch stream {
-                case .orders:
-                    for _ in 0..<count {
-                        let o = order(i)
-                        chunk.appendOp(.insert)
-                        chunk.appendInt(0, o.orderId)
-                        chunk.appendBytes(1, name(o.category))
-                        chunk.appendInt(2, o.amountCents)
-                        chunk.appendInt(3, o.eventTime)
-                        i &+= stride
-                    }
-                case .payments:
-                    let statusBase = EoStreams.categories.count
-                    for _ in 0..<count {
-                        let p = payment(i)
-                        chunk.appendOp(.insert)
-                        chunk.appendInt(0, p.paymentId)
-                        chunk.appendInt(1, p.orderId)
-                        chunk.appendBytes(2, name(statusBase + p.status))
-                        chunk.appendInt(3, p.paidAt)
-                        i &+= stride
+        chunk.appendOps(.insert, count: count)
+        let nameBase = stream == .orders ? 0 : EoStreams.categories.count
+        let stringColumn = stream == .orders ? 1 : 2
+        withUnsafeTemporaryAllocation(of: Int64.self, capacity: 3 * count) { scratch in
+            let a = scratch.baseAddress!, b = a + count, c = b + count
+            chunk.withStringColumn(stringColumn) { arena, rowEnds in
+                arena.reserveCapacity(arena.count + 11 * count)
+                rowEnds.reserveCapacity(rowEnds.count + count)
+                Self.names.withUnsafeBytes { names in
+                    Self.nameEnds.withUnsafeBufferPointer { ends in
+                        var i = first
+                        for k in 0..<count {
+                            let name: Int
+                            switch stream {
+                            case .orders:
+                                let o = order(i)
+                                a[k] = o.orderId
+                                b[k] = o.amountCents
+                                c[k] = o.eventTime
+                                name = nameBase + o.category
+                            case .payments:
+                                let p = payment(i)
+                                a[k] = p.paymentId
+                                b[k] = p.orderId
+                                c[k] = p.paidAt
+                                name = nameBase + p.status
+                            }
+                            arena.append(contentsOf: UnsafeRawBufferPointer(rebasing: names[(name == 0 ? 0 : ends[name - 1])..<ends[name]]))
+                            rowEnds.append(arena.count)
+                            i &+= stride
+                        }
                     }
                 }
             }
+            // orders: id, amount, time in columns 0, 2, 3; payments: id, order id, time in 0, 1, 3.
+            chunk.appendInts(0, UnsafeBufferPointer(start: a, count: count))
+            chunk.appendInts(stream == .orders ? 2 : 1, UnsafeBufferPointer(start: b, count: count))
+            chunk.appendInts(3, UnsafeBufferPointer(start: c, count: count))
         }
     }
 
