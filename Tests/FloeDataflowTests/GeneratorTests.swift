@@ -109,6 +109,25 @@ import Testing
         }
     }
 
+    @Test func csvLinesAreTheFieldsWrittenByCsvWriter() throws {
+        let seed = testSeed()
+        var g = SeededGenerator(seed: seed)
+        for stream in EoStreams.Stream.allCases {
+            for interval: Int64 in [0, 1, 10_000, 86_399_999_999, 1_000_000_000_000] {
+                let generator = EoGenerator(stream: stream, seed: seed, interEventMicros: interval)
+                var events: [UInt64] = [0, 1, 99, 100, 1000]
+                for _ in 0..<200 { events.append(g.next() % 5_000_000) }
+                for i in events {
+                    var fast: [UInt8] = []
+                    generator.appendCsvLine(i, to: &fast)
+                    var w = CsvWriter()
+                    w.row(generator.fields(i))
+                    #expect(fast == w.bytes, "seed \(seed) \(stream) interval \(interval) event \(i): \(String(decoding: fast, as: UTF8.self))")
+                }
+            }
+        }
+    }
+
     @Test func rateLimitHoldsReadersBack() async throws {
         let source = try GeneratorSource(generator: EoGenerator(stream: .orders, seed: 1), partitions: 2, events: nil, eventsPerSecond: 2_000)
         #expect(try await source.endOffsets() == [.max, .max])
