@@ -19,6 +19,10 @@ import Testing
     @Test(arguments: [1, 3, 4])
     func eventsAreTheSameFromAnyOffsetAndChunkSize(partitions: Int) async throws {
         let seed = testSeed()
+        try await reportingSeed(seed) { try await checkDeterminism(partitions: partitions, seed: seed) }
+    }
+
+    private func checkDeterminism(partitions: Int, seed: UInt64) async throws {
         var g = SeededGenerator(seed: seed)
         for stream in EoStreams.Stream.allCases {
             let events: UInt64 = 500

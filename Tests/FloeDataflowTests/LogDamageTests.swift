@@ -201,6 +201,18 @@ import Testing
             }
             #expect(chunk.count == 1 && reader.offset == 6)
         }
+        do { // segments that overlap or leave a gap (whole, checksummed segments in the wrong places)
+            for (rows, damageAt) in [(Self.first + [Self.third[0]], 48 + Self.first.reduce(0) { $0 + Self.recordSize($1) }),
+                                     (Array(Self.first[0..<2]), 48 + Self.first[0..<2].reduce(0) { $0 + Self.recordSize($1) })] {
+                let dir = try LogTempDirectory()
+                defer { dir.remove() }
+                let (log, _, _) = try await Self.build(dir)
+                var records = LogRecords(columns: 2)
+                for r in rows { try records.append(fields: r) }
+                try await log.store.put(seg1Name, try #require(records.segment(firstOffset: 0)))
+                try await expectDamage(log, object: seg1Name, offset: damageAt, rowsBefore: min(rows.count, 3))
+            }
+        }
         do { // damaged topic metadata
             let dir = try LogTempDirectory()
             defer { dir.remove() }

@@ -45,6 +45,9 @@ import Testing
         var reader = try await source.reader(partition: 1, from: 0)
         var chunk = Chunk(schema: source.schema)
         let bad = DataflowError.malformedValue(location: "topic orders partition 1 offset 2", column: "amount", type: "decimal(2)", text: "3.333")
+        // The rows before the bad one come first; the read that starts at it throws.
+        #expect(try await reader.read(into: &chunk, max: 10) == .rows(2))
+        #expect(chunk.count == 2 && chunk.isWellFormed && reader.offset == 2)
         await #expect(throws: bad) { _ = try await reader.read(into: &chunk, max: 10) }
         #expect(chunk.count == 2 && chunk.isWellFormed && reader.offset == 2)
         #expect(chunk.fields(1) == ["2", "Toys", "2.00", "2026-04-01 10:00:01"])
@@ -70,6 +73,7 @@ import Testing
         let source = try await LogSource(log: log, topic: "orders", schema: EoStreams.ordersSchema)
         var reader = try await source.reader(partition: 0, from: 0)
         var chunk = Chunk(schema: source.schema)
+        #expect(try await reader.read(into: &chunk, max: 10) == .rows(1))
         await #expect(throws: DataflowError.malformedValue(location: "topic orders partition 0 offset 1", column: "event_time",
                                                            type: "timestamp", text: "2026-04-01 25:00:00")) {
             _ = try await reader.read(into: &chunk, max: 10)

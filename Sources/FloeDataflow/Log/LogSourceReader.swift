@@ -2,9 +2,11 @@
 /// the partition reader are parsed straight from the segment bytes, a column at
 /// a time, with no allocation per row beyond the chunk's own arrays.
 ///
-/// A row is appended only once all of its fields parsed; on a bad field the
-/// rows before it stay appended, the reader's offset stays at the bad row and
-/// the error (`malformedValue` or `damagedLog`) is thrown.
+/// A row is appended only once all of its fields parsed. A read that meets a
+/// bad row (a field that does not parse, a damaged record) returns the rows
+/// before it; the reader stays at the bad row, and the read that starts there
+/// throws (`malformedValue` or `damagedLog`) with nothing appended, as does
+/// every read after it.
 struct LogSourceReader: SourceReader {
     private var log: LogPartitionReader
     private let types: [ColumnType]
@@ -28,14 +30,22 @@ struct LogSourceReader: SourceReader {
         guard max > 0 else { return .rows(0) }
         var appended = 0
         while appended < max {
-            let w = try await log.window(max: max - appended)
+            let w: LogRecordWindow
+            do {
+                w = try await log.window(max: max - appended)
+            } catch where appended > 0 {
+                break // the next read meets the error again, with nothing appended
+            }
             if w.count == 0 { break }
             var taken = 0
             var end = w.start
             let failure = parse(w, rows: min(w.count, max - appended), into: &chunk, taken: &taken, end: &end)
             log.consume(taken, endingAt: end, of: w)
             appended += taken
-            if let failure { throw failure }
+            if let failure {
+                if appended > 0 { break }
+                throw failure
+            }
         }
         return appended > 0 ? .rows(appended) : .caughtUp
     }
