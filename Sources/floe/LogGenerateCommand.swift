@@ -23,6 +23,11 @@ struct LogGenerateCommand: AsyncParsableCommand {
             throw ValidationError("--stream must be one of: \(EoStreams.Stream.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard interEventMicros >= 0 else { throw ValidationError("--inter-event-micros must not be negative") }
+        // Event times must stay within the 64-bit microsecond range.
+        let room = (Int64.max - EoStreams.baseTimeMicros - EoStreams.paymentDelayMicros) / max(interEventMicros, 1)
+        guard events <= UInt64(room) else {
+            throw ValidationError("--events \(events) × --inter-event-micros \(interEventMicros) runs past the timestamp range")
+        }
     }
 
     func run() async throws {

@@ -19,6 +19,10 @@ import Testing
     @Test(arguments: [1, 3, 4])
     func eventsAreTheSameFromAnyOffsetAndChunkSize(partitions: Int) async throws {
         let seed = testSeed()
+        try await reportingSeed(seed) { try await checkDeterminism(partitions: partitions, seed: seed) }
+    }
+
+    private func checkDeterminism(partitions: Int, seed: UInt64) async throws {
         var g = SeededGenerator(seed: seed)
         for stream in EoStreams.Stream.allCases {
             let events: UInt64 = 500
@@ -106,6 +110,25 @@ import Testing
         #expect(Set(perStatus.keys) == ["confirmed", "pending", "failed"], "seed \(seed)")
         for (status, share) in [("confirmed", 0.7), ("pending", 0.2), ("failed", 0.1)] {
             #expect(abs(Double(perStatus[status] ?? 0) / Double(n) - share) < 0.015, "seed \(seed): \(status) \(perStatus[status] ?? 0)")
+        }
+    }
+
+    @Test func csvLinesAreTheFieldsWrittenByCsvWriter() throws {
+        let seed = testSeed()
+        var g = SeededGenerator(seed: seed)
+        for stream in EoStreams.Stream.allCases {
+            for interval: Int64 in [0, 1, 10_000, 86_399_999_999, 1_000_000_000_000] {
+                let generator = EoGenerator(stream: stream, seed: seed, interEventMicros: interval)
+                var events: [UInt64] = [0, 1, 99, 100, 1000]
+                for _ in 0..<200 { events.append(g.next() % 5_000_000) }
+                for i in events {
+                    var fast: [UInt8] = []
+                    generator.appendCsvLine(i, to: &fast)
+                    var w = CsvWriter()
+                    w.row(generator.fields(i))
+                    #expect(fast == w.bytes, "seed \(seed) \(stream) interval \(interval) event \(i): \(String(decoding: fast, as: UTF8.self))")
+                }
+            }
         }
     }
 

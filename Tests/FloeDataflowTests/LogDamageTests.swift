@@ -182,6 +182,37 @@ import Testing
             try overwriteFile(seg1, bytes + [1, 2, 3])
             try await expectDamage(log, object: seg1Name, offset: bytes.count, rowsBefore: 0)
         }
+        do { // a record with a valid checksum but three fields, in a topic of two
+            let dir = try LogTempDirectory()
+            defer { dir.remove() }
+            let (log, _, _) = try await Self.build(dir)
+            var records = LogRecords(columns: 3)
+            try records.append(fields: [Array("c1".utf8), [], []])
+            let path = "t/0000/00000000000000000006.seg"
+            #expect(try await log.store.createIfAbsent(path, try #require(records.segment(firstOffset: 6))))
+            let source = try await LogSource(log: log, topic: "t", schema: Self.schema)
+            var reader = try await source.reader(partition: 0, from: 5)
+            var chunk = Chunk(schema: Self.schema)
+            do {
+                while case .rows = try await reader.read(into: &chunk, max: 100) {}
+                Issue.record("a record of three fields was read")
+            } catch let DataflowError.damagedLog(object, offset, _) {
+                #expect(object == path && offset == 48)
+            }
+            #expect(chunk.count == 1 && reader.offset == 6)
+        }
+        do { // segments that overlap or leave a gap (whole, checksummed segments in the wrong places)
+            for (rows, damageAt) in [(Self.first + [Self.third[0]], 48 + Self.first.reduce(0) { $0 + Self.recordSize($1) }),
+                                     (Array(Self.first[0..<2]), 48 + Self.first[0..<2].reduce(0) { $0 + Self.recordSize($1) })] {
+                let dir = try LogTempDirectory()
+                defer { dir.remove() }
+                let (log, _, _) = try await Self.build(dir)
+                var records = LogRecords(columns: 2)
+                for r in rows { try records.append(fields: r) }
+                try await log.store.put(seg1Name, try #require(records.segment(firstOffset: 0)))
+                try await expectDamage(log, object: seg1Name, offset: damageAt, rowsBefore: min(rows.count, 3))
+            }
+        }
         do { // damaged topic metadata
             let dir = try LogTempDirectory()
             defer { dir.remove() }

@@ -13,14 +13,16 @@ import Testing
         let base = testSeed()
         for run in 0..<4 {
             let seed = base &+ UInt64(run)
-            if local {
-                let dir = try LogTempDirectory()
-                defer { dir.remove() }
-                try await runModel(seed: seed, store: try LocalObjectStore(root: dir.path),
-                                   reopen: { try LocalObjectStore(root: dir.path) })
-            } else {
-                let store = MemoryObjectStore()
-                try await runModel(seed: seed, store: store, reopen: { store })
+            try await reportingSeed(seed) {
+                if local {
+                    let dir = try LogTempDirectory()
+                    defer { dir.remove() }
+                    try await runModel(seed: seed, store: try LocalObjectStore(root: dir.path),
+                                       reopen: { try LocalObjectStore(root: dir.path) })
+                } else {
+                    let store = MemoryObjectStore()
+                    try await runModel(seed: seed, store: store, reopen: { store })
+                }
             }
         }
     }
@@ -66,9 +68,16 @@ import Testing
                 let end = UInt64(model[p].count)
                 let wrong = g.next() % 2 == 0 ? end + 1 + g.next() % 3 : (end == 0 ? 1 : g.next() % end)
                 var records = LogRecords(columns: columns)
-                try records.append(fields: (0..<columns).map { _ in randomField(&g) })
+                let rows = (0..<(1 + Int(g.next() % 3))).map { _ in (0..<columns).map { _ in randomField(&g) } }
+                for r in rows { try records.append(fields: r) }
                 await #expect(throws: DataflowError.appendConflict(topic: "t", partition: p, offset: wrong), "\(tag)") {
                     try await log.append("t", partition: p, records: records, expectedEnd: wrong)
+                }
+                // At the end it is accepted.
+                if g.next() % 2 == 0 {
+                    #expect(try await log.append("t", partition: p, records: records, expectedEnd: end) == end + UInt64(rows.count), "\(tag)")
+                    model[p] += rows
+                    segmentCounts[p] += 1
                 }
             default:
                 let p = Int(g.next() % UInt64(partitions))

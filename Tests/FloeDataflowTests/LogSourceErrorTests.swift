@@ -45,6 +45,9 @@ import Testing
         var reader = try await source.reader(partition: 1, from: 0)
         var chunk = Chunk(schema: source.schema)
         let bad = DataflowError.malformedValue(location: "topic orders partition 1 offset 2", column: "amount", type: "decimal(2)", text: "3.333")
+        // The rows before the bad one come first; the read that starts at it throws.
+        #expect(try await reader.read(into: &chunk, max: 10) == .rows(2))
+        #expect(chunk.count == 2 && chunk.isWellFormed && reader.offset == 2)
         await #expect(throws: bad) { _ = try await reader.read(into: &chunk, max: 10) }
         #expect(chunk.count == 2 && chunk.isWellFormed && reader.offset == 2)
         #expect(chunk.fields(1) == ["2", "Toys", "2.00", "2026-04-01 10:00:01"])
@@ -56,6 +59,35 @@ import Testing
         var rest = Chunk(schema: source.schema)
         #expect(try await after.read(into: &rest, max: 10) == .rows(1))
         #expect(rest.fields(0) == ["4", "Home", "4.00", "2026-04-01 10:00:03"])
+    }
+
+    @Test func theFirstBadFieldInRowMajorOrderIsReported() async throws {
+        let log = try await Self.ordersLog()
+        var batch = try LogBatch(partitions: 2, columns: 4)
+        for row in [["1", "Books", "1.50", "2026-04-01 10:00:00"], ["2", "Toys", "2", "2026-04-01 25:00:00"],
+                    ["x3", "Home", "bad", "2026-04-01 10:00:02"], ["4", "Home", "4.0.0", "2026-04-01 10:00:03"]] {
+            try batch.append(partition: 0, fields: row.map { Array($0.utf8) })
+        }
+        try await log.append("orders", batch)
+        // Row 1's timestamp fails before row 2's id and amount, and row 3's amount.
+        let source = try await LogSource(log: log, topic: "orders", schema: EoStreams.ordersSchema)
+        var reader = try await source.reader(partition: 0, from: 0)
+        var chunk = Chunk(schema: source.schema)
+        #expect(try await reader.read(into: &chunk, max: 10) == .rows(1))
+        await #expect(throws: DataflowError.malformedValue(location: "topic orders partition 0 offset 1", column: "event_time",
+                                                           type: "timestamp", text: "2026-04-01 25:00:00")) {
+            _ = try await reader.read(into: &chunk, max: 10)
+        }
+        #expect(chunk.count == 1 && chunk.isWellFormed && chunk.fields(0) == ["1", "Books", "1.50", "2026-04-01 10:00:00"])
+        // In row 2, the first bad column in the schema's order: amount before order_id here.
+        let reordered = try await LogSource(log: log, topic: "orders", schema: Schema([ColumnDef("amount", .decimal(scale: 2)), ColumnDef("order_id", .int64)]))
+        var second = try await reordered.reader(partition: 0, from: 2)
+        var other = Chunk(schema: reordered.schema)
+        await #expect(throws: DataflowError.malformedValue(location: "topic orders partition 0 offset 2", column: "amount",
+                                                           type: "decimal(2)", text: "bad")) {
+            _ = try await second.read(into: &other, max: 10)
+        }
+        #expect(other.count == 0 && other.isWellFormed && second.offset == 2)
     }
 
     @Test func badNamesAndShapesAreRefused() async throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Floe
+import Testing
 @testable import FloeDataflow
 
 /// A fresh directory under /tmp, removed by `remove()`.
@@ -18,6 +19,17 @@ struct LogTempDirectory {
 func testSeed() -> UInt64 {
     if let text = ProcessInfo.processInfo.environment["FLOE_TEST_SEED"], let seed = UInt64(text) { return seed }
     return UInt64.random(in: 0...UInt64.max)
+}
+
+/// Runs `body`; an error it throws is recorded with the seed first, so a failure
+/// by error (not only by expectation) names the seed to replay.
+func reportingSeed<T>(_ seed: UInt64, _ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch {
+        Issue.record("seed \(seed): \(error)")
+        throw error
+    }
 }
 
 /// Random field bytes that stress quoting and framing: commas, quotes, CR, LF,

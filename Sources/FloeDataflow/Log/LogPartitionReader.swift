@@ -282,10 +282,11 @@ public struct LogPartitionReader: Sendable {
     /// and tests, not for pipelines). Empty when caught up.
     public mutating func readRows(max: Int) async throws -> [[[UInt8]]] {
         let w = try await window(max: max)
+        let count = Swift.min(w.count, Swift.max(max, 0))
         var rows: [[[UInt8]]] = []
         var at = w.start
         try w.bytes.withUnsafeBytes { p in
-            for _ in 0..<w.count {
+            for _ in 0..<count {
                 let length = Int(LittleEndian.u32(p, at))
                 var f = at + 12
                 let end = f + length
@@ -302,7 +303,7 @@ public struct LogPartitionReader: Sendable {
                 at = end
             }
         }
-        consume(w.count, endingAt: at, of: w)
+        consume(count, endingAt: at, of: w)
         return rows
     }
 }

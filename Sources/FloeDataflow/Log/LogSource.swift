@@ -9,8 +9,9 @@ import Floe
 /// Errors: a missing topic is `DataflowError.unknown(kind: "topic", ...)`; a
 /// schema column the topic lacks is `unknownColumn("<topic>.<column>", available:
 /// <topic's columns>)`; a field that does not parse is `malformedValue` at
-/// `"topic T partition P offset O"` (the row is not appended and the reader stays
-/// at it); a damaged segment is `damagedLog`.
+/// `"topic T partition P offset O"`; a damaged segment is `damagedLog`. A read
+/// returns the rows before a bad one; the reader stays at it and the next read
+/// throws, appending nothing.
 public struct LogSource: Source {
     public let name: String
     public let schema: Schema

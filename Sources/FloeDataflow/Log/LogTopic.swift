@@ -61,7 +61,7 @@ public struct LogTopic: Sendable, Hashable {
     /// the first bad field (a failed checksum is reported at the checksum).
     init(decoding bytes: [UInt8], name: String, object: String) throws {
         func damaged(_ at: Int, _ reason: String) -> DataflowError { .damagedLog(object: object, offset: at, reason: reason) }
-        guard bytes.count >= 26 else { throw damaged(bytes.count, "topic metadata is \(bytes.count) bytes, shorter than the smallest possible (26)") }
+        guard bytes.count >= 22 else { throw damaged(bytes.count, "topic metadata is \(bytes.count) bytes, shorter than its fixed fields (22)") }
         let (partitions, names) = try bytes.withUnsafeBytes { p throws -> (Int, [String]) in
             let end = p.count - 8
             let sum = floe_xxh3_64(p.baseAddress, end)

@@ -162,24 +162,36 @@ public struct PartitionedLog: Sendable {
         guard records.columns == t.columns.count else {
             throw DataflowError.invalidArgument("records of \(records.columns) columns for topic \(topic) of \(t.columns.count)")
         }
-        guard let bytes = records.segment(firstOffset: expectedEnd) else {
+        guard records.count > 0 else {
             throw DataflowError.invalidArgument("an append to topic \(topic) partition \(partition) with no records")
         }
-        let segs = try await segments(topic, partition: partition)
-        var end: UInt64 = 0
-        if let last = segs.last {
-            end = last.firstOffset + (try await wholeRecords(inLast: last))
-            if end == last.firstOffset {
-                throw DataflowError.damagedLog(object: last.path, offset: 0, reason: "the last segment holds no whole record "
-                    + "(a torn write); delete it (it holds nothing) to append to topic \(topic) partition \(partition) again")
-            }
-        }
+        let end = try await appendableEnd(t, partition: partition)
         guard end == expectedEnd else { throw DataflowError.appendConflict(topic: topic, partition: partition, offset: expectedEnd) }
-        let path = LogLayout.segmentPath(topic: topic, partition: partition, firstOffset: expectedEnd)
-        guard try await store.createIfAbsent(path, bytes) else {
-            throw DataflowError.appendConflict(topic: topic, partition: partition, offset: expectedEnd)
+        return try await create(t, partition: partition, records: records, at: end)
+    }
+
+    /// The end offset of `partition`, where the next segment goes. Throws
+    /// `damagedLog` when the last segment holds no whole record (its name is the end).
+    private func appendableEnd(_ topic: LogTopic, partition: Int) async throws -> UInt64 {
+        guard let last = try await segments(topic.name, partition: partition).last else { return 0 }
+        let end = last.firstOffset + (try await wholeRecords(inLast: last))
+        if end == last.firstOffset {
+            throw DataflowError.damagedLog(object: last.path, offset: 0, reason: "the last segment holds no whole record "
+                + "(a torn write); delete it (it holds nothing) to append to topic \(topic.name) partition \(partition) again")
         }
-        return expectedEnd + UInt64(records.count)
+        return end
+    }
+
+    /// Creates the segment of `records` at `end`, which was the partition's end
+    /// when last listed. Safe without listing again: the end only moves when
+    /// the segment named `end` is created, so if it moved, this create finds
+    /// that object and throws `appendConflict`.
+    private func create(_ topic: LogTopic, partition: Int, records: LogRecords, at end: UInt64) async throws -> UInt64 {
+        let path = LogLayout.segmentPath(topic: topic.name, partition: partition, firstOffset: end)
+        guard let bytes = records.segment(firstOffset: end), try await store.createIfAbsent(path, bytes) else {
+            throw DataflowError.appendConflict(topic: topic.name, partition: partition, offset: end)
+        }
+        return end + UInt64(records.count)
     }
 
     /// Appends every partition's records of `batch` (one segment each, for the
@@ -201,15 +213,15 @@ public struct PartitionedLog: Sendable {
         }
         var ends: [UInt64] = []
         for p in 0..<t.partitions {
+            guard batch.records[p].count > 0 else {
+                ends.append(try await endOffset(t, partition: p))
+                continue
+            }
             var lost = 0
             while true {
-                let end = try await endOffset(t, partition: p)
-                guard batch.records[p].count > 0 else {
-                    ends.append(end)
-                    break
-                }
+                let end = try await appendableEnd(t, partition: p)
                 do {
-                    ends.append(try await append(topic, partition: p, records: batch.records[p], expectedEnd: end))
+                    ends.append(try await create(t, partition: p, records: batch.records[p], at: end))
                     break
                 } catch DataflowError.appendConflict where lost < 99 {
                     lost += 1

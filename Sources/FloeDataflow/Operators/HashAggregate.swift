@@ -35,7 +35,7 @@ public struct AggregateCall: Sendable, Hashable {
 /// group's previous row and an insert of its new one (columns: the group columns,
 /// then one per call). State key: virtual node, memcomparable group key. State
 /// value: the group columns (`RowCodec`), then the row count and one 64-bit
-/// accumulator per call, little-endian. docs/format.md §10.
+/// accumulator per call, little-endian. docs/format.md §14.
 ///
 /// Cache: every group touched since the last barrier stays in memory; after the
 /// barrier's flush, when the cache holds more than `cacheBytes`, the clean groups

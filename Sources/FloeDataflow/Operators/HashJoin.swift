@@ -8,7 +8,7 @@ import Floe
 /// primary key of the side; value = the side's row (`RowCodec`). A third table holds
 /// per join key the number of rows of each side (two little-endian int64s), so that
 /// a key seen for the first time costs one point read (bloom-filtered) instead of
-/// two prefix scans. docs/format.md §10.
+/// two prefix scans. docs/format.md §14.
 ///
 /// Each side's primary key must identify its rows (a delete removes the row with
 /// that key). Cache: the join keys touched since the last barrier stay in memory;

@@ -6,7 +6,7 @@ import Floe
 ///
 /// With a sink log, it also records every change of the epoch under
 /// (view, epoch, instance, sequence), so that sinks can be fed each committed
-/// epoch's changes from the store, also after a crash (docs/format.md §10).
+/// epoch's changes from the store, also after a crash (docs/format.md §14).
 /// Terminal: it emits nothing.
 public struct Materialize: StreamOperator {
     public var outputTypes: [ColumnType] { [] }

@@ -8,7 +8,7 @@
 /// - bytes: each 0x00 written as 0x00 0xFF, then the terminator 0x00 0x01; the
 ///   terminator sorts before any continuation, so "a" < "a\0" < "ab".
 ///
-/// docs/format.md §10 states the same.
+/// docs/format.md §14 states the same.
 public enum KeyEncoding {
     @inlinable public static func appendVirtualNode(_ out: inout [UInt8], _ vnode: UInt16) {
         out.append(UInt8(vnode >> 8))

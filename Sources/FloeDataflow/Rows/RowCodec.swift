@@ -1,7 +1,7 @@
 /// The compact (not order-preserving) encoding of a row in a state value:
 /// integer-like columns as 8 bytes little-endian, string columns as a 4-byte
 /// little-endian length and the bytes. The schema is not stored; the state table
-/// that wrote the value knows it. docs/format.md §10.
+/// that wrote the value knows it. docs/format.md §14.
 public enum RowCodec {
     /// Appends the columns `columns` of row `row` of `chunk`.
     @inlinable public static func append(_ out: inout [UInt8], _ chunk: Chunk, row: Int, columns: [Int]) {

@@ -1,7 +1,7 @@
 import Floe
 
 /// What a pipeline commits with every epoch, in the store's commit metadata
-/// (docs/format.md §10):
+/// (docs/format.md §14):
 /// - `pipeline.plan`: the description's fingerprint (UTF-8);
 /// - `source.<name>`: the offset of every partition after the epoch, 8 bytes
 ///   little-endian each, in partition order;

@@ -98,67 +98,164 @@ public struct EoGenerator: Sendable {
     }
 
     /// Appends events `first`, `first + stride`, ... (`count` of them) to `chunk`
-    /// (whose types are the stream's schema) as inserts.
+    /// (whose types are the stream's schema) as inserts. Fills the chunk a column
+    /// at a time; allocates nothing per row.
     public func append(to chunk: inout Chunk, first: UInt64, stride: UInt64, count: Int) {
         guard count > 0 else { return }
-        chunk.reserve(chunk.count + count)
-        Self.names.withUnsafeBytes { names in
-            Self.nameEnds.withUnsafeBufferPointer { ends in
-                @inline(__always) func name(_ k: Int) -> UnsafeRawBufferPointer {
-                    UnsafeRawBufferPointer(rebasing: names[(k == 0 ? 0 : ends[k - 1])..<ends[k]])
-                }
-                var i = first
-                switch stream {
-                case .orders:
-                    for _ in 0..<count {
-                        let o = order(i)
-                        chunk.appendOp(.insert)
-                        chunk.appendInt(0, o.orderId)
-                        chunk.appendBytes(1, name(o.category))
-                        chunk.appendInt(2, o.amountCents)
-                        chunk.appendInt(3, o.eventTime)
-                        i &+= stride
-                    }
-                case .payments:
-                    let statusBase = EoStreams.categories.count
-                    for _ in 0..<count {
-                        let p = payment(i)
-                        chunk.appendOp(.insert)
-                        chunk.appendInt(0, p.paymentId)
-                        chunk.appendInt(1, p.orderId)
-                        chunk.appendBytes(2, name(statusBase + p.status))
-                        chunk.appendInt(3, p.paidAt)
-                        i &+= stride
+        chunk.appendOps(.insert, count: count)
+        let nameBase = stream == .orders ? 0 : EoStreams.categories.count
+        let stringColumn = stream == .orders ? 1 : 2
+        withUnsafeTemporaryAllocation(of: Int64.self, capacity: 3 * count) { scratch in
+            let a = scratch.baseAddress!, b = a + count, c = b + count
+            chunk.withStringColumn(stringColumn) { arena, rowEnds in
+                arena.reserveCapacity(arena.count + 11 * count)
+                rowEnds.reserveCapacity(rowEnds.count + count)
+                Self.names.withUnsafeBytes { names in
+                    Self.nameEnds.withUnsafeBufferPointer { ends in
+                        var i = first
+                        for k in 0..<count {
+                            let name: Int
+                            switch stream {
+                            case .orders:
+                                let o = order(i)
+                                a[k] = o.orderId
+                                b[k] = o.amountCents
+                                c[k] = o.eventTime
+                                name = nameBase + o.category
+                            case .payments:
+                                let p = payment(i)
+                                a[k] = p.paymentId
+                                b[k] = p.orderId
+                                c[k] = p.paidAt
+                                name = nameBase + p.status
+                            }
+                            arena.append(contentsOf: UnsafeRawBufferPointer(rebasing: names[(name == 0 ? 0 : ends[name - 1])..<ends[name]]))
+                            rowEnds.append(arena.count)
+                            i &+= stride
+                        }
                     }
                 }
             }
+            // orders: id, amount, time in columns 0, 2, 3; payments: id, order id, time in 0, 1, 3.
+            chunk.appendInts(0, UnsafeBufferPointer(start: a, count: count))
+            chunk.appendInts(stream == .orders ? 2 : 1, UnsafeBufferPointer(start: b, count: count))
+            chunk.appendInts(3, UnsafeBufferPointer(start: c, count: count))
         }
     }
 
     /// The CSV text (header, then one line per event) of events `events`.
     public func csv(events: Range<UInt64>) -> [UInt8] {
-        var w = CsvWriter()
-        w.row(schema.names)
-        for i in events { w.row(fields(i)) }
-        return w.take()
+        var out: [UInt8] = []
+        appendCsvHeader(to: &out)
+        for i in events { appendCsvLine(i, to: &out) }
+        return out
     }
 
     /// Writes events 0..<`events` as CSV (with the header) to the file at `path`,
     /// in blocks. Throws `FloeError.io` naming the file.
     public func writeCsv(events: UInt64, to path: String) throws {
         let file = try LocalFileWriter(path: path)
-        var w = CsvWriter()
-        w.row(schema.names)
+        var out: [UInt8] = []
+        appendCsvHeader(to: &out)
         var i: UInt64 = 0
         while i < events {
             let end = min(events, i + 65_536)
             while i < end {
-                w.row(fields(i))
+                appendCsvLine(i, to: &out)
                 i += 1
             }
-            try file.write(w.take())
+            try file.write(out)
+            out.removeAll(keepingCapacity: true)
         }
-        try file.write(w.take())
+        try file.write(out)
         try file.close()
+    }
+
+    private func appendCsvHeader(to out: inout [UInt8]) {
+        out.append(contentsOf: schema.names.joined(separator: ",").utf8)
+        out.append(0x0A)
+    }
+
+    /// Appends event `i` as one CSV line: what `CsvWriter` makes of `fields(i)`
+    /// (no field needs quotes), formatted straight into bytes.
+    func appendCsvLine(_ i: UInt64, to out: inout [UInt8]) {
+        switch stream {
+        case .orders:
+            let o = order(i)
+            Self.appendDecimal(o.orderId, to: &out)
+            out.append(0x2C)
+            out.append(contentsOf: EoStreams.categories[o.category].utf8)
+            out.append(0x2C)
+            Self.appendDecimal(o.amountCents / 100, to: &out)
+            out.append(0x2E)
+            Self.appendDigits(o.amountCents % 100, 2, to: &out)
+            out.append(0x2C)
+            Self.appendTimestamp(o.eventTime, to: &out)
+        case .payments:
+            let p = payment(i)
+            Self.appendDecimal(p.paymentId, to: &out)
+            out.append(0x2C)
+            Self.appendDecimal(p.orderId, to: &out)
+            out.append(0x2C)
+            out.append(contentsOf: EoStreams.statuses[p.status].utf8)
+            out.append(0x2C)
+            Self.appendTimestamp(p.paidAt, to: &out)
+        }
+        out.append(0x0A)
+    }
+
+    /// A non-negative integer in decimal.
+    private static func appendDecimal(_ v: Int64, to out: inout [UInt8]) {
+        var digits = 1
+        var p: Int64 = 10
+        while digits < 19 && v >= p {
+            digits += 1
+            p &*= 10
+        }
+        appendDigits(v, digits, to: &out)
+    }
+
+    /// The last `n` decimal digits of non-negative `v`, zero-padded.
+    private static func appendDigits(_ v: Int64, _ n: Int, to out: inout [UInt8]) {
+        let start = out.count
+        out.append(contentsOf: repeatElement(0x30, count: n))
+        var x = v
+        var k = start + n - 1
+        while k >= start {
+            out[k] = 0x30 + UInt8(x % 10)
+            x /= 10
+            k -= 1
+        }
+    }
+
+    /// `ValueText.formatTimestamp`, in bytes, for years 1000 ... 9999 (others
+    /// go through the text formatter).
+    private static func appendTimestamp(_ micros: Int64, to out: inout [UInt8]) {
+        guard micros >= 0 else {
+            out.append(contentsOf: ValueText.formatTimestamp(micros).utf8)
+            return
+        }
+        let seconds = micros / 1_000_000, fraction = micros % 1_000_000
+        let (y, m, d) = ValueText.civilDate(daysSinceEpoch: seconds / 86_400)
+        guard (1000...9999).contains(y) else {
+            out.append(contentsOf: ValueText.formatTimestamp(micros).utf8)
+            return
+        }
+        let s = seconds % 86_400
+        appendDigits(y, 4, to: &out)
+        out.append(0x2D)
+        appendDigits(m, 2, to: &out)
+        out.append(0x2D)
+        appendDigits(d, 2, to: &out)
+        out.append(0x20)
+        appendDigits(s / 3600, 2, to: &out)
+        out.append(0x3A)
+        appendDigits(s / 60 % 60, 2, to: &out)
+        out.append(0x3A)
+        appendDigits(s % 60, 2, to: &out)
+        if fraction != 0 {
+            out.append(0x2E)
+            appendDigits(fraction, 6, to: &out)
+        }
     }
 }
