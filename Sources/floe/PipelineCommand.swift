@@ -11,7 +11,7 @@ struct PipelineCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pipeline",
         abstract: "Run dataflow pipelines over a partitioned log.",
-        subcommands: [PipelineRunCommand.self])
+        subcommands: [PipelineRunCommand.self, PipelineBenchCommand.self])
 }
 
 struct PipelineRunCommand: AsyncParsableCommand {

@@ -28,7 +28,7 @@ import Testing
         var store = try await StateStore.open(objectStore: objects)
         func make(_ store: StateStore) -> HashAggregate {
             HashAggregate(inputTypes: types, groupBy: [0], calls: [.count(as: "n"), .sum(2, as: "s"), .avg(2, as: "a")],
-                          state: StateTable(store: store, table: TableID(7)), cacheBytes: g.next() % 2 == 0 ? 1 : 1 << 20)
+                          state: StateTable(store: store, table: TableID(7)), cacheBytes: [1, 3000, 1 << 20][Int(g.next() % 3)])
         }
         var op = make(store)
         var live: [(String, Int64, Int64)] = []   // rows inserted and not deleted
@@ -95,7 +95,7 @@ import Testing
             try HashJoin(left: .init(types: lt, keyColumns: [1], primaryKey: [0]), right: .init(types: rt, keyColumns: [1], primaryKey: [0]),
                          output: [.init(side: 0, column: 0), .init(side: 1, column: 0), .init(side: 0, column: 2), .init(side: 1, column: 1)],
                          leftState: StateTable(store: store, table: TableID(1)), rightState: StateTable(store: store, table: TableID(2)),
-                         degrees: StateTable(store: store, table: TableID(3)), cacheBytes: g.next() % 2 == 0 ? 1 : 1 << 20)
+                         degrees: StateTable(store: store, table: TableID(3)), cacheBytes: [1, 3000, 1 << 20][Int(g.next() % 3)])
         }
         var op = try make(store)
         var left: [(Int64, Int64, String)] = [], right: [(Int64, Int64)] = []

@@ -15,6 +15,10 @@ struct MutableMemtable {
     private(set) var slots: [Int32] = []
     /// Approximate bytes held, charged against the store's memory budget.
     private(set) var memoryBytes = 0
+    /// The sorted copy the last `frozenCopy` made, while no write came after it: a
+    /// writer that scans its own open epoch many times between writes (a join
+    /// looking up state between barriers) sorts it once, not per scan.
+    private var frozenCache: FrozenMemtable?
 
     init(epoch: Epoch) {
         self.epoch = epoch
@@ -29,6 +33,7 @@ struct MutableMemtable {
     /// added: exactly the growth of `memoryBytes`, index growth included.
     @discardableResult
     mutating func insert(table: UInt32, key: UnsafeRawBufferPointer, kind: UInt8, value: UnsafeRawBufferPointer) -> Int {
+        frozenCache = nil
         // The store charges what this returns and releases `memoryBytes` on commit, so the
         // two must agree: leaving out the slot growth of `grow()` made every commit of an
         // epoch with a grown index release more than was charged, and the budget crept up.
@@ -114,5 +119,13 @@ struct MutableMemtable {
     /// stays usable (a writer scanning its own open epoch freezes a copy).
     func freeze() -> FrozenMemtable {
         FrozenMemtable(epoch: epoch, arena: arena, entries: entries, slots: slots, memoryBytes: memoryBytes)
+    }
+
+    /// `freeze()`, reusing the copy of the previous call when nothing was written since.
+    mutating func frozenCopy() -> FrozenMemtable {
+        if let f = frozenCache { return f }
+        let f = freeze()
+        frozenCache = f
+        return f
     }
 }

@@ -289,7 +289,7 @@ public final class StateStore: Sendable {
             if epoch <= s.version.committedEpoch { throw FloeError.epochCommitted(epoch: epoch, committed: s.version.committedEpoch) }
             if epoch < s.sealedThrough { throw FloeError.epochSealed(epoch: epoch, sealed: s.sealedThrough) }
             while let first = s.open.first, first.epoch <= epoch {
-                let frozen = first.freeze()
+                let frozen = s.open[0].frozenCopy()
                 s.open.removeFirst()
                 s.memoryUsed += frozen.memoryBytes - first.memoryBytes
                 s.sealed.append(SealedEpoch(mem: frozen, claimed: false))
@@ -545,7 +545,7 @@ public final class StateStore: Sendable {
             let pin = VersionPin(version: v, epoch: epoch, registry: pins)
             guard epoch > v.committedEpoch else { return (v, [], pin) }
             var mems: [FrozenMemtable] = []
-            for m in s.open.reversed() where m.epoch <= epoch { mems.append(m.freeze()) }
+            for i in s.open.indices.reversed() where s.open[i].epoch <= epoch { mems.append(s.open[i].frozenCopy()) }
             for m in s.sealed.reversed() where m.mem.epoch <= epoch { mems.append(m.mem) }
             return (v, mems, pin)
         }

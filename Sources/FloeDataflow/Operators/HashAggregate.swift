@@ -57,6 +57,8 @@ public struct HashAggregate: StreamOperator {
     private var values: [Int64] = []
     private var previous: [Int64] = []
     private var dirty: [Bool] = []
+    /// The last epoch that changed each group (eviction keeps the recent ones).
+    private var touched: [Epoch] = []
     private var dirtyList: [Int32] = []
     private var cachedBytes = 0
     private var keyBuffer: [UInt8] = []
@@ -109,6 +111,7 @@ public struct HashAggregate: StreamOperator {
         for r in 0..<n {
             let s = Int(slotOf[r])
             if !dirty[s] {
+                touched[s] = epoch
                 dirty[s] = true
                 dirtyList.append(Int32(s))
                 for k in 0..<stride { previous[s * stride + k] = values[s * stride + k] }
@@ -145,6 +148,7 @@ public struct HashAggregate: StreamOperator {
         keys.append(key)
         previous.append(contentsOf: repeatElement(0, count: stride))
         dirty.append(false)
+        touched.append(epoch)
         index[ByteKey(key)] = s
         cachedBytes += key.count * 2 + groupRows[Int(s)].count + 16 * stride + 64
         return s
@@ -174,7 +178,29 @@ public struct HashAggregate: StreamOperator {
         }
         dirtyList.removeAll(keepingCapacity: true)
         try await state.flush(epoch: epoch)
-        if cachedBytes > cacheBytes { evictAll() }
+        if cachedBytes > cacheBytes { evict(keepingSince: epoch) }
+    }
+
+    private func slotBytes(_ s: Int) -> Int { keys[s].count * 2 + groupRows[s].count + 16 * stride + 64 }
+
+    /// Drops the groups epoch `epoch` did not change (all clean after the flush);
+    /// when the ones left still exceed the budget, drops everything.
+    private mutating func evict(keepingSince epoch: Epoch) {
+        let keep = keys.indices.filter { touched[$0] >= epoch }
+        let bytes = keep.reduce(0) { $0 + slotBytes($1) }
+        guard bytes <= cacheBytes else { return evictAll() }
+        keys = keep.map { keys[$0] }
+        groupRows = keep.map { groupRows[$0] }
+        var v: [Int64] = []
+        v.reserveCapacity(keep.count * stride)
+        for s in keep { v.append(contentsOf: values[(s * stride)..<((s + 1) * stride)]) }
+        values = v
+        previous = Array(repeating: 0, count: v.count)
+        dirty = Array(repeating: false, count: keep.count)
+        touched = keep.map { touched[$0] }
+        index.removeAll(keepingCapacity: true)
+        for (i, k) in keys.enumerated() { index[ByteKey(k)] = Int32(i) }
+        cachedBytes = bytes
     }
 
     private func emit(_ s: Int, _ vals: [Int64], _ op: ChangeOp, into out: inout Chunk) {
@@ -208,6 +234,7 @@ public struct HashAggregate: StreamOperator {
         values.removeAll()
         previous.removeAll()
         dirty.removeAll()
+        touched.removeAll()
         cachedBytes = 0
     }
 }

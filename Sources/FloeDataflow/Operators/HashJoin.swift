@@ -44,6 +44,10 @@ public struct HashJoin: StreamOperator {
         var key: [UInt8]
         var rows: [[Row]] = [[], []]
         var dirty = false
+        /// The last epoch that read or changed this key (eviction keeps the recent ones).
+        var touched: Epoch = 0
+
+        var bytes: Int { key.count * 2 + 96 + rows.joined().reduce(0) { $0 + $1.pk.count + $1.bytes.count + 48 } }
     }
 
     public let outputTypes: [ColumnType]
@@ -104,6 +108,7 @@ public struct HashJoin: StreamOperator {
         let allColumns = Array(sides[side].types.indices)
         for r in 0..<n {
             let s = Int(slotOf[r])
+            entries[s].touched = epoch
             let op = chunk.op(r)
             for o in entries[s].rows[other] {
                 out.appendOp(op)
@@ -186,10 +191,25 @@ public struct HashJoin: StreamOperator {
         try await tables[0].flush(epoch: epoch)
         try await tables[1].flush(epoch: epoch)
         try await degrees.flush(epoch: epoch)
-        if cachedBytes > cacheBytes {
-            index.removeAll()
-            entries.removeAll()
-            cachedBytes = 0
+        if cachedBytes > cacheBytes { evict(keepingSince: epoch) }
+    }
+
+    /// Drops the keys no row of epoch `epoch` touched (all clean after the flush);
+    /// when the ones left still exceed the budget, drops everything.
+    private mutating func evict(keepingSince epoch: Epoch) {
+        var kept: [Entry] = []
+        var bytes = 0
+        for e in entries where e.touched >= epoch {
+            kept.append(e)
+            bytes += e.bytes
         }
+        if bytes > cacheBytes {
+            kept.removeAll()
+            bytes = 0
+        }
+        entries = kept
+        cachedBytes = bytes
+        index.removeAll(keepingCapacity: true)
+        for (i, e) in entries.enumerated() { index[ByteKey(e.key)] = Int32(i) }
     }
 }
