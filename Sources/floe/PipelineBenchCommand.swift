@@ -28,6 +28,7 @@ struct PipelineBenchCommand: AsyncParsableCommand {
     var queries: String = "eo_order_revenue,eo_order_windows,eo_payment_match,all"
     @Option(help: "Comma-separated key counts for the restart measurement (e.g. 1M,10M,20M); empty: skip.") var restartKeys: String = ""
     @Option(help: "Directory for the stores (default: a fresh one under /tmp, removed afterwards).") var dir: String?
+    @Option(help: "Memtable budget in MiB (the runs without checkpoints hold the whole input in one epoch).") var memtableMib: Int = 6144
 
     func run() async throws {
         let command = self
@@ -52,7 +53,9 @@ struct PipelineBenchCommand: AsyncParsableCommand {
                 for checkpointed in [true, false] {
                     run += 1
                     let path = "\(root)/run\(run)"
-                    let store = try await StateStore.open(path: path)
+                    var storeOptions = StoreOptions()
+                    storeOptions.memtableBudgetBytes = memtableMib << 20
+                    let store = try await StateStore.open(path: path, options: storeOptions)
                     var options = PipelineOptions()
                     options.parallelism = parallelism
                     options.untilEnd = true

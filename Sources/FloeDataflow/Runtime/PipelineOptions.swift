@@ -8,7 +8,7 @@ public struct PipelineOptions: Sendable {
     /// Rows per chunk between operators.
     public var chunkRows = 1024
     /// Chunks a channel holds before its sender waits.
-    public var channelCapacity = 8
+    public var channelCapacity = 2
     /// Cache of each stateful operator instance, in bytes (approximate).
     public var cacheBytes = 64 << 20
     /// Stop once every row the sources held at start is consumed and committed
