@@ -27,7 +27,8 @@ import Testing
         let objects = MemoryObjectStore()
         var store = try await StateStore.open(objectStore: objects)
         func make(_ store: StateStore) -> HashAggregate {
-            HashAggregate(inputTypes: types, groupBy: [0], calls: [.count(as: "n"), .sum(2, as: "s"), .avg(2, as: "a")],
+            HashAggregate(inputTypes: types, groupBy: [0],
+                          calls: [.count(as: "n"), .sum(2, as: "s"), .avg(2, as: "a"), .min(1, as: "lo", table: TableID(8)), .max(2, as: "hi", table: TableID(9))],
                           state: StateTable(store: store, table: TableID(7)), cacheBytes: [1, 3000, 1 << 20][Int(g.next() % 3)])
         }
         var op = make(store)
@@ -42,7 +43,8 @@ import Testing
                     let (k, x, a) = live.remove(at: Int(g.next() % UInt64(live.count)))
                     c.appendOp(.delete); c.appendBytes(0, Array(k.utf8)); c.appendInt(1, x); c.appendInt(2, a)
                 } else {
-                    let row = (["a", "b", "c\u{0}", "é", ""][Int(g.next() % 5)], Int64(g.next() % 100), Int64(g.next() % 200_000) - 50_000)
+                    // Few distinct values, so that extremes repeat and deleting one keeps or moves it.
+                    let row = (["a", "b", "c\u{0}", "é", ""][Int(g.next() % 5)], Int64(g.next() % 8) - 3, Int64(g.next() % 200_000) - 50_000)
                     live.append(row)
                     c.appendOp(.insert); c.appendBytes(0, Array(row.0.utf8)); c.appendInt(1, row.1); c.appendInt(2, row.2)
                 }
@@ -55,16 +57,20 @@ import Testing
             #expect(Self.apply(out, to: &view), "seed \(seed) step \(step): a delete of a row the view does not hold")
             // The model: the groups of the live rows.
             var groups: [String: (Int64, Int64)] = [:]
-            for (k, _, a) in live {
+            var lows: [String: Int64] = [:], highs: [String: Int64] = [:]
+            for (k, x, a) in live {
                 groups[k, default: (0, 0)].0 += 1
                 groups[k, default: (0, 0)].1 += a
+                lows[k] = min(lows[k] ?? x, x)
+                highs[k] = max(highs[k] ?? a, a)
             }
             var expected: [[String]: Int] = [:]
             for (k, v) in groups {
                 // avg at scale 6 from cents: sum * 10^4 / count, half away from zero.
                 let num = v.1 * 10_000, q = num / v.0, r = num % v.0
                 let avg = abs(r) * 2 >= v.0 ? q + (num < 0 ? -1 : 1) : q
-                expected[[k, "\(v.0)", ValueText.formatDecimal(v.1, scale: 2), ValueText.formatDecimal(avg, scale: 6)]] = 1
+                expected[[k, "\(v.0)", ValueText.formatDecimal(v.1, scale: 2), ValueText.formatDecimal(avg, scale: 6), "\(lows[k]!)",
+                          ValueText.formatDecimal(highs[k]!, scale: 2)]] = 1
             }
             #expect(view == expected, "seed \(seed) step \(step)")
             try await store.checkpoint(epoch: epoch, metadata: [:])

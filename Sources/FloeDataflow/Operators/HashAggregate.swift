@@ -2,34 +2,47 @@ import Floe
 
 /// An aggregate function of a grouped aggregation.
 public struct AggregateCall: Sendable, Hashable {
-    public enum Kind: String, Sendable, Hashable { case count, sum, avg }
+    public enum Kind: String, Sendable, Hashable { case count, sum, avg, min, max }
     public var kind: Kind
     /// The input column (ignored by `count`, which counts rows).
     public var column: Int
     public var name: String
+    /// `min` and `max`: the table that holds, per group, how many live rows have
+    /// each value, so that deleting the current extreme finds the next one.
+    public var table: TableID?
 
     public static func count(as name: String) -> AggregateCall { AggregateCall(kind: .count, column: -1, name: name) }
     public static func sum(_ column: Int, as name: String) -> AggregateCall { AggregateCall(kind: .sum, column: column, name: name) }
     public static func avg(_ column: Int, as name: String) -> AggregateCall { AggregateCall(kind: .avg, column: column, name: name) }
+    public static func min(_ column: Int, as name: String, table: TableID) -> AggregateCall {
+        AggregateCall(kind: .min, column: column, name: name, table: table)
+    }
+    public static func max(_ column: Int, as name: String, table: TableID) -> AggregateCall {
+        AggregateCall(kind: .max, column: column, name: name, table: table)
+    }
 
     /// The scale of an average: at least six digits after the point.
     public static func avgScale(_ input: ColumnType) -> Int {
-        if case let .decimal(s) = input { return max(6, s) }
+        if case let .decimal(s) = input { return Swift.max(6, s) }
         return 6
     }
 
     func outputType(_ input: [ColumnType]) -> ColumnType {
         switch kind {
         case .count: return .int64
-        case .sum: return input[column]
+        case .sum, .min, .max: return input[column]
         case .avg: return .decimal(scale: AggregateCall.avgScale(input[column]))
         }
     }
 }
 
-/// Grouped aggregation (count, sum, avg) kept in a state table, exact under
-/// inserts, deletes and updates: a group's row count and sums move by the sign of
-/// every change, and a group whose count drops to zero is removed.
+/// Grouped aggregation (count, sum, avg, min, max of integer-like columns) kept in
+/// a state table, exact under inserts, deletes and updates: a group's row count
+/// and sums move by the sign of every change, and a group whose count drops to
+/// zero is removed. `min` and `max` keep, in a table of their own, the number of
+/// live rows per (group, value): an insert can only improve the extreme, and a
+/// delete of the current extreme makes the barrier read the group's first (or
+/// last) value with a live row from that table.
 ///
 /// Output: at each barrier, for every group the epoch changed, a delete of the
 /// group's previous row and an insert of its new one (columns: the group columns,
@@ -64,6 +77,11 @@ public struct HashAggregate: StreamOperator {
     private var keyBuffer: [UInt8] = []
     private var slotOf: [Int32] = []
     private let groupMapping: [Int]
+    /// `min`/`max` calls: their tables, the count changes of this epoch per
+    /// (group, value) key, and the groups whose extreme was deleted.
+    private var extremeTables: [Int: StateTable] = [:]
+    private var extremeDeltas: [Int: [ByteKey: Int64]] = [:]
+    private var staleExtremes: Set<Int64> = []
 
     public init(inputTypes: [ColumnType], groupBy: [Int], calls: [AggregateCall], state: StateTable, cacheBytes: Int = 64 << 20) {
         self.inputTypes = inputTypes
@@ -75,6 +93,10 @@ public struct HashAggregate: StreamOperator {
         self.stride = 1 + calls.count
         self.outputTypes = groupTypes + calls.map { $0.outputType(inputTypes) }
         self.groupMapping = Array(groupBy.indices)
+        for (k, c) in calls.enumerated() where c.kind == .min || c.kind == .max {
+            extremeTables[k] = StateTable(store: state.store, table: c.table ?? TableID(0))
+            extremeDeltas[k] = [:]
+        }
     }
 
     /// The state key of row `row`: virtual node, then the memcomparable group key.
@@ -117,11 +139,26 @@ public struct HashAggregate: StreamOperator {
                 for k in 0..<stride { previous[s * stride + k] = values[s * stride + k] }
             }
             let sign = chunk.op(r).sign
+            let countBefore = values[s * stride]
             values[s * stride] += sign
             for (k, call) in calls.enumerated() where call.kind != .count {
-                let (v, o) = values[s * stride + 1 + k].addingReportingOverflow(sign * chunk.int(call.column, r))
-                if o { throw DataflowError.overflow("sum of column \(call.column) for \(call.name) leaves the 64-bit range") }
-                values[s * stride + 1 + k] = v
+                let x = chunk.int(call.column, r)
+                let at = s * stride + 1 + k
+                switch call.kind {
+                case .min, .max:
+                    var key = keys[s]
+                    KeyEncoding.appendInt64(&key, x)
+                    extremeDeltas[k]![ByteKey(key), default: 0] += sign
+                    if sign > 0 {
+                        if countBefore <= 0 { values[at] = x } else { values[at] = call.kind == .min ? Swift.min(values[at], x) : Swift.max(values[at], x) }
+                    } else if x == values[at] {
+                        staleExtremes.insert(Int64(s) << 8 | Int64(k))
+                    }
+                default:
+                    let (v, o) = values[at].addingReportingOverflow(sign * x)
+                    if o { throw DataflowError.overflow("sum of column \(call.column) for \(call.name) leaves the 64-bit range") }
+                    values[at] = v
+                }
             }
         }
     }
@@ -155,6 +192,7 @@ public struct HashAggregate: StreamOperator {
     }
 
     public mutating func barrier(ending epoch: Epoch, into out: inout Chunk) async throws {
+        try await settleExtremes(epoch)
         var value: [UInt8] = []
         for s32 in dirtyList {
             let s = Int(s32)
@@ -203,6 +241,53 @@ public struct HashAggregate: StreamOperator {
         cachedBytes = bytes
     }
 
+    /// Writes this epoch's (group, value) count changes of every `min`/`max` call,
+    /// then finds the extreme of each group whose extreme was deleted: the first
+    /// (min) or last (max) value with live rows, read back at this epoch.
+    private mutating func settleExtremes(_ epoch: Epoch) async throws {
+        for k in extremeTables.keys.sorted() {
+            var table = extremeTables[k]!
+            var value: [UInt8] = []
+            for (key, delta) in extremeDeltas[k]! where delta != 0 {
+                let old = try await table.get(key.bytes, epoch: epoch).map { b -> Int64 in
+                    b.count == 8 ? b.withUnsafeBytes { RowCodec.readInt($0, 0) } : -1
+                } ?? 0
+                let now = old + delta
+                guard old >= 0, now >= 0 else {
+                    throw DataflowError.invalidArgument("\(calls[k].name) state of \(table.table) holds a negative or malformed row count")
+                }
+                if now == 0 {
+                    table.delete(key.bytes)
+                } else {
+                    value.removeAll(keepingCapacity: true)
+                    RowCodec.appendInt(&value, now)
+                    table.put(key.bytes, value)
+                }
+            }
+            extremeDeltas[k]!.removeAll(keepingCapacity: true)
+            try await table.flush(epoch: epoch)
+            extremeTables[k] = table
+        }
+        for packed in staleExtremes.sorted() {
+            let s = Int(packed >> 8), k = Int(packed & 0xFF)
+            guard values[s * stride] > 0 else { continue }
+            let prefix = keys[s]
+            var found: Int64?
+            let isMin = calls[k].kind == .min
+            try await extremeTables[k]!.scan(prefix: prefix, epoch: epoch) { key, _ in
+                // Keys of this group: the prefix, then the value's 8 bytes (min: the first; max: the last).
+                guard key.count == prefix.count + 8, !(isMin && found != nil) else { return }
+                var at = prefix.count
+                found = KeyEncoding.readInt64(key, &at)
+            }
+            guard let found else {
+                throw DataflowError.invalidArgument("\(calls[k].name) state of \(extremeTables[k]!.table) holds no value for a group with rows")
+            }
+            values[s * stride + 1 + k] = found
+        }
+        staleExtremes.removeAll(keepingCapacity: true)
+    }
+
     private func emit(_ s: Int, _ vals: [Int64], _ op: ChangeOp, into out: inout Chunk) {
         out.appendOp(op)
         groupRows[s].withUnsafeBytes { _ = RowCodec.appendFields($0, types: groupTypes, mapping: groupMapping, into: &out) }
@@ -211,7 +296,7 @@ public struct HashAggregate: StreamOperator {
         for (k, call) in calls.enumerated() {
             switch call.kind {
             case .count: out.appendInt(g + k, count)
-            case .sum: out.appendInt(g + k, vals[base + 1 + k])
+            case .sum, .min, .max: out.appendInt(g + k, vals[base + 1 + k])
             case .avg:
                 let inScale: Int
                 if case let .decimal(sc) = inputTypes[call.column] { inScale = sc } else { inScale = 0 }

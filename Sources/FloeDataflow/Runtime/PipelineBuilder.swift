@@ -20,6 +20,9 @@ public final class PipelineBuilder {
         case count(as: String)
         case sum(String, as: String)
         case avg(String, as: String)
+        /// Smallest value of an integer-like column (exact under deletes).
+        case min(String, as: String)
+        case max(String, as: String)
     }
 
     enum Node: Sendable {
@@ -115,13 +118,20 @@ public final class PipelineBuilder {
                 }
                 if case .sum = $0 { return .sum(i, as: name) }
                 return .avg(i, as: name)
+            case let .min(c, name), let .max(c, name):
+                let i = try input.schema.index(of: c)
+                guard input.schema.columns[i].type.isInteger else {
+                    throw DataflowError.invalidArgument("aggregate: min and max take integer, decimal or timestamp columns; \(c) is \(input.schema.columns[i].type)")
+                }
+                if case .min = $0 { return .min(i, as: name, table: table()) }
+                return .max(i, as: name, table: table())
             }
         }
         let types = input.schema.types
         let schema = Schema(g.map { input.schema.columns[$0] } + calls.map { ColumnDef($0.name, $0.outputType(types)) })
         let t = table()
         return add(.aggregate(input: input.node, groupBy: g, calls: calls, table: t), schema,
-                   "aggregate \(g) \(calls.map { "\($0.kind)(\($0.column))" }) of \(input.node) table \(t.raw)")
+                   "aggregate \(g) \(calls.map { "\($0.kind)(\($0.column))\($0.table.map { " table \($0.raw)" } ?? "")" }) of \(input.node) table \(t.raw)")
     }
 
     /// Inner join on `leftKey == rightKey`; `leftPrimaryKey`/`rightPrimaryKey`
