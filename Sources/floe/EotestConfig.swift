@@ -21,7 +21,7 @@ struct EotestConfig: Sendable {
     /// A child still running after this long has hung: it is killed and its schedule fails.
     var runTimeoutMs = 120_000
 
-    static let defaultEvents = 5_000
+    static let defaultEvents = 20_000
     static let defaultSchedulesPerInput = 10
 
     /// The command that reruns schedule `index` alone, with the same input and choices.

@@ -31,7 +31,9 @@ struct EotestReference {
         for stream in EoStreams.Stream.allCases {
             let csv = directory + "/\(stream.rawValue).csv"
             try EoGenerator(stream: stream, seed: input.seed).writeCsv(events: UInt64(input.events), to: csv)
-            try await CsvLoader.load(file: csv, into: target, topic: stream.topic, partitions: input.partitions)
+            for piece in try splitCsv(FileBytes.contents(of: csv), pieces: input.segments) {
+                try await CsvLoader.load(csv: piece, file: csv, into: target, topic: stream.topic, partitions: input.partitions)
+            }
             EotestFiles.remove(csv)
         }
         let store = directory + "/store", sqlite = directory + "/sink.db", sinkDir = directory + "/sinks"
@@ -57,6 +59,20 @@ struct EotestReference {
             }
         }
         return EotestReference(input: input, log: log, outputs: outputs, rows: rows, runMs: outcome.elapsedMs)
+    }
+
+    /// CSV text cut into `pieces` CSVs of consecutive rows, each with the header
+    /// (the generator's rows are one line each, without quoted line breaks).
+    static func splitCsv(_ text: [UInt8], pieces: Int) -> [[UInt8]] {
+        let lines = text.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true)
+        guard let header = lines.first, pieces > 1 else { return [text] }
+        let rows = lines.dropFirst()
+        let per = (rows.count + pieces - 1) / pieces
+        return stride(from: rows.startIndex, to: rows.endIndex, by: max(1, per)).map { start in
+            var out = Array(header) + [UInt8(ascii: "\n")]
+            for line in rows[start..<min(rows.endIndex, start + per)] { out += line + [UInt8(ascii: "\n")] }
+            return out
+        }
     }
 
     /// The arguments of `floe pipeline run` naming the log, store, query and sinks.

@@ -39,7 +39,7 @@ final class EotestRunner {
                 reference = made
                 let rows = made.rows.keys.sorted().map { "\($0) \(made.rows[$0]!.count)" }.joined(separator: ", ")
                 say("input \(schedule.input.group): seed \(schedule.input.seed), \(schedule.input.partitions) partitions, "
-                    + "\(schedule.input.events) events per stream; reference \(made.runMs) ms, "
+                    + "\(schedule.input.segments) segments, \(schedule.input.events) events per stream; reference \(made.runMs) ms, "
                     + "epoch \(made.outputs.committedEpoch), rows: \(rows)")
             }
             let result = try await runSchedule(schedule, reference!)

@@ -20,6 +20,9 @@ struct EotestSchedule: Sendable, Equatable {
         var seed: UInt64
         /// Partitions of both topics (1...4).
         var partitions: Int
+        /// Appends each stream is loaded in (1...4): each append is a segment of every
+        /// partition, so restarts resume at offsets in any segment and across their ends.
+        var segments: Int
         /// Events of each stream.
         var events: Int
     }
@@ -99,7 +102,9 @@ struct EotestSchedule: Sendable, Equatable {
 
     var kills: [Kill] { runs.compactMap(\.kill) }
 
-    /// The failpoints a failpoint kill arms, with the hits skipped before the crash
+    /// The failpoints a failpoint kill arms (the commit, sync and object store paths of
+    /// the epochs, and the commit path of the background compaction, which the
+    /// pipeline's store runs after a few epochs), with the hits skipped before the crash
     /// drawn below `skipBound`: about the hits of one short run, so that the point
     /// fires mid-run (a run that ends first counts the kill as missed).
     /// (`checkpoint.after_write` is left out: the store writes a manifest checkpoint
@@ -107,10 +112,12 @@ struct EotestSchedule: Sendable, Equatable {
     static let failpoints: [(point: Failpoint, skipBound: Int)] = [
         (.commitBeforeManifest, 4), (.commitAfterManifest, 4), (.syncBeforeSstPut, 4), (.syncAfterSstPut, 4),
         (.objectStoreBeforeRename, 8), (.objectStoreBeforeDirFsync, 8),
+        (.compactionBeforeUpload, 2), (.compactionBeforeCommit, 2), (.compactionAfterCommit, 2),
     ]
     /// Bounds of the seeded choices.
     static let parallelisms = 1...4
     static let partitionCounts = 1...4
+    static let segmentCounts = 1...4
     static let barrierIntervalsMs = 5...100
     static let chunkRowChoices = [32, 64, 128, 256]
     static let channelCapacities = 1...4
@@ -129,7 +136,8 @@ struct EotestSchedule: Sendable, Equatable {
         var rng = SplitMix64(seed: derive(base, UInt64(group), salt: 0x1A9D_7E55))
         let seed = rng.next()
         let partitions = draw(partitionCounts, &rng)
-        return Input(group: group, seed: seed, partitions: partitions, events: events)
+        let segments = draw(segmentCounts, &rng)
+        return Input(group: group, seed: seed, partitions: partitions, segments: segments, events: events)
     }
 
     /// The schedule `index` of a run with base seed `base`.
@@ -200,7 +208,8 @@ struct EotestSchedule: Sendable, Equatable {
         let plan = runs.map { r in
             "p\(r.parallelism)/b\(r.barrierIntervalMs)/c\(r.chunkRows)x\(r.channelCapacity)" + (r.kill.map { " \($0)" } ?? " end")
         }
-        return "input \(input.group) (seed \(input.seed), \(input.partitions) partitions, \(input.events) events per stream); runs: "
+        return "input \(input.group) (seed \(input.seed), \(input.partitions) partitions, \(input.segments) segments, "
+            + "\(input.events) events per stream); runs: "
             + plan.joined(separator: ", ")
     }
 }
