@@ -37,6 +37,9 @@ struct EotestCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Working directory (default: a new one under $TMPDIR or /tmp).", valueName: "dir")) var work: String?
     @Flag(help: "Keep every schedule's store and sinks (by default only a failed schedule's are kept).") var keep = false
     @Flag(help: "Print every schedule's plan and how each of its runs ended.") var verbose = false
+    @Option(help: ArgumentHelp("Harness self-check: damage every schedule's outputs (drop-epoch-file, rewrite-epoch-file, forget-sqlite).",
+                               visibility: .hidden))
+    var sabotage: EotestSabotage?
 
     func validate() throws {
         guard (1...1_000_000).contains(schedules) else { throw ValidationError("--schedules must be in 1...1000000") }
@@ -65,6 +68,7 @@ struct EotestCommand: AsyncParsableCommand {
                                   events: events, schedulesPerInput: schedulesPerInput, work: directory, createdWork: created,
                                   keep: keep, executable: ChildProcess.currentExecutable())
         config.verbose = verbose
+        config.sabotage = sabotage
         let report: EotestReport
         do {
             try EotestFiles.makeDirectory(directory)

@@ -14,6 +14,8 @@ struct EotestConfig: Sendable {
     var work: String
     var createdWork: Bool
     var keep: Bool
+    /// Harness self-check: damage done on purpose to every schedule's outputs.
+    var sabotage: EotestSabotage?
     /// Print every schedule's plan and runs, not only a failed one's.
     var verbose = false
     /// The `floe` executable the children run.
@@ -28,5 +30,6 @@ struct EotestConfig: Sendable {
     func replayCommand(schedule index: Int) -> String {
         "floe eotest --seed \(seed) --first-schedule \(index) --schedules 1 --kills \(kills) --query \(query) "
             + "--events \(events) --schedules-per-input \(schedulesPerInput) --keep"
+            + (sabotage.map { " --sabotage \($0.rawValue)" } ?? "")
     }
 }

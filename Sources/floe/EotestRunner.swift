@@ -20,6 +20,7 @@ final class EotestRunner {
     func run() async throws -> EotestReport {
         let started = CrashtestRunner.monotonicMillis()
         let first = config.firstSchedule
+        if let s = config.sabotage { say("SABOTAGE \(s.rawValue): every schedule's outputs are damaged on purpose (harness self-check)") }
         say("floe eotest: seed \(config.seed), schedules \(first)..<\(first + config.schedules), \(config.kills) kills each, "
             + "query \(config.query), \(config.events) events per stream, one input per \(config.schedulesPerInput) schedules, "
             + "work \(EotestFiles.absolute(config.work))")
@@ -76,6 +77,7 @@ final class EotestRunner {
         // The file sink's epoch files after every run: a file replaced later was delivered twice.
         var listings: [[String: [EotestCheck.EpochFile]]] = []
         for (k, run) in schedule.runs.enumerated() {
+            config.sabotage?.beforeRun(k, of: schedule.runs.count, sqlite: sqlite)
             let outcome = try EotestChildRun.run(executable: config.executable, arguments: arguments, run: run,
                                                  stderrPath: dir + "/run-\(k).err", timeoutMs: config.runTimeoutMs)
             result.runs.append(outcome)
@@ -88,6 +90,7 @@ final class EotestRunner {
                 result.problems.append("run \(k) \(outcome.termination) before its kill (\(run.kill!)) landed")
             }
         }
+        config.sabotage?.afterRuns(sinkDirectory: sinkDir, views: views)
         do {
             let actual = try await EotestOutputs.read(store: store, sqlite: sqlite, sinkDirectory: sinkDir, schemas: reference.outputs.schemas)
             compare(actual, reference, listings: listings, into: &result)

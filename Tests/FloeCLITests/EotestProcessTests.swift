@@ -72,6 +72,25 @@ struct EotestProcessTests {
         #expect(plan(replay.lines, 1) == plan(full.lines, 1), "full run:\n\(transcript)\nreplay:\n\(replayTranscript)")
         #expect(Self.result(replay.lines)["failed"] == "0", "\(replayTranscript)")
     }
+
+    /// The harness's own self-check: with an epoch file deleted, or written again,
+    /// after the last run, the schedule must fail, name what it found and print a
+    /// replay command for itself.
+    @Test(.timeLimit(.minutes(5)), arguments: [("drop-epoch-file", "epochs_missing"), ("rewrite-epoch-file", "epochs_repeated")])
+    func sabotagedOutputsFailTheSchedule(sabotage: String, counter: String) throws {
+        let work = try Self.temporaryWork()
+        defer { EotestFiles.remove(work) }
+        let run = try Self.floe(["eotest", "--seed", "5", "--schedules", "1", "--kills", "1", "--events", "1000", "--work", work,
+                                 "--sabotage", sabotage])
+        let transcript = run.lines.joined(separator: "\n")
+        let r = Self.result(run.lines)
+        #expect(run.status == .exited(1), "\(transcript)")
+        #expect(r["failed"] == "1", "\(transcript)")
+        #expect((Int(r[counter] ?? "") ?? 0) >= 1, "\(transcript)")
+        let replay = run.lines.first { $0.hasPrefix("  replay: ") } ?? ""
+        #expect(replay.contains("--seed 5 --first-schedule 0 --schedules 1 --kills 1") && replay.contains("--sabotage \(sabotage)"),
+                "\(transcript)")
+    }
 }
 
 /// The `floe` executable: beside the test executable (the build directory of this
