@@ -41,7 +41,7 @@ let package = Package(
         .testTarget(name: "FloeTests", dependencies: ["Floe"]),
         .testTarget(name: "FloeDataflowTests", dependencies: ["FloeDataflow", "Floe"]),
         // Unit tests of the `floe` tool's own logic (the crash-test oracle).
-        .testTarget(name: "FloeCLITests", dependencies: ["floe", "Floe"]),
+        .testTarget(name: "FloeCLITests", dependencies: ["floe", "Floe", "FloeDataflow"]),
     ],
     swiftLanguageModes: [.v6]
 )

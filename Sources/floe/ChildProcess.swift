@@ -6,7 +6,7 @@ import Darwin
 
 /// A child process started with `posix_spawn`: its stdout either on a pipe the
 /// parent reads line by line, or (with `outputFiles`) stdout and stderr written
-/// to files; stdin (and stderr with the pipe) inherited.
+/// to files; stdin (and stderr with the pipe, unless `stderrFile` names a file) inherited.
 final class ChildProcess {
     let pid: pid_t
     /// Read end of the stdout pipe, or -1 when stdout goes to a file.
@@ -25,9 +25,10 @@ final class ChildProcess {
 
     /// Starts `executable` with `arguments`; `environment` entries are added to (or
     /// replace) this process's environment. With `outputFiles`, stdout and stderr are
-    /// written to those files (created or truncated) and `readLine` is not available.
+    /// written to those files (created or truncated) and `readLine` is not available;
+    /// without them, stdout is on the pipe and `stderrFile` (if given) receives stderr.
     init(executable: String, arguments: [String], environment: [String: String],
-         outputFiles: (stdout: String, stderr: String)?) throws {
+         outputFiles: (stdout: String, stderr: String)?, stderrFile: String? = nil) throws {
         var fds: [Int32] = [-1, -1]
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -41,6 +42,7 @@ final class ChildProcess {
             posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
             posix_spawn_file_actions_addclose(&actions, fds[0])
             posix_spawn_file_actions_addclose(&actions, fds[1])
+            if let stderrFile { posix_spawn_file_actions_addopen(&actions, 2, stderrFile, O_WRONLY | O_CREAT | O_TRUNC, 0o644) }
         }
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for a in argv { free(a) } }
@@ -94,6 +96,41 @@ final class ChildProcess {
                 guard !buffer.isEmpty else { return nil }
                 defer { buffer.removeAll() }
                 return String(decoding: buffer, as: UTF8.self)
+            }
+            buffer.append(contentsOf: chunk[..<n])
+        }
+    }
+
+    /// The complete lines the child wrote to stdout so far (without newlines), waiting
+    /// at most `waitMillis` for the first; `ended` once the pipe reached end of file
+    /// (a last line without a newline is then returned too). Never blocks longer.
+    func availableLines(waitMillis: Int32) throws -> (lines: [String], ended: Bool) {
+        precondition(output >= 0, "availableLines needs the stdout pipe")
+        var lines: [String] = []
+        var wait = waitMillis
+        while true {
+            while let nl = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                lines.append(String(decoding: buffer[..<nl], as: UTF8.self))
+                buffer.removeSubrange(...nl)
+            }
+            var p = pollfd(fd: output, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&p, 1, lines.isEmpty ? wait : 0)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                throw SpawnError(description: "waiting for the output of process \(pid): \(String(cString: strerror(errno)))")
+            }
+            if ready == 0 { return (lines, false) }
+            wait = 0
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            let n = chunk.withUnsafeMutableBytes { read(output, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SpawnError(description: "reading the output of process \(pid): \(String(cString: strerror(errno)))")
+            }
+            if n == 0 {
+                if !buffer.isEmpty { lines.append(String(decoding: buffer, as: UTF8.self)) }
+                buffer.removeAll()
+                return (lines, true)
             }
             buffer.append(contentsOf: chunk[..<n])
         }

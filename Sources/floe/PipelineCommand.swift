@@ -33,6 +33,8 @@ struct PipelineRunCommand: AsyncParsableCommand {
     @Option(name: .customLong("barrier-interval-ms"), help: "Time between barriers (one epoch each).") var barrierIntervalMs: Int = 1000
     @Option(help: "SQLite database that receives every committed epoch of every view.") var sinkSqlite: String?
     @Option(help: "Directory that receives one file per view per committed epoch.") var sinkDir: String?
+    @Option(help: "Rows per chunk between operators (smaller: slower, finer-grained epochs).") var chunkRows: Int = PipelineOptions().chunkRows
+    @Option(help: "Chunks a channel between operators holds before its sender waits.") var channelCapacity: Int = PipelineOptions().channelCapacity
     @Flag(help: "Stop once everything the log held at start is consumed, committed and delivered.") var untilEnd = false
     @Option(help: "Stop after this many epochs.") var maxEpochs: Int?
     @Flag(help: "Print `committed E` for every committed epoch.") var printCommits = false
@@ -57,6 +59,8 @@ struct PipelineRunCommand: AsyncParsableCommand {
         var options = PipelineOptions()
         options.parallelism = parallelism
         options.barrierIntervalMillis = barrierIntervalMs
+        options.chunkRows = chunkRows
+        options.channelCapacity = channelCapacity
         options.untilEnd = untilEnd
         options.maxEpochs = maxEpochs
         let views = try Pipeline(store: store, builder: b, options: options).views

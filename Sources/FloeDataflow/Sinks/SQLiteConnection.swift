@@ -35,15 +35,24 @@ final class SQLiteConnection {
 
     /// A prepared statement for `sql` (one statement; trailing text is an error),
     /// prepared as persistent because it is reused for many rows.
+    ///
+    /// The tail SQLite returns points into the C string given to it, so it is read
+    /// inside `withCString`: a `String` passed straight to the C function becomes a
+    /// temporary copy freed when the call returns, and reading the tail after that
+    /// read freed memory (which failed now and then with "more than one statement").
     func prepare(_ sql: String) throws(SQLiteFailure) -> SQLiteStatement {
         var statement: OpaquePointer?
-        var tail: UnsafePointer<CChar>?
-        let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, &tail)
+        let (rc, trailing) = sql.withCString { text -> (Int32, Bool) in
+            var tail: UnsafePointer<CChar>?
+            let rc = sqlite3_prepare_v3(handle, text, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, &tail)
+            guard rc == SQLITE_OK, let tail, tail.pointee != 0 else { return (rc, false) }
+            return (rc, !String(cString: tail).allSatisfy(\.isWhitespace))
+        }
         guard rc == SQLITE_OK, let statement else {
             sqlite3_finalize(statement)
             throw failure(rc, "prepare \"\(sql)\"")
         }
-        if let tail, tail.pointee != 0, !String(cString: tail).allSatisfy(\.isWhitespace) {
+        if trailing {
             sqlite3_finalize(statement)
             throw SQLiteFailure(operation: "prepare \"\(sql)\"", code: SQLITE_MISUSE, message: "more than one statement")
         }

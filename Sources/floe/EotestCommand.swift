@@ -1,0 +1,82 @@
+import ArgumentParser
+import Floe
+import FloeDataflow
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `floe eotest`: the proof that the pipelines are exactly-once under kills (docs/eotest.md).
+struct EotestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eotest",
+        abstract: "Kill and restart pipelines again and again and check their views and sinks against a failure-free run.",
+        discussion: """
+            Each schedule runs `floe pipeline run --until-end` over a seeded input (orders and payments, \
+            1 to 4 partitions; one input and its failure-free reference run per --schedules-per-input \
+            schedules) into a fresh store, a SQLite sink and a file sink, and kills it --kills times at \
+            seeded moments, restarting it after each kill with another parallelism, barrier interval and \
+            chunk size: SIGKILL after a delay while data flows, a crash at a store failpoint of the commit \
+            path (FLOE_FAILPOINTS), or SIGKILL during the restart's recovery (a few milliseconds after the \
+            start, or right after its first commit). The last run finishes. Then every view dumped from the \
+            store must be byte-equal to the reference's dump, each sink must hold exactly the reference's \
+            rows (none lost, none duplicated), and the file sink must hold one file per epoch 1...committed \
+            (no gap, none written twice, in order). A schedule none of whose kills landed after a committed \
+            epoch is inconclusive.
+
+            Schedule i depends on (--seed, i) only: a failure prints the command that reruns it alone \
+            (--first-schedule i --schedules 1). Exits 1 if any schedule failed, or if fewer than 90% passed.
+            """)
+
+    @Option(help: "Seed of every choice (schedule i uses a seed derived from it and i).") var seed: UInt64 = 1
+    @Option(help: "Schedules to run.") var schedules: Int = 20
+    @Option(help: "Kills per schedule (the run after the last kill finishes by itself).") var kills: Int = 3
+    @Option(help: "eo_order_revenue, eo_payment_match, eo_order_windows or all.") var query: String = "all"
+    @Option(help: "Events of each stream (orders, payments) per input.") var events: Int = EotestConfig.defaultEvents
+    @Option(help: "Schedules that share one input and its reference run.") var schedulesPerInput: Int = EotestConfig.defaultSchedulesPerInput
+    @Option(help: "Index of the first schedule (with --schedules 1: rerun that schedule alone).") var firstSchedule: Int = 0
+    @Option(help: ArgumentHelp("Working directory (default: a new one under $TMPDIR or /tmp).", valueName: "dir")) var work: String?
+    @Flag(help: "Keep every schedule's store and sinks (by default only a failed schedule's are kept).") var keep = false
+    @Flag(help: "Print every schedule's plan and how each of its runs ended.") var verbose = false
+    @Option(help: ArgumentHelp("Harness self-check: damage every schedule's outputs (drop-epoch-file, rewrite-epoch-file, forget-sqlite).",
+                               visibility: .hidden))
+    var sabotage: EotestSabotage?
+
+    func validate() throws {
+        guard (1...1_000_000).contains(schedules) else { throw ValidationError("--schedules must be in 1...1000000") }
+        guard (1...1000).contains(kills) else { throw ValidationError("--kills must be in 1...1000") }
+        guard (1...100_000_000).contains(events) else { throw ValidationError("--events must be in 1...100000000") }
+        guard (1...1_000_000).contains(schedulesPerInput) else { throw ValidationError("--schedules-per-input must be in 1...1000000") }
+        guard (0...1_000_000_000).contains(firstSchedule) else { throw ValidationError("--first-schedule must be in 0...1000000000") }
+        do { _ = try EoViews.names(query) } catch { throw ValidationError("--query: \(error)") }
+        if getenv(Failpoints.environmentVariable) != nil {
+            throw ValidationError("\(Failpoints.environmentVariable) is set; floe eotest arms failpoints in its children itself "
+                + "and its reference runs must run without them: unset it")
+        }
+        if let work, work.isEmpty { throw ValidationError("--work must not be empty") }
+    }
+
+    func run() async throws {
+        let directory: String, created: Bool
+        if let work {
+            directory = work
+            created = false
+        } else {
+            directory = try EotestFiles.temporaryDirectory()
+            created = true
+        }
+        var config = EotestConfig(seed: seed, firstSchedule: firstSchedule, schedules: schedules, kills: kills, query: query,
+                                  events: events, schedulesPerInput: schedulesPerInput, work: directory, createdWork: created,
+                                  keep: keep, executable: ChildProcess.currentExecutable())
+        config.verbose = verbose
+        config.sabotage = sabotage
+        let report: EotestReport
+        do {
+            try EotestFiles.makeDirectory(directory)
+            report = try await Task.detached { try await EotestRunner(config).run() }.value
+        } catch {
+            InspectFormat.printError("eotest: \(error) (work directory \(directory) kept)")
+            throw ExitCode(2)
+        }
+        if !report.succeeded { throw ExitCode(1) }
+    }
+}
