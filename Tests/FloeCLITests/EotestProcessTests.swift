@@ -15,12 +15,14 @@ import Glibc
 @Suite(.serialized, .enabled(if: FloeBinary.path != nil, "the floe executable is not built"))
 struct EotestProcessTests {
     /// Runs `floe` with `arguments` to the end; returns its exit status and stdout lines.
-    static func floe(_ arguments: [String]) throws -> (status: ChildProcess.Termination, lines: [String]) {
-        let child = try ChildProcess(executable: FloeBinary.path!, arguments: arguments, environment: [:], outputFiles: nil,
-                                     stderrFile: "/dev/null")
-        var lines: [String] = []
-        while let line = try child.readLine() { lines.append(line) }
-        return (child.waitForExit(), lines)
+    static func floe(_ arguments: [String]) async throws -> (status: ChildProcess.Termination, lines: [String]) {
+        try await offCooperativePool {
+            let child = try ChildProcess(executable: FloeBinary.path!, arguments: arguments, environment: [:], outputFiles: nil,
+                                         stderrFile: "/dev/null")
+            var lines: [String] = []
+            while let line = try child.readLine() { lines.append(line) }
+            return (child.waitForExit(), lines)
+        }
     }
 
     /// The `name=value` fields of the `result:` line.
@@ -40,11 +42,11 @@ struct EotestProcessTests {
     }
 
     @Test(.timeLimit(.minutes(5)))
-    func killedPipelinesMatchTheReferenceAndAScheduleReplaysAlone() throws {
+    func killedPipelinesMatchTheReferenceAndAScheduleReplaysAlone() async throws {
         let work = try Self.temporaryWork()
         defer { EotestFiles.remove(work) }
         let common = ["eotest", "--seed", "11", "--kills", "2", "--events", "2000", "--verbose"]
-        let full = try Self.floe(common + ["--schedules", "2", "--work", work + "/full"])
+        let full = try await Self.floe(common + ["--schedules", "2", "--work", work + "/full"])
         let transcript = full.lines.joined(separator: "\n")
         let r = Self.result(full.lines)
         // Exit 0, or 1 only because a schedule was inconclusive (no kill landed after a
@@ -61,7 +63,7 @@ struct EotestProcessTests {
         #expect(scheduleLines.count == 2 && scheduleLines[0].hasPrefix("#0 seed ") && scheduleLines[1].hasPrefix("#1 seed "), "\(transcript)")
 
         // The replay of schedule 1 alone: the same seed, input and plan.
-        let replay = try Self.floe(common + ["--first-schedule", "1", "--schedules", "1", "--work", work + "/replay"])
+        let replay = try await Self.floe(common + ["--first-schedule", "1", "--schedules", "1", "--work", work + "/replay"])
         let replayTranscript = replay.lines.joined(separator: "\n")
         func plan(_ lines: [String], _ index: Int) -> [String] {
             guard let at = lines.firstIndex(where: { $0.hasPrefix("#\(index) seed ") }) else { return [] }
@@ -77,10 +79,10 @@ struct EotestProcessTests {
     /// after the last run, the schedule must fail, name what it found and print a
     /// replay command for itself.
     @Test(.timeLimit(.minutes(5)), arguments: [("drop-epoch-file", "epochs_missing"), ("rewrite-epoch-file", "epochs_repeated")])
-    func sabotagedOutputsFailTheSchedule(sabotage: String, counter: String) throws {
+    func sabotagedOutputsFailTheSchedule(sabotage: String, counter: String) async throws {
         let work = try Self.temporaryWork()
         defer { EotestFiles.remove(work) }
-        let run = try Self.floe(["eotest", "--seed", "5", "--schedules", "1", "--kills", "1", "--events", "1000", "--work", work,
+        let run = try await Self.floe(["eotest", "--seed", "5", "--schedules", "1", "--kills", "1", "--events", "1000", "--work", work,
                                  "--sabotage", sabotage])
         let transcript = run.lines.joined(separator: "\n")
         let r = Self.result(run.lines)

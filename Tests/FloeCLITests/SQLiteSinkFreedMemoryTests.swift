@@ -26,13 +26,15 @@ struct SQLiteSinkFreedMemoryTests {
             try EoGenerator(stream: stream, seed: 3).writeCsv(events: 300, to: csv)
             try await CsvLoader.load(file: csv, into: log, topic: stream.topic, partitions: 2)
         }
-        let child = try ChildProcess(
-            executable: FloeBinary.path!,
-            arguments: ["pipeline", "run", "--log", work + "/log", "--path", work + "/store", "--sink-sqlite", work + "/sink.db",
-                        "--until-end", "--barrier-interval-ms", "20"],
-            environment: ["GLIBC_TUNABLES": "glibc.malloc.tcache_count=0", "MALLOC_PERTURB_": "165"],
-            outputFiles: (work + "/out", work + "/err"))
-        let status = child.waitForExit()
+        let status = try await offCooperativePool { () throws -> ChildProcess.Termination in
+            let child = try ChildProcess(
+                executable: FloeBinary.path!,
+                arguments: ["pipeline", "run", "--log", work + "/log", "--path", work + "/store", "--sink-sqlite", work + "/sink.db",
+                            "--until-end", "--barrier-interval-ms", "20"],
+                environment: ["GLIBC_TUNABLES": "glibc.malloc.tcache_count=0", "MALLOC_PERTURB_": "165"],
+                outputFiles: (work + "/out", work + "/err"))
+            return child.waitForExit()
+        }
         let err = String(decoding: (try? FileBytes.contents(of: work + "/err")) ?? [], as: UTF8.self)
         #expect(status == .exited(0), "\(status): \(err)")
         #expect(!err.contains("more than one statement"), "\(err)")
