@@ -30,6 +30,10 @@ import Testing
             if a != b { #expect(a.lexicographicallyPrecedes(b) == ta.lexicographicallyPrecedes(tb), "seed \(seed)") }
             var at = 0
             #expect(KeyEncoding.readBytes(ea, &at) == a && at == ea.count)
+            // The slice fast path (a chunk's string column) writes the same bytes.
+            var fromSlice: [UInt8] = []
+            KeyEncoding.appendBytes(&fromSlice, a[...])
+            #expect(fromSlice == ea, "seed \(seed): \(a)")
         }
     }
 

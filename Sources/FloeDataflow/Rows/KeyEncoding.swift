@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The order-preserving ("memcomparable") encoding of state keys: for values
 /// `a < b` of one type, `encode(a) < encode(b)` byte-wise, and a tuple's encoding
 /// is its fields' encodings one after another, so a prefix of fields is a byte
@@ -29,6 +35,21 @@ public enum KeyEncoding {
         for b in v {
             out.append(b)
             if b == 0 { out.append(0xFF) }
+        }
+        out.append(0)
+        out.append(1)
+    }
+
+    /// The same for a slice (a chunk's string column): one bulk copy when the
+    /// bytes hold no zero, which is nearly always.
+    @inlinable public static func appendBytes(_ out: inout [UInt8], _ v: ArraySlice<UInt8>) {
+        if v.withUnsafeBytes({ $0.isEmpty || memchr($0.baseAddress!, 0, $0.count) == nil }) {
+            out.append(contentsOf: v)
+        } else {
+            for b in v {
+                out.append(b)
+                if b == 0 { out.append(0xFF) }
+            }
         }
         out.append(0)
         out.append(1)
