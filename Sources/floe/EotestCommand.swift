@@ -31,7 +31,8 @@ struct EotestCommand: AsyncParsableCommand {
     @Option(help: "Schedules to run.") var schedules: Int = 20
     @Option(help: "Kills per schedule (the run after the last kill finishes by itself).") var kills: Int = 3
     @Option(help: "eo_order_revenue, eo_payment_match, eo_order_windows or all.") var query: String = "all"
-    @Option(help: "Events of each stream (orders, payments) per input.") var events: Int = EotestConfig.defaultEvents
+    @Option(help: "Events of each stream (orders, payments) per input (default: 20000; 400000 for eo_order_revenue or eo_order_windows alone).")
+    var events: Int?
     @Option(help: "Schedules that share one input and its reference run.") var schedulesPerInput: Int = EotestConfig.defaultSchedulesPerInput
     @Option(help: "Index of the first schedule (with --schedules 1: rerun that schedule alone).") var firstSchedule: Int = 0
     @Option(help: ArgumentHelp("Working directory (default: a new one under $TMPDIR or /tmp).", valueName: "dir")) var work: String?
@@ -44,7 +45,7 @@ struct EotestCommand: AsyncParsableCommand {
     func validate() throws {
         guard (1...1_000_000).contains(schedules) else { throw ValidationError("--schedules must be in 1...1000000") }
         guard (1...1000).contains(kills) else { throw ValidationError("--kills must be in 1...1000") }
-        guard (1...100_000_000).contains(events) else { throw ValidationError("--events must be in 1...100000000") }
+        guard (1...100_000_000).contains(events ?? 1) else { throw ValidationError("--events must be in 1...100000000") }
         guard (1...1_000_000).contains(schedulesPerInput) else { throw ValidationError("--schedules-per-input must be in 1...1000000") }
         guard (0...1_000_000_000).contains(firstSchedule) else { throw ValidationError("--first-schedule must be in 0...1000000000") }
         do { _ = try EoViews.names(query) } catch { throw ValidationError("--query: \(error)") }
@@ -65,7 +66,7 @@ struct EotestCommand: AsyncParsableCommand {
             created = true
         }
         var config = EotestConfig(seed: seed, firstSchedule: firstSchedule, schedules: schedules, kills: kills, query: query,
-                                  events: events, schedulesPerInput: schedulesPerInput, work: directory, createdWork: created,
+                                  events: events ?? EotestConfig.defaultEvents(query: query), schedulesPerInput: schedulesPerInput, work: directory, createdWork: created,
                                   keep: keep, executable: ChildProcess.currentExecutable())
         config.verbose = verbose
         config.sabotage = sabotage

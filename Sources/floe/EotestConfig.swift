@@ -1,3 +1,5 @@
+import FloeDataflow
+
 /// The settings of a `floe eotest` run, validated.
 struct EotestConfig: Sendable {
     var seed: UInt64
@@ -23,7 +25,12 @@ struct EotestConfig: Sendable {
     /// A child still running after this long has hung: it is killed and its schedule fails.
     var runTimeoutMs = 120_000
 
-    static let defaultEvents = 20_000
+    /// Events per stream by default: enough that a run spans many epochs. The join
+    /// (`eo_payment_match`, and so `all`) processes some 50k events/s on one core;
+    /// the two aggregations alone process twenty times as many.
+    static func defaultEvents(query: String) -> Int {
+        query == EoViews.revenue || query == EoViews.windows ? 400_000 : 20_000
+    }
     static let defaultSchedulesPerInput = 10
 
     /// The command that reruns schedule `index` alone, with the same input and choices.
