@@ -30,7 +30,7 @@ import Testing
     }
 
     final class Log: Sendable {
-        let lines = Mutex<[String]>([])
+        let lines = Lock<[String]>([])
         func withLock<R>(_ body: (inout [String]) -> R) -> R { lines.withLock { body(&$0) } }
     }
 

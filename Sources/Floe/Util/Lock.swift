@@ -16,19 +16,19 @@ import Synchronization
 /// outside the lock) are still reported.
 ///
 /// Cost outside TSan builds: two never-taken branches on a weak symbol per lock.
-struct Lock<Value>: ~Copyable {
+package struct Lock<Value>: ~Copyable {
     private let mutex: Mutex<Value>
 
     /// A lock guarding `initialValue`. Keep it in one place (a `let` of a class, as
     /// everywhere in the store): its address is its identity for TSan.
-    init(_ initialValue: consuming sending Value) {
+    package init(_ initialValue: consuming sending Value) {
         mutex = Mutex(initialValue)
     }
 
     /// Runs `body` with exclusive access to the value. Must not be re-entered
     /// from `body` (the lock is not recursive: that deadlocks).
     @inline(__always)
-    borrowing func withLock<Result, E: Error>(
+    package borrowing func withLock<Result, E: Error>(
         _ body: (inout sending Value) throws(E) -> sending Result
     ) throws(E) -> sending Result {
         // A noncopyable lock is borrowed in place, so its address names it for TSan.

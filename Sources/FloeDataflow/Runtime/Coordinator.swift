@@ -26,9 +26,9 @@ final class Coordinator: Sendable {
     let expectedAcks: Int
     let partitions: [Int]
     let totalPartitions: Int
-    private let state = Mutex(State())
+    private let state = Lock(State())
     /// Cancelled on failure, so that no task waits forever on a channel.
-    private let inboxes = Mutex<[Inbox]>([])
+    private let inboxes = Lock<[Inbox]>([])
 
     func register(_ list: [Inbox]) { inboxes.withLock { $0 += list } }
 

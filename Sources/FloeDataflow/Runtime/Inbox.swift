@@ -1,3 +1,4 @@
+import Floe
 import Synchronization
 
 /// The inputs of one operator instance: one bounded queue per input channel.
@@ -20,14 +21,14 @@ public final class Inbox: Sendable {
 
     public let inputs: Int
     public let capacity: Int
-    private let state: Mutex<State>
+    private let state: Lock<State>
 
     /// Throws `invalidArgument` above 64 inputs (the allow mask is 64 bits).
     public init(inputs: Int, capacity: Int = 8) throws {
         guard (1...64).contains(inputs) else { throw DataflowError.invalidArgument("an operator takes 1 to 64 inputs, not \(inputs)") }
         self.inputs = inputs
         self.capacity = max(1, capacity)
-        state = Mutex(State(queues: Array(repeating: [], count: inputs), heads: Array(repeating: 0, count: inputs),
+        state = Lock(State(queues: Array(repeating: [], count: inputs), heads: Array(repeating: 0, count: inputs),
                             senders: Array(repeating: nil, count: inputs)))
     }
 

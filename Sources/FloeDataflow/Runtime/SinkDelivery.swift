@@ -20,7 +20,7 @@ final class SinkDelivery: Sendable {
     let store: StateStore
     let sinks: [any ViewSink]
     let views: [ViewDefinition]
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     /// Throws `invalidArgument` when a sink holds less than the store recorded as
     /// delivered to every sink (the sink lost epochs, or it was not attached from

@@ -38,11 +38,11 @@ import Synchronization
 /// epoch may or may not survive a crash: the sink then refuses further calls
 /// (open a new one, which reads what is on disk).
 ///
-/// Thread-safety: all state is behind a `Mutex`; calls are serialized.
+/// Thread-safety: all state is behind a `Lock`; calls are serialized.
 public final class FileSink: ViewSink {
     /// The root directory, which holds one directory per view.
     public let directory: String
-    private let state: Mutex<State>
+    private let state: Lock<State>
 
     /// Opens the sink in `directory` (created if missing) for `views` (name to
     /// schema): creates each view's directory and schema file, or checks the
@@ -59,7 +59,7 @@ public final class FileSink: ViewSink {
     /// that loses unsynced writes at a power cut).
     package init(directory: String, views: [String: Schema], fileSystem: any FileSystem) throws {
         self.directory = directory
-        self.state = Mutex(try State(fs: fileSystem, directory: directory, views: views))
+        self.state = Lock(try State(fs: fileSystem, directory: directory, views: views))
     }
 
     public func deliveredEpoch(view: String) throws -> Epoch {

@@ -1,3 +1,4 @@
+import Floe
 import CSQLite
 
 /// One connection to an SQLite database file (the C API's `sqlite3*`), closed
@@ -5,7 +6,7 @@ import CSQLite
 ///
 /// Not thread-safe by itself (it is opened with `SQLITE_OPEN_NOMUTEX`): its
 /// owner must not use it from two threads at once. `SQLiteSink` keeps it
-/// inside a `Mutex`.
+/// inside a `Lock`.
 ///
 /// Every failure throws `SQLiteFailure`.
 final class SQLiteConnection {

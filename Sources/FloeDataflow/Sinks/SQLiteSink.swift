@@ -36,11 +36,11 @@ import Synchronization
 /// failed `deliver` rolls its transaction back; should even the rollback fail,
 /// the sink refuses further calls (open a new one).
 ///
-/// Thread-safety: the connection is used under a `Mutex`; calls are serialized.
+/// Thread-safety: the connection is used under a `Lock`; calls are serialized.
 public final class SQLiteSink: ViewSink {
     /// The database file.
     public let path: String
-    private let state: Mutex<State>
+    private let state: Lock<State>
 
     /// Opens (creating if missing) the database at `path` and makes sure it has a
     /// table for each of `views` (name to schema) with the schema's columns.
@@ -51,7 +51,7 @@ public final class SQLiteSink: ViewSink {
     public init(path: String, views: [String: Schema], busyTimeoutMilliseconds: Int32 = 5_000) throws {
         self.path = path
         let state = try State(path: path, views: views, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
-        self.state = Mutex(state)
+        self.state = Lock(state)
     }
 
     public func deliveredEpoch(view: String) throws -> Epoch {
