@@ -99,23 +99,12 @@ public struct HashAggregate: StreamOperator {
         }
     }
 
-    /// The state key of row `row`: virtual node, then the memcomparable group key.
-    @inline(__always) private mutating func buildKey(_ chunk: Chunk, _ row: Int) {
-        keyBuffer.removeAll(keepingCapacity: true)
-        keyBuffer.append(0)
-        keyBuffer.append(0)
-        for c in groupColumns { KeyEncoding.appendColumn(&keyBuffer, chunk, c, row) }
-        let v = keyBuffer.withUnsafeBytes { VirtualNodes.of(UnsafeRawBufferPointer(rebasing: $0[2...])) }
-        keyBuffer[0] = UInt8(v >> 8)
-        keyBuffer[1] = UInt8(v & 0xFF)
-    }
-
     public mutating func process(_ chunk: Chunk, input: Int, epoch: Epoch, into out: inout Chunk) async throws {
         let n = chunk.count
         if slotOf.count < n { slotOf = Array(repeating: -1, count: n) }
         var misses: [(row: Int, key: [UInt8])] = []
         for r in 0..<n {
-            buildKey(chunk, r)
+            KeyEncoding.stateKey(&keyBuffer, chunk, columns: groupColumns, row: r)
             if let s = index[ByteKey(keyBuffer)] {
                 slotOf[r] = s
             } else {

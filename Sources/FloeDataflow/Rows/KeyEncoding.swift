@@ -64,6 +64,18 @@ public enum KeyEncoding {
         }
     }
 
+    /// Replaces `out` with the state key of row `row`: its virtual node (of the
+    /// encoding of `columns`), then the memcomparable encoding of `columns`.
+    @inlinable public static func stateKey(_ out: inout [UInt8], _ chunk: Chunk, columns: [Int], row: Int) {
+        out.removeAll(keepingCapacity: true)
+        out.append(0)
+        out.append(0)
+        for c in columns { appendColumn(&out, chunk, c, row) }
+        let v = out.withUnsafeBytes { VirtualNodes.of(UnsafeRawBufferPointer(rebasing: $0[2...])) }
+        out[0] = UInt8(v >> 8)
+        out[1] = UInt8(v & 0xFF)
+    }
+
     /// Reads an int64 written by `appendInt64` at `at`, advancing it. Nil if cut short.
     public static func readInt64(_ b: some RandomAccessCollection<UInt8>, _ at: inout Int) -> Int64? {
         guard b.count - at >= 8 else { return nil }
