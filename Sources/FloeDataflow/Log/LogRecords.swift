@@ -43,18 +43,15 @@ public struct LogRecords: Sendable {
     /// Throws `DataflowError.invalidArgument` for a field of 4 GiB or more (the
     /// open record is dropped).
     public mutating func appendField(_ field: UnsafeRawBufferPointer) throws {
-        guard open >= 0 else { throw DataflowError.invalidArgument("appendField outside a record") }
-        guard field.count <= Int(UInt32.max) else {
-            drop()
-            throw DataflowError.invalidArgument("a log field holds at most \(UInt32.max) bytes, not \(field.count)")
-        }
-        LittleEndian.append(&bytes, UInt32(field.count))
-        bytes.append(contentsOf: field)
-        fieldsInOpen += 1
+        try appendBytes(field)
     }
 
     /// Appends a field to the open record; as the raw-buffer form.
     public mutating func appendField(_ field: some Collection<UInt8>) throws {
+        try appendBytes(field)
+    }
+
+    private mutating func appendBytes(_ field: some Collection<UInt8>) throws {
         guard open >= 0 else { throw DataflowError.invalidArgument("appendField outside a record") }
         guard field.count <= Int(UInt32.max) else {
             drop()
