@@ -4,7 +4,9 @@
 /// MVCC rule (DESIGN.md): a version may be dropped only when a newer version of
 /// the same key has epoch <= the watermark. So per user key every version above
 /// the watermark is kept, plus the newest one at or below it; that one is also
-/// dropped when it is a tombstone and the task is bottommost.
+/// dropped when it is a tombstone and the task is bottommost. Every version of a
+/// key that a table watermark of the task hides is dropped: the watermark applies
+/// at the task's watermark epoch, so no retained epoch can read the key.
 ///
 /// With `prefillCache` the outputs' blocks go into the reader's block cache as
 /// they are written (when they fit in its free room), so reads after the
@@ -14,6 +16,11 @@ enum CompactionExecutor {
                     options: SstWriterOptions, failpoints: FailpointRegistry = Failpoints.processOrEmpty,
                     buffers: SstBufferPool? = nil, prefillCache: Bool = true,
                     nextID: @Sendable () -> UInt64) async throws -> CompactionResult {
+        if task.kind == .dropHidden {
+            let files = task.inputs.flatMap(\.ssts)
+            return CompactionResult(task: task, outputs: [], bytesRead: 0, bytesWritten: 0,
+                                    entriesIn: files.reduce(0) { $0 + $1.entryCount }, entriesOut: 0)
+        }
         if task.kind == .trivialMove {
             let files = task.inputs.flatMap(\.ssts)
             return CompactionResult(task: task, outputs: files, bytesRead: 0, bytesWritten: 0,
@@ -44,6 +51,10 @@ enum CompactionExecutor {
         var currentLength = -1
         var seenAtOrBelow = false
         var lastEpoch: Epoch = 0
+        // Whether a table watermark hides the key being decided, and the watermark of the last table seen.
+        var currentHidden = false
+        var wmTable: UInt32? = nil
+        var wm: TableWatermark? = nil
 
         while !heap.isEmpty {
             entriesIn += 1
@@ -58,9 +69,19 @@ enum CompactionExecutor {
                     currentPrefix.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: prefix.baseAddress!, byteCount: prefix.count) }
                     currentLength = prefix.count
                     seenAtOrBelow = false
+                    if !task.tableWatermarks.isEmpty {
+                        let t = FullKey.table(k)
+                        if wmTable != t {
+                            wmTable = t
+                            wm = task.tableWatermarks.first { $0.tableRaw == t }
+                        }
+                        currentHidden = wm?.hides(FullKey.userKey(k)) ?? false
+                    }
                 }
                 var keep = false
-                if same && epoch == lastEpoch {
+                if currentHidden {
+                    keep = false
+                } else if same && epoch == lastEpoch {
                     keep = false // the same version in two inputs: keep the first (newest input)
                 } else if epoch > task.watermark {
                     keep = true

@@ -52,6 +52,34 @@ struct CompactionPicker {
     /// (the extra lane that keeps L0 shallow while a long L0 -> base compaction runs).
     func pick(_ v: Version, watermark: Epoch, busy: Set<UInt64> = [], idle: Bool = false, settled: Bool? = nil,
               intraL0Only: Bool = false) -> CompactionTask? {
+        let hiding = TableWatermark.effectiveAll(v.watermarks, at: watermark)
+        if !hiding.isEmpty, !intraL0Only, let drop = pickHidden(v, hiding, watermark: watermark, busy: busy) { return drop }
+        var task = pickShape(v, watermark: watermark, busy: busy, idle: idle, settled: settled, intraL0Only: intraL0Only)
+        task?.tableWatermarks = hiding
+        return task
+    }
+
+    /// Files whose every key a table watermark hides: deleted whole, before any merge
+    /// would read them (a window's state expires in key order, so whole files go).
+    private func pickHidden(_ v: Version, _ hiding: [TableWatermark], watermark: Epoch, busy: Set<UInt64>) -> CompactionTask? {
+        func hidden(_ f: SstInfo) -> Bool {
+            !busy.contains(f.id) && hiding.contains { $0.hidesAll(smallest: f.smallestKey, largest: f.largestKey) }
+        }
+        var inputs: [CompactionTask.Input] = []
+        let l0 = v.l0.flatMap { $0 }.filter(hidden)
+        if !l0.isEmpty { inputs.append(.init(level: 0, ssts: l0)) }
+        for (i, level) in v.levels.enumerated() {
+            let files = level.filter(hidden)
+            if !files.isEmpty { inputs.append(.init(level: i + 1, ssts: files)) }
+        }
+        guard !inputs.isEmpty else { return nil }
+        return CompactionTask(kind: .dropHidden, inputs: inputs, targetLevel: inputs.last!.level, watermark: watermark,
+                              bottommost: false, compression: sst.compression, targetFileSize: options.targetFileSize,
+                              baseSequence: v.sequence, score: 1e9, tableWatermarks: hiding)
+    }
+
+    private func pickShape(_ v: Version, watermark: Epoch, busy: Set<UInt64>, idle: Bool, settled: Bool?,
+                           intraL0Only: Bool) -> CompactionTask? {
         let t = targets(v)
         var candidates: [(score: Double, make: () -> CompactionTask?)] = []
         let l0Score = Double(v.l0.count) / Double(max(1, options.l0CompactionTrigger))

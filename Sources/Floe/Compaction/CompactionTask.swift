@@ -15,6 +15,9 @@ public struct CompactionTask: Sendable, Hashable, Codable {
         case levelToLevel
         /// Re-home files to the next level without rewriting them (no overlap there).
         case trivialMove
+        /// Delete files whose every key a table watermark hides at the task's
+        /// watermark epoch, without reading them.
+        case dropHidden
     }
 
     public struct Input: Sendable, Hashable, Codable {
@@ -38,6 +41,9 @@ public struct CompactionTask: Sendable, Hashable, Codable {
     public var baseSequence: UInt64
     /// Picker score that made this task urgent, for stats and logs.
     public var score: Double
+    /// The table watermarks in effect at `watermark`: every version of a key they
+    /// hide is dropped (no retained epoch can read it).
+    public var tableWatermarks: [TableWatermark] = []
 
     public var inputIDs: [UInt64] { inputs.flatMap { $0.ssts.map(\.id) } }
     public var inputBytes: UInt64 { inputs.reduce(0) { $0 + $1.ssts.reduce(0) { $0 + $1.fileSize } } }

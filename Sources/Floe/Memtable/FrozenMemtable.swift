@@ -14,9 +14,13 @@ final class FrozenMemtable: Sendable {
     /// the epoch (or the first scan of it), off the writer's path.
     private let sortedOrder = Lock<[Int32]?>(nil)
     let memoryBytes: Int
+    /// Table watermarks set at this epoch.
+    let watermarks: [TableWatermark]
 
-    init(epoch: Epoch, arena: [UInt8], entries: [MemtableEntry], slots: [Int32], memoryBytes: Int) {
+    init(epoch: Epoch, arena: [UInt8], entries: [MemtableEntry], slots: [Int32], memoryBytes: Int,
+         watermarks: [TableWatermark] = []) {
         self.epoch = epoch
+        self.watermarks = watermarks
         self.arena = arena
         self.entries = entries
         self.slots = slots

@@ -19,6 +19,8 @@ struct MutableMemtable {
     /// writer that scans its own open epoch many times between writes (a join
     /// looking up state between barriers) sorts it once, not per scan.
     private var frozenCache: FrozenMemtable?
+    /// Table watermarks set at this epoch (`StateStore.setTableWatermark`), committed with it.
+    private(set) var watermarks: [TableWatermark] = []
 
     init(epoch: Epoch) {
         self.epoch = epoch
@@ -115,10 +117,18 @@ struct MutableMemtable {
         return p
     }
 
+    /// Records a table watermark of this epoch; one per table (a later call replaces).
+    mutating func setWatermark(_ w: TableWatermark) {
+        frozenCache = nil
+        watermarks.removeAll { $0.tableRaw == w.tableRaw }
+        watermarks.append(w)
+    }
+
     /// Sorts the live entries into an immutable memtable. The mutable memtable
     /// stays usable (a writer scanning its own open epoch freezes a copy).
     func freeze() -> FrozenMemtable {
-        FrozenMemtable(epoch: epoch, arena: arena, entries: entries, slots: slots, memoryBytes: memoryBytes)
+        FrozenMemtable(epoch: epoch, arena: arena, entries: entries, slots: slots, memoryBytes: memoryBytes,
+                       watermarks: watermarks)
     }
 
     /// `freeze()`, reusing the copy of the previous call when nothing was written since.

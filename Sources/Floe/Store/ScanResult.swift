@@ -17,6 +17,27 @@ public struct ScanResult: AsyncSequence, Sendable {
     let memtables: [FrozenMemtable]
     let runs: [[SstInfo]]
     let pin: VersionPin?
+    /// The table's watermark at `epoch`: rows it hides are skipped.
+    let hidden: TableWatermark?
+
+    init(reader: SstReader, table: UInt32, from: [UInt8], to: [UInt8]?, epoch: Epoch, memtables: [FrozenMemtable],
+         runs: [[SstInfo]], pin: VersionPin?, hidden: TableWatermark?) {
+        self.reader = reader
+        self.table = table
+        // A watermark over whole keys starts the scan where the visible keys start.
+        if let h = hidden, h.prefixLength == 0, FullKey.compare(FullKey.encode(table: TableID(table), userKey: from, epoch: 0),
+                                                               FullKey.encode(table: TableID(table), userKey: h.key, epoch: 0)) < 0 {
+            self.from = h.key
+        } else {
+            self.from = from
+        }
+        self.to = to
+        self.epoch = epoch
+        self.memtables = memtables
+        self.runs = runs
+        self.pin = pin
+        self.hidden = hidden
+    }
 
     public func makeAsyncIterator() -> Iterator {
         Iterator(MergingIterator(self))
@@ -150,7 +171,9 @@ final class MergingIterator: @unchecked Sendable {
                 if lastPrefix.count < prefix.count { lastPrefix = [UInt8](repeating: 0, count: prefix.count * 2) }
                 lastPrefix.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: prefix.baseAddress!, byteCount: prefix.count) }
                 lastLength = prefix.count
-                return kind == Block.kindPut ? 2 : 1
+                guard kind == Block.kindPut else { return 1 }
+                if let h = scan.hidden, h.hides(FullKey.userKey(k)) { return 1 }
+                return 2
             }
             if verdict == 0 { break }
             if verdict == 2 {

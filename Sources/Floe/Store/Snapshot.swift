@@ -19,7 +19,8 @@ public final class Snapshot: Sendable {
     /// Throws `FloeError.corruption` / `.objectNotFound` if an SST is damaged or gone.
     /// Runs on the caller's executor, like `StateStore.get`.
     nonisolated(nonsending) public func get(_ table: TableID, key: [UInt8]) async throws -> [UInt8]? {
-        try await PointReader.get(reader: reader, version: pin.version, memtables: [], table: table, key: key, epoch: epoch)
+        if let w = pin.version.watermark(table.raw, at: epoch), w.hides(key) { return nil }
+        return try await PointReader.get(reader: reader, version: pin.version, memtables: [], table: table, key: key, epoch: epoch)
     }
 
     /// Rows of `table` in `[from, to)` at the snapshot's epoch; nil bounds are open.
@@ -27,7 +28,8 @@ public final class Snapshot: Sendable {
     /// does not end it.
     public func scan(_ table: TableID, from: [UInt8]?, to: [UInt8]?) -> ScanResult {
         ScanResult(reader: reader, table: table.raw, from: from ?? [], to: to, epoch: epoch,
-                   memtables: [], runs: pin.version.l0 + pin.version.levels, pin: pin.duplicate())
+                   memtables: [], runs: pin.version.l0 + pin.version.levels, pin: pin.duplicate(),
+                   hidden: pin.version.watermark(table.raw, at: epoch))
     }
 
     /// Unpins the epoch. Idempotent. Scans made before keep their own pins; other

@@ -278,6 +278,42 @@ public final class StateStore: Sendable {
         }
     }
 
+    /// Sets a watermark of `table` at `epoch`: from `epoch` on, reads of `table` no
+    /// longer see any key whose bytes after the first `prefixLength` sort below `key`
+    /// (see `TableWatermark`), and compaction drops those keys once no retained
+    /// epoch below `epoch` can be read. It commits with `epoch`, like a write; a
+    /// second call for the same table and epoch replaces the first. Reads at
+    /// epochs below `epoch` (snapshots, the retention window) still see the keys.
+    ///
+    /// Throws `invalidArgument` when the watermark would fall below one of an
+    /// earlier epoch (or rise above one of a later epoch) of the table, changes the
+    /// table's prefix length, or is negative or too long; errors as for `put`
+    /// otherwise. A rejected call changes nothing.
+    public func setTableWatermark(_ table: TableID, key: [UInt8], prefixLength: Int = 0, epoch: Epoch) throws {
+        guard prefixLength >= 0, prefixLength <= StateStore.maxKeyBytes else {
+            throw FloeError.invalidArgument("watermark prefix length \(prefixLength) outside 0...\(StateStore.maxKeyBytes)")
+        }
+        try StateStore.checkEntrySize(key: key.count, value: 0)
+        let w = TableWatermark(table: table, prefixLength: prefixLength, key: key, epoch: epoch)
+        try state.withLock { s in
+            try StateStore.checkWritable(s, epoch)
+            var others = s.version.watermarks.filter { $0.tableRaw == table.raw }
+            for m in s.sealed { others += m.mem.watermarks.filter { $0.tableRaw == table.raw } }
+            for m in s.open where m.epoch != epoch { others += m.watermarks.filter { $0.tableRaw == table.raw } }
+            for o in others {
+                if o.prefixLength != prefixLength {
+                    throw FloeError.invalidArgument("\(table) has watermarks with prefix length \(o.prefixLength), not \(prefixLength)")
+                }
+                let c = o.key.withUnsafeBytes { a in key.withUnsafeBytes { FullKey.compareBytes(a, $0) } }
+                if (o.epoch < epoch && c > 0) || (o.epoch > epoch && c < 0) {
+                    throw FloeError.invalidArgument("watermark of \(table) at epoch \(epoch) does not rise monotonically with the one at epoch \(o.epoch)")
+                }
+            }
+            let i = StateStore.memtableIndex(&s, epoch)
+            s.open[i].setWatermark(w)
+        }
+    }
+
     /// Seals every epoch <= `epoch`: no more writes to them. Sealing the already
     /// sealed epoch again is a no-op. Throws `epochSealed` for an epoch below the
     /// sealed one, `epochCommitted`, `fenced` or `closed`.
@@ -329,7 +365,7 @@ public final class StateStore: Sendable {
                 sstBuffers.give(outputs[i].takeBytes())
             }
             state.withLock { $0.inFlight -= 1 }
-            return SyncResult(epoch: epoch, epochs: mems.map(\.epoch), ssts: infos)
+            return SyncResult(epoch: epoch, epochs: mems.map(\.epoch), ssts: infos, watermarks: mems.flatMap(\.watermarks))
         } catch {
             state.withLock { s in
                 s.inFlight -= 1
@@ -406,7 +442,7 @@ public final class StateStore: Sendable {
             guard base.writerID == writerID else { throw fence("writer \(base.writerID) opened the store after this writer (\(writerID))") }
             return VersionDelta(sequence: base.sequence + 1, kind: .commit, writerID: writerID, committedEpoch: epoch,
                                 safeEpoch: watermark(base), newSubLevel: sync.ssts, metadata: metadata,
-                                timestampMillis: StateStore.nowMillis(), stallMicros: stallMicros)
+                                watermarks: sync.watermarks, timestampMillis: StateStore.nowMillis(), stallMicros: stallMicros)
         }, onNewer: { [self] newer in
             // Another process appended first: a compaction or register record is rebased
             // over; an open record fences this writer; this very commit (an earlier attempt
@@ -537,18 +573,34 @@ public final class StateStore: Sendable {
 
     /// Checks that `epoch` is readable and captures the version and own memtables a read needs.
     /// The version is pinned under the store's lock, where it is captured: see `scan`.
-    private func readView(_ epoch: Epoch, freezeOpen: Bool) throws -> (Version, [FrozenMemtable], pin: VersionPin) {
+    private func readView(_ epoch: Epoch, table: UInt32) throws -> (Version, [FrozenMemtable], pin: VersionPin, hidden: TableWatermark?) {
         try state.withLock { s in
             if s.closed { throw FloeError.closed }
             let v = s.version
             try checkRetained(epoch, v)
             let pin = VersionPin(version: v, epoch: epoch, registry: pins)
-            guard epoch > v.committedEpoch else { return (v, [], pin) }
+            let hidden = StateStore.watermark(s, table, at: epoch)
+            guard epoch > v.committedEpoch else { return (v, [], pin, hidden) }
             var mems: [FrozenMemtable] = []
             for i in s.open.indices.reversed() where s.open[i].epoch <= epoch { mems.append(s.open[i].frozenCopy()) }
             for m in s.sealed.reversed() where m.mem.epoch <= epoch { mems.append(m.mem) }
-            return (v, mems, pin)
+            return (v, mems, pin, hidden)
         }
+    }
+
+    /// The watermark of `table` a read at `epoch` applies: the committed ones and,
+    /// above the committed epoch, this writer's own uncommitted ones.
+    private static func watermark(_ s: State, _ table: UInt32, at epoch: Epoch) -> TableWatermark? {
+        let committed = s.version.watermark(table, at: epoch)
+        guard epoch > s.version.committedEpoch else { return committed }
+        var best = committed
+        func consider(_ list: [TableWatermark], _ e: Epoch) {
+            guard e <= epoch else { return }
+            for w in list where w.tableRaw == table && (best == nil || w.epoch >= best!.epoch) { best = w }
+        }
+        for m in s.sealed { consider(m.mem.watermarks, m.mem.epoch) }
+        for m in s.open { consider(m.watermarks, m.epoch) }
+        return best
     }
 
     /// The oldest epoch of `v` readable without a snapshot pin.
@@ -585,6 +637,7 @@ public final class StateStore: Sendable {
                 guard epoch <= v.committedEpoch, epoch >= oldestRetained(v) else {
                     return .locked
                 }
+                if let w = v.watermark(table.raw, at: epoch), w.hides(key) { return .answer(nil) }
                 let probe = PointReader.probeCached(reader: reader, version: v, memtables: [], table: table, key: key, epoch: epoch)
                 if case let .answer(value) = probe { return .answer(value) }
                 return .fetch(probe, v)
@@ -600,6 +653,7 @@ public final class StateStore: Sendable {
             if s.closed { throw FloeError.closed }
             let v = s.version
             try checkRetained(epoch, v)
+            if let w = StateStore.watermark(s, table.raw, at: epoch), w.hides(key) { return (v, [], .some(nil)) }
             guard epoch > v.committedEpoch, !(s.open.isEmpty && s.sealed.isEmpty) else { return (v, [], nil) }
             for m in s.open.reversed() where m.epoch <= epoch {
                 if let e = key.withUnsafeBytes({ m.lookup(table: table.raw, key: $0) }) {
@@ -656,9 +710,9 @@ public final class StateStore: Sendable {
         // Under the lock, a GC pass either sees the pin (it reads the pins after its own
         // look at the state) or captured a version no newer than this one, whose SSTs it
         // keeps as live, in flight, or written after its start.
-        let (v, mems, pin) = try readView(epoch, freezeOpen: true)
+        let (v, mems, pin, hidden) = try readView(epoch, table: table.raw)
         return ScanResult(reader: reader, table: table.raw, from: from ?? [], to: to, epoch: epoch,
-                          memtables: mems, runs: v.l0 + v.levels, pin: pin)
+                          memtables: mems, runs: v.l0 + v.levels, pin: pin, hidden: hidden)
     }
 
     /// The newest committed epoch.

@@ -8,11 +8,14 @@ public struct SyncResult: Sendable, Hashable, Codable {
     public var epochs: [Epoch]
     /// The uploaded SSTs, sorted by key and non-overlapping: one new L0 sub-level.
     public var ssts: [SstInfo]
+    /// Table watermarks set at these epoch (`StateStore.setTableWatermark`).
+    public var watermarks: [TableWatermark]
 
-    public init(epoch: Epoch, epochs: [Epoch], ssts: [SstInfo]) {
+    public init(epoch: Epoch, epochs: [Epoch], ssts: [SstInfo], watermarks: [TableWatermark] = []) {
         self.epoch = epoch
         self.epochs = epochs
         self.ssts = ssts
+        self.watermarks = watermarks
     }
 
     /// Bytes uploaded.

@@ -6,11 +6,11 @@
 enum ManifestCodec {
     static let deltaMagic: UInt32 = 0x444D_4C46 // "FLMD"
     static let checkpointMagic: UInt32 = 0x434D_4C46 // "FLMC"
-    /// Format of delta objects.
-    static let formatVersion: UInt16 = 1
+    /// Format of delta objects: 2 adds the table watermarks; 1 is still read.
+    static let formatVersion: UInt16 = 2
     /// Format of checkpoint objects: 2 adds the head digest, the last commit's
-    /// identity and the live compactor sessions; 1 is still read.
-    static let checkpointFormatVersion: UInt16 = 2
+    /// identity and the live compactor sessions, 3 the table watermarks; 1 and 2 are still read.
+    static let checkpointFormatVersion: UInt16 = 3
 
     /// The checksum trailer of an encoded manifest object: what identifies the
     /// exact bytes stored at a sequence (`Version.headDigest`).
@@ -39,11 +39,12 @@ enum ManifestCodec {
             a.info.encode(into: &w)
         }
         encodeMetadata(d.metadata, into: &w)
+        TableWatermark.encodeList(d.watermarks, into: &w)
         return seal(w)
     }
 
     static func decodeDelta(_ bytes: [UInt8], object: String) throws -> VersionDelta {
-        var (r, _) = try open(bytes, magic: deltaMagic, object: object)
+        var (r, format) = try open(bytes, magic: deltaMagic, object: object, versions: 1...formatVersion)
         let seq = try r.varint("sequence")
         let kindAt = r.position
         let kindByte = try r.u8("kind")
@@ -62,6 +63,7 @@ enum ManifestCodec {
             d.added.append(.init(level: level, info: try SstInfo.decode(&r)))
         }
         d.metadata = try decodeMetadata(&r)
+        if format >= 2 { d.watermarks = try TableWatermark.decodeList(&r) }
         guard r.isAtEnd else { throw r.corrupt("\(r.remaining) trailing bytes") }
         return d
     }
@@ -93,6 +95,7 @@ enum ManifestCodec {
         w.u64(v.lastCommit)
         w.varint(v.compactors.count)
         for id in v.compactors { w.varint(id) }
+        TableWatermark.encodeList(v.watermarks, into: &w)
         return seal(w)
     }
 
@@ -130,10 +133,11 @@ enum ManifestCodec {
             last = try r.u64("last commit")
             for _ in 0..<(try r.length("compactor count", limit: r.remaining)) { compactors.append(try r.varint("compactor session")) }
         }
+        let watermarks = format >= 3 ? try TableWatermark.decodeList(&r) : []
         guard r.isAtEnd else { throw r.corrupt("\(r.remaining) trailing bytes") }
         return Version(sequence: seq, writerID: writer, committedEpoch: epoch, safeEpoch: safe,
                        metadata: meta, l0: l0, levels: levels, stats: c,
-                       headDigest: head, lastCommit: last, compactors: compactors)
+                       headDigest: head, lastCommit: last, compactors: compactors, watermarks: watermarks)
     }
 
     private static func encodeMetadata(_ m: [String: [UInt8]], into w: inout ByteWriter) {

@@ -27,6 +27,9 @@ final class Version: @unchecked Sendable {
     /// Registered standalone compactor sessions not expired since, sorted: only these
     /// (and the writer session `writerID`) may commit a compaction.
     let compactors: [UInt64]
+    /// Table watermarks sorted by (table, epoch): per table the newest one at or
+    /// below `safeEpoch` and every later one (`TableWatermark.merged`).
+    let watermarks: [TableWatermark]
     /// Each sorted run laid out for gets, with its files' loaded metas:
     /// `l0` sub-levels, then `levels` (`RunTable`).
     let runTables: [RunTable]
@@ -41,7 +44,8 @@ final class Version: @unchecked Sendable {
     /// are carried into the others).
     init(sequence: UInt64, writerID: UInt64, committedEpoch: Epoch, safeEpoch: Epoch,
          metadata: [String: [UInt8]], l0: [[SstInfo]], levels: [[SstInfo]], stats: LsmCounters = .init(),
-         headDigest: UInt64 = 0, lastCommit: UInt64 = 0, compactors: [UInt64] = [], previous: Version? = nil) {
+         headDigest: UInt64 = 0, lastCommit: UInt64 = 0, compactors: [UInt64] = [], watermarks: [TableWatermark] = [],
+         previous: Version? = nil) {
         self.sequence = sequence
         self.writerID = writerID
         self.committedEpoch = committedEpoch
@@ -53,6 +57,7 @@ final class Version: @unchecked Sendable {
         self.headDigest = headDigest
         self.lastCommit = lastCommit
         self.compactors = compactors
+        self.watermarks = watermarks
         let p = previous
         runTables = RunTable.tables(for: l0, previous: p.map { Array($0.runTables[..<$0.l0.count]) } ?? [], budgeted: false)
             + RunTable.tables(for: levels, previous: p.map { Array($0.runTables[$0.l0.count...]) } ?? [], budgeted: true)
@@ -71,6 +76,12 @@ final class Version: @unchecked Sendable {
     }
 
     static let empty = Version(sequence: 0, writerID: 0, committedEpoch: 0, safeEpoch: 0, metadata: [:], l0: [], levels: [])
+
+    /// The watermark of `table` that applies at `epoch`, if any.
+    @inline(__always)
+    func watermark(_ table: UInt32, at epoch: Epoch) -> TableWatermark? {
+        watermarks.isEmpty ? nil : TableWatermark.effective(watermarks, table: table, at: epoch)
+    }
 
     var allSsts: [SstInfo] { l0.flatMap { $0 } + levels.flatMap { $0 } }
 
@@ -94,6 +105,7 @@ final class Version: @unchecked Sendable {
         var stats = self.stats
         var lastCommit = self.lastCommit
         var compactors = self.compactors
+        var watermarks = self.watermarks
         stats.stallMicros += d.stallMicros
         switch d.kind {
         case .open:
@@ -109,6 +121,7 @@ final class Version: @unchecked Sendable {
             stats.commits += 1
             for (k, v) in d.metadata { meta[k] = v }
             lastCommit = d.commitIdentity
+            watermarks = TableWatermark.merged(watermarks, d.watermarks, safeEpoch: max(safeEpoch, d.safeEpoch))
         case .register:
             compactors.append(d.writerID)
             compactors.sort()
@@ -143,7 +156,7 @@ final class Version: @unchecked Sendable {
         }
         return Version(sequence: d.sequence, writerID: writer, committedEpoch: epoch,
                        safeEpoch: max(safeEpoch, d.safeEpoch), metadata: meta, l0: l0, levels: levels, stats: stats,
-                       headDigest: digest, lastCommit: lastCommit, compactors: compactors, previous: self)
+                       headDigest: digest, lastCommit: lastCommit, compactors: compactors, watermarks: watermarks, previous: self)
     }
 }
 

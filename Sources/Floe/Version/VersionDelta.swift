@@ -33,6 +33,8 @@ struct VersionDelta: Sendable, Equatable {
     var added: [LevelledSst] = []
     /// Caller metadata, merged over the previous metadata key by key.
     var metadata: [String: [UInt8]] = [:]
+    /// Table watermarks the commit sets (commit only).
+    var watermarks: [TableWatermark] = []
     /// Wall-clock milliseconds when written; informational.
     var timestampMillis: UInt64 = 0
     /// Microseconds the commit waited on L0 back-pressure before it was written.
