@@ -169,7 +169,8 @@ struct CompactCommand: AsyncParsableCommand {
         let inputs = r.task.inputs.flatMap(\.ssts)
         let target = r.task.targetLevel == 0 ? "L0" : "L\(r.task.targetLevel)"
         let outBytes = r.outputs.reduce(0) { $0 + $1.fileSize }
-        let moved = r.task.kind == .trivialMove ? " (moved, not rewritten)" : ""
+        let moved = r.task.kind == .trivialMove ? " (moved, not rewritten)"
+            : r.task.kind == .dropHidden ? " (every key below a table watermark: deleted, not read)" : ""
         return "\(r.task.kind.rawValue)  in \(InspectFormat.count(inputs.count, "SST")) \(InspectFormat.bytes(r.task.inputBytes))"
             + " -> \(target)  out \(InspectFormat.count(r.outputs.count, "SST")) \(InspectFormat.bytes(outBytes))\(moved)"
             + "  \(fmt(milliseconds, 1)) ms"

@@ -6,6 +6,35 @@ import Floe
 /// store's contents, so an iteration replays the same choices.
 struct CrashtestWorkload: Sendable {
     static let tables: [UInt32] = [1, 2]
+    /// The table of window-like keys: `[0, shard]`, the window (`epoch / windowEpochs`,
+    /// 8 bytes big-endian), a 4-byte serial. The worker closes old windows with a
+    /// table watermark (prefix length 2, as a pipeline's virtual node), which the
+    /// oracle records as deletes of the keys it hides.
+    static let windowTable: UInt32 = 3
+    /// Every table the workload writes and the checks scan.
+    static let allTables = tables + [windowTable]
+    static let windowEpochs: UInt64 = 4
+    static let windowPrefixLength = 2
+
+    static func windowKey(epoch: UInt64, shard: UInt8, serial: UInt32) -> StateKey {
+        var k: [UInt8] = [0, shard]
+        withUnsafeBytes(of: (epoch / windowEpochs).bigEndian) { k += $0 }
+        withUnsafeBytes(of: serial.bigEndian) { k += $0 }
+        return StateKey(table: windowTable, key: k)
+    }
+
+    /// The watermark that closes every window before the one before `epoch`'s: it
+    /// rises with the epoch, and the keys an epoch writes stay above it.
+    static func windowWatermark(epoch: UInt64) -> [UInt8] {
+        let w = epoch / windowEpochs
+        return withUnsafeBytes(of: (w > 0 ? w - 1 : 0).bigEndian) { Array($0) }
+    }
+
+    /// Whether `windowWatermark` bytes `watermark` hide window-table key `k`.
+    static func hiddenByWindowWatermark(_ k: StateKey, _ watermark: [UInt8]) -> Bool {
+        k.table == windowTable && k.key.count >= windowPrefixLength
+            && k.key.dropFirst(windowPrefixLength).lexicographicallyPrecedes(watermark)
+    }
 
     /// Keys in the universe, over both tables.
     let keyCount: Int

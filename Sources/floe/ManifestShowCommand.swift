@@ -72,6 +72,9 @@ struct ManifestShowCommand: AsyncParsableCommand {
             f.append("shape", "\(InspectFormat.count(v.l0.count, "L0 sub-level")), \(InspectFormat.count(v.levels.count, "level"))" + levels)
             f.append("SSTs", ssts(total.fileCount, total.bytes))
             f.append("metadata keys", v.metadata.isEmpty ? "-" : v.metadata.keys.sorted().joined(separator: ", "))
+            f.append("table watermarks", v.watermarks.isEmpty ? "-" : v.watermarks.map {
+                "table \($0.tableRaw) from epoch \($0.epoch): below \(KeyText.printable($0.key))" + ($0.prefixLength > 0 ? " after \($0.prefixLength) prefix bytes" : "")
+            }.joined(separator: "; "))
             print(f.render(indent: "  "))
         } else {
             print("  ERROR \(h.currentError ?? "did not load")")
@@ -131,6 +134,10 @@ struct ManifestShowCommand: AsyncParsableCommand {
                 ("ssts", .int(Int64(total.fileCount))),
                 ("bytes", .uint(total.bytes)),
                 ("metadataKeys", .array(v.metadata.keys.sorted().map { .string($0) })),
+                ("tableWatermarks", .array(v.watermarks.map { w in
+                    .object([("table", .uint(UInt64(w.tableRaw))), ("epoch", .uint(w.epoch)),
+                             ("prefixLength", .int(Int64(w.prefixLength))), ("key", .string(KeyText.printable(w.key)))])
+                })),
             ])))
         } else {
             top.append(("current", .null))

@@ -111,7 +111,7 @@ enum RecoveryCheck {
                 r.keysChecked += 1
                 if got != expected.state[k] { record(k, got, "get") }
             }
-            for t in CrashtestWorkload.tables {
+            for t in CrashtestWorkload.allTables {
                 let rows = try await WorkerSession.collect(store.scan(TableID(t), from: nil, to: nil, epoch: epoch))
                 r.rowsScanned += rows.count
                 var seen = Set<[UInt8]>()

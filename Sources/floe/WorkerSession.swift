@@ -151,6 +151,7 @@ final class WorkerSession {
             while true {
                 let count = rng.next() % 20 == 0 ? 0 : 1 + Int(rng.next() % 48)
                 for _ in 0..<count { try await step(epoch) }
+                if rng.next() % 3 == 0 { try closeWindows(epoch) }
                 try await finishEpoch(epoch)
                 // Epoch numbers need not be contiguous.
                 epoch += rng.next() % 8 == 0 ? 2 + rng.next() % 3 : 1
@@ -187,7 +188,15 @@ final class WorkerSession {
             return
         }
         switch roll {
-        case 0..<50:
+        case 0..<8:
+            // A key of the current window (window table).
+            serial += 1
+            let k = CrashtestWorkload.windowKey(epoch: epoch, shard: UInt8(rng.next() % 4), serial: serial)
+            let v = CrashtestWorkload.value(epoch: epoch, serial: serial, &rng)
+            try call("put") { try store.put(TableID(k.table), key: k.key, value: v, epoch: epoch) }
+            pending[k] = v
+            writes[k] = .some(v)
+        case 8..<50:
             let k = randomKey()
             serial += 1
             let v = CrashtestWorkload.value(epoch: epoch, serial: serial, &rng)
@@ -210,6 +219,21 @@ final class WorkerSession {
         }
     }
 
+    /// Closes the windows before the previous one with a table watermark at `epoch`:
+    /// the keys it hides are, to the oracle, deleted at `epoch`.
+    private func closeWindows(_ epoch: UInt64) throws {
+        tick()
+        let w = CrashtestWorkload.windowWatermark(epoch: epoch)
+        try call("setTableWatermark") {
+            try store.setTableWatermark(TableID(CrashtestWorkload.windowTable), key: w,
+                                        prefixLength: CrashtestWorkload.windowPrefixLength, epoch: epoch)
+        }
+        for k in pending.keys where CrashtestWorkload.hiddenByWindowWatermark(k, w) {
+            pending[k] = nil
+            writes[k] = .some(nil)
+        }
+    }
+
     /// The read operations of `step` (`roll` in 65..<100), each checked against the model.
     private func read(_ roll: UInt64, _ epoch: UInt64) async throws {
         switch roll {
@@ -218,7 +242,7 @@ final class WorkerSession {
             try await expectGet(k, at: epoch, pending, "own uncommitted epoch")
             try await expectGet(k, at: committedEpoch, committed, "committed epoch")
         case 80..<88:
-            let table = CrashtestWorkload.tables[Int(rng.next() % 2)]
+            let table = CrashtestWorkload.allTables[Int(rng.next() % 3)]
             let from = rng.next() % 4 == 0 ? nil : randomKey().key
             let to = rng.next() % 4 == 0 ? nil : randomKey().key
             if rng.next() % 2 == 0 {
@@ -236,7 +260,7 @@ final class WorkerSession {
                 held = HeldSnapshot(snapshot: s, epoch: committedEpoch, state: committed, commitsLeft: 1 + Int(rng.next() % 4))
             }
         default:
-            for t in CrashtestWorkload.tables { try await expectScan(t, nil, nil, at: epoch, pending, "own uncommitted epoch") }
+            for t in CrashtestWorkload.allTables { try await expectScan(t, nil, nil, at: epoch, pending, "own uncommitted epoch") }
         }
     }
 
@@ -314,7 +338,7 @@ final class WorkerSession {
             } else {
                 // Still the state of its epoch, though compaction ran below it meanwhile.
                 try await checked {
-                    for t in CrashtestWorkload.tables {
+                    for t in CrashtestWorkload.allTables {
                         let rows = try await call("snapshot scan") { try await Self.collect(h.snapshot.scan(TableID(t), from: nil, to: nil)) }
                         try compare(rows, Self.rows(h.state, t, nil, nil), "snapshot scan of table \(t) at epoch \(h.epoch)")
                     }

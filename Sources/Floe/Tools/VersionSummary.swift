@@ -11,6 +11,8 @@ package struct VersionSummary: Sendable {
     package var safeEpoch: Epoch
     /// Caller metadata as of the committed epoch.
     package var metadata: [String: [UInt8]]
+    /// The table watermark history, sorted by (table, epoch).
+    package var watermarks: [TableWatermark]
     /// L0 sub-levels, newest first.
     package var l0: [SstRunSummary]
     /// Levels L1 and up; `levels[0]` is L1.
@@ -24,6 +26,7 @@ package struct VersionSummary: Sendable {
         committedEpoch = v.committedEpoch
         safeEpoch = v.safeEpoch
         metadata = v.metadata
+        watermarks = v.watermarks
         l0 = v.l0.enumerated().map { SstRunSummary(name: SstRunSummary.name(l0SubLevel: $0.offset), ssts: $0.element) }
         levels = v.levels.enumerated().map { SstRunSummary(name: SstRunSummary.name(level: $0.offset + 1), ssts: $0.element) }
         counters = v.stats
