@@ -70,6 +70,10 @@ public struct CompactionOptions: Sendable, Equatable {
     /// A GC whose grace is shorter than this may end a live compactor's session:
     /// that costs the compactor its running task, never data.
     public var compactorLeaseRenewSeconds: Double = 5
+    /// GC keeps the SSTs a read-only follower's lease names while the lease is
+    /// younger than this (`StateStore.openReadOnly`, `ReaderLease`). A follower
+    /// renews it every third of this, so only a follower paused longer loses it.
+    public var readerLeaseSeconds: Double = 30
 
     public init() {}
 

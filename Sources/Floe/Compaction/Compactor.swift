@@ -185,8 +185,9 @@ package final class Compactor: Sendable {
         let sessions = SessionGC(latest: v, own: sessionID, leases: try await SessionLease.renewals(in: objectStore),
                                  graceSeconds: graceSeconds, now: now)
         let protected = inFlight.withLock { $0 }
+            .union(try await ReaderLease.protectedSsts(in: objectStore, leaseSeconds: options.compaction.readerLeaseSeconds, now: now))
         let r = try await ObjectGC(store: objectStore, failpoints: failpoints).collect(
-            live: Set(v.allSsts.map(\.id)), protected: protected, retiredAt: retiredAt,
+            live: v.referencedSsts, protected: protected, retiredAt: retiredAt,
             graceSeconds: graceSeconds, now: now, sessions: sessions) { [self] ids in try await expire(ids) }
         retired.withLock { $0.forget(graceSeconds: graceSeconds, now: now) }
         return GarbageReport(deletedObjects: r.deleted.count, deletedBytes: r.deletedBytes, keptObjects: r.kept)

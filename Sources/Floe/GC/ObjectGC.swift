@@ -1,7 +1,7 @@
 /// Deletes SST objects nothing can reach any more.
 ///
 /// An object is deleted only when it is referenced neither by the current
-/// version, nor by a pinned version (snapshots, running scans), nor by an
+/// version (its named checkpoints included), nor by a pinned version (snapshots, running scans), nor by an
 /// uploaded-but-uncommitted sync, it has been unreferenced for the grace
 /// period (since the compaction that dropped it committed, or, for an orphan
 /// of a crashed upload or a failed compaction, since the object was written),
@@ -44,7 +44,7 @@ struct ObjectGC: Sendable {
         if !waiting.isEmpty {
             // Deleted only once the manifest ended the session and still does not reference them.
             if let after = try await expire(waiting.keys.sorted()) {
-                let referenced = Set(after.allSsts.map(\.id))
+                let referenced = after.referencedSsts
                 for (session, objects) in waiting {
                     let ended = !after.compactors.contains(session)
                     for o in objects {

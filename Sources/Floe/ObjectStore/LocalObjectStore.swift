@@ -104,6 +104,27 @@ public final class LocalObjectStore: ObjectStore {
 
     // MARK: - Writes
 
+    /// Puts object `path` of this store into `other` under the same name: a hard link
+    /// (no bytes copied) where both share a file system, else a copy. Durable on return.
+    /// - Throws: `FloeError.objectNotFound` when `path` is absent, `FloeError.io` on failure.
+    package func cloneObject(_ path: String, into other: LocalObjectStore) async throws {
+        try ObjectPath.validate(path)
+        let source = fileSystemPath(path), target = other.fileSystemPath(path)
+        let dir = other.directory(of: target)
+        do {
+            try other.fileSystem.makeDirectories(dir)
+            try other.fileSystem.link(source, target)
+            try other.makeNameDurable(inDirectory: dir)
+            return
+        } catch let e as FileSystemError where e.code == ENOENT {
+            throw FloeError.objectNotFound(path)
+        } catch {
+            // Another file system (EXDEV) or no links: copy.
+        }
+        try await other.put(path, try await get(path))
+    }
+
+
     /// Writes (or atomically replaces) the object; durable on return.
     /// - Throws: `FloeError.invalidArgument` for a bad path, `FloeError.io` on failure
     ///   (the previous object, if any, is then unchanged).

@@ -37,6 +37,10 @@ public enum FloeError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidArgument(String)
     /// An object store operation failed below Floe (I/O error, injected fault).
     case io(path: String, reason: String)
+    /// `createCheckpoint` named a checkpoint that exists.
+    case checkpointExists(String)
+    /// A named checkpoint the caller asked for does not exist.
+    case checkpointNotFound(String)
 
     public var description: String {
         switch self {
@@ -57,6 +61,8 @@ public enum FloeError: Error, Sendable, Equatable, CustomStringConvertible {
         case .closed: return "store is closed"
         case let .invalidArgument(why): return "invalid argument: \(why)"
         case let .io(path, reason): return "I/O error on \(path): \(reason)"
+        case let .checkpointExists(name): return "checkpoint \(name) already exists"
+        case let .checkpointNotFound(name): return "no checkpoint named \(name)"
         }
     }
 }

@@ -79,10 +79,22 @@ public final class StateStore: Sendable {
     let openedMicros = StateStore.monotonicMicros()
     /// `options.failpoints`, then those of `FLOE_FAILPOINTS`.
     let failpoints: FailpointRegistry
+    /// What this handle may do: write, follow the manifest read-only, or read one named checkpoint.
+    let mode: Mode
+
+    enum Mode: Sendable, Equatable {
+        case writer
+        /// Read-only; `refresh` moves it to newer committed versions. Its lease
+        /// (`ReaderLease`, id `reader`) keeps its SSTs from every GC.
+        case follower(reader: UInt64)
+        /// Read-only at the version a named checkpoint pins; never moves.
+        case checkpoint(String)
+    }
 
     private init(objectStore: any ObjectStore, options: StoreOptions, version: Version, checkpointSequence: UInt64,
-                 failpoints: FailpointRegistry) {
+                 failpoints: FailpointRegistry, mode: Mode = .writer) {
         self.objectStore = objectStore
+        self.mode = mode
         self.failpoints = failpoints
         self.options = options
         self.reader = SstReader(store: objectStore,
@@ -150,20 +162,53 @@ public final class StateStore: Sendable {
         return store
     }
 
-    /// Opens the store in a local directory for reading only: loads the manifest
-    /// like `open` but appends nothing, so a live writer (a running pipeline) is not
-    /// fenced. It reads the committed epochs of the manifest it loaded; writes,
-    /// seals, syncs and commits throw `fenced("opened read-only")`. It runs no
-    /// compaction or GC. The writer's GC may delete an SST this reader still uses
-    /// once its grace has passed: keep read-only stores short-lived (a dump, a check).
-    /// Throws `notAFloeStore` when `path` holds no store.
+    /// Opens the store in a local directory as a read-only follower.
+    /// See `openReadOnly(objectStore:options:)`.
     public static func openReadOnly(path: String, options: StoreOptions = .init()) async throws -> StateStore {
+        try await openReadOnly(objectStore: LocalObjectStore(root: path, create: false), options: options)
+    }
+
+    /// Opens the store as a read-only follower: loads the manifest like `open` but
+    /// appends nothing, so the live writer (a running pipeline) is not fenced. It
+    /// reads the committed epochs of the version it loaded, and of newer ones after
+    /// each `refresh()`. Writes, seals, syncs, commits and checkpoints throw
+    /// `fenced("opened read-only")`; it runs no compaction or GC.
+    ///
+    /// GC protection: it writes a reader lease naming the SSTs of its version
+    /// (`readers/<id>.lease`), renewed every third of `compaction.readerLeaseSeconds`
+    /// and rewritten by `refresh`; every GC (the writer's, a standalone compactor's)
+    /// keeps those SSTs while the lease is younger than that. `close()` removes it.
+    /// Throws `notAFloeStore` when the object store holds no store, object store errors.
+    public static func openReadOnly(objectStore: any ObjectStore, options: StoreOptions = .init()) async throws -> StateStore {
         try validate(options)
-        let objectStore = try LocalObjectStore(root: path, create: false)
-        guard let loaded = try await ManifestStore(store: objectStore).load() else { throw FloeError.notAFloeStore("\(path) holds no manifest") }
+        guard let loaded = try await ManifestStore(store: objectStore).load() else { throw FloeError.notAFloeStore("no manifest") }
+        var rng = SystemRandomNumberGenerator()
+        let reader = rng.next() | 1
+        try await ReaderLease.write(reader, version: loaded.version, in: objectStore)
         let store = StateStore(objectStore: objectStore, options: options, version: loaded.version,
-                               checkpointSequence: loaded.checkpoint, failpoints: try FailpointRegistry.forStore(options.failpoints))
+                               checkpointSequence: loaded.checkpoint, failpoints: try FailpointRegistry.forStore(options.failpoints),
+                               mode: .follower(reader: reader))
         store.state.withLock { $0.fenced = "opened read-only" }
+        store.startLeaseRenewal()
+        return store
+    }
+
+    /// Opens, read-only, the version the named checkpoint `name` pins (see
+    /// `createCheckpoint`). It reads the checkpoint's epoch; `refresh` is refused.
+    /// Throws `checkpointNotFound`, `invalidArgument` for a malformed name,
+    /// `notAFloeStore`, `corruption` when the checkpoint's stored version does not
+    /// match its manifest record, object store errors.
+    public static func openReadOnly(path: String, checkpoint name: String, options: StoreOptions = .init()) async throws -> StateStore {
+        try await openReadOnly(objectStore: LocalObjectStore(root: path, create: false), checkpoint: name, options: options)
+    }
+
+    /// `openReadOnly(path:checkpoint:options:)` on any object store.
+    public static func openReadOnly(objectStore: any ObjectStore, checkpoint name: String, options: StoreOptions = .init()) async throws -> StateStore {
+        try validate(options)
+        let (_, v) = try await loadNamedCheckpoint(objectStore, name)
+        let store = StateStore(objectStore: objectStore, options: options, version: v, checkpointSequence: 0,
+                               failpoints: try FailpointRegistry.forStore(options.failpoints), mode: .checkpoint(name))
+        store.state.withLock { $0.fenced = "opened read-only at checkpoint \(name)" }
         return store
     }
 
@@ -753,6 +798,7 @@ public final class StateStore: Sendable {
         }
         for t in tasks { t.cancel() }
         for t in tasks { await t.value }
+        if case let .follower(id) = mode { try? await objectStore.delete(ReaderLease.path(id)) }
         await reader.filterWarmer.stop()
         sstBuffers.trim()
     }

@@ -131,8 +131,9 @@ extension StateStore {
         let grace = graceSeconds ?? options.compaction.gcGraceSeconds
         let sessions = SessionGC(latest: latest, own: writerID, leases: try await SessionLease.renewals(in: objectStore),
                                  graceSeconds: grace, now: now)
-        let live = Set(v.allSsts.map(\.id)).union(latest.allSsts.map(\.id))
+        let live = v.referencedSsts.union(latest.referencedSsts)
         let protected = pins.referencedSsts().union(pending).union(busy)
+            .union(try await ReaderLease.protectedSsts(in: objectStore, leaseSeconds: options.compaction.readerLeaseSeconds, now: now))
         let gc = ObjectGC(store: objectStore, failpoints: failpoints)
         let r = try await gc.collect(live: live, protected: protected, retiredAt: retired, graceSeconds: grace, now: now,
                                      sessions: sessions) { [self] ids in try await expireSessions(ids) }
@@ -151,6 +152,13 @@ extension StateStore {
     /// runs out. Throws `fenced` (and marks this writer fenced) if another writer opened the store.
     @discardableResult
     func followManifest(from v: Version? = nil) async throws -> Version {
+        switch mode {
+        case .checkpoint: return currentVersion
+        case .follower:
+            _ = try await refresh()
+            return currentVersion
+        case .writer: break
+        }
         let latest = try await manifest.catchUp(v ?? currentVersion)
         install(latest)
         if latest.writerID != writerID {

@@ -13,6 +13,10 @@ package struct ManifestRecord: Sendable {
         case register
         /// Compactor sessions were ended (their lease ran out, or they detached).
         case expire
+        /// A named checkpoint was created.
+        case pin
+        /// A named checkpoint was deleted.
+        case unpin
         /// A full version.
         case checkpoint
     }

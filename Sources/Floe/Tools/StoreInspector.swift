@@ -113,6 +113,8 @@ package struct StoreInspector: Sendable {
         case .compaction: r.kind = .compaction
         case .register: r.kind = .register
         case .expire: r.kind = .expire
+        case .pin: r.kind = .pin
+        case .unpin: r.kind = .unpin
         }
         r.writerID = d.writerID
         r.committedEpoch = d.committedEpoch

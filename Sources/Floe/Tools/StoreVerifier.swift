@@ -65,7 +65,12 @@ package enum StoreVerifier {
         }
 
         let referencedPaths = Set(referenced.map(\.info.path))
+        // Files only a named checkpoint still references are kept on purpose, not orphans.
+        let pinned = Set(version.namedCheckpoints.flatMap(\.ssts))
+        let sideObjects = ["leases/", "readers/", "checkpoints/"]
         for o in all where !o.path.hasPrefix("manifest/") && !referencedPaths.contains(o.path) {
+            if let id = ObjectGC.sstID(o.path), pinned.contains(id) { continue }
+            if sideObjects.contains(where: { o.path.hasPrefix($0) }) { continue }
             if o.path.hasPrefix("data/") {
                 report.orphanCount += 1
                 report.orphanBytes += UInt64(o.size)

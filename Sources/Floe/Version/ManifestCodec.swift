@@ -6,10 +6,12 @@
 enum ManifestCodec {
     static let deltaMagic: UInt32 = 0x444D_4C46 // "FLMD"
     static let checkpointMagic: UInt32 = 0x434D_4C46 // "FLMC"
-    /// Format of delta objects: 2 adds the table watermarks; 1 is still read.
+    /// Format of delta objects: 2 adds the table watermarks and the named
+    /// checkpoint of `pin` and `unpin` records; 1 is still read.
     static let formatVersion: UInt16 = 2
     /// Format of checkpoint objects: 2 adds the head digest, the last commit's
-    /// identity and the live compactor sessions, 3 the table watermarks; 1 and 2 are still read.
+    /// identity and the live compactor sessions, 3 the table watermarks and named
+    /// checkpoints; 1 and 2 are still read.
     static let checkpointFormatVersion: UInt16 = 3
 
     /// The checksum trailer of an encoded manifest object: what identifies the
@@ -40,6 +42,12 @@ enum ManifestCodec {
         }
         encodeMetadata(d.metadata, into: &w)
         TableWatermark.encodeList(d.watermarks, into: &w)
+        if let c = d.namedCheckpoint {
+            w.u8(1)
+            c.encode(into: &w)
+        } else {
+            w.u8(0)
+        }
         return seal(w)
     }
 
@@ -63,7 +71,16 @@ enum ManifestCodec {
             d.added.append(.init(level: level, info: try SstInfo.decode(&r)))
         }
         d.metadata = try decodeMetadata(&r)
-        if format >= 2 { d.watermarks = try TableWatermark.decodeList(&r) }
+        if format >= 2 {
+            d.watermarks = try TableWatermark.decodeList(&r)
+            let at = r.position
+            switch try r.u8("named checkpoint flag") {
+            case 0: break
+            case 1: d.namedCheckpoint = try NamedCheckpoint.decode(&r)
+            case let f: throw r.corrupt("named checkpoint flag \(f)", at: at)
+            }
+        }
+        if (kind == .pin || kind == .unpin) && d.namedCheckpoint == nil { throw r.corrupt("\(kind) record without a checkpoint") }
         guard r.isAtEnd else { throw r.corrupt("\(r.remaining) trailing bytes") }
         return d
     }
@@ -96,6 +113,7 @@ enum ManifestCodec {
         w.varint(v.compactors.count)
         for id in v.compactors { w.varint(id) }
         TableWatermark.encodeList(v.watermarks, into: &w)
+        NamedCheckpoint.encodeList(v.namedCheckpoints, into: &w)
         return seal(w)
     }
 
@@ -134,10 +152,11 @@ enum ManifestCodec {
             for _ in 0..<(try r.length("compactor count", limit: r.remaining)) { compactors.append(try r.varint("compactor session")) }
         }
         let watermarks = format >= 3 ? try TableWatermark.decodeList(&r) : []
+        let named = format >= 3 ? try NamedCheckpoint.decodeList(&r) : []
         guard r.isAtEnd else { throw r.corrupt("\(r.remaining) trailing bytes") }
         return Version(sequence: seq, writerID: writer, committedEpoch: epoch, safeEpoch: safe,
                        metadata: meta, l0: l0, levels: levels, stats: c,
-                       headDigest: head, lastCommit: last, compactors: compactors, watermarks: watermarks)
+                       headDigest: head, lastCommit: last, compactors: compactors, watermarks: watermarks, namedCheckpoints: named)
     }
 
     private static func encodeMetadata(_ m: [String: [UInt8]], into w: inout ByteWriter) {

@@ -30,6 +30,8 @@ final class Version: @unchecked Sendable {
     /// Table watermarks sorted by (table, epoch): per table the newest one at or
     /// below `safeEpoch` and every later one (`TableWatermark.merged`).
     let watermarks: [TableWatermark]
+    /// Named checkpoints, sorted by name: their SSTs stay referenced (`referencedSsts`).
+    let namedCheckpoints: [NamedCheckpoint]
     /// Each sorted run laid out for gets, with its files' loaded metas:
     /// `l0` sub-levels, then `levels` (`RunTable`).
     let runTables: [RunTable]
@@ -45,7 +47,7 @@ final class Version: @unchecked Sendable {
     init(sequence: UInt64, writerID: UInt64, committedEpoch: Epoch, safeEpoch: Epoch,
          metadata: [String: [UInt8]], l0: [[SstInfo]], levels: [[SstInfo]], stats: LsmCounters = .init(),
          headDigest: UInt64 = 0, lastCommit: UInt64 = 0, compactors: [UInt64] = [], watermarks: [TableWatermark] = [],
-         previous: Version? = nil) {
+         namedCheckpoints: [NamedCheckpoint] = [], previous: Version? = nil) {
         self.sequence = sequence
         self.writerID = writerID
         self.committedEpoch = committedEpoch
@@ -58,6 +60,7 @@ final class Version: @unchecked Sendable {
         self.lastCommit = lastCommit
         self.compactors = compactors
         self.watermarks = watermarks
+        self.namedCheckpoints = namedCheckpoints
         let p = previous
         runTables = RunTable.tables(for: l0, previous: p.map { Array($0.runTables[..<$0.l0.count]) } ?? [], budgeted: false)
             + RunTable.tables(for: levels, previous: p.map { Array($0.runTables[$0.l0.count...]) } ?? [], budgeted: true)
@@ -83,6 +86,13 @@ final class Version: @unchecked Sendable {
         watermarks.isEmpty ? nil : TableWatermark.effective(watermarks, table: table, at: epoch)
     }
 
+    /// Ids of every SST GC must keep for this version: its own and its named checkpoints'.
+    var referencedSsts: Set<UInt64> {
+        var ids = Set(allSsts.map(\.id))
+        for c in namedCheckpoints { ids.formUnion(c.ssts) }
+        return ids
+    }
+
     var allSsts: [SstInfo] { l0.flatMap { $0 } + levels.flatMap { $0 } }
 
     /// Whether session `id` may commit a compaction on this version: the writer
@@ -106,6 +116,7 @@ final class Version: @unchecked Sendable {
         var lastCommit = self.lastCommit
         var compactors = self.compactors
         var watermarks = self.watermarks
+        var named = namedCheckpoints
         stats.stallMicros += d.stallMicros
         switch d.kind {
         case .open:
@@ -128,6 +139,14 @@ final class Version: @unchecked Sendable {
         case .expire:
             let gone = Set(d.removed)
             compactors.removeAll { gone.contains($0) }
+        case .pin:
+            guard let c = d.namedCheckpoint, !named.contains(where: { $0.name == c.name }) else {
+                throw FloeError.corruption(object: object, offset: 0, reason: "pin record for a checkpoint name that exists or is missing")
+            }
+            named.append(c)
+            named.sort { $0.name < $1.name }
+        case .unpin:
+            named.removeAll { $0.name == d.namedCheckpoint?.name }
         case .compaction:
             let gone = Set(d.removed)
             let present = Set(allSsts.map(\.id))
@@ -156,7 +175,8 @@ final class Version: @unchecked Sendable {
         }
         return Version(sequence: d.sequence, writerID: writer, committedEpoch: epoch,
                        safeEpoch: max(safeEpoch, d.safeEpoch), metadata: meta, l0: l0, levels: levels, stats: stats,
-                       headDigest: digest, lastCommit: lastCommit, compactors: compactors, watermarks: watermarks, previous: self)
+                       headDigest: digest, lastCommit: lastCommit, compactors: compactors, watermarks: watermarks,
+                       namedCheckpoints: named, previous: self)
     }
 }
 

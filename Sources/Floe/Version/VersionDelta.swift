@@ -15,6 +15,10 @@ struct VersionDelta: Sendable, Equatable {
         /// Ends the compactor sessions listed in `removed`: their compactions can no
         /// longer commit, so GC may delete their uncommitted outputs.
         case expire = 5
+        /// Pins a committed version under a name (`namedCheckpoint`): GC keeps its SSTs.
+        case pin = 6
+        /// Ends the named checkpoint `namedCheckpoint.name` (its SST list is empty).
+        case unpin = 7
     }
 
     var sequence: UInt64
@@ -35,6 +39,8 @@ struct VersionDelta: Sendable, Equatable {
     var metadata: [String: [UInt8]] = [:]
     /// Table watermarks the commit sets (commit only).
     var watermarks: [TableWatermark] = []
+    /// The checkpoint a `pin` record creates or an `unpin` record ends.
+    var namedCheckpoint: NamedCheckpoint?
     /// Wall-clock milliseconds when written; informational.
     var timestampMillis: UInt64 = 0
     /// Microseconds the commit waited on L0 back-pressure before it was written.
