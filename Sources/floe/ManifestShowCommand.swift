@@ -75,6 +75,7 @@ struct ManifestShowCommand: AsyncParsableCommand {
             f.append("table watermarks", v.watermarks.isEmpty ? "-" : v.watermarks.map {
                 "table \($0.tableRaw) from epoch \($0.epoch): below \(KeyText.printable($0.key))" + ($0.prefixLength > 0 ? " after \($0.prefixLength) prefix bytes" : "")
             }.joined(separator: "; "))
+            f.append("named checkpoints", v.checkpoints.isEmpty ? "-" : v.checkpoints.map { "\($0.name) (epoch \($0.epoch))" }.joined(separator: ", "))
             print(f.render(indent: "  "))
         } else {
             print("  ERROR \(h.currentError ?? "did not load")")
@@ -134,6 +135,9 @@ struct ManifestShowCommand: AsyncParsableCommand {
                 ("ssts", .int(Int64(total.fileCount))),
                 ("bytes", .uint(total.bytes)),
                 ("metadataKeys", .array(v.metadata.keys.sorted().map { .string($0) })),
+                ("namedCheckpoints", .array(v.checkpoints.map { c in
+                    .object([("name", .string(c.name)), ("epoch", .uint(c.epoch)), ("ssts", .int(Int64(c.sstCount))), ("bytes", .uint(c.bytes))])
+                })),
                 ("tableWatermarks", .array(v.watermarks.map { w in
                     .object([("table", .uint(UInt64(w.tableRaw))), ("epoch", .uint(w.epoch)),
                              ("prefixLength", .int(Int64(w.prefixLength))), ("key", .string(KeyText.printable(w.key)))])

@@ -6,7 +6,7 @@ extension StateStore {
     /// Pins the committed version under `name`, durably: a `pin` manifest record
     /// names it and its SSTs, and every GC keeps them until `deleteCheckpoint`, however
     /// far compaction moves on. The version itself is stored as
-    /// `checkpoints/<name>.version` first, so no record names a checkpoint that is not
+    /// `checkpoints/<name>.<sequence>.version` first, so no record names a checkpoint that is not
     /// readable. Open it with `openReadOnly(path:checkpoint:)`; clone it into a new
     /// store with `restoreCheckpoint`. Commits wait while it is created.
     ///
@@ -23,20 +23,8 @@ extension StateStore {
                 return (s.version, VersionPin(version: s.version, epoch: s.version.committedEpoch, registry: pins))
             }
             defer { pin.release() }
-            if v.namedCheckpoints.contains(where: { $0.name == name }) { throw FloeError.checkpointExists(name) }
-            try await objectStore.put(NamedCheckpoint.objectPath(name), ManifestCodec.encode(v))
-            let record = NamedCheckpoint(name: name, pinning: v, createdMillis: StateStore.nowMillis())
-            let after = try await manifest.commit(from: v, make: { [self] base in
-                guard base.writerID == writerID else { throw fence("writer \(base.writerID) opened the store after this writer (\(writerID))") }
-                if base.namedCheckpoints.contains(where: { $0.name == name }) { throw FloeError.checkpointExists(name) }
-                var d = VersionDelta(sequence: base.sequence + 1, kind: .pin, writerID: writerID, committedEpoch: base.committedEpoch,
-                                     safeEpoch: base.safeEpoch, timestampMillis: StateStore.nowMillis())
-                d.namedCheckpoint = record
-                return d
-            }, onNewer: { [self] newer in
-                install(newer)
-                return nil
-            }, lost: { [self] why in fence(why) })
+            let (record, after) = try await StateStore.appendPin(name, objectStore: objectStore, manifest: manifest, session: writerID,
+                                                                 from: v, check: writerCheck, onNewer: { [self] in install($0) })
             install(after)
             return CheckpointInfo(record)
         }
@@ -54,21 +42,104 @@ extension StateStore {
                 if let f = s.fenced { throw FloeError.fenced(f) }
                 return s.version
             }
-            let after = try await manifest.commit(from: base, make: { [self] base in
-                guard base.writerID == writerID else { throw fence("writer \(base.writerID) opened the store after this writer (\(writerID))") }
-                guard base.namedCheckpoints.contains(where: { $0.name == name }) else { throw FloeError.checkpointNotFound(name) }
-                var d = VersionDelta(sequence: base.sequence + 1, kind: .unpin, writerID: writerID, committedEpoch: base.committedEpoch,
-                                     safeEpoch: base.safeEpoch, timestampMillis: StateStore.nowMillis())
-                d.namedCheckpoint = NamedCheckpoint(name: name, epoch: 0, sequence: 0, createdMillis: 0, bytes: 0, ssts: [])
-                return d
-            }, onNewer: { [self] newer in
-                install(newer)
-                return nil
-            }, lost: { [self] why in fence(why) })
-            install(after)
+            install(try await StateStore.appendUnpin(name, objectStore: objectStore, manifest: manifest, session: writerID,
+                                                     from: base, check: writerCheck, onNewer: { [self] in install($0) }))
         }
-        // The record decides; an object left by a crash here is overwritten by a create of the same name.
-        try? await objectStore.delete(NamedCheckpoint.objectPath(name))
+    }
+
+    /// `createCheckpoint` from any process, without a writer session: the `pin`
+    /// record is appended through the manifest protocol like a compactor's record,
+    /// so it fences nobody, and the live writer rebases over it. For `floe checkpoint create`.
+    @discardableResult
+    public static func createCheckpoint(objectStore: any ObjectStore, name: String) async throws -> CheckpointInfo {
+        try NamedCheckpoint.validate(name)
+        let manifest = ManifestStore(store: objectStore)
+        guard let v = try await manifest.loadVersion() else { throw FloeError.notAFloeStore("no manifest") }
+        return CheckpointInfo(try await appendPin(name, objectStore: objectStore, manifest: manifest, session: 0, from: v,
+                                                  check: { _ in }, onNewer: { _ in }).record)
+    }
+
+    /// `deleteCheckpoint` from any process, without a writer session (`floe checkpoint delete`).
+    public static func deleteCheckpoint(objectStore: any ObjectStore, name: String) async throws {
+        try NamedCheckpoint.validate(name)
+        let manifest = ManifestStore(store: objectStore)
+        guard let v = try await manifest.loadVersion() else { throw FloeError.notAFloeStore("no manifest") }
+        _ = try await appendUnpin(name, objectStore: objectStore, manifest: manifest, session: 0, from: v, check: { _ in }, onNewer: { _ in })
+    }
+
+    /// The named checkpoints of the store in `objectStore`, from its newest manifest.
+    public static func checkpoints(objectStore: any ObjectStore) async throws -> [CheckpointInfo] {
+        guard let v = try await ManifestStore(store: objectStore).loadVersion() else { throw FloeError.notAFloeStore("no manifest") }
+        return v.namedCheckpoints.map(CheckpointInfo.init)
+    }
+
+    /// Refuses a record on `base` once another writer opened the store.
+    private func writerCheck(_ base: Version) throws {
+        guard base.writerID == writerID else { throw fence("writer \(base.writerID) opened the store after this writer (\(writerID))") }
+    }
+
+    /// The base moved (a compaction, a commit) between writing the version object and appending the record.
+    private struct PinnedVersionMoved: Error {
+        let base: Version
+    }
+
+    /// The one pin protocol: stores version `start` as the checkpoint's object, then
+    /// appends the `pin` record, but only on a base with the same committed epoch and
+    /// SSTs (else it starts over on that base). So the record pins files the newest
+    /// manifest still references when it lands, which no GC can have deleted.
+    private static func appendPin(_ name: String, objectStore: any ObjectStore, manifest: ManifestStore, session: UInt64,
+                                  from start: Version, check: (Version) throws -> Void,
+                                  onNewer: (Version) -> Void) async throws -> (record: NamedCheckpoint, version: Version) {
+        var v = start
+        for _ in 0..<100 {
+            try check(v)
+            if v.namedCheckpoints.contains(where: { $0.name == name }) { throw FloeError.checkpointExists(name) }
+            try await objectStore.put(NamedCheckpoint.objectPath(name, sequence: v.sequence), ManifestCodec.encode(v))
+            let record = NamedCheckpoint(name: name, pinning: v, createdMillis: nowMillis())
+            do {
+                let after = try await manifest.commit(from: v, make: { base in
+                    try check(base)
+                    if base.namedCheckpoints.contains(where: { $0.name == name }) { throw FloeError.checkpointExists(name) }
+                    guard base.committedEpoch == record.epoch, base.allSsts.map(\.id).sorted() == record.ssts else {
+                        throw PinnedVersionMoved(base: base)
+                    }
+                    var d = VersionDelta(sequence: base.sequence + 1, kind: .pin, writerID: session, committedEpoch: base.committedEpoch,
+                                         safeEpoch: base.safeEpoch, timestampMillis: nowMillis())
+                    d.namedCheckpoint = record
+                    return d
+                }, onNewer: { newer in
+                    onNewer(newer)
+                    return nil
+                }, lost: { FloeError.fenced($0) })
+                return (record, after)
+            } catch let moved as PinnedVersionMoved {
+                v = moved.base
+            }
+        }
+        throw FloeError.fenced("the manifest kept moving while checkpoint \(name) was created")
+    }
+
+    /// Appends the `unpin` record of `name`, then deletes its version object (the
+    /// record decides; an object a crash leaves behind is overwritten by the next
+    /// create of that name).
+    private static func appendUnpin(_ name: String, objectStore: any ObjectStore, manifest: ManifestStore, session: UInt64,
+                                    from start: Version, check: (Version) throws -> Void,
+                                    onNewer: (Version) -> Void) async throws -> Version {
+        var pinned: NamedCheckpoint?
+        let after = try await manifest.commit(from: start, make: { base in
+            try check(base)
+            guard let c = base.namedCheckpoints.first(where: { $0.name == name }) else { throw FloeError.checkpointNotFound(name) }
+            pinned = c
+            var d = VersionDelta(sequence: base.sequence + 1, kind: .unpin, writerID: session, committedEpoch: base.committedEpoch,
+                                 safeEpoch: base.safeEpoch, timestampMillis: nowMillis())
+            d.namedCheckpoint = NamedCheckpoint(name: name, epoch: 0, sequence: 0, createdMillis: 0, bytes: 0, ssts: [])
+            return d
+        }, onNewer: { newer in
+            onNewer(newer)
+            return nil
+        }, lost: { FloeError.fenced($0) })
+        if let pinned { try? await objectStore.delete(pinned.objectPath) }
+        return after
     }
 
     /// The named checkpoints of the current version, by name.
@@ -84,7 +155,7 @@ extension StateStore {
         guard let record = loaded.version.namedCheckpoints.first(where: { $0.name == name }) else {
             throw FloeError.checkpointNotFound(name)
         }
-        let path = NamedCheckpoint.objectPath(name)
+        let path = record.objectPath
         let v = try ManifestCodec.decodeVersion(try await objectStore.get(path), object: path)
         guard v.sequence == record.sequence, v.allSsts.map(\.id).sorted() == record.ssts else {
             throw FloeError.corruption(object: path, offset: 0,

@@ -13,6 +13,8 @@ package struct VersionSummary: Sendable {
     package var metadata: [String: [UInt8]]
     /// The table watermark history, sorted by (table, epoch).
     package var watermarks: [TableWatermark]
+    /// Named checkpoints, by name.
+    package var checkpoints: [CheckpointInfo]
     /// L0 sub-levels, newest first.
     package var l0: [SstRunSummary]
     /// Levels L1 and up; `levels[0]` is L1.
@@ -27,6 +29,7 @@ package struct VersionSummary: Sendable {
         safeEpoch = v.safeEpoch
         metadata = v.metadata
         watermarks = v.watermarks
+        checkpoints = v.namedCheckpoints.map(CheckpointInfo.init)
         l0 = v.l0.enumerated().map { SstRunSummary(name: SstRunSummary.name(l0SubLevel: $0.offset), ssts: $0.element) }
         levels = v.levels.enumerated().map { SstRunSummary(name: SstRunSummary.name(level: $0.offset + 1), ssts: $0.element) }
         counters = v.stats

@@ -2,7 +2,9 @@
 /// durably, so GC keeps its SSTs until the checkpoint is deleted.
 ///
 /// The whole version (levels, metadata, watermarks) is the object
-/// `checkpoints/<name>.version` (a manifest checkpoint encoding); the manifest
+/// `checkpoints/<name>.<sequence, 20 digits>.version` (a manifest checkpoint
+/// encoding; the sequence in the name keeps two racing creates of one name from
+/// overwriting each other's object); the manifest
 /// record carries what GC and listings need: the name, the epoch, the sequence of
 /// the version and the ids of every SST it references.
 struct NamedCheckpoint: Sendable, Equatable {
@@ -18,8 +20,12 @@ struct NamedCheckpoint: Sendable, Equatable {
     /// Every SST of the pinned version, ascending.
     var ssts: [UInt64]
 
-    /// The object holding the pinned version.
-    static func objectPath(_ name: String) -> String { "checkpoints/" + name + ".version" }
+    /// The object holding version `sequence` pinned as `name`.
+    static func objectPath(_ name: String, sequence: UInt64) -> String {
+        "checkpoints/" + name + "." + String(sequence).leftPad(20) + ".version"
+    }
+
+    var objectPath: String { NamedCheckpoint.objectPath(name, sequence: sequence) }
 
     /// Throws `invalidArgument` unless `name` is 1 to 128 characters of `A-Z a-z 0-9 . _ -`
     /// not starting with a dot: it becomes part of an object name.
