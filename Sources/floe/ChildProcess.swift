@@ -199,7 +199,7 @@ final class ChildProcess {
         return .ended(Self.termination(status))
     }
 
-    private static func termination(_ status: Int32) -> Termination {
+    static func termination(_ status: Int32) -> Termination {
         // WIFEXITED / WTERMSIG by hand: the C macros are not imported.
         let sig = status & 0x7f
         return sig == 0 ? .exited((status >> 8) & 0xff) : .signalled(sig)

@@ -124,11 +124,16 @@ struct ViewDumpCommand: AsyncParsableCommand {
     @Option(help: "Store directory.") var path: String
     @Argument(help: "The view's name.") var view: String
     @Option(help: "Epoch to read (default: the committed epoch; older ones only while retained).") var epoch: UInt64?
+    @Option(help: "Read the named checkpoint NAME (floe checkpoint create) instead of the committed version.") var checkpoint: String?
 
     func run() async throws {
         let command = self
         try await Task.detached {
-            let store = try await StateStore.openReadOnly(path: command.path)
+            let store = if let name = command.checkpoint {
+                try await StateStore.openReadOnly(path: command.path, checkpoint: name)
+            } else {
+                try await StateStore.openReadOnly(path: command.path)
+            }
             let text = try await ViewReader(store: store, view: command.view).csv(at: command.epoch)
             try await store.close()
             print(text, terminator: "")

@@ -6,6 +6,11 @@
 /// loses a file under a read; one paused past its lease may (its get then follows
 /// the manifest and reads again, its scan throws `objectNotFound`).
 ///
+/// What makes it safe with no grace at all: every GC pass reads its version
+/// before the leases, and a follower takes a version only once its lease is
+/// written and the manifest still ends at that version (`StateStore.leaseNewest`);
+/// so a pass that sees any of its files retired reads the lease too.
+///
 /// Bytes: `u64le` manifest sequence of the version, `varint` count, count × `u64le`
 /// SST id (docs/format.md §2.5).
 enum ReaderLease {

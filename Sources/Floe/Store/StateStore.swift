@@ -181,11 +181,12 @@ public final class StateStore: Sendable {
     /// Throws `notAFloeStore` when the object store holds no store, object store errors.
     public static func openReadOnly(objectStore: any ObjectStore, options: StoreOptions = .init()) async throws -> StateStore {
         try validate(options)
-        guard let loaded = try await ManifestStore(store: objectStore).load() else { throw FloeError.notAFloeStore("no manifest") }
+        let manifest = ManifestStore(store: objectStore)
+        guard let loaded = try await manifest.load() else { throw FloeError.notAFloeStore("no manifest") }
         var rng = SystemRandomNumberGenerator()
         let reader = rng.next() | 1
-        try await ReaderLease.write(reader, version: loaded.version, in: objectStore)
-        let store = StateStore(objectStore: objectStore, options: options, version: loaded.version,
+        let version = try await leaseNewest(reader, from: loaded.version, manifest: manifest, objectStore: objectStore)
+        let store = StateStore(objectStore: objectStore, options: options, version: version,
                                checkpointSequence: loaded.checkpoint, failpoints: try FailpointRegistry.forStore(options.failpoints),
                                mode: .follower(reader: reader))
         store.state.withLock { $0.fenced = "opened read-only" }

@@ -209,11 +209,29 @@ extension StateStore {
             throw FloeError.invalidArgument("refresh() is for stores opened with openReadOnly (this one is \(mode == .writer ? "the writer" : "at a checkpoint"))")
         }
         if state.withLock({ $0.closed }) { throw FloeError.closed }
-        let latest = try await manifest.catchUp(currentVersion)
-        // The lease first: the version's files are protected before any read can use them.
-        try await ReaderLease.write(reader, version: latest, in: objectStore)
+        let latest = try await StateStore.leaseNewest(reader, from: currentVersion, manifest: manifest, objectStore: objectStore)
         install(latest)
         return latest.committedEpoch
+    }
+
+    /// The newest version, with `reader`'s lease naming its SSTs. A GC pass reads its
+    /// version before the leases, so once the lease is written a version that is
+    /// still the newest has lost no file: a GC that later sees one of its files
+    /// retired reads the lease too. If the manifest moved on meanwhile (a file may
+    /// have been retired, and, with no grace, deleted before the lease landed), the
+    /// newer version is leased and checked the same way; after 8 rounds the last
+    /// one is taken, and the GC grace alone protects it.
+    static func leaseNewest(_ reader: UInt64, from start: Version, manifest: ManifestStore,
+                            objectStore: any ObjectStore) async throws -> Version {
+        var v = try await manifest.catchUp(start)
+        for _ in 0..<8 {
+            try await ReaderLease.write(reader, version: v, in: objectStore)
+            let after = try await manifest.catchUp(v)
+            if after.sequence == v.sequence { return v }
+            v = after
+        }
+        try await ReaderLease.write(reader, version: v, in: objectStore)
+        return v
     }
 
     /// Renews the follower's lease every third of `readerLeaseSeconds` while the store lives.
