@@ -22,6 +22,8 @@ struct CrashtestTotals {
     var rowsScanned = 0
     var tornTails = 0
     var compactions: UInt64 = 0
+    /// Named checkpoints read back and compared with the oracle.
+    var checkpointsChecked = 0
     var unfiredFailpoints = 0
     var wallSeconds = 0.0
     /// With `--zombie`: what the zombies, takeovers and compactors did (nil in the other modes).
@@ -54,6 +56,7 @@ struct CrashtestTotals {
         if !it.isClean { violations += 1 }
         keysChecked += r.keysChecked
         rowsScanned += r.rowsScanned
+        checkpointsChecked += r.checkpointsChecked
         if it.tornBytes > 0 { tornTails += 1 }
         compactions += compactionsAdded
     }
@@ -64,7 +67,7 @@ struct CrashtestTotals {
             "epochs acknowledged        \(ackedEpochs) (aborted after injected errors: \(abortedEpochs))",
             "failed checkpoints handled \(injectedErrors) (retried \(retries), store reopened \(reopens))",
             "killed inside a commit     \(inDoubtCommitted + inDoubtRolledBack) (recovered with the epoch \(inDoubtCommitted), without it \(inDoubtRolledBack))",
-            "checked                    \(keysChecked) gets, \(rowsScanned) scanned rows; torn oracle tails ignored \(tornTails)",
+            "checked                    \(keysChecked) gets, \(rowsScanned) scanned rows, \(checkpointsChecked) named checkpoints; torn oracle tails ignored \(tornTails)",
             "compactions                \(compactions)",
             "lost committed epochs      \(lostCommittedEpochs)",
             "partially visible epochs   \(partiallyVisibleEpochs)",

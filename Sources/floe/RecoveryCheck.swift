@@ -27,6 +27,8 @@ struct RecoveryReport {
     var problems: [String] = []
     /// Total compactions the store's manifest counts.
     var compactions: UInt64 = 0
+    /// Named checkpoints compared with the oracle's state at their epoch.
+    var checkpointsChecked = 0
     /// The oracle's state and metadata at R, when R is an epoch of the history.
     var expected: (state: StoreState, metadata: [String: [UInt8]])?
 
@@ -77,7 +79,9 @@ enum RecoveryCheck {
             r.problems.append("recovered epoch \(epoch) is not an epoch of the history (it was aborted, or never attempted); "
                 + "its state cannot be checked")
         }
+        let named = store.checkpoints
         try? await store.close()
+        await checkNamedCheckpoints(named, storePath: storePath, history: history, &r)
         do {
             let report = try await StoreVerifier.verify(objectStore: try LocalObjectStore(root: storePath, create: false))
             r.problems += report.problems.map { "floe verify: \($0)" }
@@ -85,6 +89,40 @@ enum RecoveryCheck {
             r.problems.append("floe verify: \(error)")
         }
         return r
+    }
+
+    /// Every named checkpoint the recovered store lists must open and hold exactly
+    /// the oracle's state at its epoch (checkpoints of earlier iterations, below the
+    /// base, were checked then and only need to open).
+    private static func checkNamedCheckpoints(_ named: [CheckpointInfo], storePath: String, history: OracleHistory,
+                                              _ r: inout RecoveryReport) async {
+        for c in named {
+            do {
+                let reader = try await StateStore.openReadOnly(path: storePath, checkpoint: c.name, options: CrashtestWorkload.verifyOptions)
+                let problem = try await checkpointProblem(reader, c, history.state(at: c.epoch))
+                try? await reader.close()
+                if let problem { r.problems.append("checkpoint \(c.name) (epoch \(c.epoch)): " + problem) }
+                if problem == nil && history.state(at: c.epoch) != nil { r.checkpointsChecked += 1 }
+            } catch {
+                r.problems.append("checkpoint \(c.name): \(error)")
+            }
+        }
+    }
+
+    /// What is wrong with a named checkpoint opened as `reader`, nil if nothing.
+    private static func checkpointProblem(_ reader: StateStore, _ c: CheckpointInfo,
+                                          _ expected: (state: StoreState, metadata: [String: [UInt8]])?) async throws -> String? {
+        guard reader.committedEpoch == c.epoch else { return "opens at epoch \(reader.committedEpoch)" }
+        guard let expected else { return nil }
+        if reader.committedMetadata != expected.metadata { return "metadata differs from the oracle's" }
+        for t in CrashtestWorkload.allTables {
+            let rows = try await WorkerSession.collect(reader.scan(TableID(t), from: nil, to: nil, epoch: c.epoch))
+            let want = expected.state.filter { $0.key.table == t }.sorted { $0.key < $1.key }
+            if rows.count != want.count || zip(rows, want).contains(where: { $0.key != $1.key.key || $0.value != $1.value }) {
+                return "table \(t) holds \(rows.count) rows, the oracle \(want.count), or other values"
+            }
+        }
+        return nil
     }
 
     private static func compare(_ store: StateStore, _ epoch: UInt64, _ expected: (state: StoreState, metadata: [String: [UInt8]]),

@@ -299,6 +299,7 @@ final class WorkerSession {
             committed = pending
             committedEpoch = epoch
             acked += 1
+            if rng.next() % 8 == 0 { try await rotateNamedCheckpoints(epoch) }
             switch sabotage {
             case .unloggedWrite?: stop("sabotage unlogged-write: epoch \(epoch) committed a write its intent does not list")
             case .missingWrite?: stop("sabotage missing-write: epoch \(epoch) committed without a write its intent lists")
@@ -352,6 +353,24 @@ final class WorkerSession {
             if sinceFired! >= Self.checkpointsAfterFire { stop("failpoint \(p.rawValue) fired and \(Self.checkpointsAfterFire) epochs ended after it") }
         }
         CrashtestWorkerCommand.emit(statusLine())
+    }
+
+    /// Pins the just committed `epoch` as the named checkpoint `ct-<epoch>` and deletes
+    /// all but the newest two, so a kill lands inside a create or delete now and then;
+    /// the harness reads every checkpoint the recovered store lists against the oracle.
+    /// Injected errors (with a failpoint armed) are counted and the rotation skipped.
+    private func rotateNamedCheckpoints(_ epoch: UInt64) async throws {
+        tick()
+        do {
+            try await store.createCheckpoint(name: "ct-\(epoch)")
+            for c in store.checkpoints.sorted(by: { $0.epoch < $1.epoch }).dropLast(2) {
+                try await store.deleteCheckpoint(name: c.name)
+            }
+        } catch where failpoint != nil && Self.isInjected(error) {
+            injected += 1
+        } catch {
+            throw WorkerFailure("named checkpoint at epoch \(epoch)", error)
+        }
     }
 
     /// Checkpoints `epoch`; under injected errors retries, or reopens the store and
