@@ -100,8 +100,11 @@ import Testing
         }
     }
 
+    /// With spilling off (`StoreOptions.spillOpenEpochs`; SpillTests covers it on).
     @Test func waitForWriteBudgetReturnsAtOnceWithRoomAndThrowsWhenNothingCanFreeIt() async throws {
-        let store = try await StateStore.open(objectStore: MemoryObjectStore(), options: Self.options())
+        var o = Self.options()
+        o.spillOpenEpochs = false
+        let store = try await StateStore.open(objectStore: MemoryObjectStore(), options: o)
         try await store.waitForWriteBudget()
         let (accepted, refused, error) = Self.fill(store, table: 1, epoch: 1)
         #expect(Self.isBudgetError(error))

@@ -41,6 +41,12 @@ public final class StateStore: Sendable {
         /// epochs stay claimed by that result (the caller never saw it), so the next
         /// `checkpoint` must commit it before anything later can commit.
         var unfinishedCheckpoint: (result: SyncResult, metadata: [String: [UInt8]])?
+        /// Parts of unsealed epochs moved out of memory to SSTs (`spillOpenEpochs`),
+        /// oldest first: read by this writer, committed with their epoch's sync.
+        var spilled: [SpilledRun] = []
+        /// Memtables taken out of `open` by a spill whose upload has not finished (or
+        /// failed: the next spill or sync uploads them), oldest first.
+        var spilling: [FrozenMemtable] = []
         /// The sync result of the last `commit` that failed without installing its epoch.
         /// Its delta may have landed all the same; a retry of it is recognised even after
         /// a compaction commit caught up over that delta and installed it.
@@ -50,6 +56,13 @@ public final class StateStore: Sendable {
     struct SealedEpoch {
         var mem: FrozenMemtable
         var claimed: Bool
+    }
+
+    /// One spill of one epoch: sorted, non-overlapping SSTs, uploaded and kept from GC
+    /// (`uncommittedSynced`) until its epoch commits.
+    struct SpilledRun {
+        var epoch: Epoch
+        var ssts: [SstInfo]
     }
 
     let objectStore: any ObjectStore
@@ -63,6 +76,8 @@ public final class StateStore: Sendable {
     /// The manifest sequence of this writer's open record; stamps its deltas and SST ids.
     let writerID: UInt64
     let state: Lock<State>
+    /// Runs one spill at a time (`spillOpenEpochs`).
+    let spillLock = AsyncLock()
     let commitLock = AsyncLock()
     /// Low 32 bits of the next SST id of this session.
     let sstCounter = Atomic<UInt64>(0)
@@ -383,9 +398,12 @@ public final class StateStore: Sendable {
 
     /// Builds SSTs from every sealed, not yet synced epoch <= `epoch` and uploads them.
     /// May run while later epochs are written. On failure nothing is committed and
-    /// the epochs can be synced again. Throws `epochNotSealed`, object store errors, `fenced`, `closed`.
+    /// the epochs can be synced again. An epoch part of which was spilled
+    /// (`waitForWriteBudget`) contributes its spilled runs as sub-levels of their own
+    /// below the rest of it. Throws `epochNotSealed`, object store errors, `fenced`, `closed`.
     public func sync(epoch: Epoch) async throws -> SyncResult {
-        let mems: [FrozenMemtable] = try state.withLock { s in
+        try await finishSpills(upTo: epoch)
+        let (mems, spilled): ([FrozenMemtable], [SpilledRun]) = try state.withLock { s in
             if s.closed { throw FloeError.closed }
             if let f = s.fenced { throw FloeError.fenced(f) }
             guard epoch <= s.sealedThrough else { throw FloeError.epochNotSealed(epoch) }
@@ -394,24 +412,37 @@ public final class StateStore: Sendable {
                 s.sealed[i].claimed = true
                 mems.append(s.sealed[i].mem)
             }
+            let epochs = Set(mems.map(\.epoch))
             s.inFlight += 1
-            return mems
+            return (mems, s.spilled.filter { epochs.contains($0.epoch) })
         }
         var failedUploads: [UInt64] = []
         do {
-            var outputs = MemtableFlush.build(mems, options: options.sst, buffers: sstBuffers) { nextSstID() }
-            let infos = outputs.map(\.info)
-            failedUploads = infos.map(\.id)
-            state.withLock { s in for info in infos { s.uncommittedSynced.insert(info.id) } }
-            for i in outputs.indices {
-                try failpoints.hit(.syncBeforeSstPut)
-                try await objectStore.put(infos[i].path, outputs[i].bytes)
-                try failpoints.hit(.syncAfterSstPut)
-                // Moved out of `outputs`, so the pool gets the only reference.
-                sstBuffers.give(outputs[i].takeBytes())
+            // Without spills, one sub-level for all the epochs; with them, per epoch (in
+            // order) its spilled runs, then the rest: a newer sub-level must hold only
+            // newer versions of a key, and an epoch's spilled runs are older than its
+            // memtable but newer than every lower epoch.
+            let groups: [[FrozenMemtable]] = spilled.isEmpty ? [mems] : mems.map { [$0] }
+            var subLevels: [[SstInfo]] = []
+            for group in groups {
+                if let e = group.first?.epoch, !spilled.isEmpty {
+                    subLevels += spilled.filter { $0.epoch == e }.map(\.ssts)
+                }
+                var outputs = MemtableFlush.build(group, options: options.sst, buffers: sstBuffers) { nextSstID() }
+                let infos = outputs.map(\.info)
+                failedUploads += infos.map(\.id)
+                state.withLock { s in for info in infos { s.uncommittedSynced.insert(info.id) } }
+                for i in outputs.indices {
+                    try failpoints.hit(.syncBeforeSstPut)
+                    try await objectStore.put(infos[i].path, outputs[i].bytes)
+                    try failpoints.hit(.syncAfterSstPut)
+                    // Moved out of `outputs`, so the pool gets the only reference.
+                    sstBuffers.give(outputs[i].takeBytes())
+                }
+                subLevels.append(infos)
             }
             state.withLock { $0.inFlight -= 1 }
-            return SyncResult(epoch: epoch, epochs: mems.map(\.epoch), ssts: infos, watermarks: mems.flatMap(\.watermarks))
+            return SyncResult(epoch: epoch, epochs: mems.map(\.epoch), subLevels: subLevels, watermarks: mems.flatMap(\.watermarks))
         } catch {
             state.withLock { s in
                 s.inFlight -= 1
@@ -486,9 +517,11 @@ public final class StateStore: Sendable {
             // A version caught up past another writer's open record: that writer owns the
             // store now, so this one must not commit on top of it.
             guard base.writerID == writerID else { throw fence("writer \(base.writerID) opened the store after this writer (\(writerID))") }
-            return VersionDelta(sequence: base.sequence + 1, kind: .commit, writerID: writerID, committedEpoch: epoch,
-                                safeEpoch: watermark(base), newSubLevel: sync.ssts, metadata: metadata,
-                                watermarks: sync.watermarks, timestampMillis: StateStore.nowMillis(), stallMicros: stallMicros)
+            var d = VersionDelta(sequence: base.sequence + 1, kind: .commit, writerID: writerID, committedEpoch: epoch,
+                                 safeEpoch: watermark(base), newSubLevel: sync.subLevels.last ?? [], metadata: metadata,
+                                 watermarks: sync.watermarks, timestampMillis: StateStore.nowMillis(), stallMicros: stallMicros)
+            d.olderSubLevels = Array(sync.subLevels.dropLast())
+            return d
         }, onNewer: { [self] newer in
             // Another process appended first: a compaction or register record is rebased
             // over; an open record fences this writer; this very commit (an earlier attempt
@@ -551,6 +584,7 @@ public final class StateStore: Sendable {
                 s.memoryUsed -= first.mem.memoryBytes
                 s.sealed.removeFirst()
             }
+            s.spilled.removeAll { $0.epoch <= v.committedEpoch }
             s.sealedThrough = max(s.sealedThrough, v.committedEpoch)
             s.latestWritten = max(s.latestWritten, v.committedEpoch)
             return gone
@@ -603,14 +637,22 @@ public final class StateStore: Sendable {
     }
 
     /// Waits until the memtable budget has room again (writes are accepted while the
-    /// memory in use is below it). Returns at once if it has; throws
-    /// `memoryBudgetExceeded` if it is spent and no sync, commit or checkpoint is running to free it.
+    /// memory in use is below it). Returns at once if it has. When it is spent and no
+    /// sync, commit or checkpoint is running to free it, spills the memtables of the
+    /// unsealed epochs to SSTs (`StoreOptions.spillOpenEpochs`, see `spillOpenEpochs`)
+    /// and returns; throws `memoryBudgetExceeded` when that is off or frees nothing
+    /// (the memory is held by sealed epochs: sync and commit them), object store errors
+    /// from the spill (nothing is lost: the data stays in memory).
     public func waitForWriteBudget() async throws {
         while true {
             let (used, inFlight, closed) = state.withLock { ($0.memoryUsed, $0.inFlight, $0.closed) }
             if closed { throw FloeError.closed }
             if used < options.memtableBudgetBytes { return }
-            if inFlight == 0 { throw FloeError.memoryBudgetExceeded(used: used, budget: options.memtableBudgetBytes) }
+            if inFlight == 0 {
+                // Nothing running will free memory: move the unsealed epochs out of it.
+                if options.spillOpenEpochs, try await spillOpenEpochs() { continue }
+                throw FloeError.memoryBudgetExceeded(used: used, budget: options.memtableBudgetBytes)
+            }
             try await Task.sleep(for: .milliseconds(1))
         }
     }
@@ -619,18 +661,23 @@ public final class StateStore: Sendable {
 
     /// Checks that `epoch` is readable and captures the version and own memtables a read needs.
     /// The version is pinned under the store's lock, where it is captured: see `scan`.
-    private func readView(_ epoch: Epoch, table: UInt32) throws -> (Version, [FrozenMemtable], pin: VersionPin, hidden: TableWatermark?) {
+    private func readView(_ epoch: Epoch, table: UInt32) throws
+        -> (Version, [FrozenMemtable], pin: VersionPin, hidden: TableWatermark?, spilled: [[SstInfo]]) {
         try state.withLock { s in
             if s.closed { throw FloeError.closed }
             let v = s.version
             try checkRetained(epoch, v)
             let pin = VersionPin(version: v, epoch: epoch, registry: pins)
             let hidden = StateStore.watermark(s, table, at: epoch)
-            guard epoch > v.committedEpoch else { return (v, [], pin, hidden) }
+            guard epoch > v.committedEpoch else { return (v, [], pin, hidden, []) }
             var mems: [FrozenMemtable] = []
             for i in s.open.indices.reversed() where s.open[i].epoch <= epoch { mems.append(s.open[i].frozenCopy()) }
             for m in s.sealed.reversed() where m.mem.epoch <= epoch { mems.append(m.mem) }
-            return (v, mems, pin, hidden)
+            // Older parts of the same epochs after their newer parts: the merge takes the
+            // first of equal versions, so newer sources go first.
+            for m in s.spilling.reversed() where m.epoch <= epoch { mems.append(m) }
+            let spilled = s.spilled.reversed().filter { $0.epoch <= epoch }.map(\.ssts)
+            return (v, mems, pin, hidden, spilled)
         }
     }
 
@@ -695,10 +742,16 @@ public final class StateStore: Sendable {
             }
         }
         // Own uncommitted epochs: look up the mutable memtables in place (no freeze for point reads).
-        let view: (Version, [FrozenMemtable], [UInt8]??) = try state.withLock { s in
+        let view: (Version, [FrozenMemtable], [UInt8]??)? = try state.withLock { s in
             if s.closed { throw FloeError.closed }
             let v = s.version
             try checkRetained(epoch, v)
+            // Spilled parts of own epochs: the first hit on the point-read path need not be
+            // the newest version any more (an epoch's spilled run lies below a lower epoch's
+            // memtable), so the read goes through the merge, which orders by epoch.
+            if epoch > v.committedEpoch, s.spilled.contains(where: { $0.epoch <= epoch }) || s.spilling.contains(where: { $0.epoch <= epoch }) {
+                return nil
+            }
             if let w = StateStore.watermark(s, table.raw, at: epoch), w.hides(key) { return (v, [], .some(nil)) }
             guard epoch > v.committedEpoch, !(s.open.isEmpty && s.sealed.isEmpty) else { return (v, [], nil) }
             for m in s.open.reversed() where m.epoch <= epoch {
@@ -707,6 +760,12 @@ public final class StateStore: Sendable {
                 }
             }
             return (v, s.sealed.reversed().filter { $0.mem.epoch <= epoch }.map(\.mem), nil)
+        }
+        guard let view else {
+            var successor = key
+            successor.append(0)
+            var rows = try await scan(table, from: key, to: successor, epoch: epoch).makeAsyncIterator()
+            return try await rows.next()?.value
         }
         if let hit = view.2 { return hit }
         // Everything cached: answer without another async call.
@@ -756,9 +815,9 @@ public final class StateStore: Sendable {
         // Under the lock, a GC pass either sees the pin (it reads the pins after its own
         // look at the state) or captured a version no newer than this one, whose SSTs it
         // keeps as live, in flight, or written after its start.
-        let (v, mems, pin, hidden) = try readView(epoch, table: table.raw)
+        let (v, mems, pin, hidden, spilled) = try readView(epoch, table: table.raw)
         return ScanResult(reader: reader, table: table.raw, from: from ?? [], to: to, epoch: epoch,
-                          memtables: mems, runs: v.l0 + v.levels, pin: pin, hidden: hidden)
+                          memtables: mems, runs: spilled + v.l0 + v.levels, pin: pin, hidden: hidden)
     }
 
     /// The newest committed epoch.
@@ -790,6 +849,8 @@ public final class StateStore: Sendable {
             closedForGets.store(true, ordering: .relaxed)
             s.open.removeAll()
             s.sealed.removeAll()
+            s.spilled.removeAll()
+            s.spilling.removeAll()
             s.unfinishedCheckpoint = nil
             s.memoryUsed = 0
         }

@@ -16,6 +16,11 @@ public struct StoreOptions: Sendable, Equatable {
     /// usage may overshoot by one write or batch); `waitForWriteBudget()` waits for
     /// in-flight syncs and commits to free memory.
     public var memtableBudgetBytes: Int = 512 << 20
+    /// When the budget is spent and no sync or commit is running to free it,
+    /// `waitForWriteBudget()` spills the unsealed epochs' memtables to SSTs (uploaded,
+    /// read by this writer only, committed with their epoch), so one epoch may hold
+    /// more than the budget. Off: it throws `memoryBudgetExceeded` instead.
+    public var spillOpenEpochs = true
     /// A full manifest checkpoint is written every this many deltas, bounding open time.
     public var manifestCheckpointInterval: UInt64 = 64
     /// Epochs readable below the committed epoch: reads at `e >= committed - retention`

@@ -6,15 +6,25 @@ public struct SyncResult: Sendable, Hashable, Codable {
     public var epoch: Epoch
     /// Every epoch with data in `ssts`, ascending.
     public var epochs: [Epoch]
-    /// The uploaded SSTs, sorted by key and non-overlapping: one new L0 sub-level.
+    /// Every SST of the result: the sub-levels of `subLevels`, oldest first.
     public var ssts: [SstInfo]
+    /// The new L0 sub-levels, oldest first, each sorted and non-overlapping: one
+    /// (or none) unless some epoch's data was spilled before the sync; then, per
+    /// epoch in order, its spilled runs and the rest of it.
+    public var subLevels: [[SstInfo]]
     /// Table watermarks set at these epoch (`StateStore.setTableWatermark`).
     public var watermarks: [TableWatermark]
 
+    /// A result of one sub-level (`ssts`).
     public init(epoch: Epoch, epochs: [Epoch], ssts: [SstInfo], watermarks: [TableWatermark] = []) {
+        self.init(epoch: epoch, epochs: epochs, subLevels: ssts.isEmpty ? [] : [ssts], watermarks: watermarks)
+    }
+
+    public init(epoch: Epoch, epochs: [Epoch], subLevels: [[SstInfo]], watermarks: [TableWatermark] = []) {
         self.epoch = epoch
         self.epochs = epochs
-        self.ssts = ssts
+        self.subLevels = subLevels.filter { !$0.isEmpty }
+        self.ssts = Array(self.subLevels.joined())
         self.watermarks = watermarks
     }
 

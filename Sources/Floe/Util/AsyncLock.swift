@@ -24,6 +24,9 @@ final class AsyncLock: Sendable {
         next?.resume()
     }
 
+    /// Whether someone holds the lock now (a hint: it may change at once).
+    var isLocked: Bool { state.withLock { $0.held } }
+
     func withLock<T: Sendable>(_ body: () async throws -> T) async rethrows -> T {
         await lock()
         defer { unlock() }

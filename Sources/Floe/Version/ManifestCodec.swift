@@ -42,6 +42,11 @@ enum ManifestCodec {
         }
         encodeMetadata(d.metadata, into: &w)
         TableWatermark.encodeList(d.watermarks, into: &w)
+        w.varint(d.olderSubLevels.count)
+        for sub in d.olderSubLevels {
+            w.varint(sub.count)
+            for s in sub { s.encode(into: &w) }
+        }
         if let c = d.namedCheckpoint {
             w.u8(1)
             c.encode(into: &w)
@@ -73,6 +78,11 @@ enum ManifestCodec {
         d.metadata = try decodeMetadata(&r)
         if format >= 2 {
             d.watermarks = try TableWatermark.decodeList(&r)
+            for _ in 0..<(try r.length("older sub-level count", limit: r.remaining)) {
+                var sub: [SstInfo] = []
+                for _ in 0..<(try r.length("sst count", limit: r.remaining)) { sub.append(try SstInfo.decode(&r)) }
+                d.olderSubLevels.append(sub)
+            }
             let at = r.position
             switch try r.u8("named checkpoint flag") {
             case 0: break

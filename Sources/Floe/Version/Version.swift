@@ -126,9 +126,12 @@ final class Version: @unchecked Sendable {
                 throw FloeError.corruption(object: object, offset: 0, reason: "commit of epoch \(d.committedEpoch) does not advance committed epoch \(committedEpoch)")
             }
             epoch = d.committedEpoch
+            // Oldest first, each above the last: the spilled parts of the epochs, then the rest.
+            for sub in d.olderSubLevels where !sub.isEmpty { l0.insert(sub, at: 0) }
             if !d.newSubLevel.isEmpty { l0.insert(d.newSubLevel, at: 0) }
-            stats.ingestedBytes += d.newSubLevel.reduce(0) { $0 + $1.rawBytes }
-            stats.flushWrittenBytes += d.newSubLevel.reduce(0) { $0 + $1.fileSize }
+            let added = d.olderSubLevels.joined() + d.newSubLevel
+            stats.ingestedBytes += added.reduce(0) { $0 + $1.rawBytes }
+            stats.flushWrittenBytes += added.reduce(0) { $0 + $1.fileSize }
             stats.commits += 1
             for (k, v) in d.metadata { meta[k] = v }
             lastCommit = d.commitIdentity

@@ -31,6 +31,9 @@ struct VersionDelta: Sendable, Equatable {
     var safeEpoch: Epoch
     /// SSTs of the new L0 sub-level (commit), sorted and non-overlapping.
     var newSubLevel: [SstInfo] = []
+    /// Further new L0 sub-levels below `newSubLevel`, oldest first (commit of epochs
+    /// whose data was partly spilled before the sync: `StateStore.waitForWriteBudget`).
+    var olderSubLevels: [[SstInfo]] = []
     /// SST ids removed from any level (compaction); session ids ended (expire).
     var removed: [UInt64] = []
     /// SSTs added to a level (compaction): `(level, info)`; level 0 means a new sub-level position.
@@ -57,6 +60,7 @@ struct VersionDelta: Sendable, Equatable {
         var w = ByteWriter(capacity: 24 + newSubLevel.count * 8)
         w.u64(writerID)
         w.u64(committedEpoch)
+        for s in olderSubLevels.joined() { w.u64(s.id) }
         for s in newSubLevel { w.u64(s.id) }
         return max(1, Checksum.xxh3(w.bytes))
     }
