@@ -20,8 +20,10 @@ struct EotestCommand: AsyncParsableCommand {
             start, or right after its first commit). The last run finishes. Then every view dumped from the \
             store must be byte-equal to the reference's dump, each sink must hold exactly the reference's \
             rows (none lost, none duplicated), and the file sink must hold one file per epoch 1...committed \
-            (no gap, none written twice, in order). A schedule none of whose kills landed after a committed \
-            epoch is inconclusive.
+            (no gap, none written twice, in order). With --lateness-ms every run drops late rows and cleans \
+            closed windows, and the late rows each source partition committed must equal the reference's \
+            (--disorder-ms makes the generated input out of order, so that some rows are late). A schedule \
+            none of whose kills landed after a committed epoch is inconclusive.
 
             Schedule i depends on (--seed, i) only: a failure prints the command that reruns it alone \
             (--first-schedule i --schedules 1). Exits 1 if any schedule failed, or if fewer than 90% passed.
@@ -35,6 +37,12 @@ struct EotestCommand: AsyncParsableCommand {
     var events: Int?
     @Option(help: "Schedules that share one input and its reference run.") var schedulesPerInput: Int = EotestConfig.defaultSchedulesPerInput
     @Option(help: "Index of the first schedule (with --schedules 1: rerun that schedule alone).") var firstSchedule: Int = 0
+    @Option(help: ArgumentHelp("Move each generated event's time earlier by a seeded 0...MS milliseconds (out-of-order input; default 0).",
+                               valueName: "ms"))
+    var disorderMs: Int = 0
+    @Option(help: ArgumentHelp("Run every pipeline with this allowed lateness: late rows dropped and counted, closed windows cleaned (default: off).",
+                               valueName: "ms"))
+    var latenessMs: Int?
     @Option(help: ArgumentHelp("Working directory (default: a new one under $TMPDIR or /tmp).", valueName: "dir")) var work: String?
     @Flag(help: "Keep every schedule's store and sinks (by default only a failed schedule's are kept).") var keep = false
     @Flag(help: "Print every schedule's plan and how each of its runs ended.") var verbose = false
@@ -54,6 +62,8 @@ struct EotestCommand: AsyncParsableCommand {
                 + "and its reference runs must run without them: unset it")
         }
         if let work, work.isEmpty { throw ValidationError("--work must not be empty") }
+        guard (0...86_400_000).contains(disorderMs) else { throw ValidationError("--disorder-ms must be in 0...86400000") }
+        guard (0...86_400_000).contains(latenessMs ?? 0) else { throw ValidationError("--lateness-ms must be in 0...86400000") }
     }
 
     func run() async throws {
@@ -70,6 +80,8 @@ struct EotestCommand: AsyncParsableCommand {
                                   keep: keep, executable: ChildProcess.currentExecutable())
         config.verbose = verbose
         config.sabotage = sabotage
+        config.disorderMs = disorderMs
+        config.latenessMs = latenessMs
         let report: EotestReport
         do {
             try EotestFiles.makeDirectory(directory)

@@ -24,6 +24,10 @@ struct EotestConfig: Sendable {
     var executable: String
     /// A child still running after this long has hung: it is killed and its schedule fails.
     var runTimeoutMs = 120_000
+    /// Event times of the generated streams out of order by up to this (0: in order).
+    var disorderMs = 0
+    /// Every run drops late rows with this lateness and cleans closed windows (nil: off).
+    var latenessMs: Int?
 
     /// Events per stream by default: enough that a run spans many epochs. The join
     /// (`eo_payment_match`, and so `all`) processes some 50k events/s on one core;
@@ -37,6 +41,7 @@ struct EotestConfig: Sendable {
     func replayCommand(schedule index: Int) -> String {
         "floe eotest --seed \(seed) --first-schedule \(index) --schedules 1 --kills \(kills) --query \(query) "
             + "--events \(events) --schedules-per-input \(schedulesPerInput) --keep"
+            + (disorderMs > 0 ? " --disorder-ms \(disorderMs)" : "") + (latenessMs.map { " --lateness-ms \($0)" } ?? "")
             + (sabotage.map { " --sabotage \($0.rawValue)" } ?? "")
     }
 }

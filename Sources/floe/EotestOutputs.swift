@@ -20,6 +20,8 @@ struct EotestOutputs {
     var fileDelivered: [String: UInt64] = [:]
     /// The file sink's epoch files per view.
     var epochFiles: [String: [EotestCheck.EpochFile]] = [:]
+    /// The committed late rows of every source partition (`source.<name>`), by source name.
+    var lateRows: [String: [UInt64]] = [:]
 
     /// Reads the store at `store` (read-only) and the sinks in `sqlite` and `sinkDirectory`.
     /// The sinks are opened with `schemas` when given (the reference's), else with the store's.
@@ -27,10 +29,15 @@ struct EotestOutputs {
         let store = try await StateStore.openReadOnly(path: path)
         var out = EotestOutputs(committedEpoch: store.committedEpoch)
         do {
-            for name in PipelineMetadata.views(in: store.committedMetadata) {
+            let metadata = store.committedMetadata
+            for name in PipelineMetadata.views(in: metadata) {
                 let reader = try ViewReader(store: store, view: name)
                 out.dumps[name] = try await reader.csv()
                 out.schemas[name] = reader.schema
+            }
+            for (key, bytes) in metadata where key.hasPrefix("source.") {
+                let name = String(key.dropFirst("source.".count))
+                out.lateRows[name] = try PipelineMetadata.decodePositions(bytes, source: name).map(\.lateRows)
             }
         } catch {
             try? await store.close()

@@ -21,16 +21,18 @@ struct EotestReference {
     static let run = EotestSchedule.Run(parallelism: 1, barrierIntervalMs: 50, chunkRows: PipelineOptions().chunkRows,
                                         channelCapacity: PipelineOptions().channelCapacity, kill: nil)
 
-    /// Generates and loads `input` in `directory` (which must be empty or absent)
-    /// and runs the reference of `query` there. Throws `EotestError` when the
-    /// reference itself fails or its sinks disagree with its views.
-    static func make(input: EotestSchedule.Input, query: String, directory: String, executable: String) async throws -> EotestReference {
+    /// Generates and loads `input` in `directory` (which must be empty or absent),
+    /// its event times out of order by up to `disorderMs`, and runs the reference
+    /// of `query` there (with `--lateness-ms latenessMs` when given). Throws
+    /// `EotestError` when the reference itself fails or its sinks disagree with its views.
+    static func make(input: EotestSchedule.Input, query: String, directory: String, executable: String, disorderMs: Int = 0,
+                     latenessMs: Int? = nil) async throws -> EotestReference {
         try EotestFiles.makeDirectory(directory)
         let log = directory + "/log"
         let target = try PartitionedLog(directory: log)
         for stream in EoStreams.Stream.allCases {
             let csv = directory + "/\(stream.rawValue).csv"
-            try EoGenerator(stream: stream, seed: input.seed).writeCsv(events: UInt64(input.events), to: csv)
+            try EoGenerator(stream: stream, seed: input.seed, disorderMicros: Int64(disorderMs) * 1000).writeCsv(events: UInt64(input.events), to: csv)
             for piece in try splitCsv(FileBytes.contents(of: csv), pieces: input.segments) {
                 try await CsvLoader.load(csv: piece, file: csv, into: target, topic: stream.topic, partitions: input.partitions)
             }
@@ -38,7 +40,8 @@ struct EotestReference {
         }
         let store = directory + "/store", sqlite = directory + "/sink.db", sinkDir = directory + "/sinks"
         let outcome = try EotestChildRun.run(
-            executable: executable, arguments: pipelineArguments(log: log, store: store, query: query, sqlite: sqlite, sinkDirectory: sinkDir),
+            executable: executable, arguments: pipelineArguments(log: log, store: store, query: query, sqlite: sqlite, sinkDirectory: sinkDir,
+                                                                 latenessMs: latenessMs),
             run: Self.run, stderrPath: directory + "/reference.err", timeoutMs: 600_000)
         guard outcome.finished else {
             throw EotestError("the reference run of input \(input.group) \(outcome.ending); see \(outcome.stderrPath)")
@@ -75,9 +78,11 @@ struct EotestReference {
         }
     }
 
-    /// The arguments of `floe pipeline run` naming the log, store, query and sinks.
-    static func pipelineArguments(log: String, store: String, query: String, sqlite: String, sinkDirectory: String) -> [String] {
+    /// The arguments of `floe pipeline run` naming the log, store, query, sinks and lateness.
+    static func pipelineArguments(log: String, store: String, query: String, sqlite: String, sinkDirectory: String,
+                                  latenessMs: Int? = nil) -> [String] {
         ["--log", log, "--path", store, "--query", query, "--sink-sqlite", sqlite, "--sink-dir", sinkDirectory]
+            + (latenessMs.map { ["--lateness-ms", String($0)] } ?? [])
     }
 }
 

@@ -23,6 +23,8 @@ final class EotestRunner {
         if let s = config.sabotage { say("SABOTAGE \(s.rawValue): every schedule's outputs are damaged on purpose (harness self-check)") }
         say("floe eotest: seed \(config.seed), schedules \(first)..<\(first + config.schedules), \(config.kills) kills each, "
             + "query \(config.query), \(config.events) events per stream, one input per \(config.schedulesPerInput) schedules, "
+            + (config.disorderMs > 0 ? "disorder \(config.disorderMs) ms, " : "")
+            + (config.latenessMs.map { "lateness \($0) ms, " } ?? "")
             + "work \(EotestFiles.absolute(config.work))")
         var reference: EotestReference?
         var referenceDir = ""
@@ -36,12 +38,16 @@ final class EotestRunner {
                 keepReference = config.keep
                 EotestFiles.remove(referenceDir)
                 let made = try await EotestReference.make(input: schedule.input, query: config.query, directory: referenceDir,
-                                                          executable: config.executable)
+                                                          executable: config.executable, disorderMs: config.disorderMs,
+                                                          latenessMs: config.latenessMs)
                 reference = made
                 let rows = made.rows.keys.sorted().map { "\($0) \(made.rows[$0]!.count)" }.joined(separator: ", ")
+                let late = config.latenessMs == nil ? ""
+                    : "; late rows: " + made.outputs.lateRows.keys.sorted().map { "\($0) \(made.outputs.lateRows[$0]!.reduce(0, +))" }
+                        .joined(separator: ", ")
                 say("input \(schedule.input.group): seed \(schedule.input.seed), \(schedule.input.partitions) partitions, "
                     + "\(schedule.input.segments) segments, \(schedule.input.events) events per stream; reference \(made.runMs) ms, "
-                    + "epoch \(made.outputs.committedEpoch), rows: \(rows)")
+                    + "epoch \(made.outputs.committedEpoch), rows: \(rows)\(late)")
             }
             let result = try await runSchedule(schedule, reference!)
             report.add(result)
@@ -71,7 +77,7 @@ final class EotestRunner {
         try EotestFiles.makeDirectory(dir)
         let store = dir + "/store", sqlite = dir + "/sink.db", sinkDir = dir + "/sinks"
         let arguments = EotestReference.pipelineArguments(log: reference.log, store: store, query: config.query, sqlite: sqlite,
-                                                          sinkDirectory: sinkDir)
+                                                          sinkDirectory: sinkDir, latenessMs: config.latenessMs)
         let views = reference.rows.keys.sorted()
         var result = EotestScheduleResult(schedule: schedule)
         // The file sink's epoch files after every run: a file replaced later was delivered twice.
@@ -129,6 +135,11 @@ final class EotestRunner {
         }
         for view in actual.dumps.keys.sorted() where reference.rows[view] == nil {
             result.problems.append("the killed pipeline's store holds a view \(view) the reference does not")
+        }
+        // Late rows are decided per partition from its rows alone: kills must not change the counts.
+        if actual.lateRows != reference.outputs.lateRows {
+            result.problems.append("committed late rows per source partition \(actual.lateRows.sorted { $0.key < $1.key }) differ from "
+                + "the reference's \(reference.outputs.lateRows.sorted { $0.key < $1.key })")
         }
     }
 

@@ -16,6 +16,8 @@ struct LogGenerateCommand: AsyncParsableCommand {
     @Option(help: "Number of events.") var events: UInt64
     @Option(help: "Seed of the stream.") var seed: UInt64 = 1
     @Option(help: "Microseconds between consecutive events.") var interEventMicros: Int64 = 10_000
+    @Option(help: "Move each event's time earlier by a seeded 0...N microseconds (out-of-order streams; 0: in order).")
+    var disorderMicros: Int64 = 0
     @Option(help: "Output CSV file (created or replaced).") var out: String
 
     func validate() throws {
@@ -23,6 +25,9 @@ struct LogGenerateCommand: AsyncParsableCommand {
             throw ValidationError("--stream must be one of: \(EoStreams.Stream.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard interEventMicros >= 0 else { throw ValidationError("--inter-event-micros must not be negative") }
+        guard (0...EoStreams.baseTimeMicros).contains(disorderMicros) else {
+            throw ValidationError("--disorder-micros must be in 0...\(EoStreams.baseTimeMicros)")
+        }
         // Event times must stay within the 64-bit microsecond range.
         let room = (Int64.max - EoStreams.baseTimeMicros - EoStreams.paymentDelayMicros) / max(interEventMicros, 1)
         guard events <= UInt64(room) else {
@@ -31,7 +36,8 @@ struct LogGenerateCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let generator = EoGenerator(stream: EoStreams.Stream(rawValue: stream)!, seed: seed, interEventMicros: interEventMicros)
+        let generator = EoGenerator(stream: EoStreams.Stream(rawValue: stream)!, seed: seed, interEventMicros: interEventMicros,
+                                    disorderMicros: disorderMicros)
         do {
             try generator.writeCsv(events: events, to: out)
         } catch {

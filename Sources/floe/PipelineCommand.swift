@@ -23,7 +23,11 @@ struct PipelineRunCommand: AsyncParsableCommand {
             kill) and the views end exactly as without one. Any --parallelism works on any run. \
             Without --until-end it runs until SIGINT or SIGTERM (the epochs committed stay). \
             With --print-commits it prints `committed E` as each epoch commits, and \
-            `first-commit-ms N` (from process start) at the first.
+            `first-commit-ms N` (from process start) at the first. With --lateness-ms, each partition \
+            of orders (timed by event_time) and payments (paid_at) drops a row whose time is more than \
+            MS behind the largest time before it, counts it as late, and eo_order_windows cleans the \
+            state of closed windows; the lateness is part of the pipeline (a store written with \
+            another one is refused).
             """)
 
     @Option(help: "Log directory with the orders (and payments) topics.") var log: String
@@ -37,8 +41,15 @@ struct PipelineRunCommand: AsyncParsableCommand {
     @Option(help: "Chunks a channel between operators holds before its sender waits.") var channelCapacity: Int = PipelineOptions().channelCapacity
     @Flag(help: "Stop once everything the log held at start is consumed, committed and delivered.") var untilEnd = false
     @Option(help: "Stop after this many epochs.") var maxEpochs: Int?
+    @Option(help: ArgumentHelp("Allowed lateness of event times: later rows are dropped and counted, closed windows cleaned (default: off).",
+                               valueName: "ms"))
+    var latenessMs: Int?
     @Flag(help: "Print `committed E` for every committed epoch.") var printCommits = false
     @Option(help: "Write the run's report as JSON to this file.") var json: String?
+
+    func validate() throws {
+        guard (0...86_400_000).contains(latenessMs ?? 0) else { throw ValidationError("--lateness-ms must be in 0...86400000") }
+    }
 
     func run() async throws {
         let started = ContinuousClock.now
@@ -51,10 +62,14 @@ struct PipelineRunCommand: AsyncParsableCommand {
         let logDir = try PartitionedLog(directory: log, create: false)
         let store = try await StateStore.open(path: path)
         let b = PipelineBuilder()
-        let orders = b.source(try await LogSource(log: logDir, topic: EoStreams.ordersTopic, schema: EoStreams.ordersSchema))
-        let needsPayments = names.contains(EoViews.paymentMatch)
-        let payments = needsPayments
-            ? b.source(try await LogSource(log: logDir, topic: EoStreams.paymentsTopic, schema: EoStreams.paymentsSchema)) : nil
+        let lateness = latenessMs.map { Int64($0) * 1000 }
+        func source(_ stream: EoStreams.Stream) async throws -> PipelineBuilder.Stream {
+            let s = try await LogSource(log: logDir, topic: stream.topic, schema: stream.schema)
+            guard let lateness else { return b.source(s) }
+            return try b.source(s, eventTime: stream.timeColumn, latenessMicros: lateness)
+        }
+        let orders = try await source(.orders)
+        let payments = names.contains(EoViews.paymentMatch) ? try await source(.payments) : nil
         try EoViews.add(names, to: b, orders: orders, payments: payments)
         var options = PipelineOptions()
         options.parallelism = parallelism
@@ -91,13 +106,16 @@ struct PipelineRunCommand: AsyncParsableCommand {
             p99 \(report.latencyQuantile(0.99).map { NumberText.fixed($0, digits: 1) } ?? "-") ms
             deliveries to sinks: \(report.deliveries)
             """)
+        if latenessMs != nil {
+            Swift.print("late rows dropped: " + report.lateRows.keys.sorted().map { "\($0) \(report.lateRows[$0]!)" }.joined(separator: ", "))
+        }
         if let json {
             let text = """
                 {"query": "\(query)", "parallelism": \(parallelism), "barrier_interval_ms": \(barrierIntervalMs), \
                 "events": \(report.eventsIn), "seconds": \(report.seconds), "events_per_second": \(rate), \
                 "start_epoch": \(report.startEpoch), "end_epoch": \(report.endEpoch), \
                 "p50_commit_ms": \(report.latencyQuantile(0.5) ?? -1), "p99_commit_ms": \(report.latencyQuantile(0.99) ?? -1), \
-                "first_commit_seconds": \(report.firstCommitSeconds ?? -1)}
+                "first_commit_seconds": \(report.firstCommitSeconds ?? -1), "late_rows": \(report.totalLateRows)}
 
                 """
             try FileBytes.save(Array(text.utf8), to: json)

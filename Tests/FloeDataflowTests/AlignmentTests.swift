@@ -58,7 +58,7 @@ import Testing
             group.addTask {
                 for e in 1...epochs {
                     if e > 1 { for _ in 0..<50 { try await inbox.send(.chunk(Self.chunk(e, 3)), input: 0); fastSent.count.add(1, ordering: .relaxed) } }
-                    try await inbox.send(.barrier(UInt64(e)), input: 0)
+                    try await inbox.send(.barrier(UInt64(e), watermark: Watermark.none), input: 0)
                 }
                 try await inbox.send(.end, input: 0)
             }
@@ -72,7 +72,7 @@ import Testing
                     // The fast input may be at most one queue ahead of this epoch.
                     let ahead = fastSent.count.load(ordering: .relaxed) - Int(e - 1) * 50
                     #expect(ahead <= capacity + 1, "seed \(seed): the fast input ran \(ahead) chunks ahead with a queue of \(capacity)")
-                    try await inbox.send(.barrier(UInt64(e)), input: 1)
+                    try await inbox.send(.barrier(UInt64(e), watermark: Watermark.none), input: 1)
                 }
                 try await inbox.send(.end, input: 1)
             }
@@ -88,7 +88,73 @@ import Testing
         let log = Log()
         var frag = FragmentInstance(ops: [EpochChecker(log: log)], outs: [Chunk(types: [])], consumers: [[]], rootConsumers: [.local(0)], outlets: [],
                                     logicalInput: [0], inbox: inbox, sourceTypes: [], onEpochEnd: nil)
-        try await inbox.send(.barrier(2), input: 0)
+        try await inbox.send(.barrier(2, watermark: Watermark.none), input: 0)
         await #expect(throws: DataflowError.self) { try await frag.run(startEpoch: 1) }
+    }
+
+    /// Records the watermark of every barrier it ends.
+    struct WatermarkRecorder: StreamOperator {
+        var outputTypes: [ColumnType] { [.int64] }
+        let log: Log
+        func process(_ chunk: Chunk, input: Int, epoch: Epoch, into out: inout Chunk) async throws {}
+        func barrier(ending epoch: Epoch, watermark: Int64, into out: inout Chunk) async throws {
+            log.withLock { $0.append("barrier \(epoch) watermark \(watermark)") }
+        }
+    }
+
+    /// An aligned barrier carries the minimum of its inputs' watermarks, to the
+    /// operators and on through the outlets; an input that ended no longer counts.
+    @Test(arguments: 1...3)
+    func theAlignedBarrierCarriesTheMinimumWatermark(seed: UInt64) async throws {
+        var g = SeededGenerator(seed: seed)
+        let inputs = Int(g.next() % 3) + 2
+        let epochs = 5
+        // Per input and epoch a watermark that never falls; one input ends after epoch 3.
+        var marks: [[Int64]] = []
+        for _ in 0..<inputs {
+            var w = Int64(g.next() % 100) - 50
+            marks.append((0..<epochs).map { _ in defer { w += Int64(g.next() % 40) }; return w })
+        }
+        if g.next() % 2 == 0 { marks[0][0] = Watermark.none }
+        let ender = Int(g.next() % UInt64(inputs))
+        let inbox = try Inbox(inputs: inputs, capacity: 2)
+        let downstream = try Inbox(inputs: 1, capacity: 64)
+        let log = Log()
+        let outlet = Outlet(routing: .forward, destinations: [downstream], input: 0, types: [.int64], chunkRows: 4)
+        let frag = FragmentInstance(ops: [WatermarkRecorder(log: log)], outs: [Chunk(types: [.int64])], consumers: [[.outlet(0)]],
+                                    rootConsumers: [.local(0)], outlets: [outlet], logicalInput: Array(repeating: 0, count: inputs),
+                                    inbox: inbox, sourceTypes: [], onEpochEnd: nil)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                var f = frag
+                try await f.run(startEpoch: 1)
+            }
+            for i in 0..<inputs {
+                let mine = marks[i]
+                group.addTask {
+                    for e in 0..<epochs {
+                        if i == ender && e == 3 { break }
+                        try await inbox.send(.chunk(Self.chunk(Int64(e + 1), 1)), input: i)
+                        try await inbox.send(.barrier(UInt64(e + 1), watermark: mine[e]), input: i)
+                    }
+                    try await inbox.send(.end, input: i)
+                }
+            }
+            try await group.waitForAll()
+        }
+        let expected = (0..<epochs).map { e in
+            (0..<inputs).filter { !($0 == ender && e >= 3) }.map { marks[$0][e] }.min()!
+        }
+        #expect(log.withLock { $0 } == expected.enumerated().map { "barrier \($0.offset + 1) watermark \($0.element)" },
+                "seed \(seed): marks \(marks), input \(ender) ends after epoch 3")
+        var forwarded: [Int64] = []
+        var last = 0
+        while true {
+            let (i, m) = try await downstream.receive(allowed: 1, after: last)
+            last = i
+            if case let .barrier(_, w) = m { forwarded.append(w) }
+            if case .end = m { break }
+        }
+        #expect(forwarded == expected, "seed \(seed): forwarded \(forwarded)")
     }
 }

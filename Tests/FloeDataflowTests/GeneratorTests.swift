@@ -175,4 +175,32 @@ import Testing
                 == b.sorted { $0[0].count != $1[0].count ? $0[0].count < $1[0].count : $0[0] < $1[0] }, "seed \(seed) \(stream)")
         }
     }
+
+    /// With a disorder D, every event keeps its fields but its time, which moves
+    /// earlier by 0 ... D (some events end up before earlier ones), the same from
+    /// any offset; without one the streams are unchanged.
+    @Test func disorderMovesTimesEarlierWithinItsBound() async throws {
+        let seed = testSeed()
+        let disorder: Int64 = 3_000_000
+        for stream in EoStreams.Stream.allCases {
+            let plain = EoGenerator(stream: stream, seed: seed), zero = EoGenerator(stream: stream, seed: seed, disorderMicros: 0)
+            let moved = EoGenerator(stream: stream, seed: seed, disorderMicros: disorder)
+            var outOfOrder = 0, lastTime = Int64.min
+            for i in UInt64(0)..<2000 {
+                let a = plain.fields(i), b = moved.fields(i)
+                #expect(zero.fields(i) == a, "seed \(seed) \(stream) event \(i)")
+                #expect(Array(a.dropLast()) == Array(b.dropLast()), "seed \(seed) \(stream) event \(i): only the time moves")
+                let t0 = stream == .orders ? plain.order(i).eventTime : plain.payment(i).paidAt
+                let t = stream == .orders ? moved.order(i).eventTime : moved.payment(i).paidAt
+                #expect(t <= t0 && t0 - t <= disorder, "seed \(seed) \(stream) event \(i): \(t) for \(t0)")
+                if t < lastTime { outOfOrder += 1 }
+                lastTime = max(lastTime, t)
+            }
+            #expect(outOfOrder > 100, "seed \(seed) \(stream): \(outOfOrder) events before an earlier one")
+            let source = try GeneratorSource(generator: moved, partitions: 3, events: 2000)
+            for i: UInt64 in [0, 1, 17, 1999] {
+                #expect(try await Self.single(source, i) == moved.fields(i), "seed \(seed) \(stream) event \(i)")
+            }
+        }
+    }
 }

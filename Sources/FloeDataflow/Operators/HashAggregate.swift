@@ -53,6 +53,18 @@ public struct AggregateCall: Sendable, Hashable {
 /// Cache: every group touched since the last barrier stays in memory; after the
 /// barrier's flush, when the cache holds more than `cacheBytes`, the clean groups
 /// are dropped and read again from the store when they come back.
+///
+/// Window cleaning (`cleaning`, set by the builder when a group column is a window
+/// start over a source's event time): the state key holds that window start first
+/// after the virtual node (`WindowCleaning.keyColumns`; the output columns keep
+/// the group order). At the barrier of epoch E with watermark W the aggregation
+/// sets, on its table and its `min`/`max` tables, a table watermark at epoch E + 1
+/// that hides every group of a closed window (start + size <= W), and drops those
+/// groups from its cache. No row can reach a closed window any more, so the output
+/// is the same as without cleaning. The watermark applies from E + 1 because
+/// other instances may still read their groups at E; it only rises, also across
+/// restarts (W at a barrier is never below W at a committed one: the sources'
+/// positions are committed).
 /// Errors: `overflow` when a sum leaves the 64-bit range; `invalidArgument` when a
 /// delete takes a group's count below zero (a retraction of a row never inserted).
 public struct HashAggregate: StreamOperator {
@@ -62,6 +74,13 @@ public struct HashAggregate: StreamOperator {
     let groupTypes: [ColumnType]
     let calls: [AggregateCall]
     let cacheBytes: Int
+    /// Closed-window cleaning, if the group key holds an event-time window start.
+    let cleaning: WindowCleaning?
+    /// The columns of the state key after the virtual node: `groupColumns`, or with
+    /// the window start first when cleaning.
+    let keyColumns: [Int]
+    /// Every window start below this is closed and hidden (`Watermark.none`: none yet).
+    private(set) var firstOpenStart = Watermark.none
     private var state: StateTable
     private let stride: Int
     private var index: [ByteKey: Int32] = [:]
@@ -83,9 +102,12 @@ public struct HashAggregate: StreamOperator {
     private var extremeDeltas: [Int: [ByteKey: Int64]] = [:]
     private var staleExtremes: Set<Int64> = []
 
-    public init(inputTypes: [ColumnType], groupBy: [Int], calls: [AggregateCall], state: StateTable, cacheBytes: Int = 64 << 20) {
+    public init(inputTypes: [ColumnType], groupBy: [Int], calls: [AggregateCall], state: StateTable, cacheBytes: Int = 64 << 20,
+                cleaning: WindowCleaning? = nil) {
         self.inputTypes = inputTypes
         self.groupColumns = groupBy
+        self.cleaning = cleaning
+        self.keyColumns = cleaning?.keyColumns(groupBy: groupBy) ?? groupBy
         self.groupTypes = groupBy.map { inputTypes[$0] }
         self.calls = calls
         self.state = state
@@ -104,7 +126,7 @@ public struct HashAggregate: StreamOperator {
         if slotOf.count < n { slotOf = Array(repeating: -1, count: n) }
         var misses: [(row: Int, key: [UInt8])] = []
         for r in 0..<n {
-            KeyEncoding.stateKey(&keyBuffer, chunk, columns: groupColumns, row: r)
+            KeyEncoding.stateKey(&keyBuffer, chunk, columns: keyColumns, row: r)
             if let s = index[ByteKey(keyBuffer)] {
                 slotOf[r] = s
             } else {
@@ -181,6 +203,10 @@ public struct HashAggregate: StreamOperator {
     }
 
     public mutating func barrier(ending epoch: Epoch, into out: inout Chunk) async throws {
+        try await barrier(ending: epoch, watermark: Watermark.none, into: &out)
+    }
+
+    public mutating func barrier(ending epoch: Epoch, watermark: Int64, into out: inout Chunk) async throws {
         try await settleExtremes(epoch)
         var value: [UInt8] = []
         for s32 in dirtyList {
@@ -205,7 +231,31 @@ public struct HashAggregate: StreamOperator {
         }
         dirtyList.removeAll(keepingCapacity: true)
         try await state.flush(epoch: epoch)
+        if let cleaning, let open = cleaning.firstOpenStart(watermark: watermark), open > firstOpenStart {
+            try closeWindows(below: open, from: epoch + 1)
+        }
         if cachedBytes > cacheBytes { evict(keepingSince: epoch) }
+    }
+
+    /// Hides, from `epoch` on, every group whose window starts below `open` (in the
+    /// state table and the `min`/`max` tables) and drops them from the cache (all
+    /// clean after the flush). Throws the store's `invalidArgument` if the
+    /// watermark would fall below one already set: a broken watermark promise.
+    private mutating func closeWindows(below open: Int64, from epoch: Epoch) throws {
+        var bound: [UInt8] = []
+        KeyEncoding.appendInt64(&bound, open)
+        try state.store.setTableWatermark(state.table, key: bound, prefixLength: KeyEncoding.virtualNodeBytes, epoch: epoch)
+        for k in extremeTables.keys.sorted() {
+            try state.store.setTableWatermark(extremeTables[k]!.table, key: bound, prefixLength: KeyEncoding.virtualNodeBytes, epoch: epoch)
+        }
+        firstOpenStart = open
+        if keys.indices.contains(where: { windowStart($0) < open }) { keepOnly(keys.indices.filter { windowStart($0) >= open }) }
+    }
+
+    /// The window start of cached group `s`: the first column of its key after the virtual node.
+    private func windowStart(_ s: Int) -> Int64 {
+        var at = KeyEncoding.virtualNodeBytes
+        return KeyEncoding.readInt64(keys[s], &at) ?? .min
     }
 
     private func slotBytes(_ s: Int) -> Int { keys[s].count * 2 + groupRows[s].count + 16 * stride + 64 }
@@ -214,8 +264,13 @@ public struct HashAggregate: StreamOperator {
     /// when the ones left still exceed the budget, drops everything.
     private mutating func evict(keepingSince epoch: Epoch) {
         let keep = keys.indices.filter { touched[$0] >= epoch }
+        guard keep.reduce(0, { $0 + slotBytes($1) }) <= cacheBytes else { return evictAll() }
+        keepOnly(keep)
+    }
+
+    /// Keeps the cached groups `keep` (ascending slots, all clean) and drops the others.
+    private mutating func keepOnly(_ keep: [Int]) {
         let bytes = keep.reduce(0) { $0 + slotBytes($1) }
-        guard bytes <= cacheBytes else { return evictAll() }
         keys = keep.map { keys[$0] }
         groupRows = keep.map { groupRows[$0] }
         var v: [Int64] = []

@@ -18,8 +18,17 @@ public protocol StreamOperator: Sendable {
     /// Ends `epoch`: emits what the epoch's input changed (an aggregate's new rows)
     /// and writes the epoch's state.
     mutating func barrier(ending epoch: Epoch, into out: inout Chunk) async throws
+    /// The same, with the event-time watermark of the aligned barrier (`Watermark`:
+    /// every row this operator receives after it has an event time of at least
+    /// `watermark`). Operators that clean state by event time implement this form;
+    /// by default it is `barrier(ending:into:)`. The runtime calls this form.
+    mutating func barrier(ending epoch: Epoch, watermark: Int64, into out: inout Chunk) async throws
 }
 
 extension StreamOperator {
     public mutating func barrier(ending epoch: Epoch, into out: inout Chunk) async throws {}
+
+    public mutating func barrier(ending epoch: Epoch, watermark: Int64, into out: inout Chunk) async throws {
+        try await barrier(ending: epoch, into: &out)
+    }
 }

@@ -16,6 +16,10 @@ import Darwin
 ///
 /// docs/format.md §14 states the same.
 public enum KeyEncoding {
+    /// The bytes of the virtual node that starts every state key: the prefix a
+    /// table watermark skips to clean all virtual nodes at once.
+    public static let virtualNodeBytes = 2
+
     @inlinable public static func appendVirtualNode(_ out: inout [UInt8], _ vnode: UInt16) {
         out.append(UInt8(vnode >> 8))
         out.append(UInt8(vnode & 0xFF))

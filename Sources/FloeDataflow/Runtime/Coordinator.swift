@@ -2,13 +2,14 @@ import Floe
 import Synchronization
 
 /// The shared state of one run: which barriers the sources must inject, the
-/// offsets each source partition had at each barrier, and the terminal
+/// position (offset, max event time, late rows) each source partition had at each
+/// barrier, and the terminal
 /// instances' acknowledgements. The commit loop waits here for each epoch in turn.
 ///
 /// Safe to share: every field is an atomic or under `state`.
 final class Coordinator: Sendable {
     private struct State {
-        var offsets: [Epoch: [[UInt64]]] = [:]
+        var positions: [Epoch: [[SourcePosition]]] = [:]
         var acks: [Epoch: Int] = [:]
         var injectedAt: [Epoch: ContinuousClock.Instant] = [:]
         var reachedEnd = 0
@@ -49,15 +50,17 @@ final class Coordinator: Sendable {
         state.withLock { $0.injectedAt.removeValue(forKey: epoch) }
     }
 
-    func reportOffset(source: Int, partition: Int, epoch: Epoch, offset: UInt64) {
+    /// Source partition `partition` of source `source` injected the barrier of `epoch` at `position`.
+    func reportPosition(source: Int, partition: Int, epoch: Epoch, position: SourcePosition) {
         state.withLock { s in
-            if s.offsets[epoch] == nil { s.offsets[epoch] = partitions.map { Array(repeating: 0, count: $0) } }
-            s.offsets[epoch]![source][partition] = offset
+            if s.positions[epoch] == nil { s.positions[epoch] = partitions.map { Array(repeating: SourcePosition(), count: $0) } }
+            s.positions[epoch]![source][partition] = position
         }
     }
 
-    func takeOffsets(_ epoch: Epoch) -> [[UInt64]]? {
-        state.withLock { $0.offsets.removeValue(forKey: epoch) }
+    /// Every partition's position at the barrier of `epoch` (each source, then each partition).
+    func takePositions(_ epoch: Epoch) -> [[SourcePosition]]? {
+        state.withLock { $0.positions.removeValue(forKey: epoch) }
     }
 
     /// A terminal instance ended `epoch`.

@@ -9,6 +9,10 @@ import Floe
 /// same barrier; then the operators end the epoch in chain order and the barrier
 /// goes on to every outlet. Barriers never overtake chunks: a channel is FIFO and
 /// every outlet flushes before it sends a barrier.
+///
+/// Watermarks: the aligned barrier carries the minimum of the watermarks its
+/// inputs' barriers carried (`Watermark`); the operators see it and the outlets
+/// forward it. An input that ended sends nothing more and does not count.
 struct FragmentInstance: Sendable {
     enum Consumer: Sendable {
         case local(Int)
@@ -46,15 +50,15 @@ struct FragmentInstance: Sendable {
         }
     }
 
-    private mutating func endEpoch(_ list: [Consumer], _ epoch: Epoch) async throws {
+    private mutating func endEpoch(_ list: [Consumer], _ epoch: Epoch, _ watermark: Int64) async throws {
         for c in list {
             switch c {
             case let .local(j):
                 outs[j].removeAll()
-                try await ops[j].barrier(ending: epoch, into: &outs[j])
+                try await ops[j].barrier(ending: epoch, watermark: watermark, into: &outs[j])
                 if !outs[j].isEmpty { try await deliver(outs[j], to: consumers[j], epoch: epoch) }
-                try await endEpoch(consumers[j], epoch)
-            case let .outlet(k): try await outlets[k].barrier(epoch)
+                try await endEpoch(consumers[j], epoch, watermark)
+            case let .outlet(k): try await outlets[k].barrier(epoch, watermark: watermark)
             }
         }
     }
@@ -68,9 +72,10 @@ struct FragmentInstance: Sendable {
         }
     }
 
-    /// Ends `epoch` in every operator, in chain order, and sends the barrier on.
-    mutating func barrier(_ epoch: Epoch) async throws {
-        try await endEpoch(rootConsumers, epoch)
+    /// Ends `epoch` in every operator, in chain order, and sends the barrier on
+    /// with `watermark` (`Watermark`).
+    mutating func barrier(_ epoch: Epoch, watermark: Int64) async throws {
+        try await endEpoch(rootConsumers, epoch, watermark)
         onEpochEnd?(epoch)
     }
 
@@ -92,24 +97,28 @@ struct FragmentInstance: Sendable {
         var blocked: UInt64 = 0, ended: UInt64 = 0
         var epoch = startEpoch
         var last = inbox.inputs - 1
+        // The minimum watermark of the barriers of `epoch` received so far.
+        var watermark = Int64.max
         while ended != all {
             let (i, message) = try await inbox.receive(allowed: all & ~blocked & ~ended, after: last)
             last = i
             switch message {
             case let .chunk(c):
                 try await input(c, logical: logicalInput[i], epoch: epoch)
-            case let .barrier(e):
+            case let .barrier(e, w):
                 guard e == epoch else {
                     throw DataflowError.invalidArgument("input \(i) delivered the barrier of epoch \(e) while epoch \(epoch) is being built")
                 }
                 blocked |= 1 << UInt64(i)
+                watermark = min(watermark, w)
             case .end:
                 ended |= 1 << UInt64(i)
             }
             // Aligned: every input that has not ended delivered this epoch's barrier.
             if blocked != 0 && blocked | ended == all {
-                try await barrier(epoch)
+                try await barrier(epoch, watermark: watermark)
                 blocked = 0
+                watermark = .max
                 epoch += 1
             }
         }

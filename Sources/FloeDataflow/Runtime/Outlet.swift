@@ -4,7 +4,8 @@ import Floe
 /// upstream fragment: it routes each row to a downstream instance (all to one for
 /// `forward`, by the virtual node of the key for `hash`), gathers rows per
 /// destination into chunks and sends a chunk when it holds `chunkRows` rows, at a
-/// barrier (before the barrier, which goes to every destination) and at the end.
+/// barrier (before the barrier, which goes to every destination with its
+/// watermark) and at the end.
 struct Outlet: Sendable {
     enum Routing: Sendable {
         /// Every row to destination `0` (the edge has one destination).
@@ -60,9 +61,10 @@ struct Outlet: Sendable {
         for d in destinations.indices where !pending[d].isEmpty { try await send(d) }
     }
 
-    mutating func barrier(_ epoch: Epoch) async throws {
+    /// Sends what it gathered, then the barrier of `epoch` with `watermark` to every destination.
+    mutating func barrier(_ epoch: Epoch, watermark: Int64) async throws {
         try await flush()
-        for d in destinations { try await d.send(.barrier(epoch), input: input) }
+        for d in destinations { try await d.send(.barrier(epoch, watermark: watermark), input: input) }
     }
 
     mutating func end() async throws {

@@ -11,6 +11,8 @@ struct PhysicalPlan: Sendable {
         var partitions: Int
         var source: any Source
         var types: [ColumnType]
+        /// The event-time column and lateness (nil: rows are not timed).
+        var eventTime: SourceEventTime?
     }
 
     enum Kind: Sendable {
@@ -57,12 +59,12 @@ struct PhysicalPlan: Sendable {
         var srcs: [SourceInfo] = []
         for (n, node) in nodes.enumerated() {
             switch node {
-            case let .source(s):
+            case let .source(s, eventTime):
                 guard s.partitions >= 1 else { throw DataflowError.invalidArgument("source \(s.name) has no partitions") }
                 guard !srcs.contains(where: { $0.name == s.name }) else { throw DataflowError.invalidArgument("two sources are called \(s.name)") }
                 fragmentOf.append(fragments.count)
                 fragments.append(Fragment(kind: .source(srcs.count), instances: s.partitions))
-                srcs.append(SourceInfo(name: s.name, partitions: s.partitions, source: s, types: s.schema.types))
+                srcs.append(SourceInfo(name: s.name, partitions: s.partitions, source: s, types: s.schema.types, eventTime: eventTime))
             case let .transform(input, _):
                 fragmentOf.append(fragmentOf[input])
                 fragments[fragmentOf[input]].ops.append(n)
@@ -70,11 +72,13 @@ struct PhysicalPlan: Sendable {
                 fragmentOf.append(fragmentOf[input])
                 fragments[fragmentOf[input]].ops.append(n)
                 fragments[fragmentOf[input]].hasView = true
-            case let .aggregate(input, groupBy, _, _):
+            case let .aggregate(input, groupBy, _, _, cleaning):
                 let f = fragments.count
                 fragmentOf.append(f)
                 fragments.append(Fragment(kind: .stateful(n), ops: [n], instances: parallelism))
-                edges.append(Edge(from: fragmentOf[input], to: f, logical: 0, keys: groupBy, types: schemas[input].types))
+                // Routed by the virtual node of the state key's columns (the window start first when it cleans).
+                edges.append(Edge(from: fragmentOf[input], to: f, logical: 0, keys: cleaning?.keyColumns(groupBy: groupBy) ?? groupBy,
+                                  types: schemas[input].types))
             case let .join(left, right, ls, rs, _, _):
                 let f = fragments.count
                 fragmentOf.append(f)
@@ -85,7 +89,7 @@ struct PhysicalPlan: Sendable {
         }
         sources = srcs
         for (n, node) in nodes.enumerated() {
-            if case let .source(s) = node, consumers(of: n).isEmpty {
+            if case let .source(s, _) = node, consumers(of: n).isEmpty {
                 throw DataflowError.invalidArgument("source \(s.name) feeds nothing")
             }
         }
@@ -96,7 +100,7 @@ struct PhysicalPlan: Sendable {
         nodes.indices.filter { m in
             switch nodes[m] {
             case .source: return false
-            case let .transform(input, _), let .materialize(input, _), let .aggregate(input, _, _, _): return input == n
+            case let .transform(input, _), let .materialize(input, _), let .aggregate(input, _, _, _, _): return input == n
             case let .join(l, r, _, _, _, _): return l == n || r == n
             }
         }
@@ -177,7 +181,7 @@ struct PhysicalPlan: Sendable {
         switch fragments[f].kind {
         case let .stateful(n): return n
         case let .source(s):
-            return nodes.indices.first { if case let .source(x) = nodes[$0] { return x.name == sources[s].name } else { return false } }!
+            return nodes.indices.first { if case let .source(x, _) = nodes[$0] { return x.name == sources[s].name } else { return false } }!
         }
     }
 
@@ -192,7 +196,7 @@ struct PhysicalPlan: Sendable {
         switch fragments[e.to].kind {
         case let .stateful(n):
             switch nodes[n] {
-            case let .aggregate(input, _, _, _): return input
+            case let .aggregate(input, _, _, _, _): return input
             case let .join(l, r, _, _, _, _): return e.logical == 0 ? l : r
             default: return -1
             }
@@ -204,9 +208,9 @@ struct PhysicalPlan: Sendable {
         switch nodes[n] {
         case .source: throw DataflowError.invalidArgument("a source is not an operator")
         case let .transform(_, t): return t
-        case let .aggregate(input, groupBy, calls, table):
+        case let .aggregate(input, groupBy, calls, table, cleaning):
             return HashAggregate(inputTypes: schemas[input].types, groupBy: groupBy, calls: calls, state: StateTable(store: store, table: table),
-                                 cacheBytes: options.cacheBytes)
+                                 cacheBytes: options.cacheBytes, cleaning: cleaning)
         case let .join(_, _, ls, rs, output, tables):
             return try HashJoin(left: ls, right: rs, output: output, leftState: StateTable(store: store, table: tables[0]),
                                 rightState: StateTable(store: store, table: tables[1]), degrees: StateTable(store: store, table: tables[2]),

@@ -7,7 +7,8 @@ import Synchronization
 /// operator, every partition's offset, the views) as one manifest commit.
 ///
 /// Recovery is starting again: `run` on a reopened store reads the committed
-/// offsets, rewinds the sources to them, starts every operator with an empty cache
+/// source positions (offsets, and with event time the max event time and late
+/// rows of every partition), rewinds the sources to them, starts every operator with an empty cache
 /// and delivers to the sinks every committed epoch they lack. Any parallelism may
 /// be used on any run.
 ///
@@ -40,16 +41,12 @@ public final class Pipeline: Sendable {
         if let plan = metadata[PipelineMetadata.planKey], plan != Array(self.plan.fingerprint.utf8) {
             throw DataflowError.invalidArgument("the store holds the state of a different pipeline: its committed plan is not this one")
         }
-        var startOffsets: [[UInt64]] = []
+        var startPositions: [[SourcePosition]] = []
         for src in plan.sources {
             if let b = metadata[PipelineMetadata.sourceKey(src.name)] {
-                let o = try PipelineMetadata.decodeOffsets(b, source: src.name)
-                guard o.count == src.partitions else {
-                    throw DataflowError.invalidArgument("source \(src.name) has \(src.partitions) partitions but the store committed offsets for \(o.count)")
-                }
-                startOffsets.append(o)
+                startPositions.append(try PipelineMetadata.decodePositions(b, source: src.name, partitions: src.partitions))
             } else {
-                startOffsets.append(Array(repeating: 0, count: src.partitions))
+                startPositions.append(Array(repeating: SourcePosition(), count: src.partitions))
             }
         }
         let delivery = try await SinkDelivery(store: store, sinks: options.sinks, views: plan.views, committedMetadata: metadata)
@@ -71,12 +68,13 @@ public final class Pipeline: Sendable {
                     for (si, src) in plan.sources.enumerated() {
                         for p in 0..<src.partitions {
                             var frag = instances.sources[si][p]
-                            let from = startOffsets[si][p]
+                            let from = startPositions[si][p]
                             let limit = endOffsets?[si][p]
                             group.addTask {
                                 do {
-                                    var reader = try await src.source.reader(partition: p, from: from)
-                                    try await Pipeline.runSource(&reader, &frag, source: si, partition: p, limit: limit, startEpoch: startEpoch,
+                                    var reader = try await src.source.reader(partition: p, from: from.offset)
+                                    var late = LateRowFilter(column: src.eventTime?.column, latenessMicros: src.eventTime?.latenessMicros ?? 0, from: from)
+                                    try await Pipeline.runSource(&reader, &frag, &late, source: si, partition: p, limit: limit, startEpoch: startEpoch,
                                                                  chunkRows: options.chunkRows, coordinator: coordinator)
                                 } catch {
                                     coordinator.fail(error)
@@ -119,7 +117,7 @@ public final class Pipeline: Sendable {
                         result = try await Pipeline.commitLoop(store: store, coordinator: coordinator, delivery: delivery, base: baseMetadata,
                                                                sourceNames: plan.sources.map(\.name), startEpoch: startEpoch,
                                                                depth: options.checkpointDepth, started: started,
-                                                                   onCommit: options.onCommit)
+                                                               onCommit: options.onCommit)
                     } catch {
                         coordinator.fail(error)
                         throw error
@@ -127,6 +125,7 @@ public final class Pipeline: Sendable {
                     report.commitLatencyMillis = result.latencies
                     report.firstCommitSeconds = result.firstCommit
                     report.deliveries += result.deliveries
+                    if let last = result.lastPositions { startPositions = last }
                     try await group.waitForAll()
                 }
             } onCancel: {
@@ -139,24 +138,27 @@ public final class Pipeline: Sendable {
         if let f = coordinator.failure { throw f }
         report.endEpoch = store.committedEpoch
         report.eventsIn = coordinator.events.load(ordering: .relaxed)
+        for (i, src) in plan.sources.enumerated() { report.lateRows[src.name] = startPositions[i].reduce(0) { $0 + $1.lateRows } }
         let d = ContinuousClock.now - started
         report.seconds = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
         return report
     }
 
-    /// Reads one source partition into its fragment, injecting every barrier the
-    /// coordinator asks for between chunks, until the stop epoch's barrier.
-    static func runSource(_ reader: inout any SourceReader, _ frag: inout FragmentInstance, source: Int, partition: Int, limit: UInt64?,
-                          startEpoch: Epoch, chunkRows: Int, coordinator: Coordinator) async throws {
+    /// Reads one source partition into its fragment, dropping its late rows
+    /// (`late`), injecting every barrier the coordinator asks for between chunks
+    /// with the partition's position and watermark, until the stop epoch's barrier.
+    static func runSource(_ reader: inout any SourceReader, _ frag: inout FragmentInstance, _ late: inout LateRowFilter, source: Int,
+                          partition: Int, limit: UInt64?, startEpoch: Epoch, chunkRows: Int, coordinator: Coordinator) async throws {
         var injected = startEpoch - 1
         var chunk = Chunk(types: frag.sourceTypes, capacity: chunkRows)
+        var scratch = Chunk(types: frag.sourceTypes, capacity: late.column == nil ? 0 : chunkRows)
         var atEnd = false
         while true {
             let req = coordinator.requested.load(ordering: .acquiring)
             while injected < req {
                 injected += 1
-                coordinator.reportOffset(source: source, partition: partition, epoch: injected, offset: reader.offset)
-                try await frag.barrier(injected)
+                coordinator.reportPosition(source: source, partition: partition, epoch: injected, position: late.position(offset: reader.offset))
+                try await frag.barrier(injected, watermark: late.watermark)
             }
             let stop = coordinator.stopEpoch.load(ordering: .acquiring)
             if stop != 0 && injected >= stop {
@@ -177,7 +179,8 @@ public final class Pipeline: Sendable {
                 switch try await reader.read(into: &chunk, max: room) {
                 case let .rows(n):
                     coordinator.events.add(n, ordering: .relaxed)
-                    try await frag.input(chunk, logical: 0, epoch: injected + 1)
+                    late.apply(&chunk, scratch: &scratch)
+                    if !chunk.isEmpty { try await frag.input(chunk, logical: 0, epoch: injected + 1) }
                 case .caughtUp:
                     idle = true
                 case .end:
@@ -196,11 +199,13 @@ public final class Pipeline: Sendable {
         var latencies: [Double] = []
         var firstCommit: Double?
         var deliveries = 0
+        /// The source positions of the last epoch this run handed to the store (nil: none).
+        var lastPositions: [[SourcePosition]]?
     }
 
     /// Ends every epoch once all terminal instances acknowledged it: hands it to
-    /// the checkpoint pipeline with the offsets and then feeds committed epochs to
-    /// the sinks.
+    /// the checkpoint pipeline with the source positions and then feeds committed
+    /// epochs to the sinks.
     static func commitLoop(store: StateStore, coordinator: Coordinator, delivery: SinkDelivery, base: [String: [UInt8]], sourceNames: [String],
                            startEpoch: Epoch, depth: Int, started: ContinuousClock.Instant,
                            onCommit: (@Sendable (Epoch) -> Void)?) async throws -> CommitResult {
@@ -224,11 +229,12 @@ public final class Pipeline: Sendable {
         }
         while true {
             guard await coordinator.waitForAcks(epoch) else { break }
-            guard let offsets = coordinator.takeOffsets(epoch) else {
-                throw DataflowError.invalidArgument("epoch \(epoch) was acknowledged without source offsets")
+            guard let positions = coordinator.takePositions(epoch) else {
+                throw DataflowError.invalidArgument("epoch \(epoch) was acknowledged without source positions")
             }
             var metadata = base
-            for (i, name) in sourceNames.enumerated() { metadata[PipelineMetadata.sourceKey(name)] = PipelineMetadata.encode(offsets: offsets[i]) }
+            for (i, name) in sourceNames.enumerated() { metadata[PipelineMetadata.sourceKey(name)] = PipelineMetadata.encode(positions: positions[i]) }
+            result.lastPositions = positions
             try delivery.prepareCommit(epoch: epoch, metadata: &metadata)
             if let done = try await checkpoints.endEpoch(metadata: metadata) { try await record([done]) }
             if epoch == coordinator.stopEpoch.load(ordering: .acquiring) {

@@ -4,6 +4,12 @@ import Floe
 /// maintain. Every call checks its column names and returns the stream it makes;
 /// `Pipeline` runs the description.
 ///
+/// Event time: a source given an event-time column and an allowed lateness drops
+/// its late rows (per partition, `LateRowFilter`) and sends watermarks with its
+/// barriers; an aggregation grouped by a `tumble` or `hop` window start over that
+/// column then cleans the state of closed windows (`WindowCleaning`). Without it,
+/// views keep exact results over all input.
+///
 /// State tables get their `TableID`s from the order of the calls, so the same
 /// description run again (after a crash, or with another parallelism) finds its
 /// state. The description's fingerprint is committed with every epoch and a
@@ -26,24 +32,27 @@ public final class PipelineBuilder {
     }
 
     enum Node: Sendable {
-        case source(any Source)
+        case source(any Source, eventTime: SourceEventTime?)
         case transform(input: Int, Transform)
-        case aggregate(input: Int, groupBy: [Int], calls: [AggregateCall], table: TableID)
+        case aggregate(input: Int, groupBy: [Int], calls: [AggregateCall], table: TableID, cleaning: WindowCleaning?)
         case join(left: Int, right: Int, leftSide: HashJoin.Side, rightSide: HashJoin.Side, output: [HashJoin.OutputColumn], tables: [TableID])
         case materialize(input: Int, view: ViewDefinition)
     }
 
     var nodes: [Node] = []
     var schemas: [Schema] = []
+    /// Per node: its columns' relation to its source's event time (nil: none).
+    var lineages: [EventTimeLineage?] = []
     var description: [String] = []
     var views: [ViewDefinition] = []
     private var nextTable: UInt32 = 1
 
     public init() {}
 
-    private func add(_ node: Node, _ schema: Schema, _ text: String) -> Stream {
+    private func add(_ node: Node, _ schema: Schema, _ text: String, lineage: EventTimeLineage? = nil) -> Stream {
         nodes.append(node)
         schemas.append(schema)
+        lineages.append(lineage)
         description.append(text + " -> " + schema.description)
         return Stream(node: nodes.count - 1, schema: schema)
     }
@@ -54,7 +63,25 @@ public final class PipelineBuilder {
     }
 
     public func source(_ source: any Source) -> Stream {
-        add(.source(source), source.schema, "source \(source.name) partitions \(source.partitions)")
+        add(.source(source, eventTime: nil), source.schema, "source \(source.name) partitions \(source.partitions)")
+    }
+
+    /// A source whose rows are timed by the timestamp column `eventTime`: in each
+    /// partition, a row whose event time is below the largest one before it minus
+    /// `latenessMicros` is dropped and counted as late (`PipelineReport.lateRows`),
+    /// and every barrier carries the partition's watermark (that largest time minus
+    /// the lateness). The lateness is part of the description: a store written with
+    /// another one is refused. Throws `invalidArgument` for a column that is not a
+    /// timestamp or a negative lateness, `unknown` for an unknown column.
+    public func source(_ source: any Source, eventTime: String, latenessMicros: Int64) throws -> Stream {
+        let c = try source.schema.index(of: eventTime)
+        guard source.schema.columns[c].type == .timestamp else {
+            throw DataflowError.invalidArgument("source \(source.name): event time \(eventTime) is \(source.schema.columns[c].type), not a timestamp")
+        }
+        guard latenessMicros >= 0 else { throw DataflowError.invalidArgument("source \(source.name): lateness must not be negative") }
+        return add(.source(source, eventTime: SourceEventTime(column: c, latenessMicros: latenessMicros)), source.schema,
+                   "source \(source.name) partitions \(source.partitions) event time \(c) lateness \(latenessMicros)",
+                   lineage: EventTimeLineage(eventTime: c))
     }
 
     /// Keeps and renames columns.
@@ -63,7 +90,8 @@ public final class PipelineBuilder {
         let outNames = names ?? columns
         guard outNames.count == idx.count else { throw DataflowError.invalidArgument("project: \(idx.count) columns but \(outNames.count) names") }
         let schema = Schema(zip(outNames, idx).map { ColumnDef($0, input.schema.columns[$1].type) })
-        return add(.transform(input: input.node, .project(input.schema.types, idx)), schema, "project \(idx) of \(input.node)")
+        return add(.transform(input: input.node, .project(input.schema.types, idx)), schema, "project \(idx) of \(input.node)",
+                   lineage: lineages[input.node]?.projected(idx))
     }
 
     /// Keeps the rows whose string column `column` equals `value`.
@@ -73,13 +101,14 @@ public final class PipelineBuilder {
             throw DataflowError.invalidArgument("filter: column \(column) is \(input.schema.columns[c].type), not a string")
         }
         return add(.transform(input: input.node, .filterEquals(input.schema.types, column: c, Array(value.utf8))), input.schema,
-                   "filter \(column) = \(value) of \(input.node)")
+                   "filter \(column) = \(value) of \(input.node)", lineage: lineages[input.node])
     }
 
     /// Keeps the rows for which `keep` holds. `name` identifies the predicate in
     /// the fingerprint: change it when the predicate changes.
     public func filter(_ input: Stream, name: String, _ keep: @escaping @Sendable (Chunk, Int) -> Bool) -> Stream {
-        add(.transform(input: input.node, .filter(input.schema.types, keep)), input.schema, "filter \(name) of \(input.node)")
+        add(.transform(input: input.node, .filter(input.schema.types, keep)), input.schema, "filter \(name) of \(input.node)",
+            lineage: lineages[input.node])
     }
 
     /// Adds `window_start` and `window_end` of the tumbling window of `size` that holds the time column.
@@ -90,7 +119,8 @@ public final class PipelineBuilder {
         }
         let schema = Schema(input.schema.columns + [ColumnDef("window_start", .timestamp), ColumnDef("window_end", .timestamp)])
         return add(.transform(input: input.node, .tumble(input.schema.types, timeColumn: c, sizeMicros: sizeMicros)), schema,
-                   "tumble \(time) \(sizeMicros) of \(input.node)")
+                   "tumble \(time) \(sizeMicros) of \(input.node)",
+                   lineage: lineages[input.node]?.windowed(time: c, start: input.schema.columns.count, sizeMicros: sizeMicros))
     }
 
     /// Adds `window_start` and `window_end` of every hopping window that holds the time column.
@@ -101,11 +131,16 @@ public final class PipelineBuilder {
         }
         let schema = Schema(input.schema.columns + [ColumnDef("window_start", .timestamp), ColumnDef("window_end", .timestamp)])
         return add(.transform(input: input.node, .hop(input.schema.types, timeColumn: c, sizeMicros: sizeMicros, slideMicros: slideMicros)), schema,
-                   "hop \(time) \(sizeMicros) \(slideMicros) of \(input.node)")
+                   "hop \(time) \(sizeMicros) \(slideMicros) of \(input.node)",
+                   lineage: lineages[input.node]?.windowed(time: c, start: input.schema.columns.count, sizeMicros: sizeMicros))
     }
 
     /// Groups by `groupBy` and computes `aggregates`; runs as `parallelism`
-    /// instances fed by a hash exchange on the group columns.
+    /// instances fed by a hash exchange on the group columns. When a group column
+    /// is a `tumble` or `hop` window start over the event time of a source with a
+    /// lateness (through stateless operators only), the aggregation cleans the
+    /// groups of closed windows from its state (`WindowCleaning`); its output, and
+    /// so any view of it, is the same either way.
     public func aggregate(_ input: Stream, groupBy: [String], _ aggregates: [Aggregate]) throws -> Stream {
         let g = try groupBy.map { try input.schema.index(of: $0) }
         let calls: [AggregateCall] = try aggregates.map {
@@ -130,8 +165,13 @@ public final class PipelineBuilder {
         let types = input.schema.types
         let schema = Schema(g.map { input.schema.columns[$0] } + calls.map { ColumnDef($0.name, $0.outputType(types)) })
         let t = table()
-        return add(.aggregate(input: input.node, groupBy: g, calls: calls, table: t), schema,
-                   "aggregate \(g) \(calls.map { "\($0.kind)(\($0.column))\($0.table.map { " table \($0.raw)" } ?? "")" }) of \(input.node) table \(t.raw)")
+        var cleaning: WindowCleaning?
+        if let starts = lineages[input.node]?.windowStarts, let gi = g.firstIndex(where: { starts[$0] != nil }) {
+            cleaning = WindowCleaning(groupIndex: gi, sizeMicros: starts[g[gi]]!)
+        }
+        return add(.aggregate(input: input.node, groupBy: g, calls: calls, table: t, cleaning: cleaning), schema,
+                   "aggregate \(g) \(calls.map { "\($0.kind)(\($0.column))\($0.table.map { " table \($0.raw)" } ?? "")" }) of \(input.node) table \(t.raw)"
+                   + (cleaning.map { " cleans window \($0.groupIndex) size \($0.sizeMicros)" } ?? ""))
     }
 
     /// Inner join on `leftKey == rightKey`; `leftPrimaryKey`/`rightPrimaryKey`

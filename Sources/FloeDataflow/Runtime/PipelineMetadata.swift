@@ -3,8 +3,11 @@ import Floe
 /// What a pipeline commits with every epoch, in the store's commit metadata
 /// (docs/format.md §14):
 /// - `pipeline.plan`: the description's fingerprint (UTF-8);
-/// - `source.<name>`: the offset of every partition after the epoch, 8 bytes
-///   little-endian each, in partition order;
+/// - `source.<name>`: every partition's `SourcePosition` after the epoch, in
+///   partition order: the byte 2, then per partition the offset (`u64`), the max
+///   event time (`i64`, `Int64.min` for none) and the late rows (`u64`), all
+///   little-endian. The older form, 8 bytes of offset per partition, is still read
+///   (no event time, no late rows);
 /// - `view.<name>`: `<table>;<view index>;<schema>` (UTF-8), so readers find a view
 ///   from the store alone;
 /// - `sinks.delivered`: the lowest epoch every sink had delivered when the epoch
@@ -16,18 +19,53 @@ public enum PipelineMetadata {
     public static func sourceKey(_ name: String) -> String { "source.\(name)" }
     public static func viewKey(_ name: String) -> String { "view.\(name)" }
 
-    public static func encode(offsets: [UInt64]) -> [UInt8] {
-        var out: [UInt8] = []
-        for o in offsets { RowCodec.appendInt(&out, Int64(bitPattern: o)) }
+    /// The tag byte of the `source.<name>` form with positions (offset, max event
+    /// time, late rows); the older form has no tag and 8 bytes per partition.
+    static let positionsTag: UInt8 = 2
+
+    public static func encode(positions: [SourcePosition]) -> [UInt8] {
+        var out: [UInt8] = [positionsTag]
+        out.reserveCapacity(1 + 24 * positions.count)
+        for p in positions {
+            RowCodec.appendInt(&out, Int64(bitPattern: p.offset))
+            RowCodec.appendInt(&out, p.maxEventTime)
+            RowCodec.appendInt(&out, Int64(bitPattern: p.lateRows))
+        }
         return out
     }
 
-    /// Throws `invalidArgument` when the bytes are not a whole number of offsets.
-    public static func decodeOffsets(_ bytes: [UInt8], source: String) throws -> [UInt64] {
-        guard bytes.count % 8 == 0 else {
-            throw DataflowError.invalidArgument("committed offsets of source \(source) have \(bytes.count) bytes, not a multiple of 8")
+    /// Reads a `source.<name>` entry, in either form, told apart by the length (a
+    /// multiple of 8: the older form; the tag and a multiple of 24: positions).
+    /// With `partitions`, the entry must hold exactly that many (so that a damaged
+    /// entry cannot pass for the other form). Throws `invalidArgument` otherwise.
+    public static func decodePositions(_ bytes: [UInt8], source: String, partitions: Int? = nil) throws -> [SourcePosition] {
+        let positions: [SourcePosition]
+        if bytes.count % 8 == 0 {
+            positions = bytes.withUnsafeBytes { p in
+                (0..<(bytes.count / 8)).map { SourcePosition(offset: UInt64(bitPattern: RowCodec.readInt(p, $0 * 8))) }
+            }
+        } else if bytes.count % 24 == 1, bytes[0] == positionsTag {
+            positions = bytes.withUnsafeBytes { p in
+                (0..<(bytes.count / 24)).map { i in
+                    let at = 1 + 24 * i
+                    return SourcePosition(offset: UInt64(bitPattern: RowCodec.readInt(p, at)), maxEventTime: RowCodec.readInt(p, at + 8),
+                                          lateRows: UInt64(bitPattern: RowCodec.readInt(p, at + 16)))
+                }
+            }
+        } else {
+            throw DataflowError.invalidArgument("committed positions of source \(source) have \(bytes.count) bytes: "
+                + "neither 8 per partition nor the tag \(positionsTag) and 24 per partition")
         }
-        return bytes.withUnsafeBytes { p in (0..<(bytes.count / 8)).map { UInt64(bitPattern: RowCodec.readInt(p, $0 * 8)) } }
+        if let partitions, positions.count != partitions {
+            throw DataflowError.invalidArgument("source \(source) has \(partitions) partitions but the store committed "
+                + "\(bytes.count) bytes of positions, which is \(positions.count) in \(bytes.count % 8 == 0 ? "the older offsets-only form" : "the positions form")")
+        }
+        return positions
+    }
+
+    /// The committed offsets of a `source.<name>` entry (`decodePositions`).
+    public static func decodeOffsets(_ bytes: [UInt8], source: String) throws -> [UInt64] {
+        try decodePositions(bytes, source: source).map(\.offset)
     }
 
     public static func encode(view: ViewDefinition) -> [UInt8] {

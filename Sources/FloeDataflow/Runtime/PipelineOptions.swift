@@ -51,6 +51,14 @@ public struct PipelineReport: Sendable {
     public var commitLatencyMillis: [Double] = []
     /// Epochs delivered to sinks by this run (counting every sink and view).
     public var deliveries: Int = 0
+    /// Per source: the rows dropped as late (`PipelineBuilder.source(_:eventTime:latenessMicros:)`)
+    /// before the store's committed epoch at the end of the run, over every run on
+    /// the store (the count is committed with the source positions, so a restart
+    /// neither loses nor repeats any). 0 for sources without event time.
+    public var lateRows: [String: UInt64] = [:]
+
+    /// `lateRows` over all sources.
+    public var totalLateRows: UInt64 { lateRows.values.reduce(0, +) }
 
     /// The `q` quantile (0...1) of the commit latencies.
     public func latencyQuantile(_ q: Double) -> Double? {

@@ -9,6 +9,10 @@
 /// - payments: `payment_id = i + 1`; `order_id = max(1, i + 1 - h % 50)`;
 ///   `status` by `(h >> 32) % 100`: below 70 confirmed, below 90 pending, else
 ///   failed; `paid_at = baseTime + i * interEventMicros + 30 s`.
+/// - disorder (off by default): with `disorderMicros` D > 0, both times are moved
+///   earlier by `mix(h + disorderSalt) % (D + 1)` microseconds, so the stream is
+///   out of event-time order by at most D (for event-time lateness tests); D = 0
+///   leaves every event as above.
 ///
 /// Appending to a chunk allocates nothing per row: category and status names
 /// come from one static byte array.
@@ -16,11 +20,25 @@ public struct EoGenerator: Sendable {
     public let stream: EoStreams.Stream
     public let seed: UInt64
     public let interEventMicros: Int64
+    /// The most an event's time is moved earlier (0: in order).
+    public let disorderMicros: Int64
 
-    public init(stream: EoStreams.Stream, seed: UInt64, interEventMicros: Int64 = EoStreams.defaultInterEventMicros) {
+    /// Added to an event's hash before the disorder is drawn from it.
+    public static let disorderSalt: UInt64 = 0xD1B5_4A32_D192_ED03
+
+    /// `disorderMicros` is clamped to `0 ... Int64.max - 1`.
+    public init(stream: EoStreams.Stream, seed: UInt64, interEventMicros: Int64 = EoStreams.defaultInterEventMicros,
+                disorderMicros: Int64 = 0) {
         self.stream = stream
         self.seed = seed
         self.interEventMicros = interEventMicros
+        self.disorderMicros = min(max(0, disorderMicros), Int64.max - 1)
+    }
+
+    /// How much earlier than its place in the stream event `i` (hash `h`) is timed.
+    @inline(__always)
+    func lag(_ h: UInt64) -> Int64 {
+        disorderMicros == 0 ? 0 : Int64(Self.mix(h &+ Self.disorderSalt) % UInt64(disorderMicros + 1))
     }
 
     public var schema: Schema { stream.schema }
@@ -66,7 +84,7 @@ public struct EoGenerator: Sendable {
         let h = Self.hash(seed: seed, index: i)
         return Order(orderId: Int64(i) + 1, category: Int(h >> 61),
                      amountCents: 100 + Int64((h & 0xFFFF_FFFF) % 99_900),
-                     eventTime: EoStreams.baseTimeMicros + Int64(i) * interEventMicros)
+                     eventTime: EoStreams.baseTimeMicros + Int64(i) * interEventMicros - lag(h))
     }
 
     @inline(__always)
@@ -75,7 +93,7 @@ public struct EoGenerator: Sendable {
         let r = (h >> 32) % 100
         return Payment(paymentId: Int64(i) + 1, orderId: max(1, Int64(i) + 1 - Int64(h % EoStreams.paymentLookback)),
                        status: r < 70 ? 0 : r < 90 ? 1 : 2,
-                       paidAt: EoStreams.baseTimeMicros + Int64(i) * interEventMicros + EoStreams.paymentDelayMicros)
+                       paidAt: EoStreams.baseTimeMicros + Int64(i) * interEventMicros + EoStreams.paymentDelayMicros - lag(h))
     }
 
     /// Event `i` as text fields (`ValueText` formatting), in schema order.

@@ -12,6 +12,8 @@ public enum EoStreams {
         /// The name of the generator source: `eo_orders` or `eo_payments`.
         public var sourceName: String { "eo_" + rawValue }
         public var schema: Schema { self == .orders ? EoStreams.ordersSchema : EoStreams.paymentsSchema }
+        /// The column that times its events: `event_time` or `paid_at`.
+        public var timeColumn: String { self == .orders ? "event_time" : "paid_at" }
     }
 
     public static let ordersTopic = Stream.orders.topic
