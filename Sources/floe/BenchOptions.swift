@@ -32,6 +32,8 @@ struct BenchOptions: ParsableArguments {
     @Option(help: "Target uncompressed data block size, bytes.") var blockSize: Int = SstWriterOptions().blockSize
     @Option(help: "Bloom filter bits per key (0 disables the filter).") var bloomBits: Int = SstWriterOptions().bloomBitsPerKey
     @Option(help: "Block cache size (bytes; K, M, G suffixes are powers of 1024).") var cacheBytes: ByteCount = ByteCount(512 << 20)
+    @Option(help: "Memtable budget (bytes; K, M, G suffixes). An epoch larger than it is spilled to SSTs before its commit (StoreOptions.spillOpenEpochs).")
+    var memtableBudget: ByteCount = ByteCount(512 << 20)
     @Option(help: "Background compaction workers.") var compactionWorkers: Int = 1
     @Option(help: "Nice value (0...19) of the compaction threads; 0 shares the CPU evenly with writers and readers.")
     var compactionNice: Int = CompactionOptions().threadNice
@@ -146,6 +148,7 @@ struct BenchOptions: ParsableArguments {
         o.sst.blockSize = blockSize
         o.sst.bloomBitsPerKey = bloomBits
         o.blockCacheBytes = cacheBytes.bytes
+        o.memtableBudgetBytes = memtableBudget.bytes
         o.compaction.background = !noCompaction
         o.compaction.maxConcurrentTasks = compactionWorkers
         o.compaction.threadNice = compactionNice
@@ -160,7 +163,8 @@ struct BenchOptions: ParsableArguments {
         var a = [
             "--key-size", String(keySize), "--value-size", String(valueSize), "--epoch-keys", String(epochKeys),
             "--pipeline", String(pipeline), "--block-size", String(blockSize), "--bloom-bits", String(bloomBits),
-            "--cache-bytes", String(cacheBytes.bytes), "--compaction-workers", String(compactionWorkers),
+            "--cache-bytes", String(cacheBytes.bytes), "--memtable-budget", String(memtableBudget.bytes),
+            "--compaction-workers", String(compactionWorkers),
             "--compaction-nice", String(compactionNice), "--l0-slowdown", String(l0Slowdown), "--l0-stop", String(l0Stop),
             "--seed", String(seed),
         ]
@@ -179,7 +183,7 @@ struct BenchOptions: ParsableArguments {
             ("reads", .int(Int64(reads))), ("threads", .int(Int64(threads))), ("seeks", .int(Int64(seekCount))),
             ("scan_keys", .int(Int64(scanKeys))),
             ("compression", .string(compression ?? "default")), ("block_size", .int(Int64(blockSize))),
-            ("bloom_bits", .int(Int64(bloomBits))), ("cache_bytes", .int(Int64(cacheBytes.bytes))),
+            ("bloom_bits", .int(Int64(bloomBits))), ("cache_bytes", .int(Int64(cacheBytes.bytes))), ("memtable_budget", .int(Int64(memtableBudget.bytes))),
             ("compaction", .bool(!noCompaction)), ("compaction_workers", .int(Int64(compactionWorkers))),
             ("intra_l0_lane", .bool(!noIntraL0Lane)), ("l0_slowdown", .int(Int64(l0Slowdown))), ("l0_stop", .int(Int64(l0Stop))), ("store", .string(storeDescription)), ("seed", .uint(seed)),
         ]

@@ -32,7 +32,14 @@ struct FillWorkload {
                 while i < end {
                     let key = keys.key(sequential ? i : keys.order(i)), value = values.value(i)
                     let t0 = Timer.nanos()
-                    try db.put(table, key: key, value: value, epoch: pipe.epoch)
+                    do {
+                        try db.put(table, key: key, value: value, epoch: pipe.epoch)
+                    } catch FloeError.memoryBudgetExceeded {
+                        // What an application does: wait for the epochs in flight, or spill
+                        // this one when it alone is larger than the budget, then retry.
+                        try await db.waitForWriteBudget()
+                        try db.put(table, key: key, value: value, epoch: pipe.epoch)
+                    }
                     lat.record(since: t0)
                     i += 1
                 }
