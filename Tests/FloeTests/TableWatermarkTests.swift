@@ -721,4 +721,41 @@ func randomBytes(_ rng: inout SplitMix64, _ n: Int) -> [UInt8] {
         #expect(next?.task.kind != .dropHidden, "seed \(seed) prefix \(p): a second drop task: \(String(describing: next?.task.inputIDs))")
         try await store.close()
     }
+
+    // MARK: tools
+
+    /// The inspector's live data is what a read of the whole version at its committed
+    /// epoch returns (`LiveData`): rows a watermark hides there are not live, rows a
+    /// watermark of a later epoch would hide are.
+    @Test func liveDataLeavesOutHiddenRows() async throws {
+        let seed: UInt64 = 0x11FE
+        var rng = SplitMix64(seed: seed)
+        let objects = MemoryObjectStore()
+        let store = try await StateStore.open(objectStore: objects, options: Self.options())
+        let t = TableID(1), u = TableID(2)
+        var visible: [[UInt8]: [UInt8]] = [:]
+        for i in UInt64(0)..<50 {
+            let v = randomBytes(&rng, 1 + Int(rng.next() % 20))
+            try store.put(t, key: be64(i), value: v, epoch: 1)
+            if i >= 20 { visible[be64(i)] = v }
+            let w = randomBytes(&rng, 3)
+            try store.put(u, key: vnodeKey(UInt16(i % 4), i), value: w, epoch: 1)
+            if i >= 30 { visible[vnodeKey(UInt16(i % 4), i)] = w }
+        }
+        try store.setTableWatermark(t, key: be64(20), epoch: 2)
+        try store.setTableWatermark(u, key: be64(30), prefixLength: 2, epoch: 2)
+        try store.put(u, key: [3], value: [1, 2], epoch: 2) // shorter than the prefix: live
+        visible[[3]] = [1, 2]
+        try await store.checkpoint(epoch: 2, metadata: [:])
+        // Set at epoch 3, not committed: epoch 2 is what the inspector reads.
+        try store.setTableWatermark(t, key: be64(40), epoch: 3)
+
+        let inspector = StoreInspector(objectStore: objects)
+        let live = try await inspector.liveData(try await inspector.currentVersion())
+        #expect(live.epoch == 2, "seed \(seed): live data of epoch \(live.epoch)")
+        #expect(live.keys == UInt64(visible.count), "seed \(seed): \(live.keys) live keys, \(visible.count) visible")
+        let bytes = visible.reduce(0) { $0 + $1.key.count + $1.value.count }
+        #expect(live.bytes == UInt64(bytes), "seed \(seed): \(live.bytes) live bytes, \(bytes) visible")
+        try await store.close()
+    }
 }
