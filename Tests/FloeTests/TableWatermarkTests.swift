@@ -589,6 +589,62 @@ func randomBytes(_ rng: inout SplitMix64, _ n: Int) -> [UInt8] {
         }
     }
 
+    /// A store whose manifest predates watermarks (delta format 1, checkpoint format
+    /// 2: the same bodies without the trailing watermark list) still opens, reads,
+    /// and takes watermarks, which the newer records it appends then carry.
+    @Test(arguments: ["delta format 1", "checkpoint format 2"])
+    func aManifestFromBeforeWatermarksStillOpens(_ old: String) async throws {
+        let seed: UInt64 = 0x01D
+        let objects = MemoryObjectStore()
+        let o = Self.options(checkpointInterval: old == "delta format 1" ? 64 : 1)
+        var store = try await StateStore.open(objectStore: objects, options: o)
+        let t = TableID(1)
+        for e in Epoch(1)...3 {
+            for i in UInt64(0)..<10 { try store.put(t, key: be64(e * 10 + i), value: [UInt8(e)], epoch: e) }
+            try await store.checkpoint(epoch: e, metadata: [:])
+        }
+        try await store.close()
+
+        /// The object as the older format wrote it: its body ends with the empty watermark list (one 0 byte).
+        func downgrade(_ path: String, to format: UInt16) async throws {
+            let bytes = try await objects.get(path)
+            var body = Array(bytes[..<(bytes.count - 8)])
+            #expect(body.last == 0 && body[4] == UInt8(format + 1), "seed \(seed): \(path) ends with an empty watermark list")
+            body.removeLast()
+            body[4] = UInt8(format)
+            body[5] = 0
+            let sum = Checksum.xxh3(body)
+            try await objects.put(path, body + withUnsafeBytes(of: sum.littleEndian) { Array($0) })
+        }
+        let manifest = objects.snapshot().keys.filter { $0.hasPrefix("manifest/") }
+        if old == "delta format 1" {
+            #expect(!manifest.contains { $0.hasSuffix(".checkpoint") }, "seed \(seed): deltas only")
+            for p in manifest { try await downgrade(p, to: 1) }
+            for p in manifest {
+                let d = try ManifestCodec.decodeDelta(try await objects.get(p), object: p)
+                #expect(d.watermarks.isEmpty, "seed \(seed): \(p) read as format 1")
+            }
+        } else {
+            let newest = manifest.filter { $0.hasSuffix(".checkpoint") }.max()!
+            try await downgrade(newest, to: 2)
+            #expect(try ManifestCodec.decodeVersion(try await objects.get(newest), object: newest).committedEpoch == 3,
+                    "seed \(seed): \(newest) read as format 2")
+        }
+
+        store = try await StateStore.open(objectStore: objects, options: o)
+        var rows: [[UInt8]] = []
+        for try await (k, _) in try await store.scan(t, from: nil, to: nil, epoch: 3) { rows.append(k) }
+        #expect(rows == (10..<40).map { be64($0) }, "seed \(seed) \(old): rows @3: \(rows.count)")
+        try store.setTableWatermark(t, key: be64(25), epoch: 4)
+        try await store.checkpoint(epoch: 4, metadata: [:])
+        try await store.close()
+        store = try await StateStore.open(objectStore: objects, options: o)
+        #expect(try await store.get(t, key: be64(24), epoch: 4) == nil, "seed \(seed) \(old): [24] @4 hidden after reopen")
+        #expect(try await store.get(t, key: be64(25), epoch: 4) == [2], "seed \(seed) \(old): [25] @4 visible")
+        #expect(try await store.get(t, key: be64(24), epoch: 3) == [2], "seed \(seed) \(old): [24] @3 visible")
+        try await store.close()
+    }
+
     // MARK: compaction
 
     /// With no pin and no retention, compaction physically drops every version of a
