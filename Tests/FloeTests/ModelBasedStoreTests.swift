@@ -8,9 +8,12 @@ import Testing
 /// tiny key space full of prefixes; seal / sync / commit as separate steps and
 /// `checkpoint`; close + reopen; snapshots; gets and scans at random epochs; and
 /// invalid calls that must fail with the documented typed error and change nothing.
+/// A second test runs the same seeds with table watermarks mixed in
+/// (`ModelRun.opsPerWatermarkSeed` operations each).
 ///
-/// Replaying a failure: every message starts with `seed S op N [operation]`. Set
-/// `replaySeeds` below to `[S]` and run
+/// Replaying a failure: every message starts with `seed S op N [operation]`
+/// (`seed S (watermarks) ...` for the watermark runs). Set `replaySeeds` below to
+/// `[S]` and run
 ///
 ///     swift test --filter "ModelBasedStoreTests"
 ///
