@@ -645,6 +645,36 @@ func randomBytes(_ rng: inout SplitMix64, _ n: Int) -> [UInt8] {
         try await store.close()
     }
 
+    /// The lookup every read makes, `Version.watermark(_:at:)`, over random histories
+    /// of several tables (sorted by table, then epoch, as `Version.watermarks` is):
+    /// the newest watermark of the table at or below the epoch, for tables before,
+    /// between and after those present and epochs before, on and between theirs.
+    @Test func versionWatermarkLookupMatchesTheNewestAtOrBelowTheEpoch() {
+        for seed in UInt64(0)..<300 {
+            var rng = SplitMix64(seed: seed)
+            var list: [TableWatermark] = []
+            for table in UInt32(1)...6 where rng.next() % 3 != 0 {
+                var e = Epoch(rng.next() % 4)
+                for i in 0..<Int(rng.next() % 6) {
+                    e += 1 + rng.next() % 3
+                    list.append(TableWatermark(table: TableID(table * 2), prefixLength: 0, key: be64(UInt64(i)), epoch: e))
+                }
+            }
+            let v = Version(sequence: 1, writerID: 1, committedEpoch: 40, safeEpoch: 0, metadata: [:], l0: [], levels: [],
+                            watermarks: list)
+            for table in UInt32(0)...14 {
+                for e in Epoch(0)...25 {
+                    let want = list.filter { $0.tableRaw == table && $0.epoch <= e }.last
+                    let got = v.watermark(table, at: e)
+                    if got != want {
+                        Issue.record("seed \(seed): table \(table) @\(e): \(String(describing: got.map { "\($0.epoch)" })), expected \(String(describing: want.map { "\($0.epoch)" })) in \(list.map { "\($0.tableRaw)@\($0.epoch)" })")
+                        return
+                    }
+                }
+            }
+        }
+    }
+
     // MARK: compaction
 
     /// With no pin and no retention, compaction physically drops every version of a
