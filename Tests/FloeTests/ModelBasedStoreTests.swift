@@ -8,9 +8,12 @@ import Testing
 /// tiny key space full of prefixes; seal / sync / commit as separate steps and
 /// `checkpoint`; close + reopen; snapshots; gets and scans at random epochs; and
 /// invalid calls that must fail with the documented typed error and change nothing.
+/// A second test runs the same seeds with table watermarks mixed in
+/// (`ModelRun.opsPerWatermarkSeed` operations each).
 ///
-/// Replaying a failure: every message starts with `seed S op N [operation]`. Set
-/// `replaySeeds` below to `[S]` and run
+/// Replaying a failure: every message starts with `seed S op N [operation]`
+/// (`seed S (watermarks) ...` for the watermark runs). Set `replaySeeds` below to
+/// `[S]` and run
 ///
 ///     swift test --filter "ModelBasedStoreTests"
 ///
@@ -23,6 +26,17 @@ import Testing
     @Test(arguments: seeds)
     func randomRunMatchesModel(seed: UInt64) async throws {
         let run = ModelRun(seed: seed)
+        await run.execute()
+    }
+
+    /// The same runs with table watermarks (`setTableWatermark`) mixed in: rising,
+    /// sometimes equal, sometimes invalid (falling, another prefix length, negative),
+    /// over three tables with prefix lengths 0 and 2; every read must hide exactly
+    /// what the newest watermark at or below its epoch hides. Shorter runs: the
+    /// watermarks hide a growing part of the key space.
+    @Test(arguments: seeds)
+    func randomRunWithTableWatermarksMatchesModel(seed: UInt64) async throws {
+        let run = ModelRun(seed: seed, watermarks: true)
         await run.execute()
     }
 
@@ -80,6 +94,17 @@ struct StoreModel {
         var writes: [ModelKey: Write] = [:]
         /// Id of the sync result that claimed this sealed epoch.
         var claimedBy: Int?
+        /// Table watermarks set at this epoch (one per table, a later call replaces).
+        var watermarks: [UInt32: Watermark] = [:]
+    }
+
+    /// One table watermark: keys whose bytes after `prefix` sort below `key` are hidden.
+    struct Watermark: Equatable {
+        var epoch: Epoch
+        var key: [UInt8]
+        var prefix: Int
+
+        func hides(_ k: [UInt8]) -> Bool { k.count >= prefix && k[prefix...].lexicographicallyPrecedes(key) }
     }
 
     var committed: Epoch = 0
@@ -92,12 +117,55 @@ struct StoreModel {
     var latestWritten: Epoch = 0
     /// Commits that carried data: each adds exactly one L0 sub-level.
     var subLevels = 0
+    /// Committed table watermarks per table, every one ever committed.
+    var watermarks: [UInt32: [Watermark]] = [:]
 
-    /// The committed map as of `epoch` (<= committed).
+    /// The watermark of `table` a read at `epoch` applies: the newest at or below it,
+    /// the writer's own uncommitted ones included when reading above the committed epoch.
+    func watermark(_ table: UInt32, at epoch: Epoch) -> Watermark? {
+        var best = watermarks[table]?.filter { $0.epoch <= epoch }.max { $0.epoch < $1.epoch }
+        if epoch > committed {
+            for p in sealed + open where p.epoch <= epoch {
+                if let w = p.watermarks[table], best == nil || w.epoch >= best!.epoch { best = w }
+            }
+        }
+        return best
+    }
+
+    func hidden(_ k: ModelKey, at epoch: Epoch) -> Bool {
+        watermark(k.table, at: epoch)?.hides(k.key) ?? false
+    }
+
+    /// Every watermark of `table` on record except the one of `epoch`: committed and pending.
+    func otherWatermarks(_ table: UInt32, except epoch: Epoch) -> [Watermark] {
+        (watermarks[table] ?? []) + (sealed + open).filter { $0.epoch != epoch }.compactMap { $0.watermarks[table] }
+    }
+
+    /// `setTableWatermark`'s outcome: argument errors, then the write errors, then the
+    /// table rules (one prefix length, rising with the epoch).
+    func watermarkError(_ table: UInt32, key: [UInt8], prefix: Int, epoch e: Epoch) -> FloeError? {
+        if prefix < 0 { return .invalidArgument("negative prefix length") }
+        if let err = writeError(e) { return err }
+        for o in otherWatermarks(table, except: e) {
+            if o.prefix != prefix { return .invalidArgument("prefix length") }
+            if o.epoch < e && key.lexicographicallyPrecedes(o.key) { return .invalidArgument("falls") }
+            if o.epoch > e && o.key.lexicographicallyPrecedes(key) { return .invalidArgument("rises above a later one") }
+        }
+        return nil
+    }
+
+    mutating func applyWatermark(_ table: UInt32, key: [UInt8], prefix: Int, epoch e: Epoch) {
+        applyWrites(e, []) // the epoch is open now, as after a write
+        let i = open.firstIndex { $0.epoch == e }!
+        open[i].watermarks[table] = Watermark(epoch: e, key: key, prefix: prefix)
+    }
+
+    /// The committed map as of `epoch` (<= committed), without what its watermarks hide.
     func committedMap(at epoch: Epoch) -> [ModelKey: [UInt8]] {
         var i = history.count - 1
         while i >= 0 && history[i].epoch > epoch { i -= 1 }
-        return i >= 0 ? history[i].map : [:]
+        let map = i >= 0 ? history[i].map : [:]
+        return watermarks.isEmpty ? map : map.filter { !hidden($0.key, at: epoch) }
     }
 
     /// What the writer sees at `epoch`: committed data, plus its own uncommitted
@@ -113,10 +181,11 @@ struct StoreModel {
                 }
             }
         }
-        return map
+        return map.filter { !hidden($0.key, at: epoch) }
     }
 
     func get(_ k: ModelKey, at epoch: Epoch) -> [UInt8]? {
+        if hidden(k, at: epoch) { return nil }
         guard epoch > committed else { return committedMap(at: epoch)[k] }
         for p in (sealed + open).reversed() where p.epoch <= epoch {
             if let w = p.writes[k] {
@@ -199,7 +268,9 @@ struct StoreModel {
                 }
             }
             history.append((p.epoch, map))
-            carried = true
+            // An epoch that only set watermarks uploads no SST.
+            if !p.writes.isEmpty { carried = true }
+            for (t, w) in p.watermarks { watermarks[t, default: []].append(w) }
         }
         sealed.removeAll { $0.epoch <= e }
         if carried { subLevels += 1 }
@@ -221,6 +292,8 @@ struct StoreModel {
 /// One seeded run against a `MemoryObjectStore`.
 final class ModelRun {
     static let opsPerSeed = 300
+    /// Operations of a run with watermarks.
+    static let opsPerWatermarkSeed = 150
     static let tables: [UInt32] = [1, 2, 3]
     /// Keys that are prefixes of each other, the empty key, 0x00 and 0xFF bytes.
     static let fixedKeys: [[UInt8]] = [[], [0], [0, 0], [1], [1, 0], [1, 0, 0], [1, 0, 0, 0, 0, 0],
@@ -254,9 +327,22 @@ final class ModelRun {
     var what = "open"
     var failures = 0
 
-    init(seed: UInt64) {
+    /// Whether the run sets table watermarks (`ModelBasedStoreTests.randomRunWithTableWatermarksMatchesModel`).
+    let withWatermarks: Bool
+    /// Each table's prefix length (watermark runs).
+    var prefixLength: [UInt32: Int] = [:]
+    /// Candidate watermark keys, ascending: a watermark moves up this list.
+    static let watermarkKeys: [[UInt8]] = {
+        let alphabet: [UInt8] = [0, 1, 2, 255]
+        var keys: [[UInt8]] = alphabet.map { [$0] }
+        for _ in 0..<2 { keys += keys.filter { $0.count == keys.last!.count }.flatMap { k in alphabet.map { k + [$0] } } }
+        return keys.sorted { $0.lexicographicallyPrecedes($1) }
+    }()
+
+    init(seed: UInt64, watermarks: Bool = false) {
         self.seed = seed
-        rng = SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ 1)
+        self.withWatermarks = watermarks
+        rng = SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ (watermarks ? 2 : 1))
     }
 
     // MARK: randomness
@@ -318,7 +404,7 @@ final class ModelRun {
 
     // MARK: checking
 
-    var prefix: String { "seed \(seed) op \(op) [\(what)]" }
+    var prefix: String { "seed \(seed)\(withWatermarks ? " (watermarks)" : "") op \(op) [\(what)]" }
 
     @discardableResult
     func expectEqual<T: Equatable>(_ actual: T, _ expected: T, _ detail: @autoclosure () -> String,
@@ -388,6 +474,11 @@ final class ModelRun {
             options.blockCacheBytes = [0, 16 << 10][int(2)]
             options.metaCacheBytes = [0, 16 << 10][int(2)]
         }
+        if withWatermarks {
+            prefixLength = [1: 0, 2: 2, 3: chance(0.5) ? 0 : 2]
+            // Retention 0 too: compaction then drops hidden keys as soon as they are hidden.
+            if chance(0.3) { options.retentionEpochs = UInt64(int(3)) }
+        }
     }
 
     func execute() async {
@@ -397,12 +488,13 @@ final class ModelRun {
         case let .success(s): store = s
         case let .failure(e): fail("open failed: \(e)"); return
         }
-        for i in 0..<Self.opsPerSeed {
+        let ops = withWatermarks ? Self.opsPerWatermarkSeed : Self.opsPerSeed
+        for i in 0..<ops {
             op = i
             await step()
             if failures > 0 { return }
         }
-        op = Self.opsPerSeed
+        op = ops
         what = "final check"
         await fullCheck(at: model.committed)
         // A few older retained epochs, read whole.
@@ -418,6 +510,7 @@ final class ModelRun {
 
     func step() async {
         let r = int(1000)
+        if withWatermarks && r < 80 { return await doSetWatermark() }
         switch r {
         case ..<250: await doWrite(delete: false)
         case ..<330: await doWrite(delete: true)
@@ -473,6 +566,38 @@ final class ModelRun {
         case let .failure(e): return fail("collectGarbage threw \(e)")
         }
         await fullCheck(at: model.committed)
+    }
+
+    /// A watermark on a random table: mostly a valid one (between the neighbouring
+    /// epochs' watermarks of the table, often equal to the one below), sometimes any
+    /// key, another prefix length or a negative one, or an invalid epoch.
+    func doSetWatermark() async {
+        guard let store else { return }
+        let t = Self.tables[int(Self.tables.count)]
+        let e = writeEpoch()
+        var p = prefixLength[t] ?? 0
+        if chance(0.08) { p = p == 0 ? 2 : 0 } else if chance(0.03) { p = -1 }
+        let candidates = Self.watermarkKeys
+        func index(_ k: [UInt8]) -> Int { candidates.firstIndex(of: k) ?? 0 }
+        let others = model.otherWatermarks(t, except: e)
+        let low = others.filter { $0.epoch < e }.map { index($0.key) }.max() ?? 0
+        let high = others.filter { $0.epoch > e }.map { index($0.key) }.min() ?? candidates.count - 1
+        let i: Int
+        if chance(0.1) {
+            i = int(candidates.count)
+        } else if chance(0.2) {
+            i = low
+        } else {
+            i = low + int(max(0, min(12, high - low)) + 1)
+        }
+        let key = candidates[min(i, candidates.count - 1)]
+        what = "setTableWatermark t\(t) \(key) prefix \(p) @\(e)"
+        let expected = model.watermarkError(t, key: key, prefix: p, epoch: e)
+        let got = await capture { try store.setTableWatermark(TableID(t), key: key, prefixLength: p, epoch: e) }
+        if expectError(got, expected, "setTableWatermark outcome") && expected == nil {
+            model.applyWatermark(t, key: key, prefix: p, epoch: e)
+            prefixLength[t] = p
+        }
     }
 
     func doWrite(delete: Bool) async {
@@ -573,9 +698,14 @@ final class ModelRun {
         }
         nextSyncID += 1
         let claimed = model.applySync(e, id: nextSyncID)
+        let claimedSealed = model.sealed.filter { claimed.contains($0.epoch) }
         expectEqual(result.epoch, e, "sync result epoch")
         expectEqual(result.epochs, claimed, "sync result epochs")
-        expectEqual(result.ssts.isEmpty, claimed.isEmpty, "sync result has SSTs exactly when it has data")
+        expectEqual(result.ssts.isEmpty, claimedSealed.allSatisfy { $0.writes.isEmpty }, "sync result has SSTs exactly when it has data")
+        let watermarks = claimedSealed.flatMap { p in p.watermarks.map { t, w in
+            TableWatermark(table: TableID(t), prefixLength: w.prefix, key: w.key, epoch: w.epoch) } }
+        expectEqual(Set(result.watermarks), Set(watermarks), "sync result watermarks (those set at its epochs)")
+        expectEqual(result.watermarks.count, watermarks.count, "sync result watermarks, one per table and epoch")
         for s in result.ssts {
             if !claimed.contains(s.minEpoch) || !claimed.contains(s.maxEpoch) {
                 fail("\(s.path) spans epochs \(s.minEpoch)...\(s.maxEpoch), not all synced here (\(claimed))")

@@ -1,7 +1,7 @@
 /// The data a read of a whole version at its committed epoch returns, measured:
 /// for each `(table, user key)` the newest version at or below the committed
-/// epoch, skipped when that version is a tombstone. The denominator of space
-/// amplification.
+/// epoch, skipped when that version is a tombstone or a table watermark in effect
+/// at that epoch hides the key. The denominator of space amplification.
 package struct LiveData: Sendable, Equatable {
     /// The epoch the version was read at (its committed epoch).
     package var epoch: Epoch
@@ -38,6 +38,8 @@ extension StoreInspector {
             heap.add(.run(it))
         }
         var live = LiveData(epoch: version.committedEpoch)
+        var hiding: [UInt32: TableWatermark] = [:]
+        for w in TableWatermark.effectiveAll(version.watermarks, at: version.committedEpoch) { hiding[w.tableRaw] = w }
         var lastPrefix: [UInt8] = []
         var haveLast = false
         while !heap.isEmpty {
@@ -50,7 +52,7 @@ extension StoreInspector {
                     lastPrefix.removeAll(keepingCapacity: true)
                     lastPrefix.append(contentsOf: FullKey.prefix(k))
                     haveLast = true
-                    if kind == Block.kindPut {
+                    if kind == Block.kindPut && !(hiding[FullKey.table(k)]?.hides(FullKey.userKey(k)) ?? false) {
                         live.keys += 1
                         live.bytes += UInt64(k.count - FullKey.overhead + v.count)
                     }

@@ -149,6 +149,7 @@ package enum StoreVerifier {
         if r.l0 != c.l0 { return "L0 differs (\(c.l0.count) sub-levels, replay gives \(r.l0.count))" }
         if r.levels != c.levels { return "levels differ" }
         if r.metadata != c.metadata { return "metadata differs" }
+        if r.watermarks != c.watermarks { return "table watermarks differ (\(c.watermarks.count), replay gives \(r.watermarks.count))" }
         // Format 1 checkpoints carry none of these (0 / empty).
         if c.headDigest != 0 && r.headDigest != c.headDigest { return "head digest differs: the checkpoint follows another delta \(r.sequence)" }
         if c.headDigest != 0 && r.lastCommit != c.lastCommit { return "last commit identity differs" }

@@ -80,10 +80,20 @@ final class Version: @unchecked Sendable {
 
     static let empty = Version(sequence: 0, writerID: 0, committedEpoch: 0, safeEpoch: 0, metadata: [:], l0: [], levels: [])
 
-    /// The watermark of `table` that applies at `epoch`, if any.
+    /// The watermark of `table` that applies at `epoch`, if any. Every get and scan
+    /// asks, so it is a binary search of `watermarks` (sorted by table, then epoch):
+    /// a history as long as the retention window, over many tables, costs O(log n).
     @inline(__always)
     func watermark(_ table: UInt32, at epoch: Epoch) -> TableWatermark? {
-        watermarks.isEmpty ? nil : TableWatermark.effective(watermarks, table: table, at: epoch)
+        if watermarks.isEmpty { return nil }
+        // The first entry after (table, epoch); the one before it applies if it is of `table`.
+        var lo = 0, hi = watermarks.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            let t = watermarks[mid].tableRaw
+            if t < table || (t == table && watermarks[mid].epoch <= epoch) { lo = mid + 1 } else { hi = mid }
+        }
+        return lo > 0 && watermarks[lo - 1].tableRaw == table ? watermarks[lo - 1] : nil
     }
 
     /// Ids of every SST GC must keep for this version: its own and its named checkpoints'.
