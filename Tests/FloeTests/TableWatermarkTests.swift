@@ -605,12 +605,15 @@ func randomBytes(_ rng: inout SplitMix64, _ n: Int) -> [UInt8] {
         }
         try await store.close()
 
-        /// The object as the older format wrote it: its body ends with the empty watermark list (one 0 byte).
+        /// The object as the older format wrote it. A delta of format 2 ends with an empty
+        /// watermark list, no older sub-levels and no named checkpoint (three 0 bytes), a
+        /// checkpoint of format 3 with no watermarks and no named checkpoints (two).
         func downgrade(_ path: String, to format: UInt16) async throws {
             let bytes = try await objects.get(path)
             var body = Array(bytes[..<(bytes.count - 8)])
-            #expect(body.last == 0 && body[4] == UInt8(format + 1), "seed \(seed): \(path) ends with an empty watermark list")
-            body.removeLast()
+            let added = format == 1 ? 3 : 2
+            #expect(body.suffix(added).allSatisfy { $0 == 0 } && body[4] == UInt8(format + 1), "seed \(seed): \(path) ends with the empty newer fields")
+            body.removeLast(added)
             body[4] = UInt8(format)
             body[5] = 0
             let sum = Checksum.xxh3(body)

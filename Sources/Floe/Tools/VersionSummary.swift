@@ -21,8 +21,6 @@ package struct VersionSummary: Sendable {
     package var levels: [SstRunSummary]
     /// Cumulative ingest, flush, compaction and stall counters since the store was created.
     package var counters: LsmCounters
-    /// Table watermarks of the version (`Version.watermarks`).
-    package var watermarks: [TableWatermark]
 
     init(_ v: Version) {
         sequence = v.sequence
@@ -35,7 +33,6 @@ package struct VersionSummary: Sendable {
         l0 = v.l0.enumerated().map { SstRunSummary(name: SstRunSummary.name(l0SubLevel: $0.offset), ssts: $0.element) }
         levels = v.levels.enumerated().map { SstRunSummary(name: SstRunSummary.name(level: $0.offset + 1), ssts: $0.element) }
         counters = v.stats
-        watermarks = v.watermarks
     }
 
     /// Every run, L0 sub-levels first.
