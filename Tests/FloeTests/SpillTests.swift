@@ -161,6 +161,28 @@ import Testing
         try await s.close()
     }
 
+    /// Writers waiting for budget at once (a pipeline's operator instances): one
+    /// spills, the others find room when it is done and go on; none is refused.
+    @Test func concurrentWaitersAllGoOn() async throws {
+        let s = try await StateStore.open(objectStore: MemoryObjectStore(), options: Self.options())
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for w in 0..<4 {
+                group.addTask {
+                    for i in 0..<3_000 {
+                        try await Self.write(s, ModelKey(1, Array("w\(w)-\(i)".utf8)), [UInt8](repeating: UInt8(w), count: 48), epoch: 1)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(Self.spilledRuns(s) > 0)
+        try await s.checkpoint(epoch: 1, metadata: [:])
+        let rows = try await collectRows(s.scan(TableID(1), from: nil, to: nil, epoch: 1))
+        #expect(rows.count == 12_000)
+        #expect(rows.allSatisfy { r in r.value.count == 48 && r.key.starts(with: Array("w\(r.value[0])-".utf8)) })
+        try await s.close()
+    }
+
     @Test func spillingOffKeepsTheBudgetError() async throws {
         let s = try await StateStore.open(objectStore: MemoryObjectStore(), options: Self.options(spill: false))
         var refused = false

@@ -6,16 +6,18 @@ extension StateStore {
     /// epoch (keeping its table watermarks), built into SSTs and uploaded. The SSTs
     /// are kept from GC (as a sync's are) and named in no manifest until their epoch
     /// commits, so a crash leaves nothing of them visible: they are orphans GC collects.
-    /// Returns whether anything was spilled. One spill runs at a time.
+    /// Returns whether anything was spilled or the budget has room again (another
+    /// spill freed it while this one waited), false when nothing is left to spill.
+    /// One spill runs at a time.
     /// Throws object store errors (the memtables stay in memory, and the next spill or
     /// the epoch's sync uploads them), `fenced`, `closed`.
     func spillOpenEpochs() async throws -> Bool {
         try await spillLock.withLock {
-            let taken: [FrozenMemtable] = try state.withLock { s in
+            let taken: [FrozenMemtable]? = try state.withLock { s in
                 if s.closed { throw FloeError.closed }
                 if let f = s.fenced { throw FloeError.fenced(f) }
                 // Another spill (or a sync) freed the memory while this one waited.
-                if s.memoryUsed < options.memtableBudgetBytes { return [] }
+                if s.memoryUsed < options.memtableBudgetBytes { return nil }
                 for i in s.open.indices where s.open[i].count > 0 {
                     let frozen = s.open[i].frozenCopy()
                     s.memoryUsed += frozen.memoryBytes - s.open[i].memoryBytes
@@ -26,6 +28,7 @@ extension StateStore {
                 }
                 return s.spilling
             }
+            guard let taken else { return true }
             for m in taken { try await uploadSpill(m) }
             return !taken.isEmpty
         }
