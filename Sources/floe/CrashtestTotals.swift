@@ -22,6 +22,8 @@ struct CrashtestTotals {
     var rowsScanned = 0
     var tornTails = 0
     var compactions: UInt64 = 0
+    /// Open epochs spilled to SSTs by the workers (small-budget iterations).
+    var spills = 0
     /// Named checkpoints read back and compared with the oracle.
     var checkpointsChecked = 0
     var unfiredFailpoints = 0
@@ -45,6 +47,7 @@ struct CrashtestTotals {
         injectedErrors += Int(it.status["injected"] ?? "") ?? 0
         retries += Int(it.status["retries"] ?? "") ?? 0
         reopens += Int(it.status["reopens"] ?? "") ?? 0
+        spills += Int(it.status["spills"] ?? "") ?? 0
         let r = it.report
         if let open = r.openEpoch, let recovered = r.recovered {
             if recovered == open { inDoubtCommitted += 1 } else { inDoubtRolledBack += 1 }
@@ -68,7 +71,7 @@ struct CrashtestTotals {
             "failed checkpoints handled \(injectedErrors) (retried \(retries), store reopened \(reopens))",
             "killed inside a commit     \(inDoubtCommitted + inDoubtRolledBack) (recovered with the epoch \(inDoubtCommitted), without it \(inDoubtRolledBack))",
             "checked                    \(keysChecked) gets, \(rowsScanned) scanned rows, \(checkpointsChecked) named checkpoints; torn oracle tails ignored \(tornTails)",
-            "compactions                \(compactions)",
+            "compactions                \(compactions) (open epochs spilled: \(spills))",
             "lost committed epochs      \(lostCommittedEpochs)",
             "partially visible epochs   \(partiallyVisibleEpochs)",
             "verification failures      \(verificationFailures)",

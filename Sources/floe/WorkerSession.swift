@@ -63,6 +63,8 @@ final class WorkerSession {
     var ops: UInt64 = 0
     var acked = 0, aborted = 0, retries = 0, reopens = 0, injected = 0
     var gcDeletedBefore: UInt64 = 0
+    /// Spills of the store handles closed before the current one.
+    var spillsBefore: UInt64 = 0
     var sinceFired: Int?
     /// Reads of the zombie in flight across its pause that failed or differed from its model.
     var staleReads = 0
@@ -193,14 +195,14 @@ final class WorkerSession {
             serial += 1
             let k = CrashtestWorkload.windowKey(epoch: epoch, shard: UInt8(rng.next() % 4), serial: serial)
             let v = CrashtestWorkload.value(epoch: epoch, serial: serial, &rng)
-            try call("put") { try store.put(TableID(k.table), key: k.key, value: v, epoch: epoch) }
+            try await written("put") { try store.put(TableID(k.table), key: k.key, value: v, epoch: epoch) }
             pending[k] = v
             writes[k] = .some(v)
         case 8..<50:
             let k = randomKey()
             serial += 1
             let v = CrashtestWorkload.value(epoch: epoch, serial: serial, &rng)
-            try call("put") { try store.put(TableID(k.table), key: k.key, value: v, epoch: epoch) }
+            try await written("put") { try store.put(TableID(k.table), key: k.key, value: v, epoch: epoch) }
             pending[k] = v
             writes[k] = .some(v)
         default:
@@ -213,7 +215,7 @@ final class WorkerSession {
                     break
                 }
             }
-            try call("delete") { try store.delete(TableID(k.table), key: k.key, epoch: epoch) }
+            try await written("delete") { try store.delete(TableID(k.table), key: k.key, epoch: epoch) }
             pending[k] = nil
             writes[k] = .some(nil)
         }
@@ -396,6 +398,7 @@ final class WorkerSession {
                 held?.snapshot.release()
                 held = nil
                 gcDeletedBefore += store.statistics.gcDeletedObjects
+                spillsBefore += store.statistics.spills
                 try? await store.close()
                 store = try await Self.open(storePath, options, tolerateInjected: true)
                 let r = store.committedEpoch
@@ -440,7 +443,7 @@ final class WorkerSession {
 
     func statusLine() -> String {
         "status ops=\(ops) epoch=\(committedEpoch) acked=\(acked) aborted=\(aborted) retries=\(retries) reopens=\(reopens) "
-            + "injected=\(injected) gc=\(gcDeletedBefore + store.statistics.gcDeletedObjects) "
+            + "injected=\(injected) gc=\(gcDeletedBefore + store.statistics.gcDeletedObjects) spills=\(spillsBefore + store.statistics.spills) "
             + "\(FailpointPlan.firedField)=\(failpoint.map { failpoints.fired($0) } ?? 0)"
             + (zombie == nil ? "" : " stale_reads=\(staleReads)")
     }
@@ -455,6 +458,31 @@ final class WorkerSession {
             try await body()
         } catch let failure as WorkerFailure where zombie?.resumed == true && !failure.isFenced {
             staleReads += 1
+        }
+    }
+
+    /// A write as an application makes it: refused over the memtable budget, it waits
+    /// for budget (which spills the open epoch when nothing else frees memory, with a
+    /// small budget) and is made again. An error a failpoint injected into the spill
+    /// is retried like a failed checkpoint.
+    private func written(_ what: String, _ body: () throws -> Void) async throws {
+        var attempts = 0
+        while true {
+            do {
+                try body()
+                return
+            } catch FloeError.memoryBudgetExceeded {
+                do {
+                    try await store.waitForWriteBudget()
+                } catch where failpoint != nil && Self.isInjected(error) && attempts < Self.maxAttempts {
+                    injected += 1
+                    attempts += 1
+                } catch {
+                    throw WorkerFailure("wait for write budget", error)
+                }
+            } catch {
+                throw WorkerFailure(what, error)
+            }
         }
     }
 

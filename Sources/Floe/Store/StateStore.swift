@@ -35,6 +35,8 @@ public final class StateStore: Sendable {
         var stallMicros: UInt64 = 0
         var gcDeletedObjects: UInt64 = 0
         var gcDeletedBytes: UInt64 = 0
+        /// Spilled runs uploaded by this handle (`spillOpenEpochs`).
+        var spills: UInt64 = 0
         /// Sequence of the newest manifest checkpoint known to exist (0: none).
         var checkpointSequence: UInt64 = 0
         /// A checkpoint whose commit step failed: its sync result and metadata. Its
@@ -889,7 +891,7 @@ public final class StateStore: Sendable {
             ingestedBytes: c.ingestedBytes, flushWrittenBytes: c.flushWrittenBytes,
             compactionReadBytes: c.compactionReadBytes, compactionWrittenBytes: c.compactionWrittenBytes,
             compactions: c.compactions, stallMicros: s.stallMicros, worstStallMicros: s.worstStallMicros,
-            gcDeletedObjects: s.gcDeletedObjects, gcDeletedBytes: s.gcDeletedBytes,
+            gcDeletedObjects: s.gcDeletedObjects, gcDeletedBytes: s.gcDeletedBytes, spills: s.spills,
             compactionError: s.compactionError?.description)
     }
 
@@ -931,6 +933,8 @@ public struct StoreStatistics: Sendable, Equatable {
     public var worstStallMicros: UInt64
     public var gcDeletedObjects: UInt64
     public var gcDeletedBytes: UInt64
+    /// Memtables of unsealed epochs spilled to SSTs by this handle (`waitForWriteBudget`).
+    public var spills: UInt64
     /// The last background compaction error, if the last attempt failed.
     public var compactionError: String?
 

@@ -65,6 +65,7 @@ extension StateStore {
             guard let i = s.spilling.firstIndex(where: { $0 === m }) else { return }
             s.spilling.remove(at: i)
             s.memoryUsed -= m.memoryBytes
+            s.spills += 1
             // The store may have closed meanwhile: then the SSTs are orphans for GC.
             if !s.closed, m.epoch > s.version.committedEpoch, !infos.isEmpty { s.spilled.append(SpilledRun(epoch: m.epoch, ssts: infos)) }
         }

@@ -119,7 +119,7 @@ package struct StoreInspector: Sendable {
         r.writerID = d.writerID
         r.committedEpoch = d.committedEpoch
         r.safeEpoch = d.safeEpoch
-        let added = d.newSubLevel + d.added.map(\.info)
+        let added = Array(d.olderSubLevels.joined()) + d.newSubLevel + d.added.map(\.info)
         r.addedCount = added.count
         r.addedBytes = added.reduce(0) { $0 + $1.fileSize }
         r.removedCount = d.removed.count
