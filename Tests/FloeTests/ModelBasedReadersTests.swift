@@ -55,7 +55,7 @@ import Testing
         var follower: (store: StateStore, epoch: Epoch, state: State)?
         var nextName = 0
         let where_ = "seed \(seed)"
-        for step in 0..<24 {
+        for step in 0..<18 {
             switch rng.next() % 100 {
             case 0..<45:
                 // A burst of writes to the open epoch, sometimes far over the budget.
