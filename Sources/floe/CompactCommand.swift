@@ -63,6 +63,8 @@ struct CompactCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("End (as on SIGTERM) once this process is no longer the parent (used by floe crashtest).",
                                visibility: .hidden))
     var parentPid: Int32?
+    @OptionGroup var logging: LogLevelOption
+    @OptionGroup var metrics: MetricsOptions
 
     func validate() throws {
         guard intervalMs >= 1 else { throw ValidationError("--interval-ms must be at least 1") }
@@ -84,8 +86,20 @@ struct CompactCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let logger = logging.install()
+        let endpoint = try await metrics.start(logger: logger)
+        do {
+            try await compact()
+        } catch {
+            await endpoint?.stop()
+            throw error
+        }
+        await endpoint?.stop()
+    }
+
+    private func compact() async throws {
         let inspector = try await InspectFormat.openStore(path)
-        var options = StoreOptions()
+        var options = CLILogging.storeOptions()
         if let l0Trigger { options.compaction.l0CompactionTrigger = l0Trigger }
         if let baseLevelBytes { options.compaction.baseLevelBytes = baseLevelBytes }
         if let targetFileSize { options.compaction.targetFileSize = targetFileSize }

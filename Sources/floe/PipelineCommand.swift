@@ -46,6 +46,8 @@ struct PipelineRunCommand: AsyncParsableCommand {
     var latenessMs: Int?
     @Flag(help: "Print `committed E` for every committed epoch.") var printCommits = false
     @Option(help: "Write the run's report as JSON to this file.") var json: String?
+    @OptionGroup var logging: LogLevelOption
+    @OptionGroup var metrics: MetricsOptions
 
     func validate() throws {
         guard (0...86_400_000).contains(latenessMs ?? 0) else { throw ValidationError("--lateness-ms must be in 0...86400000") }
@@ -54,13 +56,21 @@ struct PipelineRunCommand: AsyncParsableCommand {
     func run() async throws {
         let started = ContinuousClock.now
         let command = self
-        try await Task.detached { try await command.execute(started: started) }.value
+        let logger = logging.install()
+        let endpoint = try await metrics.start(logger: logger)
+        do {
+            try await Task.detached { try await command.execute(started: started) }.value
+        } catch {
+            await endpoint?.stop()
+            throw error
+        }
+        await endpoint?.stop()
     }
 
     func execute(started: ContinuousClock.Instant) async throws {
         let names = try EoViews.names(query)
         let logDir = try PartitionedLog(directory: log, create: false)
-        let store = try await StateStore.open(path: path)
+        let store = try await StateStore.open(path: path, options: CLILogging.storeOptions())
         let b = PipelineBuilder()
         let lateness = latenessMs.map { Int64($0) * 1000 }
         func source(_ stream: EoStreams.Stream) async throws -> PipelineBuilder.Stream {
@@ -78,6 +88,7 @@ struct PipelineRunCommand: AsyncParsableCommand {
         options.channelCapacity = channelCapacity
         options.untilEnd = untilEnd
         options.maxEpochs = maxEpochs
+        options.logger = CLILogging.logger
         let views = try Pipeline(store: store, builder: b, options: options).views
         let schemas = Dictionary(uniqueKeysWithValues: views.map { ($0.name, $0.schema) })
         if let sinkSqlite { options.sinks.append(try SQLiteSink(path: sinkSqlite, views: schemas)) }
