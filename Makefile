@@ -18,7 +18,7 @@ demo: build
 
 # The tests that run `floe` child processes go second, alone: beside the parallel
 # suite they would take its CPU from the timing-bounded liveness tests.
-PROCESS_TESTS = EotestProcessTests|SQLiteSinkFreedMemoryTests|FollowerProcessTests
+PROCESS_TESTS = EotestProcessTests|SQLiteSinkFreedMemoryTests|FollowerProcessTests|MetricsEndpointProcessTests
 test: deps
 	swift test --skip '$(PROCESS_TESTS)'
 	swift test --filter '$(PROCESS_TESTS)'

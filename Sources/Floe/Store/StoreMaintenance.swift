@@ -216,13 +216,14 @@ extension StateStore {
         state.withLock { $0.inFlight += 1 }
         defer { state.withLock { $0.inFlight -= 1 } }
         let t0 = StateStore.monotonicMicros()
-        var slowed = false
+        var slowed = false, stopped = false
         while true {
             let (l0, err, closed, fenced) = state.withLock { ($0.version.l0.count, $0.compactionError, $0.closed, $0.fenced) }
             if closed { throw FloeError.closed }
             if let fenced { throw FloeError.fenced(fenced) }
             if l0 >= c.l0StopSubLevels {
                 if let err { throw FloeError.compactionFailed(err.description) }
+                stopped = true
                 try await Task.sleep(for: .milliseconds(1))
                 continue
             }
@@ -239,10 +240,13 @@ extension StateStore {
                 s.stallMicros += stalled
                 s.worstStallMicros = max(s.worstStallMicros, stalled)
             }
+        }
+        // Only a commit that really waited (slowed down or stopped) is a stall to report.
+        if slowed || stopped {
             metrics.stallSeconds.recordMicroseconds(stalled)
             logger.debug("write stall: commit waited for L0 room", metadata: [
                 "floe.stall.ms": .stringConvertible(Double(stalled / 100) / 10), "floe.l0.sublevels": .int(currentVersion.l0.count),
-                "floe.stall.stopped": .stringConvertible(slowed ? false : true),
+                "floe.stall.stopped": .stringConvertible(stopped),
             ])
         }
         return stalled
