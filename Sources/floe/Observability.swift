@@ -120,7 +120,7 @@ enum FileHandleStderr {
 
 /// A minimal HTTP/1.1 server (SwiftNIO) that answers `GET /metrics` with the
 /// registry's Prometheus text exposition and anything else with 404. One
-/// response per connection. As a `Service` it runs until graceful shutdown.
+/// response per connection. As a `Service` it runs until graceful shutdown or cancellation.
 final class MetricsEndpoint: Service, Sendable {
     let host: String
     let port: Int
@@ -156,9 +156,9 @@ final class MetricsEndpoint: Service, Sendable {
 
     /// Serves until graceful shutdown (or cancellation), then closes the socket.
     func run() async throws {
-        await withGracefulShutdownHandler {
+        await withTaskCancellationOrGracefulShutdownHandler {
             try? await channel.closeFuture.get()
-        } onGracefulShutdown: { [channel] in
+        } onCancelOrGracefulShutdown: { [channel] in
             channel.close(promise: nil)
         }
     }

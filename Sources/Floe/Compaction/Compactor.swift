@@ -230,7 +230,7 @@ package final class Compactor: Sendable {
         retired.withLock { $0.forget(graceSeconds: graceSeconds, now: now) }
         metrics.gcPasses.increment()
         metrics.gcDeletedObjects.increment(by: r.deleted.count)
-        metrics.gcDeletedBytes.increment(by: r.deletedBytes)
+        metrics.gcDeletedBytes.increment(by: Int64(clamping: r.deletedBytes))
         StateStore.logGC(logger, r, grace: graceSeconds)
         return GarbageReport(deletedObjects: r.deleted.count, deletedBytes: r.deletedBytes, keptObjects: r.kept)
     }

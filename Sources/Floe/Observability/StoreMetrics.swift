@@ -113,7 +113,7 @@ final class StoreMetrics: Sendable {
     func uploaded(_ kind: UploadKind, ssts: Int, bytes: UInt64) {
         guard ssts > 0, let c = uploads[kind] else { return }
         c.ssts.increment(by: ssts)
-        c.bytes.increment(by: bytes)
+        c.bytes.increment(by: Int64(clamping: bytes))
     }
 
     /// One compaction this process ran.
@@ -126,8 +126,8 @@ final class StoreMetrics: Sendable {
         }
         c.increment()
         compactionSeconds.recordMicroseconds(micros)
-        compactionRead.increment(by: read)
-        compactionWritten.increment(by: written)
+        compactionRead.increment(by: Int64(clamping: read))
+        compactionWritten.increment(by: Int64(clamping: written))
     }
 
     /// Whether a publish is due: `force`, or none in the last second. Claims it.
@@ -148,21 +148,24 @@ final class StoreMetrics: Sendable {
             defer { l = now }
             return l ?? Published(caches: stats.map { _ in (0, 0, 0) }, ingested: cum.ingestedBytes, flushWritten: cum.flushWrittenBytes)
         }
-        func delta(_ a: UInt64, _ b: UInt64) -> UInt64 { a >= b ? a - b : 0 }
+        // Clamped: `Counter.increment` of an integer traps above Int64.max.
+        func delta(_ a: UInt64, _ b: UInt64) -> Int64 { Int64(clamping: a >= b ? a - b : 0) }
         for (i, c) in caches.enumerated() where i < stats.count {
             c.hits.increment(by: delta(now.caches[i].hits, before.caches[i].hits))
             c.misses.increment(by: delta(now.caches[i].misses, before.caches[i].misses))
             c.evictions.increment(by: delta(now.caches[i].evictions, before.caches[i].evictions))
-            c.bytes.record(stats[i].usageBytes)
+            c.bytes.record(Double(stats[i].usageBytes))
         }
         ingested.increment(by: delta(now.ingested, before.ingested))
         flushWritten.increment(by: delta(now.flushWritten, before.flushWritten))
-        l0SubLevels.record(v.l0.count)
-        debtBytes.record(debt)
-        memtableBytes.record(memtable)
-        committedEpoch.record(v.committedEpoch)
-        manifestSequence.record(v.sequence)
-        sstBytes.record(v.allSsts.reduce(0) { $0 + $1.fileSize })
+        // As Double: `Recorder.record` of an integer traps above Int64.max, and an epoch may be
+        // any UInt64 (the largest one included).
+        l0SubLevels.record(Double(v.l0.count))
+        debtBytes.record(Double(debt))
+        memtableBytes.record(Double(memtable))
+        committedEpoch.record(Double(v.committedEpoch))
+        manifestSequence.record(Double(v.sequence))
+        sstBytes.record(Double(v.allSsts.reduce(0) { $0 + $1.fileSize }))
     }
 }
 

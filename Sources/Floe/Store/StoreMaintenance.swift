@@ -164,7 +164,7 @@ extension StateStore {
         }
         metrics.gcPasses.increment()
         metrics.gcDeletedObjects.increment(by: r.deleted.count)
-        metrics.gcDeletedBytes.increment(by: r.deletedBytes)
+        metrics.gcDeletedBytes.increment(by: Int64(clamping: r.deletedBytes))
         StateStore.logGC(logger, r, grace: grace)
         return GarbageReport(deletedObjects: r.deleted.count, deletedBytes: r.deletedBytes, keptObjects: r.kept)
     }

@@ -23,6 +23,8 @@ public final class Pipeline: Sendable {
     let plan: PhysicalPlan
     public let options: PipelineOptions
     public var views: [ViewDefinition] { plan.views }
+    /// Set by `requestStop`: the barrier task then ends the run at the next barrier.
+    private let stopRequested = Atomic<Bool>(false)
 
     public init(store: StateStore, builder: PipelineBuilder, options: PipelineOptions = .init()) throws {
         try options.validate()
@@ -31,9 +33,18 @@ public final class Pipeline: Sendable {
         plan = try PhysicalPlan(builder, parallelism: options.parallelism)
     }
 
+    /// Asks a running (or the next) `run` to stop gracefully: a barrier is injected
+    /// at once, the epoch it ends is committed and delivered to the sinks like any
+    /// other, and `run` returns its report. Nothing is left half-done: every
+    /// operator's state, offset and view row of the run is in a committed epoch.
+    /// `PipelineService` calls it on graceful shutdown.
+    public func requestStop() {
+        stopRequested.store(true, ordering: .releasing)
+    }
+
     /// Runs until the sources are consumed (`untilEnd`), `maxEpochs` epochs were
-    /// committed, or the task is cancelled (then it stops at once; what was
-    /// committed stays).
+    /// committed, `requestStop()` was called (it ends at the next barrier, committed),
+    /// or the task is cancelled (then it stops at once; what was committed stays).
     public func run() async throws -> PipelineReport {
         let started = ContinuousClock.now
         var report = PipelineReport()
@@ -116,10 +127,11 @@ public final class Pipeline: Sendable {
                         while coordinator.failure == nil && coordinator.stopEpoch.load(ordering: .acquiring) == 0 {
                             try await Task.sleep(for: tick)
                             let finishing = options.untilEnd && coordinator.allReachedEnd
-                            guard finishing || ContinuousClock.now >= due else { continue }
+                            let stopping = self.stopRequested.load(ordering: .acquiring)
+                            guard finishing || stopping || ContinuousClock.now >= due else { continue }
                             due = ContinuousClock.now + interval
                             let limitReached = options.maxEpochs.map { Int(next - startEpoch) + 1 >= $0 } ?? false
-                            if finishing || limitReached { coordinator.stopEpoch.store(next, ordering: .releasing) }
+                            if finishing || limitReached || stopping { coordinator.stopEpoch.store(next, ordering: .releasing) }
                             coordinator.inject(next)
                             next += 1
                         }
