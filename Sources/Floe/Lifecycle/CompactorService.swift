@@ -53,6 +53,8 @@ public final class CompactorService: Service, Sendable {
     private let onAttach: (@Sendable (Compactor) async throws -> Void)?
 
     /// - Parameters:
+    ///   - objectStore: the store's object store (`LocalObjectStore` of its directory).
+    ///   - configuration: poll interval, GC and its grace, `once`.
     ///   - options: the shape options must match the writer's (`compaction`); they are
     ///     not stored in the manifest. `logger` and `metricsFactory` are used as by a store.
     ///   - shouldStop: polled between tasks and while sleeping: true ends the loop as
