@@ -28,7 +28,13 @@ struct MetricsEndpointProcessTests {
             environment: [:], outputFiles: (work + "/run.out", work + "/run.err"))
         let port = try await Self.announcedPort(in: work + "/run.err")
 
-        let first = try await Self.scrape(port: port, path: "/metrics")
+        // The endpoint serves from the start; the pipeline's metrics appear once its run
+        // began (after the store opened and the plan was built: slow under a sanitizer).
+        var first = try await Self.scrape(port: port, path: "/metrics")
+        for _ in 0..<600 where !first.body.contains("floe_pipeline_epochs_committed_total ") {
+            try await Task.sleep(for: .milliseconds(50))
+            first = try await Self.scrape(port: port, path: "/metrics")
+        }
         #expect(first.status == 200)
         #expect(first.body.contains("# TYPE floe_pipeline_epochs_committed_total counter"))
         try await Task.sleep(for: .milliseconds(500))
