@@ -2,10 +2,11 @@
 #   make demo   build (release) and run the mixed workload on a local directory store
 #   make test   run the whole test suite
 #   make micro  run the package-benchmark micro-benchmarks (ns/op and mallocs/op)
+#   make docs   build the DocC catalogs of Floe and FloeDataflow; a warning fails it
 # and the sanitizer runs of the same suite (docs/testing.md has their wall times):
 #   make tsan   the whole suite under ThreadSanitizer
 #   make asan   the whole suite under AddressSanitizer
-.PHONY: deps build demo test bench micro clean tsan asan
+.PHONY: deps build demo test bench micro clean tsan asan docs
 
 deps:
 	@bash scripts/install-deps.sh
@@ -18,7 +19,7 @@ demo: build
 
 # The tests that run `floe` child processes go second, alone: beside the parallel
 # suite they would take its CPU from the timing-bounded liveness tests.
-PROCESS_TESTS = EotestProcessTests|SQLiteSinkFreedMemoryTests|FollowerProcessTests
+PROCESS_TESTS = EotestProcessTests|SQLiteSinkFreedMemoryTests|FollowerProcessTests|MetricsEndpointProcessTests
 # The suites with wall-clock bounds (liveness, waits for budget, the cooperative pool,
 # every manifest byte flipped) go alone too: beside the CPU-bound model suites on 2
 # cores they hit their time limits without anything being wrong.
@@ -38,6 +39,10 @@ tsan: deps
 
 asan: deps
 	LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan.supp swift test -c debug --sanitize=address --build-path .build-asan --disable-xctest --no-parallel -Xswiftc -use-ld=lld
+
+# swift-docc-plugin; the archives land in .build/plugins/Swift-DocC/outputs/.
+docs: deps
+	swift package --disable-sandbox generate-documentation --target Floe --target FloeDataflow --warnings-as-errors
 
 bench: build
 	.build/release/floe bench

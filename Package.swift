@@ -12,6 +12,17 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+        // Observability and lifecycle (docs/observability.md): what each adds to a clean build
+        // is measured there.
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // The /metrics endpoint of the CLI: a small NIO HTTP/1 handler (Hummingbird cost more
+        // to build than the rest of the package's dependencies together; docs/observability.md).
+        .package(url: "https://github.com/apple/swift-nio", .upToNextMinor(from: "2.101.2")),
+        // `swift package generate-documentation` (docs/testing.md).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
@@ -25,10 +36,20 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(
             name: "Floe",
-            dependencies: ["CZstd", "CLZ4", "CXXHash", "CTSan", "CCpuHints"]
+            dependencies: [
+                "CZstd", "CLZ4", "CXXHash", "CTSan", "CCpuHints",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         // Barrier-checkpointed streaming over the store: sources, operators, views, sinks.
-        .target(name: "FloeDataflow", dependencies: ["Floe", "CXXHash", "CSQLite"]),
+        .target(name: "FloeDataflow", dependencies: [
+            "Floe", "CXXHash", "CSQLite",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         .executableTarget(
             name: "floe",
             dependencies: [
@@ -36,10 +57,27 @@ let package = Package(
                 "FloeDataflow",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "FloeTests", dependencies: ["Floe"]),
-        .testTarget(name: "FloeDataflowTests", dependencies: ["FloeDataflow", "Floe"]),
+        .testTarget(name: "FloeTests", dependencies: [
+            "Floe",
+            .product(name: "InMemoryLogging", package: "swift-log"),
+            .product(name: "MetricsTestKit", package: "swift-metrics"),
+            .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+        ]),
+        .testTarget(name: "FloeDataflowTests", dependencies: [
+            "FloeDataflow", "Floe",
+            .product(name: "InMemoryLogging", package: "swift-log"),
+            .product(name: "MetricsTestKit", package: "swift-metrics"),
+        ]),
         // Unit tests of the `floe` tool's own logic (the crash-test oracle).
         .testTarget(name: "FloeCLITests", dependencies: ["floe", "Floe", "FloeDataflow"]),
     ],

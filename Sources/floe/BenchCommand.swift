@@ -18,6 +18,8 @@ struct BenchCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var options: BenchOptions
+    @OptionGroup var logging: LogLevelOption
+    @OptionGroup var metrics: MetricsOptions
 
     func run() async throws {
         // Run off the main actor: otherwise every store call from the loops hops executors twice.
@@ -26,6 +28,18 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     func execute() async throws {
+        let logger = logging.install()
+        let endpoint = try await metrics.start(logger: logger)
+        do {
+            try await runBenchmarks()
+        } catch {
+            await endpoint?.stop()
+            throw error
+        }
+        await endpoint?.stop()
+    }
+
+    func runBenchmarks() async throws {
         let o = options
         let list = try o.benchmarkList()
         // Fail on an unwritable --json file now, not after a long run.

@@ -140,7 +140,7 @@ struct BenchOptions: ParsableArguments {
 
     /// The store's options as these flags ask.
     func storeOptions() -> StoreOptions {
-        var o = StoreOptions()
+        var o = CLILogging.storeOptions()
         if let name = compression, let c = Compression(name: name) {
             o.sst.compression = c
             o.compaction.levelCompression = [c]

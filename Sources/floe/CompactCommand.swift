@@ -1,15 +1,12 @@
 import ArgumentParser
 import Floe
+import ServiceLifecycle
 import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-
-/// Set by the SIGINT/SIGTERM handler, polled between tasks. A lock-free atomic
-/// store is async-signal-safe.
-private let stopSignal = Atomic<Int32>(0)
 
 /// `floe compact --path P`: a standalone compactor beside a live writer.
 struct CompactCommand: AsyncParsableCommand {
@@ -63,6 +60,8 @@ struct CompactCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("End (as on SIGTERM) once this process is no longer the parent (used by floe crashtest).",
                                visibility: .hidden))
     var parentPid: Int32?
+    @OptionGroup var logging: LogLevelOption
+    @OptionGroup var metrics: MetricsOptions
 
     func validate() throws {
         guard intervalMs >= 1 else { throw ValidationError("--interval-ms must be at least 1") }
@@ -84,8 +83,11 @@ struct CompactCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let logger = logging.install()
+        // Before the compactor attaches: it takes `MetricsSystem.factory` then.
+        let endpoint = try await metrics.start(logger: logger)
         let inspector = try await InspectFormat.openStore(path)
-        var options = StoreOptions()
+        var options = CLILogging.storeOptions()
         if let l0Trigger { options.compaction.l0CompactionTrigger = l0Trigger }
         if let baseLevelBytes { options.compaction.baseLevelBytes = baseLevelBytes }
         if let targetFileSize { options.compaction.targetFileSize = targetFileSize }
@@ -93,49 +95,40 @@ struct CompactCommand: AsyncParsableCommand {
         if let maxLevel { options.compaction.maxLevel = maxLevel }
         if let intraL0Trigger { options.compaction.intraL0Trigger = intraL0Trigger }
 
-        var compactor: Compactor
-        let start: VersionSummary
-        do {
-            compactor = try await Compactor.attach(objectStore: inspector.objectStore, options: options)
-            start = try await compactor.currentSummary()
-        } catch { throw InspectFormat.failure(error) }
-        emit(Self.attachedPrefix + "\(path) as compactor session \(compactor.sessionID) "
-            + "(committed epoch \(start.committedEpoch), \(InspectFormat.count(start.l0.count, "L0 sub-level")), "
-            + "\(InspectFormat.count(start.total.fileCount, "SST")), \(InspectFormat.bytes(start.total.bytes)))")
-
-        installSignalHandlers()
-        // While idle, GC still runs often enough that retired SSTs go soon after their grace.
-        let idleGCSeconds = min(60, max(1, gcGraceSeconds / 4))
-        var summary = Summary()
+        var config = CompactorService.Configuration()
+        config.pollIntervalMillis = intervalMs
+        config.collectGarbage = gc
+        config.gcGraceSeconds = gcGraceSeconds
+        config.once = once
+        let summary = SummaryBox()
+        let verbose = once, path = path
+        let parent = parentPid
+        let compactor = CompactorService(
+            objectStore: inspector.objectStore, options: options, configuration: config,
+            shouldStop: { parent.map { getppid() != $0 } ?? false },
+            onEvent: { event in Self.report(event, into: summary, verbose: verbose) },
+            onAttach: { c in
+                let start = try await c.currentSummary()
+                Self.emit(Self.attachedPrefix + "\(path) as compactor session \(c.sessionID) "
+                    + "(committed epoch \(start.committedEpoch), \(InspectFormat.count(start.l0.count, "L0 sub-level")), "
+                    + "\(InspectFormat.count(start.total.fileCount, "SST")), \(InspectFormat.bytes(start.total.bytes)))")
+            })
+        // SIGINT or SIGTERM: graceful shutdown of the group, so the running task finishes
+        // and the session ends; a second signal kills the process.
+        let signals = StopSignalService()
+        let background: [any Service] = endpoint.map { [$0] } ?? []
         let t0 = Timer.now()
-        var lastGC = t0
         do {
-            while !stopRequested() {
-                let ran = try await step(compactor, &summary)
-                if ran, try await compactor.isEnded() {
-                    await compactor.detach()
-                    compactor = try await Compactor.attach(objectStore: inspector.objectStore, options: options)
-                    emit(Self.reattachedPrefix + "attached again as session \(compactor.sessionID)")
-                }
-                if once && !ran { emit("nothing to compact") }
-                if gc && (ran || once || Timer.now() - lastGC >= idleGCSeconds) {
-                    try await collect(compactor, &summary, verbose: once)
-                    lastGC = Timer.now()
-                }
-                if once { break }
-                if !ran { try await sleep(milliseconds: intervalMs) }
-            }
+            try await signals.group(main: compactor, background: background, logger: logger).run()
         } catch {
-            await compactor.detach()
             InspectFormat.printError("\(error)")
-            printSummary(summary, seconds: Timer.now() - t0, reason: "stopped by an error")
+            printSummary(summary.lock.withLock { $0 }, seconds: Timer.now() - t0, reason: "stopped by an error")
             throw ExitCode(1)
         }
-        await compactor.detach()
-        let signal = stopSignal.load(ordering: .relaxed)
+        let signal = signals.signal
         let reason = signal == 0 ? (parentGone ? "stopped: the parent process is gone" : "done")
             : "stopped by \(signal == SIGINT ? "SIGINT" : "SIGTERM")"
-        printSummary(summary, seconds: Timer.now() - t0, reason: reason)
+        printSummary(summary.lock.withLock { $0 }, seconds: Timer.now() - t0, reason: reason)
     }
 
     // The starts of the output lines `CompactorTranscript` counts.
@@ -144,28 +137,38 @@ struct CompactCommand: AsyncParsableCommand {
     static let stalePrefix = "stale: "
     static let gcDeletedPrefix = "gc: deleted "
 
-    /// Runs one task if one is due and prints it. Returns true if a task ran or went stale.
-    private func step(_ compactor: Compactor, _ s: inout Summary) async throws -> Bool {
-        let t = Timer.now()
-        let result: CompactionResult?
-        do {
-            result = try await compactor.runOnce()
-        } catch FloeError.staleCompaction(let why) {
-            s.stale += 1
-            emit(Self.stalePrefix + "\(why) (\(fmt((Timer.now() - t) * 1000, 1)) ms); going on")
-            return true
+    /// Prints what the compactor did and adds it to the summary.
+    private static func report(_ event: CompactorService.Event, into summary: SummaryBox, verbose: Bool) {
+        switch event {
+        case let .task(r, seconds):
+            summary.lock.withLock { s in
+                s.tasks += 1
+                s.byKind[r.task.kind.rawValue, default: 0] += 1
+                s.read += r.bytesRead
+                s.written += r.bytesWritten
+            }
+            emit(describe(r, milliseconds: seconds * 1000))
+        case let .stale(why, seconds):
+            summary.lock.withLock { $0.stale += 1 }
+            emit(stalePrefix + "\(why) (\(fmt(seconds * 1000, 1)) ms); going on")
+        case let .reattached(session):
+            emit(reattachedPrefix + "attached again as session \(session)")
+        case .nothingDue:
+            emit("nothing to compact")
+        case let .garbageCollected(g):
+            summary.lock.withLock { s in
+                s.gcDeleted += g.deletedObjects
+                s.gcDeletedBytes += g.deletedBytes
+            }
+            if verbose || g.deletedObjects > 0 {
+                emit(gcDeletedPrefix + "\(InspectFormat.count(g.deletedObjects, "object")) (\(InspectFormat.bytes(g.deletedBytes))), "
+                    + "kept \(g.keptObjects)")
+            }
         }
-        guard let r = result else { return false }
-        s.tasks += 1
-        s.byKind[r.task.kind.rawValue, default: 0] += 1
-        s.read += r.bytesRead
-        s.written += r.bytesWritten
-        emit(describe(r, milliseconds: (Timer.now() - t) * 1000))
-        return true
     }
 
     /// `l0ToBase  in 4 SSTs 1.20 MiB -> L6  out 2 SSTs 1.10 MiB  35.2 ms`.
-    private func describe(_ r: CompactionResult, milliseconds: Double) -> String {
+    private static func describe(_ r: CompactionResult, milliseconds: Double) -> String {
         let inputs = r.task.inputs.flatMap(\.ssts)
         let target = r.task.targetLevel == 0 ? "L0" : "L\(r.task.targetLevel)"
         let outBytes = r.outputs.reduce(0) { $0 + $1.fileSize }
@@ -176,17 +179,12 @@ struct CompactCommand: AsyncParsableCommand {
             + "  \(fmt(milliseconds, 1)) ms"
     }
 
-    private func collect(_ compactor: Compactor, _ s: inout Summary, verbose: Bool) async throws {
-        let g = try await compactor.collectGarbage(graceSeconds: gcGraceSeconds)
-        s.gcDeleted += g.deletedObjects
-        s.gcDeletedBytes += g.deletedBytes
-        if verbose || g.deletedObjects > 0 {
-            emit(Self.gcDeletedPrefix + "\(InspectFormat.count(g.deletedObjects, "object")) (\(InspectFormat.bytes(g.deletedBytes))), "
-                + "kept \(g.keptObjects)")
-        }
+    /// The summary the service's events add up (events arrive on the service's task).
+    final class SummaryBox: Sendable {
+        let lock = Lock(Summary())
     }
 
-    private struct Summary {
+    struct Summary: Sendable {
         var tasks = 0
         var stale = 0
         var byKind: [String: Int] = [:]
@@ -207,35 +205,12 @@ struct CompactCommand: AsyncParsableCommand {
 
     /// Prints `line` and flushes at once, even into a file or pipe: this runs for
     /// hours and its log is read live.
-    private func emit(_ line: String) {
+    private static func emit(_ line: String) {
         print(line)
         fflush(nil)
     }
 
-    /// A stop signal arrived, or `--parent-pid` is no longer this process's parent.
-    private func stopRequested() -> Bool {
-        stopSignal.load(ordering: .relaxed) != 0 || parentGone
-    }
+    private func emit(_ line: String) { Self.emit(line) }
 
     private var parentGone: Bool { parentPid.map { getppid() != $0 } ?? false }
-
-    /// Sleeps, waking early (within 50 ms) when a stop signal arrives.
-    private func sleep(milliseconds: Int) async throws {
-        var left = milliseconds
-        while left > 0 && !stopRequested() {
-            let step = min(left, 50)
-            try await Task.sleep(for: .milliseconds(step))
-            left -= step
-        }
-    }
-
-    private func installSignalHandlers() {
-        for sig in [SIGINT, SIGTERM] {
-            _ = signal(sig) { received in
-                stopSignal.store(received, ordering: .relaxed)
-                // A second signal takes the default action: kill.
-                _ = signal(received, SIG_DFL)
-            }
-        }
-    }
 }

@@ -66,6 +66,7 @@ struct CrashtestCommand: AsyncParsableCommand {
     var minCompactorGraceMs: Int?
     @Option(help: "With --zombie: longest GC grace of the compactor, milliseconds (default \(ZombiePlan.Bounds.defaultCompactorGraceMs.max)).")
     var maxCompactorGraceMs: Int?
+    @OptionGroup var logging: LogLevelOption
 
     func validate() throws {
         guard iterations >= 1, iterations <= 1_000_000_000 else { throw ValidationError("--iterations must be in 1...1000000000") }
@@ -122,6 +123,7 @@ struct CrashtestCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        logging.install()
         if powerLoss {
             let (seed, iterations) = (self.seed, self.iterations)
             let start = Timer.nanos()

@@ -73,7 +73,7 @@ struct CrashtestWorkload: Sendable {
     /// compression and the manifest checkpoint interval vary by iteration.
     static func storeOptions(seed: UInt64, iteration: Int) -> StoreOptions {
         var rng = rng(seed: seed, iteration: iteration, .storeOptions)
-        var o = StoreOptions()
+        var o = CLILogging.storeOptions()
         o.sst.targetFileSize = 4096
         o.sst.blockSize = 512
         o.blockCacheBytes = 256 << 10
@@ -105,7 +105,7 @@ struct CrashtestWorkload: Sendable {
     /// The options the harness opens the recovered store with: background work off,
     /// so verification reads a still store.
     static var verifyOptions: StoreOptions {
-        var o = StoreOptions()
+        var o = CLILogging.storeOptions()
         o.compaction.background = false
         return o
     }

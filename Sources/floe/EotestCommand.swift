@@ -49,6 +49,7 @@ struct EotestCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Harness self-check: damage every schedule's outputs (drop-epoch-file, rewrite-epoch-file, forget-sqlite).",
                                visibility: .hidden))
     var sabotage: EotestSabotage?
+    @OptionGroup var logging: LogLevelOption
 
     func validate() throws {
         guard (1...1_000_000).contains(schedules) else { throw ValidationError("--schedules must be in 1...1000000") }
@@ -67,6 +68,7 @@ struct EotestCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        logging.install()
         let directory: String, created: Bool
         if let work {
             directory = work

@@ -48,7 +48,7 @@ struct EotestReference {
         }
         let outputs = try await EotestOutputs.read(store: store, sqlite: sqlite, sinkDirectory: sinkDir)
         var rows: [String: [[String]]] = [:]
-        let opened = try await StateStore.openReadOnly(path: store)
+        let opened = try await StateStore.openReadOnly(path: store, options: CLILogging.storeOptions())
         for name in outputs.dumps.keys.sorted() { rows[name] = try await ViewReader(store: opened, view: name).sortedRows() }
         try await opened.close()
         // The truth must agree with itself before it judges anything.

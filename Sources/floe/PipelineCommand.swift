@@ -1,6 +1,7 @@
 import ArgumentParser
 import Floe
 import FloeDataflow
+import ServiceLifecycle
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -21,7 +22,9 @@ struct PipelineRunCommand: AsyncParsableCommand {
         discussion: """
             Resumes from the store's committed epoch and offsets: run it again after a crash (or a \
             kill) and the views end exactly as without one. Any --parallelism works on any run. \
-            Without --until-end it runs until SIGINT or SIGTERM (the epochs committed stay). \
+            Without --until-end it runs until SIGINT or SIGTERM: the epoch in progress then ends at a \
+            barrier injected at once, commits and reaches the sinks, and the run prints its report (a \
+            second signal kills it; the epochs committed stay). \
             With --print-commits it prints `committed E` as each epoch commits, and \
             `first-commit-ms N` (from process start) at the first. With --lateness-ms, each partition \
             of orders (timed by event_time) and payments (paid_at) drops a row whose time is more than \
@@ -46,6 +49,8 @@ struct PipelineRunCommand: AsyncParsableCommand {
     var latenessMs: Int?
     @Flag(help: "Print `committed E` for every committed epoch.") var printCommits = false
     @Option(help: "Write the run's report as JSON to this file.") var json: String?
+    @OptionGroup var logging: LogLevelOption
+    @OptionGroup var metrics: MetricsOptions
 
     func validate() throws {
         guard (0...86_400_000).contains(latenessMs ?? 0) else { throw ValidationError("--lateness-ms must be in 0...86400000") }
@@ -54,13 +59,21 @@ struct PipelineRunCommand: AsyncParsableCommand {
     func run() async throws {
         let started = ContinuousClock.now
         let command = self
-        try await Task.detached { try await command.execute(started: started) }.value
+        // Logging and metrics first: the store takes `MetricsSystem.factory` when it opens.
+        logging.install()
+        let endpoint = try await metrics.start(logger: CLILogging.logger)
+        do {
+            try await Task.detached { try await command.execute(started: started, endpoint: endpoint) }.value
+        } catch {
+            await endpoint?.stop()
+            throw error
+        }
     }
 
-    func execute(started: ContinuousClock.Instant) async throws {
+    func execute(started: ContinuousClock.Instant, endpoint: MetricsEndpoint?) async throws {
         let names = try EoViews.names(query)
         let logDir = try PartitionedLog(directory: log, create: false)
-        let store = try await StateStore.open(path: path)
+        let store = try await StateStore.open(path: path, options: CLILogging.storeOptions())
         let b = PipelineBuilder()
         let lateness = latenessMs.map { Int64($0) * 1000 }
         func source(_ stream: EoStreams.Stream) async throws -> PipelineBuilder.Stream {
@@ -78,6 +91,7 @@ struct PipelineRunCommand: AsyncParsableCommand {
         options.channelCapacity = channelCapacity
         options.untilEnd = untilEnd
         options.maxEpochs = maxEpochs
+        options.logger = CLILogging.logger
         let views = try Pipeline(store: store, builder: b, options: options).views
         let schemas = Dictionary(uniqueKeysWithValues: views.map { ($0.name, $0.schema) })
         if let sinkSqlite { options.sinks.append(try SQLiteSink(path: sinkSqlite, views: schemas)) }
@@ -92,12 +106,22 @@ struct PipelineRunCommand: AsyncParsableCommand {
             CrashtestWorkerCommand.emit("committed \(epoch)")
         }
         let pipeline = try Pipeline(store: store, builder: b, options: options)
-        guard let report = try await withStopSignals({ try await pipeline.run() }) else {
-            Swift.print("stopped by a signal; committed epoch \(store.committedEpoch)")
-            try await store.close()
-            return
+        // The pipeline, SIGINT/SIGTERM and the metrics endpoint in one ServiceGroup: a
+        // signal shuts the group down gracefully, so the running epoch ends at a barrier,
+        // commits and reaches the sinks; a second signal kills the process.
+        let finished = Lock<PipelineReport?>(nil)
+        let service = PipelineService(pipeline: pipeline) { r in finished.withLock { $0 = r } }
+        let signals = StopSignalService()
+        let background: [any Service] = endpoint.map { [$0] } ?? []
+        do {
+            try await signals.group(main: service, background: background, logger: CLILogging.logger).run()
+        } catch {
+            try? await store.close()
+            throw error
         }
         try await store.close()
+        guard let report = finished.withLock({ $0 }) else { throw EotestError("the pipeline ended without a report") }
+        if signals.signal != 0 { Swift.print("stopped by a signal; committed epoch \(store.committedEpoch)") }
         let rate = report.seconds > 0 ? Double(report.eventsIn) / report.seconds : 0
         Swift.print("""
             epochs \(report.startEpoch + 1)...\(report.endEpoch) committed, \(report.eventsIn) events in \(NumberText.fixed(report.seconds, digits: 2)) s \

@@ -67,7 +67,11 @@ import Testing
         let one = Self.memtable([(7, [1, 2, 3])])
         #expect(Self.sortedOrder(one) == Self.modelOrder(one))
         // Every key has the same 12 sort bytes: the order comes from the tie-break alone.
-        let keys: [(UInt32, [UInt8])] = (0..<500).reversed().map { (2, Array("samehead".utf8) + [UInt8($0 % 256), UInt8($0 / 256)]) }
+        let head = Array("samehead".utf8)
+        let keys: [(UInt32, [UInt8])] = (0..<500).reversed().map { (i: Int) -> (UInt32, [UInt8]) in
+            let tail: [UInt8] = [UInt8(i % 256), UInt8(i / 256)]
+            return (2, head + tail)
+        }
         let m = Self.memtable(keys)
         #expect(Self.sortedOrder(m) == Self.modelOrder(m), "keys tied on their 12 sort bytes")
         // Keys that differ only in zero padding: [] < [0] < [0, 0] < ... < [0 x 9].

@@ -288,3 +288,19 @@ struct CompactionPicker {
                               targetFileSize: options.targetFileSize, baseSequence: v.sequence, score: score)
     }
 }
+
+extension CompactionPicker {
+    /// Estimated bytes compaction must still rewrite to bring `v` into shape (the
+    /// `floe_compaction_debt_bytes` gauge): all of L0 once it holds the trigger's
+    /// sub-levels, plus every level's bytes above its target. RocksDB's "estimated
+    /// pending compaction bytes" has the same two parts.
+    func debtBytes(_ v: Version) -> UInt64 {
+        var debt: UInt64 = v.l0.count >= options.l0CompactionTrigger ? v.l0.reduce(0) { $0 + CompactionPicker.size($1) } : 0
+        let t = targets(v)
+        for (i, level) in v.levels.enumerated() where i + 1 < t.bytes.count {
+            let size = CompactionPicker.size(level)
+            if size > t.bytes[i + 1] { debt += size - t.bytes[i + 1] }
+        }
+        return debt
+    }
+}

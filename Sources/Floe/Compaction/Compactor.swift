@@ -1,3 +1,5 @@
+import CoreMetrics
+import Logging
 import Synchronization
 
 /// A compactor that needs nothing but the object store: `floe compact` runs one
@@ -28,13 +30,22 @@ package final class Compactor: Sendable {
     /// Outputs of running tasks, uploaded but not committed: this session's GC keeps them.
     private let inFlight = Lock<Set<UInt64>>([])
     private let heartbeat = Lock<Task<Void, Never>?>(nil)
+    /// `options.logger` with `floe.session` (this compactor's) set.
+    let logger: Logger
+    /// The `floe_*` metrics this compactor feeds (compactions, GC, object-store
+    /// calls, and the shape gauges of the versions it reads; see `StoreMetrics`).
+    let metrics: StoreMetrics
 
     private init(objectStore: any ObjectStore, options: StoreOptions, sessionID: UInt64, version: Version,
-                 failpoints: FailpointRegistry) {
+                 failpoints: FailpointRegistry, metrics: StoreMetrics) {
         self.objectStore = objectStore
         self.failpoints = failpoints
         self.options = options
-        self.manifest = ManifestStore(store: objectStore)
+        self.metrics = metrics
+        var logger = options.logger
+        logger[metadataKey: "floe.session"] = .int(sessionID)
+        self.logger = logger
+        self.manifest = ManifestStore(store: objectStore, logger: logger)
         self.reader = SstReader(store: objectStore,
                                 blockCache: ShardedLRUCache(capacityBytes: 0),
                                 metaCache: SstReader.metaCache(capacityBytes: options.metaCacheBytes))
@@ -48,7 +59,9 @@ package final class Compactor: Sendable {
     /// Throws `notAFloeStore` if the object store holds no manifest.
     package static func attach(objectStore: any ObjectStore, options: StoreOptions = .init()) async throws -> Compactor {
         let failpoints = try FailpointRegistry.forStore(options.failpoints)
-        let manifest = ManifestStore(store: objectStore)
+        let metrics = StoreMetrics(factory: options.metricsFactory ?? MetricsSystem.factory)
+        let objectStore = MeteredObjectStore.wrap(objectStore, metrics.objectStore)
+        let manifest = ManifestStore(store: objectStore, logger: options.logger)
         var attempt = 0
         var v: Version
         while true {
@@ -59,14 +72,19 @@ package final class Compactor: Sendable {
                                  safeEpoch: base.safeEpoch, timestampMillis: StateStore.nowMillis())
                 }, onNewer: { _ in nil }, lost: { FloeError.staleCompaction("could not register: \($0)") })
                 break
-            } catch FloeError.staleCompaction where attempt < 3 {
+            } catch FloeError.staleCompaction(let why) where attempt < 3 {
                 // The store moved on past two checkpoints between the load and the append: load again.
                 attempt += 1
+                options.logger.debug("compactor register record lost the manifest race; loading again",
+                                     metadata: ["floe.attempt": .int(attempt), "floe.reason": .string(why)])
             }
         }
-        let c = Compactor(objectStore: objectStore, options: options, sessionID: v.sequence, version: v, failpoints: failpoints)
+        let c = Compactor(objectStore: objectStore, options: options, sessionID: v.sequence, version: v, failpoints: failpoints,
+                          metrics: metrics)
         try await SessionLease.renew(c.sessionID, in: objectStore)
         c.startHeartbeat()
+        c.logger.debug("compactor attached", metadata: ["floe.epoch": .int(v.committedEpoch), "floe.manifest.sequence": .int(v.sequence)])
+        c.publish(v)
         return c
     }
 
@@ -94,6 +112,12 @@ package final class Compactor: Sendable {
         heartbeat.withLock { $0?.cancel() }
         _ = try? await expire([sessionID])
         try? await objectStore.delete(SessionLease.path(sessionID))
+        logger.debug("compactor detached")
+    }
+
+    /// Sets the shape gauges of `v` (once per task or GC pass; see `StoreMetrics`).
+    private func publish(_ v: Version) {
+        metrics.publish(caches: [reader.blockCache.stats, reader.metaCache.stats], version: v, debt: picker.debtBytes(v), memtable: 0)
     }
 
     private func nextID() -> UInt64 {
@@ -152,6 +176,7 @@ package final class Compactor: Sendable {
             throw FloeError.staleCompaction("compactor session \(sessionID) was ended (its lease ran out): attach again")
         }
         try CompactionCommitter.checkStillValid(task, outputs: [], in: base)
+        let t0 = StateStore.monotonicMicros()
         let made = IDLog()
         defer { let ids = made.ids; inFlight.withLock { $0.subtract(ids) } }
         let result = try await CompactionExecutor.run(task, reader: reader, store: objectStore, options: options.sst,
@@ -161,8 +186,21 @@ package final class Compactor: Sendable {
             inFlight.withLock { _ = $0.insert(id) }
             return id
         }
-        observe(try await CompactionCommitter.commit(result, base: base, manifest: manifest, compactorID: sessionID,
-                                                     failpoints: failpoints) { [self] newer in observe(newer) })
+        let committed: Version
+        do {
+            committed = try await CompactionCommitter.commit(result, base: base, manifest: manifest, compactorID: sessionID,
+                                                             failpoints: failpoints) { [self] newer in observe(newer) }
+        } catch let FloeError.staleCompaction(why) {
+            logger.debug("compaction task stale: its inputs changed", metadata: ["floe.reason": .string(why)])
+            throw FloeError.staleCompaction(why)
+        }
+        observe(committed)
+        let micros = StateStore.monotonicMicros() - t0
+        let rewritten = task.kind == .trivialMove ? [] : result.outputs
+        metrics.compaction(kind: task.kind.rawValue, micros: micros, read: result.bytesRead, written: result.bytesWritten)
+        metrics.uploaded(.compaction, ssts: rewritten.count, bytes: rewritten.reduce(0) { $0 + $1.fileSize })
+        publish(committed)
+        logger.debug("compaction task done", metadata: StateStore.describe(task, result, micros: micros))
         return result
     }
 
@@ -190,6 +228,10 @@ package final class Compactor: Sendable {
             live: v.referencedSsts, protected: protected, retiredAt: retiredAt,
             graceSeconds: graceSeconds, now: now, sessions: sessions) { [self] ids in try await expire(ids) }
         retired.withLock { $0.forget(graceSeconds: graceSeconds, now: now) }
+        metrics.gcPasses.increment()
+        metrics.gcDeletedObjects.increment(by: r.deleted.count)
+        metrics.gcDeletedBytes.increment(by: Int64(clamping: r.deletedBytes))
+        StateStore.logGC(logger, r, grace: graceSeconds)
         return GarbageReport(deletedObjects: r.deleted.count, deletedBytes: r.deletedBytes, keptObjects: r.kept)
     }
 

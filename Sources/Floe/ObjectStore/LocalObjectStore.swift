@@ -64,7 +64,9 @@ public final class LocalObjectStore: ObjectStore {
 
     /// Opens the store rooted at directory `root`.
     ///
-    /// - Parameter create: create `root` (and missing ancestors) if it does not exist.
+    /// - Parameters:
+    ///   - root: the directory that holds the objects (`data/`, `manifest/`, ...).
+    ///   - create: create `root` (and missing ancestors) if it does not exist.
     /// - Throws: `FloeError.notAFloeStore(root)` if `root` is not a directory, or is
     ///   missing and `create` is false; `FloeError.invalidArgument` for an empty
     ///   path; `FloeError.io` if it cannot be inspected or created.

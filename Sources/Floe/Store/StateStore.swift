@@ -1,3 +1,5 @@
+import CoreMetrics
+import Logging
 import Synchronization
 
 /// An epoch-versioned LSM state store.
@@ -98,6 +100,12 @@ public final class StateStore: Sendable {
     let failpoints: FailpointRegistry
     /// What this handle may do: write, follow the manifest read-only, or read one named checkpoint.
     let mode: Mode
+    /// `options.logger` with `floe.session` set (see `StoreOptions.logger`).
+    let logger: Logger
+    /// The `floe_*` metrics (see `StoreMetrics`).
+    let metrics: StoreMetrics
+    /// Objects whose corruption was logged already: a warning each, not one per read.
+    let reportedDamage = Lock<Set<String>>([])
 
     enum Mode: Sendable, Equatable {
         case writer
@@ -109,8 +117,16 @@ public final class StateStore: Sendable {
     }
 
     private init(objectStore: any ObjectStore, options: StoreOptions, version: Version, checkpointSequence: UInt64,
-                 failpoints: FailpointRegistry, mode: Mode = .writer) {
+                 failpoints: FailpointRegistry, metrics: StoreMetrics, mode: Mode = .writer) {
         self.objectStore = objectStore
+        self.metrics = metrics
+        var logger = options.logger
+        switch mode {
+        case .writer: logger[metadataKey: "floe.session"] = .int(version.writerID)
+        case let .follower(reader): logger[metadataKey: "floe.reader"] = .int(reader)
+        case let .checkpoint(name): logger[metadataKey: "floe.checkpoint"] = .string(name)
+        }
+        self.logger = logger
         self.mode = mode
         self.failpoints = failpoints
         self.options = options
@@ -119,7 +135,7 @@ public final class StateStore: Sendable {
                                 metaCache: SstReader.metaCache(capacityBytes: options.metaCacheBytes),
                                 filterCache: SstReader.metaCache(capacityBytes: options.metaCacheBytes / 4),
                                 pinBudget: MetaPinBudget(limit: options.metaCacheBytes))
-        self.manifest = ManifestStore(store: objectStore)
+        self.manifest = ManifestStore(store: objectStore, logger: logger)
         self.writerID = version.writerID
         self.picker = CompactionPicker(options: options.compaction, sst: options.sst)
         self.published = PublishedVersion(version)
@@ -140,8 +156,11 @@ public final class StateStore: Sendable {
     /// `open` record that fences every earlier writer of this store.
     public static func open(objectStore: any ObjectStore, options: StoreOptions = .init()) async throws -> StateStore {
         try validate(options)
+        let t0 = monotonicMicros()
+        let metrics = StoreMetrics(factory: options.metricsFactory ?? MetricsSystem.factory)
+        let objectStore = MeteredObjectStore.wrap(objectStore, metrics.objectStore)
         let failpoints = try FailpointRegistry.forStore(options.failpoints)
-        let manifest = ManifestStore(store: objectStore)
+        let manifest = ManifestStore(store: objectStore, logger: options.logger)
         var attempt = 0
         var version: Version
         var checkpointSequence: UInt64 = 0
@@ -164,14 +183,21 @@ public final class StateStore: Sendable {
                                  safeEpoch: base.safeEpoch, timestampMillis: nowMillis())
                 }, onNewer: { _ in nil }, lost: { FloeError.fenced("could not append an open record: \($0)") })
                 break
-            } catch FloeError.fenced where attempt < 3 {
+            } catch FloeError.fenced(let why) where attempt < 3 {
                 // The store moved on past two checkpoints between the load and the append
                 // (another writer committing fast): load again.
                 attempt += 1
+                options.logger.debug("open record lost the manifest race; loading the manifest again",
+                                     metadata: ["floe.attempt": .int(attempt), "floe.reason": .string(why)])
             }
         }
         let store = StateStore(objectStore: objectStore, options: options, version: version,
-                               checkpointSequence: checkpointSequence, failpoints: failpoints)
+                               checkpointSequence: checkpointSequence, failpoints: failpoints, metrics: metrics)
+        store.logger.debug("store opened", metadata: [
+            "floe.epoch": .int(version.committedEpoch), "floe.manifest.sequence": .int(version.sequence),
+            "floe.manifest.checkpoint": .int(checkpointSequence), "floe.l0.sublevels": .int(version.l0.count),
+            "floe.ssts": .int(version.allSsts.count), "floe.open.ms": millisSince(t0, now: monotonicMicros()),
+        ])
         // A store reopened again and again (a crash loop) commits nothing, so only
         // this keeps the deltas the next open must read bounded.
         await store.writeCheckpointIfDue(version)
@@ -198,15 +224,22 @@ public final class StateStore: Sendable {
     /// Throws `notAFloeStore` when the object store holds no store, object store errors.
     public static func openReadOnly(objectStore: any ObjectStore, options: StoreOptions = .init()) async throws -> StateStore {
         try validate(options)
-        let manifest = ManifestStore(store: objectStore)
+        let t0 = monotonicMicros()
+        let metrics = StoreMetrics(factory: options.metricsFactory ?? MetricsSystem.factory)
+        let objectStore = MeteredObjectStore.wrap(objectStore, metrics.objectStore)
+        let manifest = ManifestStore(store: objectStore, logger: options.logger)
         guard let loaded = try await manifest.load() else { throw FloeError.notAFloeStore("no manifest") }
         var rng = SystemRandomNumberGenerator()
         let reader = rng.next() | 1
         let version = try await leaseNewest(reader, from: loaded.version, manifest: manifest, objectStore: objectStore)
         let store = StateStore(objectStore: objectStore, options: options, version: version,
                                checkpointSequence: loaded.checkpoint, failpoints: try FailpointRegistry.forStore(options.failpoints),
-                               mode: .follower(reader: reader))
+                               metrics: metrics, mode: .follower(reader: reader))
         store.state.withLock { $0.fenced = "opened read-only" }
+        store.logger.debug("store opened read-only", metadata: [
+            "floe.epoch": .int(version.committedEpoch), "floe.manifest.sequence": .int(version.sequence),
+            "floe.open.ms": millisSince(t0, now: monotonicMicros()),
+        ])
         store.startLeaseRenewal()
         return store
     }
@@ -223,9 +256,14 @@ public final class StateStore: Sendable {
     /// `openReadOnly(path:checkpoint:options:)` on any object store.
     public static func openReadOnly(objectStore: any ObjectStore, checkpoint name: String, options: StoreOptions = .init()) async throws -> StateStore {
         try validate(options)
+        let metrics = StoreMetrics(factory: options.metricsFactory ?? MetricsSystem.factory)
+        let objectStore = MeteredObjectStore.wrap(objectStore, metrics.objectStore)
         let (_, v) = try await loadNamedCheckpoint(objectStore, name)
         let store = StateStore(objectStore: objectStore, options: options, version: v, checkpointSequence: 0,
-                               failpoints: try FailpointRegistry.forStore(options.failpoints), mode: .checkpoint(name))
+                               failpoints: try FailpointRegistry.forStore(options.failpoints), metrics: metrics, mode: .checkpoint(name))
+        store.logger.debug("store opened at a named checkpoint", metadata: [
+            "floe.epoch": .int(v.committedEpoch), "floe.manifest.sequence": .int(v.sequence),
+        ])
         store.state.withLock { $0.fenced = "opened read-only at checkpoint \(name)" }
         return store
     }
@@ -404,6 +442,7 @@ public final class StateStore: Sendable {
     /// (`waitForWriteBudget`) contributes its spilled runs as sub-levels of their own
     /// below the rest of it. Throws `epochNotSealed`, object store errors, `fenced`, `closed`.
     public func sync(epoch: Epoch) async throws -> SyncResult {
+        let t0 = ContinuousClock.now
         try await finishSpills(upTo: epoch)
         let (mems, spilled): ([FrozenMemtable], [SpilledRun]) = try state.withLock { s in
             if s.closed { throw FloeError.closed }
@@ -444,6 +483,9 @@ public final class StateStore: Sendable {
                 subLevels.append(infos)
             }
             state.withLock { $0.inFlight -= 1 }
+            let built = subLevels.joined().filter { f in !spilled.contains { $0.ssts.contains { $0.id == f.id } } }
+            metrics.uploaded(.sync, ssts: built.count, bytes: built.reduce(0) { $0 + $1.fileSize })
+            metrics.syncSeconds.recordNanoseconds((ContinuousClock.now - t0).nanoseconds)
             return SyncResult(epoch: epoch, epochs: mems.map(\.epoch), subLevels: subLevels, watermarks: mems.flatMap(\.watermarks))
         } catch {
             state.withLock { s in
@@ -472,8 +514,11 @@ public final class StateStore: Sendable {
         // `waitForWriteBudget` meanwhile must wait for the memory this commit frees.
         state.withLock { $0.inFlight += 1 }
         defer { state.withLock { $0.inFlight -= 1 } }
+        let t0 = ContinuousClock.now
         let stalled = try await waitForL0Room()
         try await commitLock.withLock { try await commitLocked(epoch: epoch, sync, metadata: metadata, stallMicros: stalled) }
+        metrics.commitSeconds.recordNanoseconds((ContinuousClock.now - t0).nanoseconds)
+        publishMetrics(force: false)
     }
 
     private func commitLocked(epoch: Epoch, _ sync: SyncResult, metadata: [String: [UInt8]], stallMicros: UInt64) async throws {
@@ -545,8 +590,39 @@ public final class StateStore: Sendable {
 
     /// Marks this writer fenced and returns the error to throw.
     func fence(_ why: String) -> FloeError {
-        state.withLock { s in if s.fenced == nil { s.fenced = why } }
+        let first = state.withLock { s in
+            guard s.fenced == nil else { return false }
+            s.fenced = why
+            return true
+        }
+        if first { logFenced(why) }
         return .fenced(why)
+    }
+
+    /// The one warning a store logs for being fenced: once, when it learns it.
+    func logFenced(_ why: String) {
+        logger.warning("writer fenced: another process owns the store now; writes, commits, compaction and GC stop",
+                       metadata: ["floe.reason": .string(why), "floe.manifest.sequence": .int(currentVersion.sequence)])
+    }
+
+    /// Logs damage (`corruption`, `unsupportedFormat`) found in an object, once per
+    /// object and handle at warning (later reads of it at debug), and returns `error`.
+    @discardableResult
+    func noteDamage(_ error: any Error) -> any Error {
+        guard let e = error as? FloeError else { return error }
+        let object: String, offset: Int
+        switch e {
+        case let .corruption(o, off, _): object = o; offset = off
+        case let .unsupportedFormat(o, _): object = o; offset = 0
+        case let .objectNotFound(path):
+            logger.debug("object not found", metadata: ["floe.object": .string(path)])
+            return error
+        default: return error
+        }
+        let first = reportedDamage.withLock { $0.insert(object).inserted }
+        let meta: Logger.Metadata = ["floe.object": .string(object), "floe.offset": .int(offset), "floe.error": .string(e.description)]
+        if first { logger.warning("damaged object", metadata: meta) } else { logger.debug("damaged object", metadata: meta) }
+        return error
     }
 
     /// Writes a manifest checkpoint of `v` once `manifestCheckpointInterval` deltas
@@ -565,16 +641,20 @@ public final class StateStore: Sendable {
         if written != nil {
             state.withLock { $0.checkpointSequence = max($0.checkpointSequence, v.sequence) }
             // Best effort too: what a failed prune leaves, the next one deletes.
-            _ = try? await manifest.prune()
+            let pruned = try? await manifest.prune()
+            logger.trace("manifest checkpoint written", metadata: ["floe.manifest.sequence": .int(v.sequence),
+                                                                    "floe.manifest.pruned": .int(pruned ?? 0)])
         }
     }
 
     /// Makes `v` current, drops the memtables it now covers and retires SSTs it no longer holds.
     func install(_ v: Version) {
-        let gone: [UInt64] = state.withLock { s in
-            guard v.sequence > s.version.sequence else { return [] }
+        let (gone, newlyFenced): ([UInt64], String?) = state.withLock { s in
+            var newlyFenced: String?
+            guard v.sequence > s.version.sequence else { return ([], nil) }
             if v.writerID != writerID && s.fenced == nil {
                 s.fenced = "writer \(v.writerID) opened the store after this writer (\(writerID))"
+                newlyFenced = s.fenced
             }
             let now = PosixFileSystem.wallClockSeconds()
             let kept = Set(v.allSsts.map(\.id))
@@ -589,9 +669,10 @@ public final class StateStore: Sendable {
             s.spilled.removeAll { $0.epoch <= v.committedEpoch }
             s.sealedThrough = max(s.sealedThrough, v.committedEpoch)
             s.latestWritten = max(s.latestWritten, v.committedEpoch)
-            return gone
+            return (gone, newlyFenced)
         }
         for id in gone { reader.evict(id) }
+        if let newlyFenced { logFenced(newlyFenced) }
     }
 
     /// Seals, syncs and commits `epoch` in one call.
@@ -788,6 +869,8 @@ public final class StateStore: Sendable {
     private func finishGet(_ probe: PointReader.Probe, _ v: Version, _ table: TableID, _ key: [UInt8], _ epoch: Epoch) async throws -> [UInt8]? {
         do {
             return try await PointReader.finish(probe, reader: reader, version: v, table: table, key: key, epoch: epoch)
+        } catch let e as FloeError where e.isDamage {
+            throw noteDamage(e)
         } catch let FloeError.objectNotFound(path) {
             if currentVersion.sequence == v.sequence {
                 // Another process (a standalone compactor) may have retired the SST and its GC
@@ -865,6 +948,22 @@ public final class StateStore: Sendable {
         if case let .follower(id) = mode { try? await objectStore.delete(ReaderLease.path(id)) }
         await reader.filterWarmer.stop()
         sstBuffers.trim()
+        publishMetrics(force: true)
+        logger.debug("store closed", metadata: ["floe.epoch": .int(currentVersion.committedEpoch)])
+    }
+
+    /// Publishes the aggregated metrics now (see `StoreMetrics`): cache hits, misses
+    /// and evictions since the last publish, and the shape gauges. The store does
+    /// this by itself at most once a second (after commits, from its background
+    /// worker) and at `close`; call it to see current figures sooner, or when the
+    /// store runs without background work and commits nothing.
+    public func publishMetrics() { publishMetrics(force: true) }
+
+    func publishMetrics(force: Bool) {
+        guard metrics.claimPublish(now: StateStore.monotonicMicros(), force: force) else { return }
+        let (v, memory) = state.withLock { ($0.version, $0.memoryUsed) }
+        metrics.publish(caches: [reader.blockCache.stats, reader.metaCache.stats, reader.filterCache.stats], version: v,
+                        debt: picker.debtBytes(v), memtable: memory)
     }
 
     // MARK: introspection

@@ -1,3 +1,4 @@
+import Logging
 import Synchronization
 
 /// Compaction, write stalls and object GC of a store: the background worker
@@ -39,6 +40,7 @@ extension StateStore {
             return (s.version, task)
         }
         guard let (_, task) = picked else { return nil }
+        let t0 = StateStore.monotonicMicros()
         let outputs = IDLog()
         defer {
             let made = outputs.ids
@@ -62,8 +64,24 @@ extension StateStore {
                                                        failpoints: failpoints) { [self] newer in install(newer) }
             install(v)
         }
+        let micros = StateStore.monotonicMicros() - t0
+        metrics.compaction(kind: task.kind.rawValue, micros: micros, read: result.bytesRead, written: result.bytesWritten)
+        metrics.uploaded(.compaction, ssts: task.kind == .trivialMove ? 0 : result.outputs.count,
+                         bytes: task.kind == .trivialMove ? 0 : result.outputs.reduce(0) { $0 + $1.fileSize })
+        logger.debug("compaction task done", metadata: StateStore.describe(task, result, micros: micros))
         if idle { await warmOutputs(result.outputs) }
         return result
+    }
+
+    /// Log metadata of one compaction task (the store's and a standalone compactor's).
+    static func describe(_ task: CompactionTask, _ result: CompactionResult, micros: UInt64) -> Logger.Metadata {
+        ["floe.compaction.kind": .string(task.kind.rawValue),
+         "floe.compaction.inputs": .int(task.inputs.reduce(0) { $0 + $1.ssts.count }),
+         "floe.compaction.target_level": .int(task.targetLevel),
+         "floe.compaction.outputs": .int(result.outputs.count),
+         "floe.compaction.read_bytes": .int(result.bytesRead),
+         "floe.compaction.written_bytes": .int(result.bytesWritten),
+         "floe.compaction.ms": .stringConvertible(Double(micros / 100) / 10)]
     }
 
     /// Reads the outputs that the prefill could not place back into the block cache,
@@ -138,12 +156,16 @@ extension StateStore {
         let r = try await gc.collect(live: live, protected: protected, retiredAt: retired, graceSeconds: grace, now: now,
                                      sessions: sessions) { [self] ids in try await expireSessions(ids) }
         // Temp files of crashed local writes are never listed: swept here, an hour on.
-        if let local = objectStore as? LocalObjectStore { _ = try? local.removeStaleTempFiles(olderThan: 3600, now: now) }
+        if let local = MeteredObjectStore.unwrap(objectStore) as? LocalObjectStore { _ = try? local.removeStaleTempFiles(olderThan: 3600, now: now) }
         state.withLock { s in
             for p in r.deleted { if let id = ObjectGC.sstID(p) { s.retired.removeValue(forKey: id) } }
             s.gcDeletedObjects += UInt64(r.deleted.count)
             s.gcDeletedBytes += r.deletedBytes
         }
+        metrics.gcPasses.increment()
+        metrics.gcDeletedObjects.increment(by: r.deleted.count)
+        metrics.gcDeletedBytes.increment(by: Int64(clamping: r.deletedBytes))
+        StateStore.logGC(logger, r, grace: grace)
         return GarbageReport(deletedObjects: r.deleted.count, deletedBytes: r.deletedBytes, keptObjects: r.kept)
     }
 
@@ -169,7 +191,8 @@ extension StateStore {
 
     /// Ends the compactor sessions `ids` with one `expire` record; returns the version after it.
     func expireSessions(_ ids: [UInt64]) async throws -> Version? {
-        try await commitLock.withLock {
+        logger.debug("ending compactor sessions whose lease ran out", metadata: ["floe.sessions": .string("\(ids)")])
+        return try await commitLock.withLock {
             let v = try await manifest.commit(from: currentVersion, make: { [self] base in
                 guard base.writerID == writerID else { throw fence("writer \(base.writerID) opened the store after this writer (\(writerID))") }
                 return VersionDelta.expire(ids, on: base, by: writerID)
@@ -193,13 +216,14 @@ extension StateStore {
         state.withLock { $0.inFlight += 1 }
         defer { state.withLock { $0.inFlight -= 1 } }
         let t0 = StateStore.monotonicMicros()
-        var slowed = false
+        var slowed = false, stopped = false
         while true {
             let (l0, err, closed, fenced) = state.withLock { ($0.version.l0.count, $0.compactionError, $0.closed, $0.fenced) }
             if closed { throw FloeError.closed }
             if let fenced { throw FloeError.fenced(fenced) }
             if l0 >= c.l0StopSubLevels {
                 if let err { throw FloeError.compactionFailed(err.description) }
+                stopped = true
                 try await Task.sleep(for: .milliseconds(1))
                 continue
             }
@@ -216,6 +240,14 @@ extension StateStore {
                 s.stallMicros += stalled
                 s.worstStallMicros = max(s.worstStallMicros, stalled)
             }
+        }
+        // Only a commit that really waited (slowed down or stopped) is a stall to report.
+        if slowed || stopped {
+            metrics.stallSeconds.recordMicroseconds(stalled)
+            logger.debug("write stall: commit waited for L0 room", metadata: [
+                "floe.stall.ms": .stringConvertible(Double(stalled / 100) / 10), "floe.l0.sublevels": .int(currentVersion.l0.count),
+                "floe.stall.stopped": .stringConvertible(stopped),
+            ])
         }
         return stalled
     }
@@ -272,12 +304,13 @@ extension StateStore {
                 store.state.withLock { $0.setCompactionError(nil, lane: lane) }
                 backoffMillis = 1
             } catch let e as FloeError {
-                store.state.withLock { $0.setCompactionError(e, lane: lane) }
+                store.laneFailed(e, lane: lane)
                 backoffMillis = min(1000, backoffMillis * 2)
             } catch {
-                store.state.withLock { $0.setCompactionError(.io(path: "compaction", reason: "\(error)"), lane: lane) }
+                store.laneFailed(.io(path: "compaction", reason: "\(error)"), lane: lane)
                 backoffMillis = min(1000, backoffMillis * 2)
             }
+            if lane == 0 { store.publishMetrics(force: false) }
             let now = StateStore.monotonicMicros()
             // Follow the manifest at least every second: other processes' compactions
             // retire SSTs this writer still reads until it installs their version.
@@ -302,6 +335,32 @@ extension StateStore {
                 try? await Task.sleep(for: .milliseconds(backoffMillis > 1 ? backoffMillis : pollMillis))
             }
         }
+    }
+
+    /// Records a background lane's failure; logs it (at info: nothing else reports a
+    /// background failure until a commit stalls on it) when it is not the lane's last error again.
+    private func laneFailed(_ e: FloeError, lane: Int) {
+        let repeated = state.withLock { s in
+            defer { s.setCompactionError(e, lane: lane) }
+            return s.laneErrors[lane] == e
+        }
+        guard !repeated else { return }
+        noteDamage(e)
+        logger.info("background compaction failed; retrying with backoff",
+                    metadata: ["floe.lane": .int(lane), "floe.error": .string(e.description)])
+    }
+
+    /// Logs one GC pass: at debug when it deleted something, each object at trace.
+    static func logGC(_ logger: Logger, _ r: ObjectGC.Report, grace: Double) {
+        guard !r.deleted.isEmpty else {
+            logger.trace("gc pass: nothing to delete", metadata: ["floe.gc.kept": .int(r.kept)])
+            return
+        }
+        logger.debug("gc pass deleted unreferenced objects", metadata: [
+            "floe.gc.deleted": .int(r.deleted.count), "floe.gc.deleted_bytes": .int(r.deletedBytes),
+            "floe.gc.kept": .int(r.kept), "floe.gc.grace_seconds": .stringConvertible(grace),
+        ])
+        for p in r.deleted { logger.trace("gc deleted", metadata: ["floe.object": .string(p)]) }
     }
 
     /// Whether commits have paused for over `forMicros` (a second). A commit on another thread

@@ -1,4 +1,10 @@
+import CoreMetrics
+import Logging
+
 /// Tuning and behaviour of a store. Every field has a safe default.
+///
+/// Equality compares the tuning fields only: `logger` and `metricsFactory` are
+/// where the store reports, not how it behaves, and are left out.
 public struct StoreOptions: Sendable, Equatable {
     /// How SSTs are built (block size, compression, bloom bits, file size).
     public var sst = SstWriterOptions()
@@ -31,6 +37,26 @@ public struct StoreOptions: Sendable, Equatable {
     /// Failpoints armed for this store only (tests), consulted before those of
     /// `FLOE_FAILPOINTS`. See `Failpoints`.
     package var failpoints: [Failpoint: FailpointAction] = [:]
+    /// Where the store logs (swift-log). The default drops everything; the library
+    /// never bootstraps `LoggingSystem` and never prints. Levels follow swift-log's
+    /// guidance for libraries: open and recovery, compaction tasks, GC passes, write
+    /// stalls, spills and lost manifest races at `debug`; per-object GC deletions and
+    /// manifest checkpoints at `trace`; a failing background compaction at `info`
+    /// (nothing else reports it until a commit stalls); `warning` only once per store
+    /// for being fenced and once per object for corruption (object and offset).
+    /// Every record carries `floe.session` (the writer's manifest session).
+    public var logger = Logger.floeDisabled
+    /// Where the store's `floe_*` metrics go (swift-metrics; names and how they are
+    /// aggregated: `StoreMetrics`). nil: the process's `MetricsSystem.factory` as of
+    /// `open` (a no-op one unless the application bootstrapped it).
+    public var metricsFactory: (any MetricsFactory)?
 
     public init() {}
+
+    public static func == (a: StoreOptions, b: StoreOptions) -> Bool {
+        a.sst == b.sst && a.compaction == b.compaction && a.blockCacheBytes == b.blockCacheBytes
+            && a.metaCacheBytes == b.metaCacheBytes && a.memtableBudgetBytes == b.memtableBudgetBytes
+            && a.spillOpenEpochs == b.spillOpenEpochs && a.manifestCheckpointInterval == b.manifestCheckpointInterval
+            && a.retentionEpochs == b.retentionEpochs && a.createIfMissing == b.createIfMissing && a.failpoints == b.failpoints
+    }
 }

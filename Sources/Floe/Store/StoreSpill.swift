@@ -69,5 +69,10 @@ extension StateStore {
             // The store may have closed meanwhile: then the SSTs are orphans for GC.
             if !s.closed, m.epoch > s.version.committedEpoch, !infos.isEmpty { s.spilled.append(SpilledRun(epoch: m.epoch, ssts: infos)) }
         }
+        let bytes = infos.reduce(0) { $0 + $1.fileSize }
+        metrics.uploaded(.spill, ssts: infos.count, bytes: bytes)
+        logger.debug("spilled an unsealed epoch to SSTs (memtable budget spent)", metadata: [
+            "floe.epoch": .int(m.epoch), "floe.ssts": .int(infos.count), "floe.bytes": .int(bytes),
+        ])
     }
 }

@@ -1,3 +1,5 @@
+import Logging
+
 /// Reads and writes the manifest objects of one store: checkpoints and deltas.
 /// Never reads a data file. Owns the one manifest-append protocol (`commit`).
 ///
@@ -11,6 +13,7 @@
 /// it is no longer the one its version applied (`commit`).
 struct ManifestStore: Sendable {
     let store: any ObjectStore
+    var logger = Logger.floeDisabled
 
     static func checkpointPath(_ sequence: UInt64) -> String {
         "manifest/" + String(sequence).leftPad(20) + ".checkpoint"
@@ -53,6 +56,8 @@ struct ManifestStore: Sendable {
                 if l.deltas.isEmpty && l.checkpoints.isEmpty { return nil }
                 return try await newest(from: .empty, listed: l)
             } catch FloeError.objectNotFound(let path) where attempt < 5 && path.hasPrefix("manifest/") {
+                logger.debug("manifest object pruned while reading it; listing again",
+                             metadata: ["floe.object": .string(path), "floe.attempt": .int(attempt)])
                 continue
             }
         }
@@ -67,6 +72,10 @@ struct ManifestStore: Sendable {
                 return (try await applyDeltas(try await readCheckpoint(c), l.deltas), c)
             } catch let e as FloeError {
                 guard e.isDamage else { throw e }
+                // Once per load (an open), and recovered from: the one-time warning swift-log's
+                // guidance allows a library.
+                logger.warning("manifest checkpoint does not read back; loading the one before it",
+                               metadata: ["floe.checkpoint": .int(c), "floe.error": .string(e.description)])
                 damaged = damaged ?? e
             }
         }
@@ -113,6 +122,8 @@ struct ManifestStore: Sendable {
             do {
                 return try await newest(from: start, listed: try await listing()).version
             } catch FloeError.objectNotFound(let path) where attempt < 5 && path.hasPrefix("manifest/") {
+                logger.debug("manifest object pruned while reading it; listing again",
+                             metadata: ["floe.object": .string(path), "floe.attempt": .int(attempt)])
                 continue
             }
         }
@@ -163,6 +174,8 @@ struct ManifestStore: Sendable {
                 created = try await store.createIfAbsent(path, bytes)
             } catch {
                 guard await landedIntact(path, bytes) else { throw error }
+                logger.debug("manifest append: acknowledgement lost, the record landed intact",
+                             metadata: ["floe.object": .string(path), "floe.error": .string("\(error)")])
                 created = true
             }
             if created {
@@ -175,6 +188,8 @@ struct ManifestStore: Sendable {
                 return try base.applying(delta, object: path, digest: ManifestCodec.digest(bytes))
             }
             let newer = try await catchUp(base)
+            logger.debug("manifest append: another process took the sequence; catching up",
+                         metadata: ["floe.manifest.sequence": .int(delta.sequence), "floe.manifest.newest": .int(newer.sequence)])
             if let done = try onNewer(newer) { return done }
             base = newer
         }

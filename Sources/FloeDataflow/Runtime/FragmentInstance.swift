@@ -1,3 +1,4 @@
+import CoreMetrics
 import Floe
 
 /// One instance of a fragment: the operators chained in one task (a source's
@@ -34,10 +35,40 @@ struct FragmentInstance: Sendable {
     let sourceTypes: [ColumnType]
     /// Called after the instance ended an epoch, when it holds a materialization.
     let onEpochEnd: (@Sendable (Epoch) -> Void)?
+    /// Rows into and out of each op since the last barrier, added to `metrics` once
+    /// per epoch (see `PipelineMetrics`): nil when the run has no metrics.
+    var metrics: Metrics?
+
+    struct Metrics: Sendable {
+        var ops: [PipelineMetrics.OperatorCounters]
+        var alignment: CoreMetrics.Timer
+        var rowsIn: [Int]
+        var rowsOut: [Int]
+
+        init(ops: [PipelineMetrics.OperatorCounters], alignment: CoreMetrics.Timer) {
+            self.ops = ops
+            self.alignment = alignment
+            rowsIn = Array(repeating: 0, count: ops.count)
+            rowsOut = rowsIn
+        }
+
+        mutating func publish() {
+            for i in ops.indices {
+                if rowsIn[i] > 0 { ops[i].rowsIn.increment(by: rowsIn[i]) }
+                if rowsOut[i] > 0 { ops[i].rowsOut.increment(by: rowsOut[i]) }
+                rowsIn[i] = 0
+                rowsOut[i] = 0
+            }
+        }
+    }
 
     private mutating func push(_ i: Int, _ chunk: Chunk, input: Int, epoch: Epoch) async throws {
         outs[i].removeAll()
         try await ops[i].process(chunk, input: input, epoch: epoch, into: &outs[i])
+        if metrics != nil {
+            metrics!.rowsIn[i] += chunk.count
+            metrics!.rowsOut[i] += outs[i].count
+        }
         if !outs[i].isEmpty { try await deliver(outs[i], to: consumers[i], epoch: epoch) }
     }
 
@@ -56,6 +87,7 @@ struct FragmentInstance: Sendable {
             case let .local(j):
                 outs[j].removeAll()
                 try await ops[j].barrier(ending: epoch, watermark: watermark, into: &outs[j])
+                if metrics != nil { metrics!.rowsOut[j] += outs[j].count }
                 if !outs[j].isEmpty { try await deliver(outs[j], to: consumers[j], epoch: epoch) }
                 try await endEpoch(consumers[j], epoch, watermark)
             case let .outlet(k): try await outlets[k].barrier(epoch, watermark: watermark)
@@ -76,6 +108,7 @@ struct FragmentInstance: Sendable {
     /// with `watermark` (`Watermark`).
     mutating func barrier(_ epoch: Epoch, watermark: Int64) async throws {
         try await endEpoch(rootConsumers, epoch, watermark)
+        metrics?.publish()
         onEpochEnd?(epoch)
     }
 
@@ -99,6 +132,8 @@ struct FragmentInstance: Sendable {
         var last = inbox.inputs - 1
         // The minimum watermark of the barriers of `epoch` received so far.
         var watermark = Int64.max
+        // When the first barrier of `epoch` arrived (alignment time).
+        var firstBarrier: ContinuousClock.Instant?
         while ended != all {
             let (i, message) = try await inbox.receive(allowed: all & ~blocked & ~ended, after: last)
             last = i
@@ -109,6 +144,7 @@ struct FragmentInstance: Sendable {
                 guard e == epoch else {
                     throw DataflowError.invalidArgument("input \(i) delivered the barrier of epoch \(e) while epoch \(epoch) is being built")
                 }
+                if blocked == 0 && metrics != nil && inbox.inputs > 1 { firstBarrier = .now }
                 blocked |= 1 << UInt64(i)
                 watermark = min(watermark, w)
             case .end:
@@ -116,6 +152,10 @@ struct FragmentInstance: Sendable {
             }
             // Aligned: every input that has not ended delivered this epoch's barrier.
             if blocked != 0 && blocked | ended == all {
+                if let t = firstBarrier, let m = metrics {
+                    m.alignment.recordNanoseconds((ContinuousClock.now - t).wholeNanoseconds)
+                    firstBarrier = nil
+                }
                 try await barrier(epoch, watermark: watermark)
                 blocked = 0
                 watermark = .max

@@ -114,7 +114,8 @@ struct PhysicalPlan: Sendable {
 
     /// Creates every fragment instance, its operators (each with its own state
     /// tables and empty caches), inboxes and outlets.
-    func instantiate(store: StateStore, options: PipelineOptions, coordinator: Coordinator, withSinkLog: Bool) throws -> Instances {
+    func instantiate(store: StateStore, options: PipelineOptions, coordinator: Coordinator, withSinkLog: Bool,
+                     metrics: PipelineMetrics? = nil) throws -> Instances {
         // Inbox inputs: every incoming edge contributes one input per upstream instance.
         var inputBase: [Int] = Array(repeating: 0, count: edges.count)
         var inputCount: [Int] = Array(repeating: 0, count: fragments.count)
@@ -168,8 +169,11 @@ struct PhysicalPlan: Sendable {
                 let lists: [[FragmentInstance.Consumer]] = frag.ops.map { consumerList($0) }
                 let inbox: Inbox? = inboxes[f].isEmpty ? nil : inboxes[f][i]
                 let ack: (@Sendable (Epoch) -> Void)? = frag.hasView ? { @Sendable e in coordinator.ack(e) } : nil
-                let inst = FragmentInstance(ops: ops, outs: outs, consumers: lists, rootConsumers: root, outlets: outlets,
+                var inst = FragmentInstance(ops: ops, outs: outs, consumers: lists, rootConsumers: root, outlets: outlets,
                                             logicalInput: logical[f], inbox: inbox, sourceTypes: sourceTypes, onEpochEnd: ack)
+                if let metrics {
+                    inst.metrics = .init(ops: frag.ops.map { metrics.operatorCounters(operatorName($0)) }, alignment: metrics.alignmentSeconds)
+                }
                 if case let .source(s) = frag.kind { out.sources[s].append(inst) } else { out.others.append(inst) }
             }
         }
@@ -201,6 +205,17 @@ struct PhysicalPlan: Sendable {
             default: return -1
             }
         case .source: return -1
+        }
+    }
+
+    /// The `operator` dimension of node `n`'s metrics: its number and kind (a view's name too).
+    func operatorName(_ n: Int) -> String {
+        switch nodes[n] {
+        case .source: return "\(n)_source"
+        case .transform: return "\(n)_transform"
+        case .aggregate: return "\(n)_aggregate"
+        case .join: return "\(n)_join"
+        case let .materialize(_, view): return "\(n)_view_\(view.name)"
         }
     }
 

@@ -1,4 +1,6 @@
+import CoreMetrics
 import Floe
+import Logging
 import Synchronization
 
 /// A pipeline over a store: runs a `PipelineBuilder`'s description as tasks
@@ -21,6 +23,8 @@ public final class Pipeline: Sendable {
     let plan: PhysicalPlan
     public let options: PipelineOptions
     public var views: [ViewDefinition] { plan.views }
+    /// Set by `requestStop`: the barrier task then ends the run at the next barrier.
+    private let stopRequested = Atomic<Bool>(false)
 
     public init(store: StateStore, builder: PipelineBuilder, options: PipelineOptions = .init()) throws {
         try options.validate()
@@ -29,9 +33,18 @@ public final class Pipeline: Sendable {
         plan = try PhysicalPlan(builder, parallelism: options.parallelism)
     }
 
+    /// Asks a running (or the next) `run` to stop gracefully: a barrier is injected
+    /// at once, the epoch it ends is committed and delivered to the sinks like any
+    /// other, and `run` returns its report. Nothing is left half-done: every
+    /// operator's state, offset and view row of the run is in a committed epoch.
+    /// `PipelineService` calls it on graceful shutdown.
+    public func requestStop() {
+        stopRequested.store(true, ordering: .releasing)
+    }
+
     /// Runs until the sources are consumed (`untilEnd`), `maxEpochs` epochs were
-    /// committed, or the task is cancelled (then it stops at once; what was
-    /// committed stays).
+    /// committed, `requestStop()` was called (it ends at the next barrier, committed),
+    /// or the task is cancelled (then it stops at once; what was committed stays).
     public func run() async throws -> PipelineReport {
         let started = ContinuousClock.now
         var report = PipelineReport()
@@ -49,13 +62,23 @@ public final class Pipeline: Sendable {
                 startPositions.append(Array(repeating: SourcePosition(), count: src.partitions))
             }
         }
+        let logger = options.logger
+        let metrics = PipelineMetrics(factory: options.metricsFactory ?? MetricsSystem.factory, sources: plan.sources.map(\.name))
+        logger.debug("pipeline starting", metadata: [
+            "floe.epoch": .stringConvertible(committed), "floe.parallelism": .stringConvertible(options.parallelism),
+            "floe.sources": .string(plan.sources.map(\.name).joined(separator: ",")),
+            "floe.positions": .string(zip(plan.sources, startPositions).map { s, p in "\(s.name)=\(p.map(\.offset))" }.joined(separator: " ")),
+        ])
         let delivery = try await SinkDelivery(store: store, sinks: options.sinks, views: plan.views, committedMetadata: metadata)
-        report.deliveries += try await delivery.catchUp(through: committed)
+        let caughtUp = try await delivery.catchUp(through: committed)
+        report.deliveries += caughtUp
+        if caughtUp > 0 { logger.debug("sinks caught up with committed epochs", metadata: ["floe.deliveries": .stringConvertible(caughtUp)]) }
 
         let startEpoch = committed + 1
         let coordinator = Coordinator(startEpoch: startEpoch, expectedAcks: plan.terminalInstances, partitions: plan.sources.map(\.partitions))
         let endOffsets: [[UInt64]]? = options.untilEnd ? try await plan.sources.asyncMap { try await $0.source.endOffsets() } : nil
-        var instances = try plan.instantiate(store: store, options: options, coordinator: coordinator, withSinkLog: !options.sinks.isEmpty)
+        var instances = try plan.instantiate(store: store, options: options, coordinator: coordinator, withSinkLog: !options.sinks.isEmpty,
+                                             metrics: metrics)
         coordinator.register(instances.inboxes)
         var baseMetadata: [String: [UInt8]] = [PipelineMetadata.planKey: Array(plan.fingerprint.utf8)]
         for v in plan.views { baseMetadata[PipelineMetadata.viewKey(v.name)] = PipelineMetadata.encode(view: v) }
@@ -75,7 +98,8 @@ public final class Pipeline: Sendable {
                                     var reader = try await src.source.reader(partition: p, from: from.offset)
                                     var late = LateRowFilter(column: src.eventTime?.column, latenessMicros: src.eventTime?.latenessMicros ?? 0, from: from)
                                     try await Pipeline.runSource(&reader, &frag, &late, source: si, partition: p, limit: limit, startEpoch: startEpoch,
-                                                                 chunkRows: options.chunkRows, coordinator: coordinator)
+                                                                 chunkRows: options.chunkRows, coordinator: coordinator,
+                                                                 events: metrics.sourceEvents[si])
                                 } catch {
                                     coordinator.fail(error)
                                     throw error
@@ -103,10 +127,11 @@ public final class Pipeline: Sendable {
                         while coordinator.failure == nil && coordinator.stopEpoch.load(ordering: .acquiring) == 0 {
                             try await Task.sleep(for: tick)
                             let finishing = options.untilEnd && coordinator.allReachedEnd
-                            guard finishing || ContinuousClock.now >= due else { continue }
+                            let stopping = self.stopRequested.load(ordering: .acquiring)
+                            guard finishing || stopping || ContinuousClock.now >= due else { continue }
                             due = ContinuousClock.now + interval
                             let limitReached = options.maxEpochs.map { Int(next - startEpoch) + 1 >= $0 } ?? false
-                            if finishing || limitReached { coordinator.stopEpoch.store(next, ordering: .releasing) }
+                            if finishing || limitReached || stopping { coordinator.stopEpoch.store(next, ordering: .releasing) }
                             coordinator.inject(next)
                             next += 1
                         }
@@ -117,7 +142,7 @@ public final class Pipeline: Sendable {
                         result = try await Pipeline.commitLoop(store: store, coordinator: coordinator, delivery: delivery, base: baseMetadata,
                                                                sourceNames: plan.sources.map(\.name), startEpoch: startEpoch,
                                                                depth: options.checkpointDepth, started: started,
-                                                               onCommit: options.onCommit)
+                                                               onCommit: options.onCommit, metrics: metrics, logger: logger)
                     } catch {
                         coordinator.fail(error)
                         throw error
@@ -132,15 +157,25 @@ public final class Pipeline: Sendable {
                 coordinator.fail(DataflowError.cancelled)
             }
         } catch {
-            if let f = coordinator.failure { throw f }
-            throw error
+            let e = coordinator.failure ?? error
+            logger.debug("pipeline stopped by an error", metadata: ["floe.epoch": .stringConvertible(store.committedEpoch),
+                                                                  "floe.error": .string("\(e)")])
+            throw e
         }
-        if let f = coordinator.failure { throw f }
+        if let f = coordinator.failure {
+            logger.debug("pipeline stopped by an error", metadata: ["floe.epoch": .stringConvertible(store.committedEpoch),
+                                                                  "floe.error": .string("\(f)")])
+            throw f
+        }
         report.endEpoch = store.committedEpoch
         report.eventsIn = coordinator.events.load(ordering: .relaxed)
         for (i, src) in plan.sources.enumerated() { report.lateRows[src.name] = startPositions[i].reduce(0) { $0 + $1.lateRows } }
         let d = ContinuousClock.now - started
         report.seconds = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        logger.debug("pipeline run ended", metadata: [
+            "floe.epoch.start": .stringConvertible(report.startEpoch), "floe.epoch.end": .stringConvertible(report.endEpoch),
+            "floe.events_in": .stringConvertible(report.eventsIn), "floe.seconds": .stringConvertible(report.seconds),
+        ])
         return report
     }
 
@@ -148,13 +183,20 @@ public final class Pipeline: Sendable {
     /// (`late`), injecting every barrier the coordinator asks for between chunks
     /// with the partition's position and watermark, until the stop epoch's barrier.
     static func runSource(_ reader: inout any SourceReader, _ frag: inout FragmentInstance, _ late: inout LateRowFilter, source: Int,
-                          partition: Int, limit: UInt64?, startEpoch: Epoch, chunkRows: Int, coordinator: Coordinator) async throws {
+                          partition: Int, limit: UInt64?, startEpoch: Epoch, chunkRows: Int, coordinator: Coordinator,
+                          events: Counter? = nil) async throws {
         var injected = startEpoch - 1
+        // Rows read since the last barrier: added to `events` once per barrier, not per chunk.
+        var unpublished = 0
         var chunk = Chunk(types: frag.sourceTypes, capacity: chunkRows)
         var scratch = Chunk(types: frag.sourceTypes, capacity: late.column == nil ? 0 : chunkRows)
         var atEnd = false
         while true {
             let req = coordinator.requested.load(ordering: .acquiring)
+            if injected < req, unpublished > 0 {
+                events?.increment(by: unpublished)
+                unpublished = 0
+            }
             while injected < req {
                 injected += 1
                 coordinator.reportPosition(source: source, partition: partition, epoch: injected, position: late.position(offset: reader.offset))
@@ -162,6 +204,7 @@ public final class Pipeline: Sendable {
             }
             let stop = coordinator.stopEpoch.load(ordering: .acquiring)
             if stop != 0 && injected >= stop {
+                if unpublished > 0 { events?.increment(by: unpublished) }
                 try await frag.end()
                 return
             }
@@ -179,6 +222,7 @@ public final class Pipeline: Sendable {
                 switch try await reader.read(into: &chunk, max: room) {
                 case let .rows(n):
                     coordinator.events.add(n, ordering: .relaxed)
+                    unpublished += n
                     late.apply(&chunk, scratch: &scratch)
                     if !chunk.isEmpty { try await frag.input(chunk, logical: 0, epoch: injected + 1) }
                 case .caughtUp:
@@ -208,7 +252,8 @@ public final class Pipeline: Sendable {
     /// epochs to the sinks.
     static func commitLoop(store: StateStore, coordinator: Coordinator, delivery: SinkDelivery, base: [String: [UInt8]], sourceNames: [String],
                            startEpoch: Epoch, depth: Int, started: ContinuousClock.Instant,
-                           onCommit: (@Sendable (Epoch) -> Void)?) async throws -> CommitResult {
+                           onCommit: (@Sendable (Epoch) -> Void)?, metrics: PipelineMetrics? = nil,
+                           logger: Logger = .floeDisabled) async throws -> CommitResult {
         var result = CommitResult()
         var checkpoints = try CheckpointPipeline(store: store, depth: depth)
         var epoch = startEpoch
@@ -218,17 +263,26 @@ public final class Pipeline: Sendable {
                 if result.firstCommit == nil {
                     let d = now - started
                     result.firstCommit = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+                    metrics?.firstCommitSeconds.recordNanoseconds(d.wholeNanoseconds)
+                    logger.debug("pipeline committed its first epoch", metadata: ["floe.epoch": .stringConvertible(c.epoch),
+                                                                               "floe.seconds": .stringConvertible(result.firstCommit!)])
                 }
                 if let t = coordinator.injectedAt(c.epoch) {
                     let d = now - t
                     result.latencies.append(Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
+                    metrics?.epochCommitSeconds.recordNanoseconds(d.wholeNanoseconds)
                 }
+                metrics?.epochsCommitted.increment()
+                logger.trace("pipeline epoch committed", metadata: ["floe.epoch": .stringConvertible(c.epoch)])
                 onCommit?(c.epoch)
                 result.deliveries += try await delivery.deliver(through: c.epoch)
             }
         }
         while true {
             guard await coordinator.waitForAcks(epoch) else { break }
+            if let metrics, let t = coordinator.injectedAt(epoch) {
+                metrics.barrierSeconds.recordNanoseconds((ContinuousClock.now - t).wholeNanoseconds)
+            }
             guard let positions = coordinator.takePositions(epoch) else {
                 throw DataflowError.invalidArgument("epoch \(epoch) was acknowledged without source positions")
             }

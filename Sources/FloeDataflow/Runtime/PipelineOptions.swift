@@ -1,3 +1,6 @@
+import CoreMetrics
+import Logging
+
 /// How a pipeline runs.
 public struct PipelineOptions: Sendable {
     /// Instances of every stateful operator (aggregations, joins). Any value may be
@@ -22,6 +25,15 @@ public struct PipelineOptions: Sendable {
     public var maxEpochs: Int?
     /// Called after each epoch this run commits (before its delivery to the sinks).
     public var onCommit: (@Sendable (UInt64) -> Void)?
+    /// Where the run logs (swift-log); the default drops everything, and the library
+    /// never bootstraps logging. At `debug`: the run's start (restored epoch and
+    /// source positions, parallelism), sink catch-up, its end; at `trace`: every
+    /// committed epoch. The store logs through its own `StoreOptions.logger`.
+    public var logger = Logger.floeDisabled
+    /// Where the run's `floe_pipeline_*` metrics go (see `PipelineMetrics` in the
+    /// docs: events in and out per operator, barrier and alignment time, epoch commit
+    /// latency, restart to first commit). nil: `MetricsSystem.factory` as of `run`.
+    public var metricsFactory: (any MetricsFactory)?
 
     public init() {}
 
