@@ -7,11 +7,16 @@ let package = Package(
     products: [
         .library(name: "Floe", targets: ["Floe"]),
         .library(name: "FloeDataflow", targets: ["FloeDataflow"]),
+        .library(name: "FloeS3", targets: ["FloeS3"]),
         .executable(name: "floe", targets: ["floe"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+        // FloeS3: HTTP transport and SigV4 signing.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
@@ -29,6 +34,17 @@ let package = Package(
         ),
         // Barrier-checkpointed streaming over the store: sources, operators, views, sinks.
         .target(name: "FloeDataflow", dependencies: ["Floe", "CXXHash", "CSQLite"]),
+        // The object store on S3-compatible storage (docs/s3.md).
+        .target(
+            name: "FloeS3",
+            dependencies: [
+                "Floe",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "floe",
             dependencies: [
@@ -40,6 +56,12 @@ let package = Package(
         ),
         .testTarget(name: "FloeTests", dependencies: ["Floe"]),
         .testTarget(name: "FloeDataflowTests", dependencies: ["FloeDataflow", "Floe"]),
+        // Against moto's S3 server, which the tests start themselves (docs/s3.md).
+        .testTarget(
+            name: "FloeS3Tests",
+            dependencies: ["FloeS3", "Floe"],
+            resources: [.copy("Resources")]
+        ),
         // Unit tests of the `floe` tool's own logic (the crash-test oracle).
         .testTarget(name: "FloeCLITests", dependencies: ["floe", "Floe", "FloeDataflow"]),
     ],
