@@ -50,6 +50,7 @@ let package = Package(
             dependencies: [
                 "Floe",
                 "FloeDataflow",
+                "FloeS3",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]

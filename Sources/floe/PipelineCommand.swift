@@ -1,5 +1,6 @@
 import ArgumentParser
 import Floe
+import FloeS3
 import FloeDataflow
 import Synchronization
 #if canImport(Glibc)
@@ -121,14 +122,14 @@ struct ViewDumpCommand: AsyncParsableCommand {
         commandName: "dump",
         abstract: "Print a view as CSV (header, then the rows sorted) at the committed or a given epoch.")
 
-    @Option(help: "Store directory.") var path: String
+    @Option(help: "Store directory or URL (s3://bucket/prefix?..., docs/s3.md).") var path: String
     @Argument(help: "The view's name.") var view: String
     @Option(help: "Epoch to read (default: the committed epoch; older ones only while retained).") var epoch: UInt64?
 
     func run() async throws {
         let command = self
         try await Task.detached {
-            let store = try await StateStore.openReadOnly(path: command.path)
+            let store = try await StateStore.openReadOnly(url: command.path)
             let text = try await ViewReader(store: store, view: command.view).csv(at: command.epoch)
             try await store.close()
             print(text, terminator: "")
@@ -139,12 +140,12 @@ struct ViewDumpCommand: AsyncParsableCommand {
 struct ViewListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List the views a store holds, with their columns.")
 
-    @Option(help: "Store directory.") var path: String
+    @Option(help: "Store directory or URL (s3://bucket/prefix?..., docs/s3.md).") var path: String
 
     func run() async throws {
         let command = self
         try await Task.detached {
-            let store = try await StateStore.openReadOnly(path: command.path)
+            let store = try await StateStore.openReadOnly(url: command.path)
             print("committed epoch \(store.committedEpoch)")
             for name in PipelineMetadata.views(in: store.committedMetadata) {
                 let v = try ViewReader(store: store, view: name)
