@@ -250,6 +250,26 @@ public final class S3ObjectStore: ObjectStore {
         return found
     }
 
+    // MARK: - Service checks
+
+    /// Checks that the service honours `If-None-Match: *` on PutObject, which
+    /// fencing relies on (AWS S3 does since 2024; some S3-compatible services
+    /// ignore the header and would let two writers both "create" a manifest
+    /// record): creates a probe object under `.floe-probe/` twice, expects the
+    /// second to be refused, and deletes it.
+    /// - Throws: `FloeError.io` naming the service's answer if the second create succeeded or the probe failed.
+    public func checkConditionalWrites() async throws {
+        let path = ".floe-probe/\(String(UInt64.random(in: 0 ... .max), radix: 16))"
+        let first = try await createIfAbsent(path, [1])
+        let second = try await createIfAbsent(path, [2])
+        try await delete(path)
+        guard first, !second else {
+            throw FloeError.io(path: client.describe(key(path)), reason: "the service does not honour If-None-Match: * on PutObject "
+                + "(first create \(first ? "created" : "refused"), second \(second ? "created" : "refused")): "
+                + "two writers could both append the same manifest record, so Floe cannot fence writers on it")
+        }
+    }
+
     // MARK: - Buckets
 
     /// Creates the bucket (tests, first-time set-up). An existing bucket owned by you is not an error.

@@ -17,8 +17,7 @@ import Testing
     @Test(arguments: seeds)
     func randomRunMatchesModel(seed: UInt64) async throws {
         let endpoint = try await MotoServer.shared.start()
-        var configuration = s3Configuration(bucket: uniqueBucket("model"), endpoint: endpoint, prefix: "store")
-        configuration.listPageSize = 7 // recovery lists the manifest in several pages
+        let configuration = s3Configuration(bucket: uniqueBucket("model"), endpoint: endpoint, prefix: "store")
         try await S3ModelRun(seed: seed, configuration: configuration, createBucket: true).execute()
     }
 }
@@ -28,7 +27,7 @@ struct S3ModelRun {
     let seed: UInt64
     let configuration: S3Configuration
     let createBucket: Bool
-    var operations = 40
+    var operations = 30
     /// If set, the run ends by reading the bucket through this configuration
     /// (moto directly, past the fault proxy): every acknowledged commit must be there.
     var direct: S3Configuration?
@@ -41,8 +40,8 @@ struct S3ModelRun {
         o.compaction.l0CompactionTrigger = 2
         o.compaction.gcGraceSeconds = 0
         o.manifestCheckpointInterval = 3
-        o.sst.blockSize = 256
-        o.sst.targetFileSize = 4096
+        o.sst.blockSize = 1024
+        o.sst.targetFileSize = 8192
         return o
     }
 

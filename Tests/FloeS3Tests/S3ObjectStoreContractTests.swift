@@ -240,6 +240,16 @@ import Testing
         }
     }
 
+    /// moto honours If-None-Match: the probe passes, costs three requests and leaves nothing behind.
+    @Test func conditionalWriteProbeLeavesNothing() async throws {
+        try await withMotoStore(prefix: "probe") { (store: S3ObjectStore) async throws in
+            let before = store.statistics.requests
+            try await store.checkConditionalWrites()
+            #expect(store.statistics.requests - before == 3)
+            #expect(try await store.list(prefix: "").isEmpty)
+        }
+    }
+
     /// Errors name the bucket and key and the HTTP status, and never any part of the credentials.
     @Test func errorsNameBucketKeyAndStatusButNoCredentials() async throws {
         let endpoint = try await MotoServer.shared.start()

@@ -55,11 +55,15 @@ actor MotoServer {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", script, String(port)]
-        let logPath = ProcessInfo.processInfo.environment["FLOE_MOTO_LOG"]
-        let errorLog = FileManager.default.temporaryDirectory.appendingPathComponent("floe-moto-\(port).err")
+        // moto logs every request to standard error: kept only with FLOE_MOTO_LOG, else
+        // in a temporary file that goes once moto listens (it explains a failed start).
+        let keptLog = ProcessInfo.processInfo.environment["FLOE_MOTO_LOG"].flatMap { $0.isEmpty ? nil : $0 }
+        let errorLog = keptLog.map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("floe-moto-\(port).err")
         _ = FileManager.default.createFile(atPath: errorLog.path, contents: nil)
-        process.standardOutput = logPath.flatMap { FileHandle(forWritingAtPath: $0) } ?? FileHandle.nullDevice
-        process.standardError = try FileHandle(forWritingTo: errorLog)
+        let log = try FileHandle(forWritingTo: errorLog)
+        process.standardOutput = log
+        process.standardError = log
         process.standardInput = FileHandle.nullDevice
         do { try process.run() } catch {
             throw MotoUnavailable(reason: "cannot start python3: \(error)")
@@ -73,7 +77,7 @@ actor MotoServer {
                 throw MotoUnavailable(reason: "moto_server exited with \(process.terminationStatus): \(log.suffix(2000))")
             }
             if canConnect(port) {
-                try? FileManager.default.removeItem(at: errorLog)
+                if keptLog == nil { try? FileManager.default.removeItem(at: errorLog) }
                 return "http://127.0.0.1:\(port)"
             }
             try await Task.sleep(for: .milliseconds(100))
