@@ -75,7 +75,7 @@ import Testing
 
     /// Every kind of fault, injected into the first two requests of each
     /// operation, is retried to the right answer (a slow body just arrives).
-    @Test(arguments: ProxyFault.allCases)
+    @Test(arguments: ProxyFault.storm)
     func everyFaultIsRetried(fault: ProxyFault) async throws {
         let armed = Lock(false)
         let plan = Self.script(fault, count: 1_000_000)
@@ -113,6 +113,56 @@ import Testing
                 #expect(store.statistics.retries >= count, "\(fault): \(store.statistics)")
             }
         }
+    }
+
+    /// A request that gets no answer within `requestTimeout` is abandoned and retried.
+    @Test func aStalledRequestTimesOutAndIsRetried() async throws {
+        let moto = try await MotoServer.shared.start()
+        let bucket = uniqueBucket("stall")
+        let direct = try S3ObjectStore(s3Configuration(bucket: bucket, endpoint: moto), environment: [:])
+        try await direct.createBucket()
+        try await direct.put("data/1.sst", [1, 2, 3])
+        try await direct.shutdown()
+        let proxy = try FaultProxy(upstream: moto, plan: Self.script(.stall))
+        defer { proxy.stop() }
+        var c = s3Configuration(bucket: bucket, endpoint: proxy.endpoint)
+        c.requestTimeout = 0.5
+        let store = try S3ObjectStore(c, environment: [:])
+        let start = ContinuousClock.now
+        #expect(try await store.get("data/1.sst") == [1, 2, 3])
+        let elapsed = ContinuousClock.now - start
+        #expect(proxy.counts[.stall] == 1)
+        #expect(store.statistics.transportFailures == 1 && store.statistics.retries == 1, "\(store.statistics)")
+        #expect(elapsed >= .milliseconds(500) && elapsed < .seconds(FaultProxy.stallSeconds), "took \(elapsed)")
+        try await store.shutdown()
+    }
+
+    /// `maxConnections` bounds the pool: 24 concurrent reads over slow answers
+    /// share 2 connections, and every read is right.
+    @Test func theConnectionPoolIsBounded() async throws {
+        let moto = try await MotoServer.shared.start()
+        let bucket = uniqueBucket("pool")
+        let direct = try S3ObjectStore(s3Configuration(bucket: bucket, endpoint: moto), environment: [:])
+        try await direct.createBucket()
+        for i in 0..<4 { try await direct.put("data/\(i).sst", testBytes(100, seed: UInt64(i))) }
+        try await direct.shutdown()
+        let proxy = try FaultProxy(upstream: moto, plan: { _ in .slowBody })
+        defer { proxy.stop() }
+        var c = s3Configuration(bucket: bucket, endpoint: proxy.endpoint)
+        c.maxConnections = 2
+        let store = try S3ObjectStore(c, environment: [:])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for n in 0..<24 {
+                group.addTask {
+                    let got = try await store.get("data/\(n % 4).sst", range: 10..<60)
+                    #expect(got == Array(testBytes(100, seed: UInt64(n % 4))[10..<60]), "read \(n)")
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(proxy.counts[.slowBody] == 24)
+        #expect(proxy.peakClients <= 2 && proxy.peakClients >= 1, "peak \(proxy.peakClients) connections")
+        try await store.shutdown()
     }
 
     /// Retries give up after `maxAttempts` with an error naming the object and the last failure.

@@ -24,6 +24,12 @@ enum ProxyFault: String, CaseIterable, Sendable {
     case truncatedBody
     /// Forward, send the headers, pause, then the body (below the request timeout).
     case slowBody
+    /// Forward, then say nothing for `FaultProxy.stallSeconds` before answering
+    /// (past a short request timeout). Not in storms: it only costs time.
+    case stall
+
+    /// Every fault a storm draws from.
+    static let storm: [ProxyFault] = allCases.filter { $0 != .stall }
 }
 
 /// The request line and the headers that matter for choosing a fault.
@@ -49,7 +55,11 @@ final class FaultProxy: @unchecked Sendable {
         var counts: [ProxyFault: Int] = [:]
         var forwarded = 0
         var stopped = false
+        var peakClients = 0
     }
+
+    /// Seconds a `.stall` withholds the answer.
+    static let stallSeconds = 2.0
 
     let port: Int
     private let listener: Int32
@@ -64,6 +74,8 @@ final class FaultProxy: @unchecked Sendable {
     var counts: [ProxyFault: Int] { state.withLock { $0.counts } }
     /// Requests forwarded to moto so far.
     var forwarded: Int { state.withLock { $0.forwarded } }
+    /// The most client connections open at once.
+    var peakClients: Int { state.withLock { $0.peakClients } }
 
     /// Starts a proxy to moto at `upstream` (`http://127.0.0.1:<port>`).
     init(upstream: String, plan: @escaping @Sendable (ProxyRequest) -> ProxyFault?) throws {
@@ -100,7 +112,7 @@ final class FaultProxy: @unchecked Sendable {
     /// the kind uniform among `kinds` (409 only on conditional puts), from `seed`.
     /// The sequence of draws is seeded; which request gets which draw depends on
     /// the order requests arrive in.
-    static func seededPlan(seed: UInt64, rate: Double, kinds: [ProxyFault] = ProxyFault.allCases) -> @Sendable (ProxyRequest) -> ProxyFault? {
+    static func seededPlan(seed: UInt64, rate: Double, kinds: [ProxyFault] = ProxyFault.storm) -> @Sendable (ProxyRequest) -> ProxyFault? {
         let rng = LockedRandom(seed: seed)
         return { request in
             let (draw, pick) = rng.next2()
@@ -133,6 +145,7 @@ final class FaultProxy: @unchecked Sendable {
             let admitted = state.withLock { s -> Bool in
                 if s.stopped { return false }
                 s.clients.insert(fd)
+                s.peakClients = max(s.peakClients, s.clients.count)
                 return true
             }
             guard admitted else { close(fd); return }
@@ -194,6 +207,10 @@ final class FaultProxy: @unchecked Sendable {
                 record(.truncatedBody)
                 _ = send(client, response.head(keepAlive: false) + Array(response.body.prefix(response.body.count / 2)))
                 return
+            case .stall?:
+                record(.stall)
+                usleep(UInt32(Self.stallSeconds * 1_000_000))
+                guard send(client, response.head(keepAlive: true) + (request.method == "HEAD" ? [] : response.body)) else { return }
             case .slowBody?:
                 record(.slowBody)
                 guard send(client, response.head(keepAlive: true)) else { return }
