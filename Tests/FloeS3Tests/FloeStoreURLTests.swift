@@ -109,8 +109,8 @@ import Glibc
 
     // MARK: - The floe tool on an s3:// URL
 
-    /// Runs the `floe` executable (built with the tests) with moto's test credentials.
-    static func floe(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    /// The `floe` executable built with the tests.
+    static func floeExecutable() throws -> String {
         let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         var candidates: [String] = []
         if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
@@ -124,23 +124,34 @@ import Glibc
         guard let executable = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw FloeError.objectNotFound("the floe executable (looked at \(candidates)); run `swift build --build-tests`")
         }
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("floe-cli-\(UInt64.random(in: 0 ... .max)).out")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: out) }
+        return executable
+    }
+
+    /// Starts `floe` with moto's test credentials, standard output and error into `output`.
+    static func startFloe(_ arguments: [String], output: URL) throws -> Process {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
+        p.executableURL = URL(fileURLWithPath: try floeExecutable())
         p.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env["AWS_ACCESS_KEY_ID"] = motoCredentials.accessKeyID
         env["AWS_SECRET_ACCESS_KEY"] = motoCredentials.secretAccessKey
         env["AWS_SESSION_TOKEN"] = nil
         p.environment = env
-        let handle = try FileHandle(forWritingTo: out)
+        let handle = try FileHandle(forWritingTo: output)
         p.standardOutput = handle
         p.standardError = handle
         try p.run()
-        p.waitUntilExit()
         try handle.close()
+        return p
+    }
+
+    /// Runs `floe` to completion; its exit status and output.
+    static func floe(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("floe-cli-\(UInt64.random(in: 0 ... .max)).out")
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: out) }
+        let p = try startFloe(arguments, output: out)
+        p.waitUntilExit()
         return (p.terminationStatus, try String(contentsOf: out, encoding: .utf8))
     }
 

@@ -8,7 +8,7 @@ import Glibc
 #endif
 
 /// moto's S3 server (PyPI `moto[server]`, installed by scripts/install-deps.sh),
-/// started once per test process on a free loopback port the first time a test
+/// started once per test process on a loopback port it picks the first time a test
 /// asks for it, and stopped when the process exits. A watcher thread in the
 /// launcher makes moto exit too if this process dies without running its exit
 /// handlers (SIGKILL, a crash), so no server outlives the tests.
@@ -17,26 +17,20 @@ import Glibc
 actor MotoServer {
     static let shared = MotoServer()
 
-    private var endpoint: String?
-    private var failure: String?
+    /// The one start, shared by every caller: the actor is reentrant across the
+    /// launch's awaits, so callers wait on this task rather than launch again.
+    private var starting: Task<String, any Error>?
 
     /// `http://127.0.0.1:<port>` of the running server, started on first use.
     /// - Throws: `MotoUnavailable` with what to do when moto cannot be started.
     func start() async throws -> String {
-        if let endpoint { return endpoint }
-        if let failure { throw MotoUnavailable(reason: failure) }
-        do {
-            let started = try await launch()
-            endpoint = started
-            return started
-        } catch let error as MotoUnavailable {
-            failure = error.reason
-            throw error
-        }
+        if let starting { return try await starting.value }
+        let task = Task { try await self.launch() }
+        starting = task
+        return try await task.value
     }
 
     private func launch() async throws -> String {
-        let port = try freePort()
         let script = """
             import os, sys, threading, time
             parent = os.getppid()
@@ -54,12 +48,14 @@ actor MotoServer {
             """
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, String(port)]
+        // Port 0: the server binds a free port itself and prints it (no race with
+        // another listener taking a port picked here).
+        process.arguments = ["python3", "-c", script, "0"]
         // moto logs every request to standard error: kept only with FLOE_MOTO_LOG, else
         // in a temporary file that goes once moto listens (it explains a failed start).
         let keptLog = ProcessInfo.processInfo.environment["FLOE_MOTO_LOG"].flatMap { $0.isEmpty ? nil : $0 }
         let errorLog = keptLog.map { URL(fileURLWithPath: $0) }
-            ?? FileManager.default.temporaryDirectory.appendingPathComponent("floe-moto-\(port).err")
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("floe-moto-\(UInt64.random(in: 0 ... .max)).log")
         _ = FileManager.default.createFile(atPath: errorLog.path, contents: nil)
         let log = try FileHandle(forWritingTo: errorLog)
         process.standardOutput = log
@@ -76,14 +72,21 @@ actor MotoServer {
                 let log = (try? String(contentsOf: errorLog, encoding: .utf8)) ?? ""
                 throw MotoUnavailable(reason: "moto_server exited with \(process.terminationStatus): \(log.suffix(2000))")
             }
-            if canConnect(port) {
+            if let text = try? String(contentsOf: errorLog, encoding: .utf8), let port = Self.listeningPort(text), canConnect(port) {
                 if keptLog == nil { try? FileManager.default.removeItem(at: errorLog) }
                 return "http://127.0.0.1:\(port)"
             }
             try await Task.sleep(for: .milliseconds(100))
         }
         process.terminate()
-        throw MotoUnavailable(reason: "moto_server did not listen on 127.0.0.1:\(port) within 60 s")
+        throw MotoUnavailable(reason: "moto_server did not report listening within 60 s")
+    }
+
+    /// The port of werkzeug's ` * Running on http://127.0.0.1:PORT` line.
+    static func listeningPort(_ log: String) -> Int? {
+        guard let range = log.range(of: "Running on http://127.0.0.1:") else { return nil }
+        let digits = log[range.upperBound...].prefix { $0.isNumber }
+        return Int(digits)
     }
 
     // MARK: - Process exit
