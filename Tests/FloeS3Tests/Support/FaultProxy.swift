@@ -59,7 +59,7 @@ final class FaultProxy: @unchecked Sendable {
     }
 
     /// Seconds a `.stall` withholds the answer.
-    static let stallSeconds = 2.0
+    static let stallSeconds = 8.0
 
     let port: Int
     private let listener: Int32
