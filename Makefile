@@ -1,6 +1,6 @@
 # Two entry points, both self-contained on a fresh Debian machine with Swift:
 #   make demo   build (release) and run the mixed workload on a local directory store
-#   make test   run the whole test suite
+#   make test   run the whole test suite (the FloeS3 tests start and stop moto's S3 server themselves)
 #   make micro  run the package-benchmark micro-benchmarks (ns/op and mallocs/op)
 #   make docs   build the DocC catalogs of Floe and FloeDataflow; a warning fails it
 # and the sanitizer runs of the same suite (docs/testing.md has their wall times):
@@ -18,16 +18,20 @@ demo: build
 	.build/release/floe demo
 
 # The tests that run `floe` child processes go second, alone: beside the parallel
-# suite they would take its CPU from the timing-bounded liveness tests.
+# suite they would take its CPU from the timing-bounded liveness tests. The FloeS3
+# tests go last, for the same reason: they start moto's S3 server (a Python
+# process that is busy for their whole run) and drive it from every suite at once.
 PROCESS_TESTS = EotestProcessTests|SQLiteSinkFreedMemoryTests|FollowerProcessTests|MetricsEndpointProcessTests
 # The suites with wall-clock bounds (liveness, waits for budget, the cooperative pool,
 # every manifest byte flipped) go alone too: beside the CPU-bound model suites on 2
 # cores they hit their time limits without anything being wrong.
 TIMED_TESTS = LivenessTests|MemtableBudgetTests|DedicatedThreadExecutorTests|CorruptionTests
+S3_TESTS = FloeS3Tests
 test: deps
-	swift test --skip '$(PROCESS_TESTS)|$(TIMED_TESTS)'
+	swift test --skip '$(PROCESS_TESTS)|$(TIMED_TESTS)|$(S3_TESTS)'
 	swift test --filter '$(TIMED_TESTS)'
 	swift test --filter '$(PROCESS_TESTS)'
+	swift test --filter '$(S3_TESTS)'
 
 # Why each flag: docs/testing.md. In short: serial, because all tests at once under a
 # sanitizer starve each other past the suites' time limits; no XCTest pass (there are

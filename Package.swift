@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "Floe", targets: ["Floe"]),
         .library(name: "FloeDataflow", targets: ["FloeDataflow"]),
+        .library(name: "FloeS3", targets: ["FloeS3"]),
         .executable(name: "floe", targets: ["floe"]),
     ],
     dependencies: [
@@ -21,6 +22,9 @@ let package = Package(
         // The /metrics endpoint of the CLI: a small NIO HTTP/1 handler (Hummingbird cost more
         // to build than the rest of the package's dependencies together; docs/observability.md).
         .package(url: "https://github.com/apple/swift-nio", .upToNextMinor(from: "2.101.2")),
+        // FloeS3: HTTP transport and SigV4 signing.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         // `swift package generate-documentation` (docs/testing.md).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -50,11 +54,23 @@ let package = Package(
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // The object store on S3-compatible storage (docs/s3.md).
+        .target(
+            name: "FloeS3",
+            dependencies: [
+                "Floe",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "floe",
             dependencies: [
                 "Floe",
                 "FloeDataflow",
+                "FloeS3",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -78,6 +94,12 @@ let package = Package(
             .product(name: "InMemoryLogging", package: "swift-log"),
             .product(name: "MetricsTestKit", package: "swift-metrics"),
         ]),
+        // Against moto's S3 server, which the tests start themselves (docs/s3.md).
+        .testTarget(
+            name: "FloeS3Tests",
+            dependencies: ["FloeS3", "Floe"],
+            resources: [.copy("Resources")]
+        ),
         // Unit tests of the `floe` tool's own logic (the crash-test oracle).
         .testTarget(name: "FloeCLITests", dependencies: ["floe", "Floe", "FloeDataflow"]),
     ],

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Floe
+import FloeS3
 
 /// `floe checkpoint create|list|delete|restore`: named checkpoints of a store
 /// directory. None of them opens the store as its writer, so a live writer (a
@@ -18,12 +19,12 @@ struct CheckpointCommand: AsyncParsableCommand {
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Pin the store's committed version under a name.")
-        @Argument(help: "Store directory.") var path: String
+        @Argument(help: "Store directory or URL (s3://bucket/prefix?..., docs/s3.md).") var path: String
         @Argument(help: "Checkpoint name.") var name: String
 
         func run() async throws {
             do {
-                let c = try await StateStore.createCheckpoint(objectStore: LocalObjectStore(root: path, create: false), name: name)
+                let c = try await StateStore.createCheckpoint(objectStore: FloeStoreURL.objectStore(for: path, create: false), name: name)
                 print("created checkpoint \(c.name) at epoch \(c.epoch): \(InspectFormat.count(c.sstCount, "SST")), \(InspectFormat.bytes(c.bytes))")
             } catch {
                 throw InspectFormat.failure(error)
@@ -33,11 +34,11 @@ struct CheckpointCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the named checkpoints.")
-        @Argument(help: "Store directory.") var path: String
+        @Argument(help: "Store directory or URL (s3://bucket/prefix?..., docs/s3.md).") var path: String
 
         func run() async throws {
             let list: [CheckpointInfo]
-            do { list = try await StateStore.checkpoints(objectStore: LocalObjectStore(root: path, create: false)) } catch {
+            do { list = try await StateStore.checkpoints(objectStore: FloeStoreURL.objectStore(for: path, create: false)) } catch {
                 throw InspectFormat.failure(error)
             }
             guard !list.isEmpty else {
@@ -54,12 +55,12 @@ struct CheckpointCommand: AsyncParsableCommand {
 
     struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete a named checkpoint (GC then frees the files only it kept).")
-        @Argument(help: "Store directory.") var path: String
+        @Argument(help: "Store directory or URL (s3://bucket/prefix?..., docs/s3.md).") var path: String
         @Argument(help: "Checkpoint name.") var name: String
 
         func run() async throws {
             do {
-                try await StateStore.deleteCheckpoint(objectStore: LocalObjectStore(root: path, create: false), name: name)
+                try await StateStore.deleteCheckpoint(objectStore: FloeStoreURL.objectStore(for: path, create: false), name: name)
                 print("deleted checkpoint \(name)")
             } catch {
                 throw InspectFormat.failure(error)
@@ -71,7 +72,7 @@ struct CheckpointCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Clone a named checkpoint into a new store directory.",
             discussion: "SST files are hard-linked (copied across file systems); the new store is independent and opens at the checkpoint's epoch.")
-        @Argument(help: "Store directory.") var path: String
+        @Argument(help: "Store directory (local stores only: SSTs are hard-linked).") var path: String
         @Argument(help: "Checkpoint name.") var name: String
         @Option(help: "The new store's directory (absent or empty).") var to: String
 

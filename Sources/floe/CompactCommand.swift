@@ -44,7 +44,7 @@ struct CompactCommand: AsyncParsableCommand {
             SSTs within that.
             """)
 
-    @Option(help: "Store directory.") var path: String
+    @Option(help: "Store directory or URL (s3://bucket/prefix?..., docs/s3.md).") var path: String
     @Flag(help: "Run at most one task, then exit (0 whether or not a task was due).") var once = false
     @Option(help: "Sleep between polls when no task is due, in milliseconds.") var intervalMs: Int = 200
     @Flag(help: "Also delete unreferenced SSTs (see the discussion for the grace).") var gc = false

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Floe
+import FloeS3
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -56,10 +57,27 @@ enum InspectFormat {
         return ExitCode(1)
     }
 
-    /// Opens the store directory at `path` for reading, or reports why it is not one.
+    /// Opens the store at `path` for reading, or reports why it is not one. `path` is a
+    /// directory, a `file://` URL or an `s3://bucket/prefix?...` URL (`FloeStoreURL`, docs/s3.md).
     static func openStore(_ path: String) async throws -> StoreInspector {
         do {
-            return try await StoreInspector.directory(path)
+            guard FloeStoreURL.isRemote(path) else {
+                return try await StoreInspector.directory(try FloeStoreURL.localPath(path) ?? path)
+            }
+            let store = try FloeStoreURL.objectStore(for: path, create: false)
+            guard try await !store.list(prefix: "manifest/").isEmpty else {
+                throw FloeError.notAFloeStore("\(path) (no manifest/ objects)")
+            }
+            return StoreInspector(objectStore: store)
+        } catch {
+            throw failure(error)
+        }
+    }
+
+    /// The object store at `path` (a directory or a URL), which must exist; reports why not.
+    static func objectStore(_ path: String) throws -> any ObjectStore {
+        do {
+            return try FloeStoreURL.objectStore(for: path, create: false)
         } catch {
             throw failure(error)
         }

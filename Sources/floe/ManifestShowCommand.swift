@@ -12,7 +12,7 @@ struct ManifestShowCommand: AsyncParsableCommand {
             the exit code is then 1.
             """)
 
-    @Argument(help: "Store directory.") var path: String
+    @Argument(help: "Store directory or URL (s3://bucket/prefix?..., docs/s3.md).") var path: String
     @Flag(help: "Print JSON instead of a table.") var json = false
 
     func run() async throws {

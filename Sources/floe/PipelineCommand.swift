@@ -1,5 +1,6 @@
 import ArgumentParser
 import Floe
+import FloeS3
 import FloeDataflow
 import ServiceLifecycle
 import Synchronization
@@ -34,7 +35,7 @@ struct PipelineRunCommand: AsyncParsableCommand {
             """)
 
     @Option(help: "Log directory with the orders (and payments) topics.") var log: String
-    @Option(help: "Store directory.") var path: String
+    @Option(help: "Store directory or URL (s3://bucket/prefix?..., docs/s3.md).") var path: String
     @Option(help: "eo_order_revenue, eo_payment_match, eo_order_windows or all.") var query: String = "all"
     @Option(help: "Instances of each stateful operator.") var parallelism: Int = 1
     @Option(name: .customLong("barrier-interval-ms"), help: "Time between barriers (one epoch each).") var barrierIntervalMs: Int = 1000
@@ -73,7 +74,7 @@ struct PipelineRunCommand: AsyncParsableCommand {
     func execute(started: ContinuousClock.Instant, endpoint: MetricsEndpoint?) async throws {
         let names = try EoViews.names(query)
         let logDir = try PartitionedLog(directory: log, create: false)
-        let store = try await StateStore.open(path: path, options: CLILogging.storeOptions())
+        let store = try await StateStore.open(url: path, options: CLILogging.storeOptions())
         let b = PipelineBuilder()
         let lateness = latenessMs.map { Int64($0) * 1000 }
         func source(_ stream: EoStreams.Stream) async throws -> PipelineBuilder.Stream {
@@ -163,7 +164,7 @@ struct ViewDumpCommand: AsyncParsableCommand {
         commandName: "dump",
         abstract: "Print a view as CSV (header, then the rows sorted) at the committed or a given epoch.")
 
-    @Option(help: "Store directory.") var path: String
+    @Option(help: "Store directory or URL (s3://bucket/prefix?..., docs/s3.md).") var path: String
     @Argument(help: "The view's name.") var view: String
     @Option(help: "Epoch to read (default: the committed epoch; older ones only while retained).") var epoch: UInt64?
     @Option(help: "Read the named checkpoint NAME (floe checkpoint create) instead of the committed version.") var checkpoint: String?
@@ -172,9 +173,9 @@ struct ViewDumpCommand: AsyncParsableCommand {
         let command = self
         try await Task.detached {
             let store = if let name = command.checkpoint {
-                try await StateStore.openReadOnly(path: command.path, checkpoint: name)
+                try await StateStore.openReadOnly(url: command.path, checkpoint: name)
             } else {
-                try await StateStore.openReadOnly(path: command.path)
+                try await StateStore.openReadOnly(url: command.path)
             }
             let text = try await ViewReader(store: store, view: command.view).csv(at: command.epoch)
             try await store.close()
@@ -186,12 +187,12 @@ struct ViewDumpCommand: AsyncParsableCommand {
 struct ViewListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List the views a store holds, with their columns.")
 
-    @Option(help: "Store directory.") var path: String
+    @Option(help: "Store directory or URL (s3://bucket/prefix?..., docs/s3.md).") var path: String
 
     func run() async throws {
         let command = self
         try await Task.detached {
-            let store = try await StateStore.openReadOnly(path: command.path)
+            let store = try await StateStore.openReadOnly(url: command.path)
             print("committed epoch \(store.committedEpoch)")
             for name in PipelineMetadata.views(in: store.committedMetadata) {
                 let v = try ViewReader(store: store, view: name)

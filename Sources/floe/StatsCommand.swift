@@ -22,7 +22,7 @@ struct StatsCommand: AsyncParsableCommand {
             framing per key more than live bytes).
             """)
 
-    @Argument(help: "Store directory.") var path: String
+    @Argument(help: "Store directory or URL (s3://bucket/prefix?..., docs/s3.md).") var path: String
     @Option(help: "Bytes of each metadata value to show.") var valueBytes: Int = 48
     @Flag(help: "Skip the full scan that measures live bytes (no space amplification).") var noLive = false
     @Option(help: ArgumentHelp("Also write an SVG drawing of the LSM shape to this file.", valueName: "file")) var svg: String?

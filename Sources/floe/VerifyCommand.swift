@@ -14,7 +14,7 @@ struct VerifyCommand: AsyncParsableCommand {
             are warnings. Prints every problem found and exits 1 if there is any.
             """)
 
-    @Argument(help: "Store directory.") var path: String
+    @Argument(help: "Store directory or URL (s3://bucket/prefix?..., docs/s3.md).") var path: String
     @Flag(help: "Do not list warnings one by one.") var quietWarnings = false
 
     func run() async throws {

@@ -5,12 +5,12 @@
 /// not empty, no leading `/`, no empty, `.` or `..` component, no NUL byte, and
 /// its last component does not end in `.tmp` (that suffix is reserved for the
 /// local store's in-flight temp files, which listings skip).
-enum ObjectPath {
+package enum ObjectPath {
     /// Suffix of in-flight temp files; objects may not use it.
-    static let tempSuffix = ".tmp"
+    package static let tempSuffix = ".tmp"
 
     /// Throws `FloeError.invalidArgument` unless `path` names an object.
-    static func validate(_ path: String) throws {
+    package static func validate(_ path: String) throws {
         if path.isEmpty { throw FloeError.invalidArgument("object path is empty") }
         if path.utf8.contains(0) { throw FloeError.invalidArgument("object path contains NUL: \(path.debugDescription)") }
         if path.hasPrefix("/") { throw FloeError.invalidArgument("object path is absolute: \(path)") }
@@ -27,7 +27,7 @@ enum ObjectPath {
     /// Throws `FloeError.invalidArgument` unless `prefix` is a usable list prefix:
     /// empty, or relative with no NUL and no `..` component. A trailing partial
     /// component (`manifest/000`) is allowed.
-    static func validatePrefix(_ prefix: String) throws {
+    package static func validatePrefix(_ prefix: String) throws {
         if prefix.utf8.contains(0) { throw FloeError.invalidArgument("list prefix contains NUL: \(prefix.debugDescription)") }
         if prefix.hasPrefix("/") { throw FloeError.invalidArgument("list prefix is absolute: \(prefix)") }
         if prefix.split(separator: "/", omittingEmptySubsequences: false).contains("..") {
@@ -36,7 +36,7 @@ enum ObjectPath {
     }
 
     /// Throws `FloeError.invalidArgument` unless `range` starts at a non-negative offset.
-    static func validate(_ range: Range<Int>, of path: String) throws {
+    package static func validate(_ range: Range<Int>, of path: String) throws {
         if range.lowerBound < 0 {
             throw FloeError.invalidArgument("negative range \(range) for \(path)")
         }
