@@ -12,7 +12,7 @@ import Testing
 /// `swift test --filter S3ModelTests` with `replaySeeds = [S]`.
 @Suite struct S3ModelTests {
     static let replaySeeds: [UInt64]? = nil
-    static let seeds: [UInt64] = replaySeeds ?? Array(0..<50)
+    static let seeds: [UInt64] = replaySeeds ?? modelSeeds(50)
 
     @Test(arguments: seeds)
     func randomRunMatchesModel(seed: UInt64) async throws {

@@ -43,9 +43,9 @@ import Testing
         }
     }
 
-    @Test(arguments: 0..<200)
-    func randomReadersAgreeWithTheModel(seed: Int) async throws {
-        var rng = SplitMix64(seed: UInt64(seed) &* 0x9E37_79B9 &+ 17)
+    @Test(arguments: modelSeeds(200))
+    func randomReadersAgreeWithTheModel(seed: UInt64) async throws {
+        var rng = SplitMix64(seed: seed &* 0x9E37_79B9 &+ 17)
         let mem = MemoryObjectStore()
         var store = try await StateStore.open(objectStore: mem, options: Self.options())
         var committed: State = [:]

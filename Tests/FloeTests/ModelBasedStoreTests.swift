@@ -21,7 +21,7 @@ import Testing
 @Suite struct ModelBasedStoreTests {
     /// Narrow to e.g. `[17]` to replay one seed; `nil` runs `0..<200`.
     static let replaySeeds: [UInt64]? = nil
-    static let seeds: [UInt64] = replaySeeds ?? Array(0..<200)
+    static let seeds: [UInt64] = replaySeeds ?? modelSeeds(200)
 
     @Test(arguments: seeds)
     func randomRunMatchesModel(seed: UInt64) async throws {

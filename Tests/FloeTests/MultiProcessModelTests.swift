@@ -18,7 +18,7 @@ import Testing
 /// Every failure names its seed; replay one with `replaySeeds`.
 @Suite struct MultiProcessModelTests {
     static let replaySeeds: [UInt64]? = nil
-    static let seeds: [UInt64] = replaySeeds ?? Array(0..<100)
+    static let seeds: [UInt64] = replaySeeds ?? modelSeeds(100)
 
     @Test(arguments: seeds)
     func zombiesAndCompactorsNeverLoseOrLeak(seed: UInt64) async throws {
