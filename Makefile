@@ -23,9 +23,9 @@ demo: build
 # process that is busy for their whole run) and drive it from every suite at once.
 PROCESS_TESTS = EotestProcessTests|SQLiteSinkFreedMemoryTests|FollowerProcessTests|MetricsEndpointProcessTests
 # The suites with wall-clock bounds (liveness, waits for budget, the cooperative pool,
-# every manifest byte flipped) go alone too: beside the CPU-bound model suites on 2
+# every manifest byte flipped, services stopped within a time) go alone too: beside the CPU-bound model suites on 2
 # cores they hit their time limits without anything being wrong.
-TIMED_TESTS = LivenessTests|MemtableBudgetTests|DedicatedThreadExecutorTests|CorruptionTests
+TIMED_TESTS = LivenessTests|MemtableBudgetTests|DedicatedThreadExecutorTests|CorruptionTests|LifecycleTests|PipelineServiceTests
 S3_TESTS = FloeS3Tests
 test: deps
 	swift test --skip '$(PROCESS_TESTS)|$(TIMED_TESTS)|$(S3_TESTS)'

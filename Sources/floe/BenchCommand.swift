@@ -51,12 +51,19 @@ struct BenchCommand: AsyncParsableCommand {
         print("benchmarks: \(list.map(\.rawValue).joined(separator: ","))")
 
         var report = BenchReport()
+        var requestsBefore = ctx.simulated?.statistics
         func record(_ r: BenchResult) {
+            var r = r
+            if let before = requestsBefore, let now = ctx.simulated?.statistics {
+                r.details.append(requestLine(before: before, after: now, ops: r.ops))
+                requestsBefore = now
+            }
             print(r.name + ":")
             for line in r.details { print("  " + line) }
             report.results.append(r)
         }
         for b in list {
+            requestsBefore = ctx.simulated?.statistics
             switch b {
             case .fillseq, .fillrandom: record(try await FillWorkload.benchmark(ctx, sequential: b == .fillseq))
             case .overwrite: record(try await OverwriteWorkload.benchmark(ctx))
@@ -81,4 +88,20 @@ struct BenchCommand: AsyncParsableCommand {
         }
         if !ctx.failures.isEmpty { throw ValidationError(ctx.failures.joined(separator: "; ")) }
     }
+}
+
+/// `--store s3sim`: the requests a benchmark made, per operation and per op of the benchmark.
+func requestLine(before: LatencyModelObjectStore.Statistics, after: LatencyModelObjectStore.Statistics, ops: Int) -> String {
+    let names: [(ObjectOperation, String)] = [(.get, "GET"), (.size, "HEAD"), (.put, "PUT"), (.createIfAbsent, "conditional PUT"),
+                                             (.delete, "DELETE"), (.list, "LIST")]
+    var parts: [String] = []
+    for (op, name) in names {
+        let n = after[op] - before[op]
+        guard n > 0 else { continue }
+        let per = ops > 0 ? " (\(fmt(Double(n) / Double(ops), 3)) per op)" : ""
+        parts.append("\(grouped(n)) \(name)\(per)")
+    }
+    let read = after.bytesRead - before.bytesRead, written = after.bytesWritten - before.bytesWritten
+    return "object store requests: \(parts.isEmpty ? "none" : parts.joined(separator: ", ")); "
+        + "\(fmt(Double(read) / 1e6, 1)) MB read, \(fmt(Double(written) / 1e6, 1)) MB written"
 }

@@ -1,4 +1,5 @@
 import Floe
+import FloeS3
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -31,6 +32,8 @@ final class BenchContext {
     var failures: [String] = []
 
     private var objectStore: (any ObjectStore)?
+    /// The latency model under the store with `--store s3sim`.
+    private(set) var simulated: LatencyModelObjectStore?
     private var db: StateStore?
     private var createdDir: String?
 
@@ -43,7 +46,10 @@ final class BenchContext {
 
     /// Where the shared store lives, for the header.
     var storeDescription: String {
-        options.store == "memory" ? "memory" : (options.path ?? createdDir ?? "a temp dir (removed at the end)")
+        let place = options.store == "memory" ? "memory" : (options.path ?? createdDir ?? "a temp dir (removed at the end)")
+        guard options.store == "s3sim" else { return place }
+        let m = options.simModel
+        return "s3sim (GET \(m.readLatencySeconds * 1000) ms, PUT \(m.writeLatencySeconds * 1000) ms, \(m.bytesPerSecond / 1e6) MB/s a request, \(m.maxConcurrentRequests) in flight) over \(place)"
     }
 
     /// The shared store, opened (and its directory created) on first use.
@@ -83,12 +89,25 @@ final class BenchContext {
         let os: any ObjectStore
         if options.store == "memory" {
             os = MemoryObjectStore()
-        } else if let path = options.path {
-            os = try LocalObjectStore(root: path)
+        } else if let path = options.path, try FloeStoreURL.localPath(path) == nil {
+            // s3://... (docs/s3.md): the benchmarks run against the bucket.
+            os = try FloeStoreURL.objectStore(for: path)
         } else {
-            let dir = try makeTempDir(prefix: "floe-bench")
-            createdDir = dir
-            os = try LocalObjectStore(root: dir)
+            let local: LocalObjectStore
+            if let path = try options.path.map({ try FloeStoreURL.localPath($0)! }) {
+                local = try LocalObjectStore(root: path)
+            } else {
+                let dir = try makeTempDir(prefix: "floe-bench")
+                createdDir = dir
+                local = try LocalObjectStore(root: dir)
+            }
+            if options.store == "s3sim" {
+                let sim = try LatencyModelObjectStore(wrapping: local, model: options.simModel)
+                simulated = sim
+                os = sim
+            } else {
+                os = local
+            }
         }
         objectStore = os
         return os

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Floe
+import FloeS3
 
 /// Every option of `floe bench`, shared with the hidden recovery child (which
 /// must build its store exactly as the parent asked).
@@ -10,12 +11,19 @@ struct BenchOptions: ParsableArguments {
     @Option(help: "Without --benchmarks: default (fillrandom,compact,scanall,readrandom,readmissing,reopen) or overwrite (the overwrite benchmark).")
     var workload: String = "default"
 
-    @Option(help: "Store directory (created if absent). Default: a fresh temp dir, removed at the end.") var path: String?
-    @Option(help: "Object store: dir or memory (recovery always uses directories of its own).") var store: String = "dir"
+    @Option(help: "Store directory (created if absent) or URL (s3://bucket/prefix?..., docs/s3.md). Default: a fresh temp dir, removed at the end.") var path: String?
+    @Option(help: "Object store: dir, memory, or s3sim (a directory behind a latency model of S3: --sim-*; recovery always uses directories of its own).")
+    var store: String = "dir"
+    @Option(help: "s3sim: time to first byte of a GET or HEAD, milliseconds.") var simGetMs: Double = LatencyModelObjectStore.Model.s3.readLatencySeconds * 1000
+    @Option(help: "s3sim: latency of a PUT or DELETE, milliseconds.") var simPutMs: Double = LatencyModelObjectStore.Model.s3.writeLatencySeconds * 1000
+    @Option(help: "s3sim: bandwidth of one request, MB/s.") var simMbPerSec: Double = LatencyModelObjectStore.Model.s3.bytesPerSecond / 1e6
+    @Option(help: "s3sim: requests in flight at once (a connection pool).") var simRequests: Int = LatencyModelObjectStore.Model.s3.maxConcurrentRequests
     @Option(help: "Number of keys (fills, key space of reads and overwrites, writes of checkpoint).") var num: Int = 2_000_000
     @Option(help: "Key size in bytes (>= 8).") var keySize: Int = 16
     @Option(help: "Value size in bytes.") var valueSize: Int = 100
     @Option(help: "Keys per epoch; each epoch is checkpointed.") var epochKeys: Int = 10_000
+    @Option(help: "Fills: also end an epoch after this many milliseconds (epochs by time, as a stream engine's barriers).")
+    var epochMs: Int?
     @Option(help: "Uncommitted epochs in flight while writing (1 = synchronous checkpoint).") var pipeline: Int = 2
     @Option(help: "Gets per read benchmark (split across --threads readers).") var reads: Int = 1_000_000
     @Option(help: "Concurrent reader tasks for the read benchmarks and readwhilewriting.") var threads: Int = 1
@@ -74,7 +82,14 @@ struct BenchOptions: ParsableArguments {
         }
         guard blockSize >= 64, blockSize <= 1 << 24 else { throw ValidationError("--block-size must be in 64...16777216") }
         guard (0...64).contains(bloomBits) else { throw ValidationError("--bloom-bits must be in 0...64") }
-        guard ["dir", "memory"].contains(store) else { throw ValidationError("--store must be dir or memory") }
+        guard ["dir", "memory", "s3sim"].contains(store) else { throw ValidationError("--store must be dir, memory or s3sim") }
+        guard simGetMs >= 0, simPutMs >= 0 else { throw ValidationError("--sim-get-ms and --sim-put-ms must not be negative") }
+        guard simMbPerSec > 0 else { throw ValidationError("--sim-mb-per-sec must be positive") }
+        guard simRequests >= 1 else { throw ValidationError("--sim-requests must be at least 1") }
+        if store == "s3sim", let path, (try? FloeStoreURL.localPath(path)) == nil {
+            throw ValidationError("--store s3sim models S3 over a local directory; give --path a directory, not a URL")
+        }
+        guard epochMs.map({ $0 >= 1 }) ?? true else { throw ValidationError("--epoch-ms must be at least 1") }
         guard compactionWorkers >= 1 else { throw ValidationError("--compaction-workers must be at least 1") }
         guard (0...19).contains(compactionNice) else { throw ValidationError("--compaction-nice must be in 0...19") }
         let trigger = CompactionOptions().l0CompactionTrigger
@@ -137,6 +152,16 @@ struct BenchOptions: ParsableArguments {
     }
 
     var seekCount: Int { seeks ?? max(1, reads / 10) }
+
+    /// The latency model of `--store s3sim`.
+    var simModel: LatencyModelObjectStore.Model {
+        var m = LatencyModelObjectStore.Model.s3
+        m.readLatencySeconds = simGetMs / 1000
+        m.writeLatencySeconds = simPutMs / 1000
+        m.bytesPerSecond = simMbPerSec * 1e6
+        m.maxConcurrentRequests = simRequests
+        return m
+    }
 
     /// The store's options as these flags ask.
     func storeOptions() -> StoreOptions {

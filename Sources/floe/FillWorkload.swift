@@ -11,6 +11,8 @@ struct FillWorkload {
     let count: Int
     let sequential: Bool
     let epochKeys: Int
+    /// Also end an epoch after this many milliseconds, if set.
+    var epochMs: Int? = nil
     let pipelineDepth: Int
 
     struct Outcome {
@@ -28,8 +30,11 @@ struct FillWorkload {
         out.seconds = try await Timer.measure {
             var i = 0
             while i < count {
-                let end = min(count, i + epochKeys)
+                var end = min(count, i + epochKeys)
+                let deadline = epochMs.map { ContinuousClock.now + .milliseconds($0) }
                 while i < end {
+                    // Epochs by time: look at the clock every 256 puts.
+                    if let deadline, i & 255 == 0, i > 0, ContinuousClock.now >= deadline { end = i; break }
                     let key = keys.key(sequential ? i : keys.order(i)), value = values.value(i)
                     let t0 = Timer.nanos()
                     do {
@@ -63,7 +68,7 @@ struct FillWorkload {
         let before = db.statistics
         let bar = ProgressBar(name, total: o.num)
         let w = FillWorkload(db: db, table: ctx.table, keys: ctx.keys, values: ctx.values, count: o.num,
-                             sequential: sequential, epochKeys: o.epochKeys, pipelineDepth: o.pipeline)
+                             sequential: sequential, epochKeys: o.epochKeys, epochMs: o.epochMs, pipelineDepth: o.pipeline)
         let out = try await w.run { bar.set($0) }
         bar.finish()
         ctx.presence = .all
@@ -73,7 +78,7 @@ struct FillWorkload {
         r.latency = out.putLatency
         r.latencyOf = "put"
         r.details = [
-            "\(out.epochs) epochs of \(o.epochKeys) keys, each checkpointed, \(o.pipeline) in flight; commit latency (seal to commit) \(out.commitLatency.summary)",
+            "\(out.epochs) epochs of \(o.epochMs.map { "up to \(o.epochKeys) keys or \($0) ms" } ?? "\(o.epochKeys) keys"), each checkpointed, \(o.pipeline) in flight; commit latency (seal to commit) \(out.commitLatency.summary)",
             compactionLine(before: before, after: st),
             shapeLine(st),
         ]

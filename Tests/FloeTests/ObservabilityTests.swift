@@ -185,11 +185,14 @@ import Testing
         o.compaction.l0SlowdownSubLevels = 2
         o.compaction.l0StopSubLevels = 1000
         o.compaction.intraL0Lane = false
-        // Compaction reads SSTs slowly (2 s a read), so its merges of the overlapping
-        // sub-levels cannot keep L0 below the slowdown: commits 3 to 6 stall.
-        let slow = ReadCountingStore(MemoryObjectStore(), sstReadDelayMillis: 2000)
+        // Compaction's SST reads are held until the fill ends, so its merges of the
+        // overlapping sub-levels cannot bring L0 below the slowdown: commits 3 to 6
+        // stall however fast or slow the machine is.
+        let slow = ReadCountingStore(MemoryObjectStore())
+        slow.holdSstReads()
         let store = try await StateStore.open(objectStore: slow, options: o)
         try await Self.fill(store, epochs: 1...6, keys: 10)
+        slow.releaseSstReads()
         let stalls = try metrics.expectTimer("floe_write_stall_seconds").values
         #expect(stalls.count >= 4)
         let logged = log.entries.filter { $0.message.description == "write stall: commit waited for L0 room" }

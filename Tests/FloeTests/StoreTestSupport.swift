@@ -118,10 +118,13 @@ func readWholeFile(_ path: String) -> [UInt8]? {
 
 /// An object store that counts the reads it serves (whole and ranged: how many,
 /// how many bytes, the most at once) and can hold each ranged read of an SST for
-/// `sstReadDelayMillis`, as a remote store would.
+/// `sstReadDelayMillis`, as a remote store would, or until `releaseSstReads()`
+/// after `holdSstReads()`.
 final class ReadCountingStore: ObjectStore {
     let inner: MemoryObjectStore
     let sstReadDelayMillis: Int
+    // Sendable: the hold flag and its waiters are behind this lock.
+    private let gate = Lock((holding: false, waiting: [CheckedContinuation<Void, Never>]()))
     let bytes = Atomic<Int>(0)
     let reads = Atomic<Int>(0)
     let inFlight = Atomic<Int>(0)
@@ -140,7 +143,29 @@ final class ReadCountingStore: ObjectStore {
         maxInFlight.max(now, ordering: .relaxed)
         defer { inFlight.subtract(1, ordering: .relaxed) }
         if sstReadDelayMillis > 0 && path.hasSuffix(".sst") { try await Task.sleep(for: .milliseconds(sstReadDelayMillis)) }
+        if path.hasSuffix(".sst") {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let wait = gate.withLock { g -> Bool in
+                    if g.holding { g.waiting.append(c) }
+                    return g.holding
+                }
+                if !wait { c.resume() }
+            }
+        }
         return counted(try await inner.get(path, range: range))
+    }
+
+    /// From now on ranged SST reads wait until `releaseSstReads()`.
+    func holdSstReads() { gate.withLock { $0.holding = true } }
+
+    /// Lets every held read go on; later ones pass.
+    func releaseSstReads() {
+        let waiting = gate.withLock { g -> [CheckedContinuation<Void, Never>] in
+            g.holding = false
+            defer { g.waiting = [] }
+            return g.waiting
+        }
+        for c in waiting { c.resume() }
     }
     func size(_ path: String) async throws -> Int { try await inner.size(path) }
     func delete(_ path: String) async throws { try await inner.delete(path) }
