@@ -87,9 +87,9 @@ public final class StateStore: Sendable {
     /// Monotonic microseconds of the last commit, for idle compaction.
     let lastCommitMicros = Atomic<UInt64>(0)
     /// `state.version`, for gets of committed epochs without the store's lock.
-    private let published: PublishedVersion
+    let published: PublishedVersion
     /// Set by `close` (as `state.closed`), read by gets that skip the store's lock.
-    private let closedForGets = Atomic<Bool>(false)
+    let closedForGets = Atomic<Bool>(false)
     /// Times a background lane found nothing to do and slept (tests check the idle rate).
     let idlePolls = Atomic<UInt64>(0)
     /// When this handle opened (monotonic): the settle period counts from here too.
@@ -663,7 +663,7 @@ public final class StateStore: Sendable {
 
     /// Checks that `epoch` is readable and captures the version and own memtables a read needs.
     /// The version is pinned under the store's lock, where it is captured: see `scan`.
-    private func readView(_ epoch: Epoch, table: UInt32) throws
+    func readView(_ epoch: Epoch, table: UInt32) throws
         -> (Version, [FrozenMemtable], pin: VersionPin, hidden: TableWatermark?, spilled: [[SstInfo]]) {
         try state.withLock { s in
             if s.closed { throw FloeError.closed }
@@ -700,12 +700,12 @@ public final class StateStore: Sendable {
 
     /// The oldest epoch of `v` readable without a snapshot pin.
     @inline(__always)
-    private func oldestRetained(_ v: Version) -> Epoch {
+    func oldestRetained(_ v: Version) -> Epoch {
         let committed = v.committedEpoch, retention = options.retentionEpochs
         return max(v.safeEpoch, committed >= retention ? committed - retention : 0)
     }
 
-    private func checkRetained(_ epoch: Epoch, _ v: Version) throws {
+    func checkRetained(_ epoch: Epoch, _ v: Version) throws {
         let committed = v.committedEpoch
         guard epoch < committed else { return }
         let oldest = oldestRetained(v)
@@ -785,7 +785,7 @@ public final class StateStore: Sendable {
     /// on the newer version, which holds the same data at `epoch` (or throws
     /// `epochNotRetained` if `epoch` left the window). Missing from the newest
     /// version, it is `objectNotFound`.
-    private func finishGet(_ probe: PointReader.Probe, _ v: Version, _ table: TableID, _ key: [UInt8], _ epoch: Epoch) async throws -> [UInt8]? {
+    func finishGet(_ probe: PointReader.Probe, _ v: Version, _ table: TableID, _ key: [UInt8], _ epoch: Epoch) async throws -> [UInt8]? {
         do {
             return try await PointReader.finish(probe, reader: reader, version: v, table: table, key: key, epoch: epoch)
         } catch let FloeError.objectNotFound(path) {
