@@ -31,7 +31,7 @@ final class ReadModelRun {
         o.compaction.baseLevelBytes = 8192
         o.compaction.l0CompactionTrigger = 2
         o.retentionEpochs = 1_000
-        _ = prefixLength
+        if let prefixLength { o.prefixFilterLengths = [TableID(1): prefixLength] }
         store = try await StateStore.open(objectStore: MemoryObjectStore(), options: o)
     }
 

@@ -92,6 +92,9 @@ public final class StateStore: Sendable {
     let closedForGets = Atomic<Bool>(false)
     /// Times a background lane found nothing to do and slept (tests check the idle rate).
     let idlePolls = Atomic<UInt64>(0)
+    /// SSTs prefix scans left unread: ruled out by their prefix filter, or by key range.
+    let prefixFilterSkips = Atomic<UInt64>(0)
+    let prefixRangeSkips = Atomic<UInt64>(0)
     /// When this handle opened (monotonic): the settle period counts from here too.
     let openedMicros = StateStore.monotonicMicros()
     /// `options.failpoints`, then those of `FLOE_FAILPOINTS`.
@@ -234,6 +237,9 @@ public final class StateStore: Sendable {
         guard o.sst.blockSize >= 256, o.sst.blockSize <= 64 << 20 else { throw FloeError.invalidArgument("sst.blockSize \(o.sst.blockSize) outside 256 B...64 MiB") }
         guard o.sst.restartInterval >= 1, o.sst.restartInterval <= 1024 else { throw FloeError.invalidArgument("sst.restartInterval \(o.sst.restartInterval) outside 1...1024") }
         guard o.sst.bloomBitsPerKey >= 0, o.sst.bloomBitsPerKey <= 64 else { throw FloeError.invalidArgument("sst.bloomBitsPerKey \(o.sst.bloomBitsPerKey) outside 0...64") }
+        for (t, n) in o.sst.prefixFilterLengths where !(1...1024).contains(n) {
+            throw FloeError.invalidArgument("prefix filter length \(n) of table \(t) outside 1...1024")
+        }
         guard o.sst.targetFileSize >= 4096 else { throw FloeError.invalidArgument("sst.targetFileSize \(o.sst.targetFileSize) below 4096") }
         guard o.blockCacheBytes >= 0, o.metaCacheBytes >= 0 else { throw FloeError.invalidArgument("cache sizes must not be negative") }
         guard o.memtableBudgetBytes > 0 else { throw FloeError.invalidArgument("memtableBudgetBytes must be positive") }
@@ -892,6 +898,8 @@ public final class StateStore: Sendable {
             compactionReadBytes: c.compactionReadBytes, compactionWrittenBytes: c.compactionWrittenBytes,
             compactions: c.compactions, stallMicros: s.stallMicros, worstStallMicros: s.worstStallMicros,
             gcDeletedObjects: s.gcDeletedObjects, gcDeletedBytes: s.gcDeletedBytes, spills: s.spills,
+            prefixFilterSkippedFiles: prefixFilterSkips.load(ordering: .relaxed),
+            prefixRangeSkippedFiles: prefixRangeSkips.load(ordering: .relaxed),
             compactionError: s.compactionError?.description)
     }
 
@@ -935,6 +943,10 @@ public struct StoreStatistics: Sendable, Equatable {
     public var gcDeletedBytes: UInt64
     /// Memtables of unsealed epochs spilled to SSTs by this handle (`waitForWriteBudget`).
     public var spills: UInt64
+    /// SSTs that prefix scans of this handle did not read because their prefix
+    /// filter ruled the prefix out, and because their key range cannot hold it.
+    public var prefixFilterSkippedFiles: UInt64
+    public var prefixRangeSkippedFiles: UInt64
     /// The last background compaction error, if the last attempt failed.
     public var compactionError: String?
 

@@ -32,5 +32,12 @@ public struct StoreOptions: Sendable, Equatable {
     /// `FLOE_FAILPOINTS`. See `Failpoints`.
     package var failpoints: [Failpoint: FailpointAction] = [:]
 
+    /// Per table, the prefix length of the SSTs' prefix bloom filter: the same as
+    /// `sst.prefixFilterLengths`, which see.
+    public var prefixFilterLengths: [TableID: Int] {
+        get { sst.prefixFilterLengths }
+        set { sst.prefixFilterLengths = newValue }
+    }
+
     public init() {}
 }
