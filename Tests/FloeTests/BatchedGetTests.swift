@@ -32,6 +32,52 @@ import Testing
         try await run.store.close()
     }
 
+    /// Own uncommitted epochs: an open epoch over a sealed one over committed data, and
+    /// then a spilled open epoch (tiny budget), each answer equal to the model's.
+    @Test(arguments: [UInt64(1), 2, 3])
+    func getManySeesOwnSealedOpenAndSpilledEpochs(seed: UInt64) async throws {
+        var o = StoreOptions()
+        o.memtableBudgetBytes = 16 << 10
+        o.compaction.background = false
+        let store = try await StateStore.open(objectStore: MemoryObjectStore(), options: o)
+        var rng = SplitMix64(seed: seed)
+        var views: [Epoch: [ModelKey: [UInt8]]] = [:]
+        var map: [ModelKey: [UInt8]] = [:]
+        func key() -> [UInt8] { [UInt8(rng.next() % 40)] }
+        func write(_ e: Epoch, _ n: Int) async throws {
+            for _ in 0..<n {
+                try await store.waitForWriteBudget()
+                let k = key()
+                if rng.next() % 4 == 0 {
+                    try store.delete(TableID(1), key: k, epoch: e)
+                    map[ModelKey(1, k)] = nil
+                } else {
+                    let v = (0..<Int(1 + rng.next() % 30)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                    try store.put(TableID(1), key: k, value: v, epoch: e)
+                    map[ModelKey(1, k)] = v
+                }
+            }
+            views[e] = map
+        }
+        func check(_ e: Epoch, _ what: String) async throws {
+            let keys = (0..<40).map { [UInt8($0)] }
+            let got = try await store.getMany(TableID(1), keys: keys, epoch: e)
+            #expect(got == keys.map { views[e]![ModelKey(1, $0)] }, "seed \(seed): \(what) at epoch \(e)")
+        }
+        try await write(1, 30)
+        try await store.checkpoint(epoch: 1, metadata: [:])
+        try await write(2, 30)
+        try store.seal(epoch: 2)
+        try await write(3, 30)
+        for e in Epoch(1)...3 { try await check(e, "committed, sealed, open") }
+        // Push the open epoch past the budget: it spills.
+        try await write(3, 2000)
+        try await write(3, 10)
+        #expect(store.statistics.spills > 0, "seed \(seed): the open epoch must have spilled")
+        for e in Epoch(1)...3 { try await check(e, "after a spill") }
+        try await store.close()
+    }
+
     @Test func getManyChecksTheEpochLikeGet() async throws {
         var o = StoreOptions()
         o.retentionEpochs = 0

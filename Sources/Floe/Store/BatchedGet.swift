@@ -32,27 +32,59 @@ extension StateStore {
                 return out
             }
         }
-        // A pinned older epoch or this writer's own epochs: one view, pinned for the batch.
-        let (v, mems, pin, hidden, spilled) = try readView(epoch, table: table.raw)
-        defer { pin.release() }
-        // The point-read path takes the first version it meets, which is the newest only
-        // while the memtables come in non-increasing epoch order and no spilled run lies
-        // below them; otherwise each key goes through the merge, as `get` does.
-        var ordered = spilled.isEmpty
-        for (a, b) in zip(mems, mems.dropFirst()) where a.epoch < b.epoch { ordered = false }
+        // A pinned older epoch or this writer's own epochs: one look at the state under
+        // the store's lock. As in `get`, the open memtables are looked up in place (a
+        // frozen copy would make the writer's next write copy the memtable).
+        let view: (v: Version, sealed: [FrozenMemtable], answers: [[UInt8]??])? = try state.withLock { s in
+            if s.closed { throw FloeError.closed }
+            let v = s.version
+            try checkRetained(epoch, v)
+            // Spilled parts of own epochs: the first hit on the point path need not be the
+            // newest version, so these reads go through the merge (below).
+            if epoch > v.committedEpoch, s.spilled.contains(where: { $0.epoch <= epoch }) || s.spilling.contains(where: { $0.epoch <= epoch }) {
+                return nil
+            }
+            let hidden = StateStore.watermark(s, table.raw, at: epoch)
+            let own = epoch > v.committedEpoch
+            // .some(value or nil): answered here; nil: read on from the sealed memtables and SSTs.
+            var answers = [[UInt8]??](repeating: nil, count: keys.count)
+            for (i, key) in keys.enumerated() {
+                if let w = hidden, w.hides(key) { answers[i] = .some(nil); continue }
+                guard own else { continue }
+                for m in s.open.reversed() where m.epoch <= epoch {
+                    if let e = key.withUnsafeBytes({ m.lookup(table: table.raw, key: $0) }) {
+                        answers[i] = .some(e.kind == Block.kindDelete ? nil : m.value(of: e))
+                        break
+                    }
+                }
+            }
+            let sealed = own ? s.sealed.reversed().filter { $0.mem.epoch <= epoch }.map(\.mem) : []
+            return (v, sealed, answers)
+        }
         var out: [[UInt8]?] = []
         out.reserveCapacity(keys.count)
-        for key in keys {
-            if let w = hidden, w.hides(key) { out.append(nil); continue }
-            if ordered {
-                out.append(try await PointReader.get(reader: reader, version: v, memtables: mems, table: table, key: key, epoch: epoch))
-            } else {
+        guard let view else {
+            // One pinned view with the spilled runs; each key through the merge, as `get` does.
+            let (v, mems, pin, hidden, spilled) = try readView(epoch, table: table.raw)
+            defer { pin.release() }
+            for key in keys {
+                if let w = hidden, w.hides(key) { out.append(nil); continue }
                 var successor = key
                 successor.append(0)
                 let one = ScanResult(reader: reader, table: table.raw, from: key, to: successor, epoch: epoch,
                                      memtables: mems, runs: spilled + v.l0 + v.levels, pin: pin.duplicate(), hidden: hidden)
                 var rows = one.makeAsyncIterator()
                 out.append(try await rows.next()?.value)
+            }
+            return out
+        }
+        for (key, answer) in zip(keys, view.answers) {
+            if let answer { out.append(answer); continue }
+            let probe = PointReader.probeCached(reader: reader, version: view.v, memtables: view.sealed, table: table, key: key, epoch: epoch)
+            if case let .answer(value) = probe {
+                out.append(value)
+            } else {
+                out.append(try await finishGet(probe, view.v, table, key, epoch))
             }
         }
         return out

@@ -691,7 +691,7 @@ public final class StateStore: Sendable {
 
     /// The watermark of `table` a read at `epoch` applies: the committed ones and,
     /// above the committed epoch, this writer's own uncommitted ones.
-    private static func watermark(_ s: State, _ table: UInt32, at epoch: Epoch) -> TableWatermark? {
+    static func watermark(_ s: State, _ table: UInt32, at epoch: Epoch) -> TableWatermark? {
         let committed = s.version.watermark(table, at: epoch)
         guard epoch > s.version.committedEpoch else { return committed }
         var best = committed
