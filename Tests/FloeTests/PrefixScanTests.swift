@@ -176,3 +176,60 @@ import Testing
         guard case .failure(FloeError.corruption) = r else { Issue.record("a trailer in a format 3 file must be corruption: \(r)"); return }
     }
 }
+
+/// `floe compact --prefix-filter TABLE=N`.
+@Suite struct PrefixFilterSpecTests {
+    @Test func parsesTableEqualsLength() throws {
+        #expect(try PrefixFilterSpec.parse([]) == [:])
+        #expect(try PrefixFilterSpec.parse(["1=8", "42=3"]) == [TableID(1): 8, TableID(42): 3])
+        #expect(PrefixFilterSpec.arguments([TableID(42): 3, TableID(1): 8]) == ["--prefix-filter", "1=8", "--prefix-filter", "42=3"])
+        for bad in ["1", "1=0", "1=1025", "x=2", "1=2=3", "=4", "1=8,2=3"] {
+            #expect(throws: FloeError.self, "\(bad)") { try PrefixFilterSpec.parse([bad]) }
+        }
+        #expect(throws: FloeError.self) { try PrefixFilterSpec.parse(["1=8", "1=4"]) }
+    }
+}
+
+/// A standalone compactor given the writer's prefix lengths (what `floe compact
+/// --prefix-filter` passes) writes its outputs with the prefix filter; without
+/// them its outputs have none, and prefix scans still answer exactly.
+@Suite struct StandaloneCompactorPrefixFilterTests {
+    @Test(arguments: [true, false])
+    func compactorOutputsCarryTheFilterItWasGiven(given: Bool) async throws {
+        let objects = MemoryObjectStore()
+        var o = StoreOptions()
+        o.compaction.background = false
+        o.compaction.l0CompactionTrigger = 2
+        o.prefixFilterLengths = [TableID(1): 8]
+        let store = try await StateStore.open(objectStore: objects, options: o)
+        for e in Epoch(1)...4 {
+            for j in UInt64(0)..<50 where (j + e) % 2 == 0 {
+                try store.put(TableID(1), key: PrefixScanTests.be(j * 2) + PrefixScanTests.be(e), value: [UInt8(e)], epoch: e)
+            }
+            try await store.checkpoint(epoch: e, metadata: [:])
+        }
+        var co = StoreOptions()
+        co.compaction.l0CompactionTrigger = 2
+        if given { co.prefixFilterLengths = try PrefixFilterSpec.parse(["1=8"]) }
+        let compactor = try await Compactor.attach(objectStore: objects, options: co)
+        var ran = 0
+        while try await compactor.runOnce() != nil { ran += 1 }
+        #expect(ran > 0, "the compactor must have run a task")
+        let v = try await compactor.currentVersion()
+        await compactor.detach()
+        #expect(v.l0.isEmpty && !v.levels.joined().isEmpty)
+        for f in v.levels.joined() {
+            let meta = try await store.reader.meta(f)
+            #expect((meta.properties.prefixFilter != nil) == given, "output \(f.id): prefix filter present must be \(given)")
+            #expect(meta.properties.prefixTables == (given ? [PrefixFilterTable(table: 1, length: 8)] : []))
+        }
+        _ = try await store.followManifest()
+        let epoch = store.committedEpoch
+        for j in UInt64(0)..<100 {
+            let rows = try await collectRows(store.scan(TableID(1), prefix: PrefixScanTests.be(j), epoch: epoch))
+            let want = j % 2 == 0 ? (Epoch(1)...4).filter { (j / 2 + $0) % 2 == 0 }.count : 0
+            #expect(rows.count == want, "join key \(j)")
+        }
+        try await store.close()
+    }
+}
