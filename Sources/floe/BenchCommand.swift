@@ -45,7 +45,7 @@ struct BenchCommand: AsyncParsableCommand {
         // Fail on an unwritable --json file now, not after a long run.
         if let file = o.json { try FileBytes.save([], to: file) }
         let ctx = BenchContext(options: o)
-        if list.contains(where: { $0 != .recovery }) { _ = try await ctx.store() }
+        if list.contains(where: { $0 != .recovery && $0 != .prefixjoin }) { _ = try await ctx.store() }
         let compression = o.compression ?? "lz4 (zstd from L5)"
         print("floe bench: \(grouped(o.num)) keys (\(o.keySize) B + \(o.valueSize) B), epochs of \(grouped(o.epochKeys)), \(compression), store \(ctx.storeDescription)")
         print("benchmarks: \(list.map(\.rawValue).joined(separator: ","))")
@@ -75,6 +75,7 @@ struct BenchCommand: AsyncParsableCommand {
             case .recovery: try await RecoveryWorkload.benchmark(ctx, onResult: record)
             case .compact: record(try await CompactWorkload.benchmark(ctx))
             case .reopen: record(try await ReopenWorkload.benchmark(ctx))
+            case .prefixjoin: try await PrefixJoinWorkload.benchmark(ctx, onResult: record)
             }
         }
         try await ctx.finish()

@@ -13,6 +13,7 @@ enum BenchmarkName: String, CaseIterable, Sendable {
     case recovery
     case compact
     case reopen
+    case prefixjoin
 
     /// One line for `--help`.
     var summary: String {
@@ -30,6 +31,7 @@ enum BenchmarkName: String, CaseIterable, Sendable {
         case .recovery: "open + first get after SIGKILL, per --recovery-sizes"
         case .compact: "compaction to quiescence, timed"
         case .reopen: "close and reopen the shared store, timed"
+        case .prefixjoin: "--seeks prefix scans of 8-byte join keys over --num rows, own stores without and with a prefix filter"
         }
     }
 

@@ -62,6 +62,8 @@ struct CompactCommand: AsyncParsableCommand {
     var parentPid: Int32?
     @OptionGroup var logging: LogLevelOption
     @OptionGroup var metrics: MetricsOptions
+    @Option(help: "TABLE=N: build a prefix filter of N bytes for the table's keys in output SSTs (repeat per table; must match the writer's prefixFilterLengths).")
+    var prefixFilter: [String] = []
 
     func validate() throws {
         guard intervalMs >= 1 else { throw ValidationError("--interval-ms must be at least 1") }
@@ -72,6 +74,7 @@ struct CompactCommand: AsyncParsableCommand {
         if let levelSizeMultiplier, levelSizeMultiplier < 2 { throw ValidationError("--level-size-multiplier must be at least 2") }
         if let maxLevel, !(1...32).contains(maxLevel) { throw ValidationError("--max-level must be in 1...32") }
         if let intraL0Trigger, intraL0Trigger < 2 { throw ValidationError("--intra-l0-trigger must be at least 2") }
+        do { _ = try PrefixFilterSpec.parse(prefixFilter) } catch { throw ValidationError("--prefix-filter: \(error)") }
     }
 
     /// The shape options of `c` as `floe compact` options: what a compactor beside a
@@ -94,6 +97,7 @@ struct CompactCommand: AsyncParsableCommand {
         if let levelSizeMultiplier { options.compaction.levelSizeMultiplier = levelSizeMultiplier }
         if let maxLevel { options.compaction.maxLevel = maxLevel }
         if let intraL0Trigger { options.compaction.intraL0Trigger = intraL0Trigger }
+        options.prefixFilterLengths = try PrefixFilterSpec.parse(prefixFilter)
 
         var config = CompactorService.Configuration()
         config.pollIntervalMillis = intervalMs

@@ -113,8 +113,19 @@ import Testing
         }
     }
 
+    /// Version 4 promises a prefix filter after the properties of version 3.
+    @Test func versionFourWithoutAPrefixFilterIsCorruption() async throws {
+        do {
+            _ = try await meta(withFooterVersion(build(version: 3), 4))
+            Issue.record("a version 4 file without its prefix filter was read")
+        } catch let FloeError.corruption(o, _, reason) {
+            #expect(o == object)
+            #expect(reason.contains("prefix filter"))
+        }
+    }
+
     @Test func unknownVersionsAreRefused() async throws {
-        for v: UInt32 in [0, 4, 0xFFFF_FFFF] {
+        for v: UInt32 in [0, 5, 0xFFFF_FFFF] {
             do {
                 _ = try await meta(withFooterVersion(build(version: 3), v))
                 Issue.record("version \(v) was read")

@@ -3,10 +3,13 @@
 struct SstFooter: Equatable {
     static let size = 56
     static let magic: UInt64 = 0x3154_5353_454F_4C46 // "FLOESST1" little-endian
-    /// Written by this version: 3 (partitioned bloom filters). Version 2 (blocked
-    /// filters) and 1 (standard filters) files are still read.
+    /// Written by this version: 3 (partitioned bloom filters), or 4 for a file with
+    /// a prefix filter (`SstProperties.prefixFilter`; the properties block carries it
+    /// after the fields of version 3). Version 2 (blocked filters) and 1 (standard
+    /// filters) files are still read.
     static let formatVersion: UInt32 = 3
-    static let readableVersions: ClosedRange<UInt32> = 1...3
+    static let prefixFilterVersion: UInt32 = 4
+    static let readableVersions: ClosedRange<UInt32> = 1...4
 
     var filterOffset: UInt64
     var filterSize: UInt32

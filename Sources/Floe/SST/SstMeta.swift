@@ -48,7 +48,7 @@ final class SstMeta: Sendable {
         filter = try known.map(\.filter) ?? SstFilter.decode(tail, range: 0..<Int(footer.filterSize), footer: footer, object: object)
         let pr = Int(footer.propertiesOffset) - base
         let propsPayload = try BlockCodec.open(tail, range: pr..<(pr + Int(footer.propertiesSize)), object: object, objectOffset: Int(footer.propertiesOffset))
-        properties = try SstProperties.decode(propsPayload, object: object, offset: Int(footer.propertiesOffset))
+        properties = try SstProperties.decode(propsPayload, object: object, offset: Int(footer.propertiesOffset), formatVersion: footer.version)
 
         let ir = Int(footer.indexOffset) - base
         let stored = ir..<(ir + Int(footer.indexSize))
@@ -69,6 +69,7 @@ final class SstMeta: Sendable {
         blockOffsets = index.offsets
         blockSizes = index.sizes
         charge = Self.charge(keyBytes: keyBytes.count, blocks: blockOffsets.count, filter: filter)
+            + (properties.prefixFilter?.encodedSize ?? 0)
     }
 
     /// `meta` with `filter` in place of none: what `FilterWarmer` puts in the meta
@@ -86,6 +87,7 @@ final class SstMeta: Sendable {
         blockOffsets = meta.blockOffsets
         blockSizes = meta.blockSizes
         charge = Self.charge(keyBytes: keyBytes.count, blocks: blockOffsets.count, filter: filter)
+            + (properties.prefixFilter?.encodedSize ?? 0)
     }
 
     private static func charge(keyBytes: Int, blocks: Int, filter: BloomFilter?) -> Int {

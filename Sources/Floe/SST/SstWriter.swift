@@ -9,6 +9,15 @@ struct SstWriter {
     private var block: BlockBuilder
     private var index: BlockBuilder
     private var hashes: [UInt64] = []
+    /// Prefix filter: `options.prefixFilterLengths` by raw table id (empty: none is built),
+    /// the tables met so far that have one, and the hashes of their distinct prefixes.
+    private let prefixLengths: [UInt32: Int]
+    private var prefixTables: [PrefixFilterTable] = []
+    private var prefixHashes: [UInt64] = []
+    /// The table of the last new user key and its prefix length (0: no prefix filter),
+    /// so a run of keys of one table looks the length up once.
+    private var prefixTable: UInt32?
+    private var prefixLength = 0
     private var props = SstProperties()
     private var scratch: [UInt8] = []
     /// Compressed block before it is appended to `out`.
@@ -33,6 +42,8 @@ struct SstWriter {
         self.id = id
         self.formatVersion = formatVersion
         self.options = options
+        prefixLengths = options.bloomBitsPerKey > 0
+            ? Dictionary(uniqueKeysWithValues: options.prefixFilterLengths.map { ($0.key.raw, $0.value) }) : [:]
         retainedBlocks = retainBlocks ? [] : nil
         block = BlockBuilder(restartInterval: options.restartInterval, capacity: options.blockSize)
         index = BlockBuilder(restartInterval: 1, capacity: 4096)
@@ -63,6 +74,7 @@ struct SstWriter {
         if newUserKey {
             hashes.append(BloomFilter.keyHash(table: TableID(FullKey.table(key)), key: FullKey.userKey(key)))
             props.distinctUserKeys += 1
+            if !prefixLengths.isEmpty { addPrefix(key) }
         }
         if props.entryCount == 0 { firstKey = Array(key) }
         block.add(key: key, valuePrefix: kind, value: value)
@@ -76,6 +88,22 @@ struct SstWriter {
         lastKey.removeAll(keepingCapacity: true)
         lastKey.append(contentsOf: key)
         if block.estimatedSize >= options.blockSize { flushBlock() }
+    }
+
+    /// Hashes the prefix of a new user key (encoded full key `key`) into the prefix
+    /// filter when its table has one. Keys are added in order, so equal prefixes are
+    /// adjacent and each distinct prefix is hashed once.
+    private mutating func addPrefix(_ key: UnsafeRawBufferPointer) {
+        let table = FullKey.table(key)
+        if table != prefixTable {
+            prefixTable = table
+            prefixLength = prefixLengths[table] ?? 0
+            if prefixLength > 0 { prefixTables.append(PrefixFilterTable(table: table, length: prefixLength)) }
+        }
+        let user = FullKey.userKey(key)
+        guard prefixLength > 0, user.count >= prefixLength else { return }
+        let h = BloomFilter.keyHash(table: TableID(table), key: UnsafeRawBufferPointer(rebasing: user[0..<prefixLength]))
+        if prefixHashes.last != h { prefixHashes.append(h) }
     }
 
     /// True when the last added key's user key differs from `(table, userKey)`: a safe file cut point.
@@ -102,10 +130,16 @@ struct SstWriter {
         flushBlock()
         props.smallestKey = firstKey
         props.largestKey = lastKey
+        var version = formatVersion
+        if !prefixTables.isEmpty {
+            props.prefixTables = prefixTables
+            props.prefixFilter = BloomFilter.build(hashes: prefixHashes, bitsPerKey: options.bloomBitsPerKey, layout: .blocked)
+            version = max(version, SstFooter.prefixFilterVersion)
+        }
         let filterOffset = out.count
         var fw = ByteWriter()
         if options.bloomBitsPerKey > 0 {
-            BloomFilter.build(hashes: hashes, bitsPerKey: options.bloomBitsPerKey, layout: SstFilter.layout(forVersion: formatVersion)).encode(into: &fw)
+            BloomFilter.build(hashes: hashes, bitsPerKey: options.bloomBitsPerKey, layout: SstFilter.layout(forVersion: version)).encode(into: &fw)
         }
         let filterSize = BlockCodec.append(fw.bytes, compression: .none, to: &out)
         let indexOffset = out.count
@@ -114,7 +148,7 @@ struct SstWriter {
         let propsSize = BlockCodec.append(props.encode(), compression: .none, to: &out)
         SstFooter(filterOffset: UInt64(filterOffset), filterSize: UInt32(filterSize),
                   indexOffset: UInt64(indexOffset), indexSize: UInt32(indexSize),
-                  propertiesOffset: UInt64(propsOffset), propertiesSize: UInt32(propsSize), version: formatVersion).encode(into: &out)
+                  propertiesOffset: UInt64(propsOffset), propertiesSize: UInt32(propsSize), version: version).encode(into: &out)
         let info = SstInfo(id: id, fileSize: UInt64(out.count), smallestKey: firstKey, largestKey: lastKey,
                            minEpoch: props.minEpoch, maxEpoch: props.maxEpoch, entryCount: props.entryCount,
                            tombstoneCount: props.tombstoneCount, rawBytes: props.rawKeyBytes + props.rawValueBytes)

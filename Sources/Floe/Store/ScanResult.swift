@@ -57,7 +57,7 @@ public struct ScanResult: AsyncSequence, Sendable {
     }
 
     public struct Iterator: AsyncIteratorProtocol {
-        let merge: MergingIterator
+        var merge: MergingIterator
         init(_ m: MergingIterator) { merge = m }
         public mutating func next() async throws -> Element? {
             try await merge.next()
@@ -80,7 +80,7 @@ public struct ScanResult: AsyncSequence, Sendable {
 /// (an `AsyncIteratorProtocol` iterator, or `forEachRow`'s local); it is passed to
 /// another executor only to finish a block load, never used from two at once.
 final class MergingIterator: @unchecked Sendable {
-    private let scan: ScanResult
+    let scan: ScanResult
     // Hot per-row state of a single-owner iterator (never shared across tasks, never
     // re-entered): `@exclusivity(unchecked)` drops the runtime exclusivity check that
     // otherwise costs a TLS lookup per access, about a fifth of a warm scan.

@@ -89,11 +89,14 @@ public final class StateStore: Sendable {
     /// Monotonic microseconds of the last commit, for idle compaction.
     let lastCommitMicros = Atomic<UInt64>(0)
     /// `state.version`, for gets of committed epochs without the store's lock.
-    private let published: PublishedVersion
+    let published: PublishedVersion
     /// Set by `close` (as `state.closed`), read by gets that skip the store's lock.
-    private let closedForGets = Atomic<Bool>(false)
+    let closedForGets = Atomic<Bool>(false)
     /// Times a background lane found nothing to do and slept (tests check the idle rate).
     let idlePolls = Atomic<UInt64>(0)
+    /// SSTs prefix scans left unread: ruled out by their prefix filter, or by key range.
+    let prefixFilterSkips = Atomic<UInt64>(0)
+    let prefixRangeSkips = Atomic<UInt64>(0)
     /// When this handle opened (monotonic): the settle period counts from here too.
     let openedMicros = StateStore.monotonicMicros()
     /// `options.failpoints`, then those of `FLOE_FAILPOINTS`.
@@ -272,6 +275,9 @@ public final class StateStore: Sendable {
         guard o.sst.blockSize >= 256, o.sst.blockSize <= 64 << 20 else { throw FloeError.invalidArgument("sst.blockSize \(o.sst.blockSize) outside 256 B...64 MiB") }
         guard o.sst.restartInterval >= 1, o.sst.restartInterval <= 1024 else { throw FloeError.invalidArgument("sst.restartInterval \(o.sst.restartInterval) outside 1...1024") }
         guard o.sst.bloomBitsPerKey >= 0, o.sst.bloomBitsPerKey <= 64 else { throw FloeError.invalidArgument("sst.bloomBitsPerKey \(o.sst.bloomBitsPerKey) outside 0...64") }
+        for (t, n) in o.sst.prefixFilterLengths where !(1...1024).contains(n) {
+            throw FloeError.invalidArgument("prefix filter length \(n) of table \(t) outside 1...1024")
+        }
         guard o.sst.targetFileSize >= 4096 else { throw FloeError.invalidArgument("sst.targetFileSize \(o.sst.targetFileSize) below 4096") }
         guard o.blockCacheBytes >= 0, o.metaCacheBytes >= 0 else { throw FloeError.invalidArgument("cache sizes must not be negative") }
         guard o.memtableBudgetBytes > 0 else { throw FloeError.invalidArgument("memtableBudgetBytes must be positive") }
@@ -744,7 +750,7 @@ public final class StateStore: Sendable {
 
     /// Checks that `epoch` is readable and captures the version and own memtables a read needs.
     /// The version is pinned under the store's lock, where it is captured: see `scan`.
-    private func readView(_ epoch: Epoch, table: UInt32) throws
+    func readView(_ epoch: Epoch, table: UInt32) throws
         -> (Version, [FrozenMemtable], pin: VersionPin, hidden: TableWatermark?, spilled: [[SstInfo]]) {
         try state.withLock { s in
             if s.closed { throw FloeError.closed }
@@ -766,7 +772,7 @@ public final class StateStore: Sendable {
 
     /// The watermark of `table` a read at `epoch` applies: the committed ones and,
     /// above the committed epoch, this writer's own uncommitted ones.
-    private static func watermark(_ s: State, _ table: UInt32, at epoch: Epoch) -> TableWatermark? {
+    static func watermark(_ s: State, _ table: UInt32, at epoch: Epoch) -> TableWatermark? {
         let committed = s.version.watermark(table, at: epoch)
         guard epoch > s.version.committedEpoch else { return committed }
         var best = committed
@@ -781,12 +787,12 @@ public final class StateStore: Sendable {
 
     /// The oldest epoch of `v` readable without a snapshot pin.
     @inline(__always)
-    private func oldestRetained(_ v: Version) -> Epoch {
+    func oldestRetained(_ v: Version) -> Epoch {
         let committed = v.committedEpoch, retention = options.retentionEpochs
         return max(v.safeEpoch, committed >= retention ? committed - retention : 0)
     }
 
-    private func checkRetained(_ epoch: Epoch, _ v: Version) throws {
+    func checkRetained(_ epoch: Epoch, _ v: Version) throws {
         let committed = v.committedEpoch
         guard epoch < committed else { return }
         let oldest = oldestRetained(v)
@@ -866,7 +872,7 @@ public final class StateStore: Sendable {
     /// on the newer version, which holds the same data at `epoch` (or throws
     /// `epochNotRetained` if `epoch` left the window). Missing from the newest
     /// version, it is `objectNotFound`.
-    private func finishGet(_ probe: PointReader.Probe, _ v: Version, _ table: TableID, _ key: [UInt8], _ epoch: Epoch) async throws -> [UInt8]? {
+    func finishGet(_ probe: PointReader.Probe, _ v: Version, _ table: TableID, _ key: [UInt8], _ epoch: Epoch) async throws -> [UInt8]? {
         do {
             return try await PointReader.finish(probe, reader: reader, version: v, table: table, key: key, epoch: epoch)
         } catch let e as FloeError where e.isDamage {
@@ -991,6 +997,8 @@ public final class StateStore: Sendable {
             compactionReadBytes: c.compactionReadBytes, compactionWrittenBytes: c.compactionWrittenBytes,
             compactions: c.compactions, stallMicros: s.stallMicros, worstStallMicros: s.worstStallMicros,
             gcDeletedObjects: s.gcDeletedObjects, gcDeletedBytes: s.gcDeletedBytes, spills: s.spills,
+            prefixFilterSkippedFiles: prefixFilterSkips.load(ordering: .relaxed),
+            prefixRangeSkippedFiles: prefixRangeSkips.load(ordering: .relaxed),
             compactionError: s.compactionError?.description)
     }
 
@@ -1034,6 +1042,10 @@ public struct StoreStatistics: Sendable, Equatable {
     public var gcDeletedBytes: UInt64
     /// Memtables of unsealed epochs spilled to SSTs by this handle (`waitForWriteBudget`).
     public var spills: UInt64
+    /// SSTs that prefix scans of this handle did not read because their prefix
+    /// filter ruled the prefix out, and because their key range cannot hold it.
+    public var prefixFilterSkippedFiles: UInt64
+    public var prefixRangeSkippedFiles: UInt64
     /// The last background compaction error, if the last attempt failed.
     public var compactionError: String?
 

@@ -51,6 +51,13 @@ public struct StoreOptions: Sendable, Equatable {
     /// `open` (a no-op one unless the application bootstrapped it).
     public var metricsFactory: (any MetricsFactory)?
 
+    /// Per table, the prefix length of the SSTs' prefix bloom filter: the same as
+    /// `sst.prefixFilterLengths`, which see.
+    public var prefixFilterLengths: [TableID: Int] {
+        get { sst.prefixFilterLengths }
+        set { sst.prefixFilterLengths = newValue }
+    }
+
     public init() {}
 
     public static func == (a: StoreOptions, b: StoreOptions) -> Bool {
