@@ -31,6 +31,22 @@ import Testing
 
     @Test(arguments: modelSeeds(120))
     func randomRunsMatchTheModel(seed: UInt64) async throws {
+        _ = try await run(seed: seed)
+    }
+
+    /// The runs damage entries that are then read: the checks above are not vacuous.
+    @Test func theRunsReadDamagedEntries() async throws {
+        var damaged = 0, dropped: UInt64 = 0
+        for seed in modelSeeds(30) {
+            let (d, c) = try await run(seed: seed)
+            damaged += d
+            dropped += c
+        }
+        #expect(damaged > 50 && dropped > 20, "\(damaged) entries damaged, \(dropped) found damaged")
+    }
+
+    /// One run; returns the entry files it damaged and the damaged entries the caches dropped.
+    func run(seed: UInt64) async throws -> (damaged: Int, dropped: UInt64) {
         let dir = try ObjectStoreTempDirectory(); defer { dir.remove() }
         var rng = SplitMix64(seed: seed &* 0x9E37_79B9 &+ 17)
         let remote = RemoteReadCounter()
@@ -45,25 +61,36 @@ import Testing
         var bound = capacity()
         var cache = try open(bound)
         var cacheableReads: UInt64 = 0
+        var history: [(String, Range<Int>)] = []
+        var damaged = 0
+        var corruptSeen: UInt64 = 0
         let ctx = "seed \(seed)"
 
         for step in 0..<150 {
             let all = Self.sstPaths + Self.otherPaths
-            let path = all[Int.random(in: 0..<all.count, using: &rng)]
+            let pick = all[Int.random(in: 0..<all.count, using: &rng)]
             switch Int.random(in: 0..<100, using: &rng) {
             case 0..<15: // put
                 let bytes = (0..<Int.random(in: 0...3_000, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
-                try await cache.put(path, bytes)
-                model[path] = bytes
+                try await cache.put(pick, bytes)
+                model[pick] = bytes
             case 15..<22:
-                try await cache.delete(path)
-                model[path] = nil
-            case 22..<75: // ranged read, usually inside the object
-                let size = model[path]?.count ?? 100
-                let lo = Int.random(in: 0...size, using: &rng)
-                var hi = Int.random(in: lo...max(lo, min(size, lo + 1_200)), using: &rng)
-                if Int.random(in: 0..<10, using: &rng) == 0 { hi += Int.random(in: 1...50, using: &rng) }
-                let range = lo..<hi
+                try await cache.delete(pick)
+                model[pick] = nil
+            case 22..<75: // ranged read, usually inside the object; half of them read again what was read before (a hot set)
+                let path: String, range: Range<Int>
+                if !history.isEmpty && Bool.random(using: &rng) {
+                    (path, range) = history[Int.random(in: 0..<history.count, using: &rng)]
+                } else {
+                    path = pick
+                    let size = model[path]?.count ?? 100
+                    let lo = Int.random(in: 0...size, using: &rng)
+                    var hi = Int.random(in: lo...max(lo, min(size, lo + 1_200)), using: &rng)
+                    if Int.random(in: 0..<10, using: &rng) == 0 { hi += Int.random(in: 1...50, using: &rng) }
+                    range = lo..<hi
+                    history.append((path, range))
+                    if history.count > 40 { history.removeFirst() }
+                }
                 let want = Self.expected(model, path, range)
                 let got = try await Self.outcome { try await cache.get(path, range: range) }
                 #expect(got == want, "\(ctx) step \(step): get \(path) \(range)")
@@ -78,11 +105,12 @@ import Testing
                     #expect(remote.ranged() == before, "\(ctx) step \(step): a repeated read went to the remote store")
                 }
             case 75..<82: // whole read
-                let got = try await Self.outcome { try await cache.get(path) }
-                #expect(got == (model[path].map { .bytes($0) } ?? .notFound), "\(ctx) step \(step): get \(path)")
+                let got = try await Self.outcome { try await cache.get(pick) }
+                #expect(got == (model[pick].map { .bytes($0) } ?? .notFound), "\(ctx) step \(step): get \(pick)")
             case 82..<90: // restart
                 #expect(cache.statistics.hits + cache.statistics.misses == cacheableReads, "\(ctx) step \(step): hits + misses")
                 bound = capacity()
+                corruptSeen += cache.statistics.corruptDropped
                 cache = try open(bound)
                 cacheableReads = 0
             default: // damage one entry file
@@ -98,14 +126,21 @@ import Testing
                 default: content = []
                 }
                 if content.isEmpty && Bool.random(using: &rng) { unlink(file) } else { _ = writeFile(file, content) }
+                damaged += 1
             }
             #expect(diskBytes(dir.path) <= bound, "\(ctx) step \(step): \(diskBytes(dir.path)) bytes on disk, bound \(bound)")
             #expect(cache.statistics.bytes <= bound, "\(ctx) step \(step): cache counts \(cache.statistics.bytes) bytes")
         }
-        // Every object reads back whole and in pieces after a last restart.
+        corruptSeen += cache.statistics.corruptDropped
+        // Every object reads back whole after a last restart, and every range read before.
         cache = try open(1 << 20)
         for (path, bytes) in model where !bytes.isEmpty {
             #expect(try await cache.get(path, range: 0..<bytes.count) == bytes, "\(ctx): final read of \(path)")
         }
+        for (path, range) in history {
+            #expect(try await Self.outcome { try await cache.get(path, range: range) } == Self.expected(model, path, range),
+                    "\(ctx): final read of \(path) \(range)")
+        }
+        return (damaged, corruptSeen + cache.statistics.corruptDropped)
     }
 }
