@@ -122,6 +122,37 @@ import Glibc
         try await reader.close()
     }
 
+    /// On moto: a store opened by a URL with `cache-dir` serves its second open's
+    /// reads from the disk cache (its counters, via `StoreStatistics`, show hits and
+    /// no misses), and reads back what it wrote.
+    @Test func openByURLWithADiskCacheOnS3() async throws {
+        Self.exportTestCredentials()
+        let cacheDir = FileManager.default.temporaryDirectory.appendingPathComponent("floe-url-cache-\(UInt64.random(in: 0 ... .max))").path
+        defer { try? FileManager.default.removeItem(atPath: cacheDir) }
+        let url = try await Self.newStoreURL("cached") + "&cache-dir=\(cacheDir)&cache-bytes=16777216"
+        let store = try await StateStore.open(url: url, options: Self.options())
+        for e in Epoch(1)...3 {
+            for i in 0..<200 { try store.put(TableID(1), key: Array("k\(e)-\(i)".utf8), value: [UInt8(e), UInt8(i)], epoch: e) }
+            try await store.checkpoint(epoch: e, metadata: [:])
+        }
+        try await store.close()
+        func readAll() async throws -> StoreStatistics {
+            let reader = try await StateStore.openReadOnly(url: url, options: Self.options())
+            for e in Epoch(1)...3 {
+                for i in stride(from: 0, to: 200, by: 7) {
+                    #expect(try await reader.get(TableID(1), key: Array("k\(e)-\(i)".utf8), epoch: 3) == [UInt8(e), UInt8(i)])
+                }
+            }
+            let s = reader.statistics
+            try await reader.close()
+            return s
+        }
+        let cold = try await readAll()
+        #expect(cold.diskCacheMisses > 0 && cold.diskCacheBytes > 0)
+        let warm = try await readAll()
+        #expect(warm.diskCacheMisses == 0 && warm.diskCacheHits > 0, "warm: \(warm.diskCacheHits) hits, \(warm.diskCacheMisses) misses")
+    }
+
     @Test func openByURLOnLocalPathsIsUnchanged() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("floe-url-\(UInt64.random(in: 0 ... .max))").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
