@@ -28,8 +28,9 @@ import Darwin
 ///   into place, so a crash leaves a whole entry, no entry, or a temp file
 ///   (removed on open). They are not fsynced: a power cut can leave a damaged
 ///   entry, which the checksum catches;
-/// - the entry files this instance knows total at most `capacityBytes` after
-///   every call returns; the least recently used go first. On open the directory
+/// - the entry files this instance knows total at most `capacityBytes` whenever
+///   no call is in flight (a fill's file exists briefly before it is counted and
+///   the eviction it causes runs); the least recently used go first. On open the directory
 ///   is scanned and every entry file is taken back (oldest modification time
 ///   first, so the newest are the most recently used), evicting down to the bound;
 /// - `delete` and `put` of an SST through this store first drop that object's
