@@ -141,6 +141,24 @@ import Testing
         #expect(small.statistics.entries == 3 && diskBytes(dir.path) <= 3 * one)
     }
 
+    /// The cache directory vanishing under a running cache (a cleaned /tmp): reads
+    /// still answer from the remote store, and the failed writes are only counted.
+    @Test func aCacheThatCannotWriteStillAnswers() async throws {
+        let dir = try ObjectStoreTempDirectory(); defer { dir.remove() }
+        let remote = RemoteReadCounter()
+        let path = "data/0000000000000006.sst"
+        let bytes = Self.object(2_000, seed: 10)
+        try await remote.put(path, bytes)
+        let cache = try open(remote, dir.path + "/cache")
+        _ = try await cache.get(path, range: 0..<100)
+        for name in entryFiles(dir.path + "/cache") { unlink(dir.path + "/cache/" + name) }
+        #expect(rmdir(dir.path + "/cache") == 0)
+        #expect(try await cache.get(path, range: 0..<100) == Array(bytes[0..<100]))
+        #expect(try await cache.get(path, range: 100..<300) == Array(bytes[100..<300]))
+        let s = cache.statistics
+        #expect(s.writeFailures == 2 && s.hits == 0 && s.misses == 3 && remote.ranged() == 3)
+    }
+
     @Test func manifestAndOtherPathsBypassTheCache() async throws {
         let dir = try ObjectStoreTempDirectory(); defer { dir.remove() }
         let remote = RemoteReadCounter()
