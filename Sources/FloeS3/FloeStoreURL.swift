@@ -13,9 +13,14 @@ import Floe
 /// `path-style` (`1`/`true`/`0`/`false`; default path-style with an endpoint,
 /// virtual-hosted for AWS), `profile` (of the shared credentials file),
 /// `multipart-threshold` and `part-size` (bytes), `max-connections`, `timeout`
-/// (seconds per request), `retries` (attempts per request). Credentials are never
+/// (seconds per request), `retries` (attempts per request), and the local disk
+/// cache: `cache-dir` (a directory; turns the cache on), `cache-bytes` (its bound,
+/// default 1 GiB) and `cache-write-through` (`1`/`0`, default `0`). Credentials are never
 /// part of a URL: they come from the environment or the credentials file.
 public enum FloeStoreURL {
+    /// Bound of a disk cache whose URL gives `cache-dir` but no `cache-bytes`: 1 GiB.
+    public static let defaultDiskCacheBytes = 1 << 30
+
     public enum Location: Sendable, Equatable {
         case local(path: String)
         case s3(S3Configuration)
@@ -65,6 +70,7 @@ public enum FloeStoreURL {
         var c = S3Configuration(bucket: bucket, prefix: prefix,
                                 region: nonEmpty("AWS_REGION") ?? nonEmpty("AWS_DEFAULT_REGION") ?? "us-east-1",
                                 endpoint: nonEmpty("AWS_ENDPOINT_URL_S3") ?? nonEmpty("AWS_ENDPOINT_URL"))
+        var cacheDirectory: String?, cacheBytes: Int?, writeThrough: Bool?
         for (name, value) in query {
             func number(_ what: String) throws -> Int {
                 guard let n = Int(value), n > 0 else { throw FloeError.invalidArgument("s3 URL: \(what) must be a positive integer: \(value)") }
@@ -84,13 +90,29 @@ public enum FloeStoreURL {
             case "part-size": c.partSize = try number(name)
             case "max-connections": c.maxConnections = try number(name)
             case "retries": c.retry.maxAttempts = try number(name)
+            case "cache-dir":
+                guard !value.isEmpty else { throw FloeError.invalidArgument("s3 URL: cache-dir is empty") }
+                cacheDirectory = value
+            case "cache-bytes": cacheBytes = try number(name)
+            case "cache-write-through":
+                switch value.lowercased() {
+                case "1", "true", "yes", "": writeThrough = true
+                case "0", "false", "no": writeThrough = false
+                default: throw FloeError.invalidArgument("s3 URL: cache-write-through must be 1 or 0: \(value)")
+                }
             case "timeout":
                 guard let seconds = Double(value), seconds > 0 else { throw FloeError.invalidArgument("s3 URL: timeout must be positive seconds: \(value)") }
                 c.requestTimeout = seconds
             default:
                 throw FloeError.invalidArgument("s3 URL: unknown parameter \(name) (known: endpoint, region, path-style, profile, "
-                    + "multipart-threshold, part-size, max-connections, timeout, retries)")
+                    + "multipart-threshold, part-size, max-connections, timeout, retries, cache-dir, cache-bytes, cache-write-through)")
             }
+        }
+        if let cacheDirectory {
+            c.diskCache = DiskCacheOptions(directory: cacheDirectory, capacityBytes: cacheBytes ?? defaultDiskCacheBytes,
+                                           writeThrough: writeThrough ?? false)
+        } else if cacheBytes != nil || writeThrough != nil {
+            throw FloeError.invalidArgument("s3 URL: cache-bytes and cache-write-through need cache-dir")
         }
         try c.validate()
         if c.endpoint != nil { _ = try S3Endpoint(c.endpoint!) }
@@ -104,7 +126,7 @@ public enum FloeStoreURL {
     public static func objectStore(for text: String, create: Bool = true) throws -> any ObjectStore {
         switch try parse(text) {
         case let .local(path): return try LocalObjectStore(root: path, create: create)
-        case let .s3(configuration): return try S3ObjectStore(configuration)
+        case let .s3(configuration): return try configuration.objectStore()
         }
     }
 

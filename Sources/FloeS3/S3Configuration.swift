@@ -43,6 +43,10 @@ public struct S3Configuration: Sendable, Equatable {
     public var retry = S3RetryPolicy()
     /// Keys per ListObjectsV2 page (1...1000); tests make it small to exercise continuation tokens.
     public var listPageSize: Int = 1000
+    /// A local disk cache in front of the bucket (`DiskCachedObjectStore`), or nil
+    /// for none. `S3ObjectStore` itself ignores it: `FloeStoreURL.objectStore(for:)`
+    /// and `S3Configuration.objectStore()` wrap the store in the cache.
+    public var diskCache: DiskCacheOptions?
 
     public init(bucket: String, prefix: String = "", region: String = "us-east-1", endpoint: String? = nil,
                 addressing: Addressing = .automatic, credentials: S3Credentials? = nil, profile: String? = nil) {
@@ -77,6 +81,7 @@ public struct S3Configuration: Sendable, Equatable {
         }
         if !(1...1000).contains(listPageSize) { throw FloeError.invalidArgument("S3 list page size must be 1...1000") }
         try retry.validate()
+        try diskCache?.validate()
     }
 }
 
@@ -110,5 +115,22 @@ public struct S3RetryPolicy: Sendable, Equatable {
     func validate() throws {
         if maxAttempts < 1 { throw FloeError.invalidArgument("S3 retry attempts must be at least 1") }
         if baseDelay < 0 || maxDelay < 0 { throw FloeError.invalidArgument("S3 retry delays must not be negative") }
+    }
+}
+
+extension S3Configuration {
+    /// Names the bucket and prefix in disk cache entries: `s3://<endpoint or aws:region>/<bucket>/<prefix>`,
+    /// so one cache directory never serves one store's bytes for another's objects.
+    public var diskCacheNamespace: String {
+        "s3://" + (endpoint ?? "aws:" + region) + "/" + bucket + "/" + normalizedPrefix
+    }
+
+    /// The object store this configuration names: an `S3ObjectStore`, wrapped in a
+    /// `DiskCachedObjectStore` when `diskCache` is set.
+    /// - Throws: as `S3ObjectStore.init` and `DiskCachedObjectStore.init`.
+    public func objectStore() throws -> any ObjectStore {
+        let s3 = try S3ObjectStore(self)
+        guard let diskCache else { return s3 }
+        return try DiskCachedObjectStore(remote: s3, namespace: diskCacheNamespace, options: diskCache)
     }
 }

@@ -38,6 +38,33 @@ import Glibc
         #expect(d.region == "us-west-2" && d.addressing == .virtualHosted)
     }
 
+    @Test func diskCacheParameters() throws {
+        guard case let .s3(c) = try FloeStoreURL.parse("s3://b/p?endpoint=http://h:1&cache-dir=/var/cache/f%20o&cache-bytes=4096&cache-write-through=1",
+                                                       environment: [:]) else { Issue.record("not s3"); return }
+        #expect(c.diskCache == DiskCacheOptions(directory: "/var/cache/f o", capacityBytes: 4096, writeThrough: true))
+        #expect(c.diskCacheNamespace == "s3://http://h:1/b/p/")
+        guard case let .s3(d) = try FloeStoreURL.parse("s3://b?cache-dir=/c", environment: [:]) else { Issue.record("not s3"); return }
+        #expect(d.diskCache == DiskCacheOptions(directory: "/c", capacityBytes: 1 << 30, writeThrough: false))
+        guard case let .s3(none) = try FloeStoreURL.parse("s3://b", environment: [:]) else { Issue.record("not s3"); return }
+        #expect(none.diskCache == nil)
+    }
+
+    /// A URL with `cache-dir` opens an S3 store behind a disk cache (no request is sent).
+    @Test func cacheDirWrapsTheS3Store() throws {
+        var template = Array("/tmp/floe-urlcache-XXXXXX".utf8CString)
+        let dir = String(cString: try #require(mkdtemp(&template)))
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let env = ["AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"]
+        let url = "s3://b?endpoint=http://127.0.0.1:1&cache-dir=\(dir)/cache&cache-bytes=1000000"
+        guard case let .s3(c) = try FloeStoreURL.parse(url, environment: env) else { Issue.record("not s3"); return }
+        var configuration = c
+        configuration.credentials = S3Credentials(accessKeyID: "testing", secretAccessKey: "testing")
+        let store = try configuration.objectStore()
+        let cached = try #require(store as? DiskCachedObjectStore)
+        #expect(cached.remote is S3ObjectStore && cached.options.capacityBytes == 1_000_000)
+        #expect(cached.namespace == "s3://http://127.0.0.1:1/b/")
+    }
+
     @Test func localPathsAndFileURLs() throws {
         #expect(try FloeStoreURL.parse("/tmp/store", environment: [:]) == .local(path: "/tmp/store"))
         #expect(try FloeStoreURL.parse("relative/dir", environment: [:]) == .local(path: "relative/dir"))
@@ -47,7 +74,8 @@ import Glibc
     }
 
     @Test(arguments: ["s3://", "s3:///prefix", "s3://b?colour=blue", "s3://b?path-style=maybe", "s3://b?retries=0",
-                      "s3://b?timeout=-1", "s3://b?endpoint=ftp://x", "s3://b?endpoint=http://h:99999", "file://host/x", "s3://b/%zz"])
+                      "s3://b?timeout=-1", "s3://b?cache-bytes=100", "s3://b?cache-dir=/c&cache-bytes=0", "s3://b?cache-dir=",
+                      "s3://b?cache-dir=/c&cache-write-through=maybe", "s3://b?endpoint=ftp://x", "s3://b?endpoint=http://h:99999", "file://host/x", "s3://b/%zz"])
     func malformedURLsAreInvalidArguments(url: String) {
         let error = #expect(throws: FloeError.self) { _ = try FloeStoreURL.parse(url, environment: [:]) }
         guard case .invalidArgument? = error else {
@@ -92,6 +120,37 @@ import Glibc
         #expect(reader.committedEpoch == 3 && reader.committedMetadata["epoch"] == [3])
         #expect(try await reader.get(TableID(1), key: Array("k2".utf8), epoch: 3) == [2])
         try await reader.close()
+    }
+
+    /// On moto: a store opened by a URL with `cache-dir` serves its second open's
+    /// reads from the disk cache (its counters, via `StoreStatistics`, show hits and
+    /// no misses), and reads back what it wrote.
+    @Test func openByURLWithADiskCacheOnS3() async throws {
+        Self.exportTestCredentials()
+        let cacheDir = FileManager.default.temporaryDirectory.appendingPathComponent("floe-url-cache-\(UInt64.random(in: 0 ... .max))").path
+        defer { try? FileManager.default.removeItem(atPath: cacheDir) }
+        let url = try await Self.newStoreURL("cached") + "&cache-dir=\(cacheDir)&cache-bytes=16777216"
+        let store = try await StateStore.open(url: url, options: Self.options())
+        for e in Epoch(1)...3 {
+            for i in 0..<200 { try store.put(TableID(1), key: Array("k\(e)-\(i)".utf8), value: [UInt8(e), UInt8(i)], epoch: e) }
+            try await store.checkpoint(epoch: e, metadata: [:])
+        }
+        try await store.close()
+        func readAll() async throws -> StoreStatistics {
+            let reader = try await StateStore.openReadOnly(url: url, options: Self.options())
+            for e in Epoch(1)...3 {
+                for i in stride(from: 0, to: 200, by: 7) {
+                    #expect(try await reader.get(TableID(1), key: Array("k\(e)-\(i)".utf8), epoch: 3) == [UInt8(e), UInt8(i)])
+                }
+            }
+            let s = reader.statistics
+            try await reader.close()
+            return s
+        }
+        let cold = try await readAll()
+        #expect(cold.diskCacheMisses > 0 && cold.diskCacheBytes > 0)
+        let warm = try await readAll()
+        #expect(warm.diskCacheMisses == 0 && warm.diskCacheHits > 0, "warm: \(warm.diskCacheHits) hits, \(warm.diskCacheMisses) misses")
     }
 
     @Test func openByURLOnLocalPathsIsUnchanged() async throws {

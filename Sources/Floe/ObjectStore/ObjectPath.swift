@@ -24,6 +24,13 @@ package enum ObjectPath {
         }
     }
 
+    /// Whether `path` names an SST (`data/<name>.sst`): an object written once,
+    /// never modified, and deleted only by object GC (docs/format.md §2.5). The
+    /// disk cache keeps ranges of these objects only.
+    package static func isSst(_ path: String) -> Bool {
+        path.hasPrefix("data/") && path.hasSuffix(".sst") && !path.dropFirst(5).contains("/")
+    }
+
     /// Throws `FloeError.invalidArgument` unless `prefix` is a usable list prefix:
     /// empty, or relative with no NUL and no `..` component. A trailing partial
     /// component (`manifest/000`) is allowed.

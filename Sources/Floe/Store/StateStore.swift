@@ -984,7 +984,7 @@ public final class StateStore: Sendable {
         let (v, s) = state.withLock { ($0.version, $0) }
         let b = reader.blockCache.stats, m = reader.metaCache.stats
         let c = v.stats
-        return StoreStatistics(
+        var out = StoreStatistics(
             committedEpoch: v.committedEpoch, manifestSequence: v.sequence,
             l0SubLevels: v.l0.count, l0Bytes: v.l0.reduce(0) { $0 + CompactionPicker.size($1) },
             levelFileCounts: v.levels.map(\.count), levelBytes: v.levels.map { CompactionPicker.size($0) },
@@ -1000,6 +1000,14 @@ public final class StateStore: Sendable {
             prefixFilterSkippedFiles: prefixFilterSkips.load(ordering: .relaxed),
             prefixRangeSkippedFiles: prefixRangeSkips.load(ordering: .relaxed),
             compactionError: s.compactionError?.description)
+        if let disk = (MeteredObjectStore.unwrap(objectStore) as? DiskCachedObjectStore)?.statistics {
+            out.diskCacheHits = disk.hits
+            out.diskCacheMisses = disk.misses
+            out.diskCacheEvictions = disk.evictions
+            out.diskCacheCorruptDropped = disk.corruptDropped
+            out.diskCacheBytes = disk.bytes
+        }
+        return out
     }
 
     static func nowMillis() -> UInt64 {
@@ -1048,6 +1056,13 @@ public struct StoreStatistics: Sendable, Equatable {
     public var prefixRangeSkippedFiles: UInt64
     /// The last background compaction error, if the last attempt failed.
     public var compactionError: String?
+    /// The local disk cache's counters when the store was opened over a
+    /// `DiskCachedObjectStore` (`DiskCacheStatistics`); zero otherwise.
+    public var diskCacheHits: UInt64 = 0
+    public var diskCacheMisses: UInt64 = 0
+    public var diskCacheEvictions: UInt64 = 0
+    public var diskCacheCorruptDropped: UInt64 = 0
+    public var diskCacheBytes: Int = 0
 
     /// (flush + compaction bytes written) / bytes ingested.
     public var writeAmplification: Double {
