@@ -49,7 +49,8 @@ final class BenchContext {
         let place = options.store == "memory" ? "memory" : (options.path ?? createdDir ?? "a temp dir (removed at the end)")
         guard options.store == "s3sim" else { return place }
         let m = options.simModel
-        return "s3sim (GET \(m.readLatencySeconds * 1000) ms, PUT \(m.writeLatencySeconds * 1000) ms, \(m.bytesPerSecond / 1e6) MB/s a request, \(m.maxConcurrentRequests) in flight) over \(place)"
+        let cache = options.simCacheDir.map { ", disk cache \($0)" } ?? ""
+        return "s3sim\(cache) (GET \(m.readLatencySeconds * 1000) ms, PUT \(m.writeLatencySeconds * 1000) ms, \(m.bytesPerSecond / 1e6) MB/s a request, \(m.maxConcurrentRequests) in flight) over \(place)"
     }
 
     /// The shared store, opened (and its directory created) on first use.
@@ -104,7 +105,12 @@ final class BenchContext {
             if options.store == "s3sim" {
                 let sim = try LatencyModelObjectStore(wrapping: local, model: options.simModel)
                 simulated = sim
-                os = sim
+                if let dir = options.simCacheDir {
+                    os = try DiskCachedObjectStore(remote: sim, namespace: "s3sim",
+                                                   options: DiskCacheOptions(directory: dir, capacityBytes: 1 << 30, writeThrough: true))
+                } else {
+                    os = sim
+                }
             } else {
                 os = local
             }

@@ -18,6 +18,8 @@ struct BenchOptions: ParsableArguments {
     @Option(help: "s3sim: latency of a PUT or DELETE, milliseconds.") var simPutMs: Double = LatencyModelObjectStore.Model.s3.writeLatencySeconds * 1000
     @Option(help: "s3sim: bandwidth of one request, MB/s.") var simMbPerSec: Double = LatencyModelObjectStore.Model.s3.bytesPerSecond / 1e6
     @Option(help: "s3sim: requests in flight at once (a connection pool).") var simRequests: Int = LatencyModelObjectStore.Model.s3.maxConcurrentRequests
+    @Option(help: "s3sim: a local disk cache of SST ranges in this directory (as the cache-dir URL parameter, docs/s3.md), 1 GiB, written through.")
+    var simCacheDir: String?
     @Option(help: "Number of keys (fills, key space of reads and overwrites, writes of checkpoint).") var num: Int = 2_000_000
     @Option(help: "Key size in bytes (>= 8).") var keySize: Int = 16
     @Option(help: "Value size in bytes.") var valueSize: Int = 100
@@ -86,6 +88,7 @@ struct BenchOptions: ParsableArguments {
         guard simGetMs >= 0, simPutMs >= 0 else { throw ValidationError("--sim-get-ms and --sim-put-ms must not be negative") }
         guard simMbPerSec > 0 else { throw ValidationError("--sim-mb-per-sec must be positive") }
         guard simRequests >= 1 else { throw ValidationError("--sim-requests must be at least 1") }
+        guard simCacheDir == nil || store == "s3sim" else { throw ValidationError("--sim-cache-dir needs --store s3sim") }
         if store == "s3sim", let path, (try? FloeStoreURL.localPath(path)) == nil {
             throw ValidationError("--store s3sim models S3 over a local directory; give --path a directory, not a URL")
         }
