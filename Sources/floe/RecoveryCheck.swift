@@ -164,8 +164,6 @@ enum RecoveryCheck {
                 for (k, _) in expected.state where k.table == t && !seen.contains(k.key) { record(k, nil, "scan") }
             }
             let engine = try await batchedAndPrefixReads(store, epoch, expected.state, universe)
-            r.keysChecked += engine.keys
-            r.rowsScanned += engine.rows
             r.problems += engine.problems
             for (k, got, how) in engine.mismatches { record(k, got, how) }
         } catch {
@@ -185,12 +183,11 @@ enum RecoveryCheck {
     /// universe holds (files skipped by key range and prefix filter), and a reverse
     /// scan of each prefix of 2 bytes.
     private static func batchedAndPrefixReads(_ store: StateStore, _ epoch: UInt64, _ state: StoreState, _ universe: [StateKey])
-        async throws -> (keys: Int, rows: Int, problems: [String], mismatches: [(StateKey, [UInt8]?, String)]) {
-        var r = (keys: 0, rows: 0, problems: [String](), mismatches: [(StateKey, [UInt8]?, String)]())
+        async throws -> (problems: [String], mismatches: [(StateKey, [UInt8]?, String)]) {
+        var r = (problems: [String](), mismatches: [(StateKey, [UInt8]?, String)]())
         for t in CrashtestWorkload.tables {
             let keys = universe.filter { $0.table == t }
             let got = try await store.getMany(TableID(t), keys: keys.map(\.key), epoch: epoch)
-            r.keys += keys.count
             for (k, v) in zip(keys, got) where v != state[k] { r.mismatches.append((k, v, "getMany")) }
             var prefixes = Set<[UInt8]>()
             for k in keys { for n in 1...3 where k.key.count >= n { prefixes.insert(Array(k.key.prefix(n))) } }
@@ -198,7 +195,6 @@ enum RecoveryCheck {
                 let want = state.filter { $0.key.table == t && $0.key.key.starts(with: prefix) }
                     .sorted { $0.key < $1.key }
                 let rows = try await WorkerSession.collect(store.scan(TableID(t), prefix: prefix, epoch: epoch))
-                r.rows += rows.count
                 if rows.count != want.count || zip(rows, want).contains(where: { $0.key != $1.key.key || $0.value != $1.value }) {
                     r.problems.append("scan(prefix: \(KeyText.printable(prefix))) of table \(t) at \(epoch): \(rows.count) rows, "
                         + "the oracle \(want.count), or other keys or values")
