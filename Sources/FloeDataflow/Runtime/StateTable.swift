@@ -42,25 +42,12 @@ public struct StateTable: Sendable {
     }
 
     /// Calls `body` for every row whose key starts with `prefix`, in key order.
+    /// Files that cannot hold the prefix are skipped (`StateStore.scan(_:prefix:epoch:)`).
     public func scan(prefix: [UInt8], epoch: Epoch, _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Void) async throws {
-        let end = StateTable.prefixEnd(prefix)
-        let rows = try await store.scan(table, from: prefix, to: end, epoch: epoch)
+        let rows = try await store.scan(table, prefix: prefix, epoch: epoch)
         try await rows.forEachRow { k, v in
             try body(k, v)
             return true
         }
-    }
-
-    /// The smallest key greater than every key starting with `prefix` (nil: none).
-    public static func prefixEnd(_ prefix: [UInt8]) -> [UInt8]? {
-        var end = prefix
-        while let last = end.last {
-            if last < 0xFF {
-                end[end.count - 1] = last + 1
-                return end
-            }
-            end.removeLast()
-        }
-        return nil
     }
 }
