@@ -25,7 +25,7 @@ PROCESS_TESTS = EotestProcessTests|SQLiteSinkFreedMemoryTests|FollowerProcessTes
 # The suites with wall-clock bounds (liveness, waits for budget, the cooperative pool,
 # every manifest byte flipped, services stopped within a time) go alone too: beside the CPU-bound model suites on 2
 # cores they hit their time limits without anything being wrong.
-TIMED_TESTS = LivenessTests|MemtableBudgetTests|DedicatedThreadExecutorTests|CorruptionTests|LifecycleTests|PipelineServiceTests
+TIMED_TESTS = LivenessTests|MemtableBudgetTests|DedicatedThreadExecutorTests|CorruptionTests|LifecycleTests|PipelineServiceTests|CheckpointPipelineTests|FaultInjectionTests|SpillTests|FencingTests
 S3_TESTS = FloeS3Tests
 test: deps
 	swift test --skip '$(PROCESS_TESTS)|$(TIMED_TESTS)|$(S3_TESTS)'
