@@ -35,9 +35,10 @@ import Testing
     }
 
     /// The runs damage entries that are then read: the checks above are not vacuous.
+    /// Always seeds 0..<30, whatever `FLOE_SEED_STRIDE` says: the bounds below are sums over them.
     @Test func theRunsReadDamagedEntries() async throws {
         var damaged = 0, dropped: UInt64 = 0
-        for seed in modelSeeds(30) {
+        for seed in 0..<UInt64(30) {
             let (d, c) = try await run(seed: seed)
             damaged += d
             dropped += c
