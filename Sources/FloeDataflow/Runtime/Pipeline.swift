@@ -267,7 +267,7 @@ public final class Pipeline: Sendable {
                     logger.debug("pipeline committed its first epoch", metadata: ["floe.epoch": .stringConvertible(c.epoch),
                                                                                "floe.seconds": .stringConvertible(result.firstCommit!)])
                 }
-                if let t = coordinator.injectedAt(c.epoch) {
+                if let t = coordinator.takeInjectedAt(c.epoch) {
                     let d = now - t
                     result.latencies.append(Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
                     metrics?.epochCommitSeconds.recordNanoseconds(d.wholeNanoseconds)
