@@ -130,6 +130,7 @@ public struct HashJoin: StreamOperator {
                 dirtyList.append(Int32(s))
             }
         }
+        try await tables[side].writeThrough(epoch: epoch)
     }
 
     /// Reads a join key missing from the cache: its row counts, then the rows of

@@ -51,6 +51,8 @@ public struct Materialize: StreamOperator {
                 sinkLog!.put(key, value)
             }
         }
+        try await table.writeThrough(epoch: epoch)
+        try await sinkLog?.writeThrough(epoch: epoch)
     }
 
     public mutating func barrier(ending epoch: Epoch, into out: inout Chunk) async throws {

@@ -46,12 +46,8 @@ final class Coordinator: Sendable {
         requested.store(epoch, ordering: .releasing)
     }
 
-    /// When the barrier of `epoch` was injected (nil: not injected by this run).
-    func injectedAt(_ epoch: Epoch) -> ContinuousClock.Instant? {
-        state.withLock { $0.injectedAt[epoch] }
-    }
-
-    /// `injectedAt`, forgetting the time: called once, when the epoch committed.
+    /// When the barrier of `epoch` was injected (nil: not injected by this run),
+    /// forgotten by the call: called once per epoch, when all its acks are in.
     func takeInjectedAt(_ epoch: Epoch) -> ContinuousClock.Instant? {
         state.withLock { $0.injectedAt.removeValue(forKey: epoch) }
     }

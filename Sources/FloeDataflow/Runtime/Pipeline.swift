@@ -257,18 +257,25 @@ public final class Pipeline: Sendable {
         var result = CommitResult()
         var checkpoints = try CheckpointPipeline(store: store, depth: depth)
         var epoch = startEpoch
+        // Per epoch handed to `checkpoints`: its barrier's injection and the moment
+        // `endEpoch` began (the start of `Completed.latencyNanos`). `endEpoch` reports an
+        // epoch's commit only when it next has to wait for it, up to `depth` barriers
+        // later, so the commit's own time is reconstructed from its latency, not read
+        // from the clock on the report.
+        var timing: [Epoch: (injected: ContinuousClock.Instant?, sealStart: ContinuousClock.Instant)] = [:]
         func record(_ done: [CheckpointPipeline.Completed]) async throws {
             for c in done {
-                let now = ContinuousClock.now
+                let t = timing.removeValue(forKey: c.epoch)
+                let committedAt = t.map { $0.sealStart + .nanoseconds(Int64(c.latencyNanos)) } ?? ContinuousClock.now
                 if result.firstCommit == nil {
-                    let d = now - started
+                    let d = committedAt - started
                     result.firstCommit = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
                     metrics?.firstCommitSeconds.recordNanoseconds(d.wholeNanoseconds)
                     logger.debug("pipeline committed its first epoch", metadata: ["floe.epoch": .stringConvertible(c.epoch),
                                                                                "floe.seconds": .stringConvertible(result.firstCommit!)])
                 }
-                if let t = coordinator.takeInjectedAt(c.epoch) {
-                    let d = now - t
+                if let injected = t?.injected {
+                    let d = committedAt - injected
                     result.latencies.append(Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
                     metrics?.epochCommitSeconds.recordNanoseconds(d.wholeNanoseconds)
                 }
@@ -280,9 +287,8 @@ public final class Pipeline: Sendable {
         }
         while true {
             guard await coordinator.waitForAcks(epoch) else { break }
-            if let metrics, let t = coordinator.injectedAt(epoch) {
-                metrics.barrierSeconds.recordNanoseconds((ContinuousClock.now - t).wholeNanoseconds)
-            }
+            let injected = coordinator.takeInjectedAt(epoch)
+            if let metrics, let injected { metrics.barrierSeconds.recordNanoseconds((ContinuousClock.now - injected).wholeNanoseconds) }
             guard let positions = coordinator.takePositions(epoch) else {
                 throw DataflowError.invalidArgument("epoch \(epoch) was acknowledged without source positions")
             }
@@ -290,6 +296,7 @@ public final class Pipeline: Sendable {
             for (i, name) in sourceNames.enumerated() { metadata[PipelineMetadata.sourceKey(name)] = PipelineMetadata.encode(positions: positions[i]) }
             result.lastPositions = positions
             try delivery.prepareCommit(epoch: epoch, metadata: &metadata)
+            timing[epoch] = (injected, ContinuousClock.now)
             if let done = try await checkpoints.endEpoch(metadata: metadata) { try await record([done]) }
             if epoch == coordinator.stopEpoch.load(ordering: .acquiring) {
                 try await record(try await checkpoints.drain())

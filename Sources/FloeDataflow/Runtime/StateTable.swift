@@ -11,11 +11,14 @@ import Floe
 public struct StateTable: Sendable {
     public let store: StateStore
     public let table: TableID
+    /// Writes `writeThrough` lets collect before it applies them.
+    public let writeThroughWrites: Int
     private var batch = WriteBatch()
 
-    public init(store: StateStore, table: TableID) {
+    public init(store: StateStore, table: TableID, writeThroughWrites: Int = 4096) {
         self.store = store
         self.table = table
+        self.writeThroughWrites = max(1, writeThroughWrites)
     }
 
     public mutating func put(_ key: [UInt8], _ value: [UInt8]) { batch.put(table, key: key, value: value) }
@@ -35,6 +38,16 @@ public struct StateTable: Sendable {
             }
         }
         batch.removeAll()
+    }
+
+    /// Applies the batch now when it holds at least `writeThroughWrites` writes,
+    /// so that the barrier's `flush` applies only the rest. Operators whose writes
+    /// do not wait for the barrier (joins, views) call it after each chunk: the
+    /// memtable inserts then run while rows flow, not on the barrier's path to its
+    /// commit. The writes stay in the open epoch, invisible to other readers until
+    /// it commits, as when the barrier applies them.
+    public mutating func writeThrough(epoch: Epoch) async throws {
+        if batch.count >= writeThroughWrites { try await flush(epoch: epoch) }
     }
 
     public func get(_ key: [UInt8], epoch: Epoch) async throws -> [UInt8]? {
