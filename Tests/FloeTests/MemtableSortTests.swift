@@ -38,6 +38,10 @@ import Testing
             return Array("tenant01".utf8) + (0..<Int(rng.next() % 6)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         case 2: // counters: bytes all keys share, as in the benchmark keys
             return withUnsafeBytes(of: (rng.next() % 5_000).bigEndian) { Array($0) } + [0x2d, 0x2d]
+        case 3: // a common 8-byte head, then bytes 8..<16 that tie often (few values, zero
+            // bytes, cut short) and a tail after them: the second-word tie breaks
+            let next = (0..<Int(rng.next() % 9)).map { _ in UInt8(rng.next() % 3) }
+            return Array("vnode-07".utf8) + next + (next.count == 8 ? (0..<Int(rng.next() % 4)).map { _ in UInt8(rng.next() % 2) } : [])
         default:
             return (0..<Int(1 + rng.next() % 24)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         }
@@ -51,7 +55,7 @@ import Testing
             var keys: [(UInt32, [UInt8])] = []
             for _ in 0..<n {
                 let t = UInt32(rng.next() % tables) &* 0x0101_0001 // tables differing in several bytes
-                keys.append((t, Self.randomKey(&rng, shape: rng.next() % 4)))
+                keys.append((t, Self.randomKey(&rng, shape: rng.next() % 5)))
             }
             let m = Self.memtable(keys)
             let got = Self.sortedOrder(m), want = Self.modelOrder(m)

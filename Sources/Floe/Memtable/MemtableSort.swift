@@ -72,9 +72,14 @@ enum MemtableSort {
         }
     }
 
-    /// Orders each run of entries tied on `(table, prefix)` by their whole user keys.
+    /// Orders each run of entries tied on `(table, prefix)` by their whole user keys:
+    /// by user-key bytes 8..<16 (big-endian, zero-padded) first, and byte by byte
+    /// only where those tie too. Keys that share their first 8 bytes (a virtual
+    /// node and the high bytes of an id, as dataflow state keys do) then cost an
+    /// integer comparison each, not a walk into the arena.
     private static func breakTies(_ a: inout [Item], entries: [MemtableEntry], arena: [UInt8]) {
         let n = a.count
+        var group: [(next: UInt64, index: Int32)] = []
         var i = 0
         while i < n {
             var j = i + 1
@@ -82,12 +87,22 @@ enum MemtableSort {
             if j - i > 1 {
                 arena.withUnsafeBytes { bytes in
                     entries.withUnsafeBufferPointer { es in
-                        a[i..<j].sort { x, y in
-                            let ex = es[Int(x.index)], ey = es[Int(y.index)]
-                            return FullKey.compareBytes(
-                                UnsafeRawBufferPointer(rebasing: bytes[ex.keyOffset..<(ex.keyOffset + Int(ex.keyLength))]),
-                                UnsafeRawBufferPointer(rebasing: bytes[ey.keyOffset..<(ey.keyOffset + Int(ey.keyLength))])) < 0
+                        func key(_ index: Int32) -> UnsafeRawBufferPointer {
+                            let e = es[Int(index)]
+                            return UnsafeRawBufferPointer(rebasing: bytes[e.keyOffset..<(e.keyOffset + Int(e.keyLength))])
                         }
+                        group.removeAll(keepingCapacity: true)
+                        for k in i..<j {
+                            let b = key(a[k].index)
+                            var next: UInt64 = 0
+                            for d in 8..<16 { next = next << 8 | (d < b.count ? UInt64(b[d]) : 0) }
+                            group.append((next, a[k].index))
+                        }
+                        group.sort { x, y in
+                            if x.next != y.next { return x.next < y.next }
+                            return FullKey.compareBytes(key(x.index), key(y.index)) < 0
+                        }
+                        for k in 0..<group.count { a[i + k].index = group[k].index }
                     }
                 }
             }
