@@ -141,6 +141,37 @@ import Testing
         #expect(small.statistics.entries == 3 && diskBytes(dir.path) <= 3 * one)
     }
 
+    /// The order of use survives a restart: an entry read after later ones were
+    /// written outlives them when a smaller bound on reopen evicts.
+    @Test func aRestartKeepsTheRecentlyReadEntries() async throws {
+        let dir = try ObjectStoreTempDirectory(); defer { dir.remove() }
+        let remote = RemoteReadCounter()
+        let path = "data/0000000000000006.sst"
+        let bytes = Self.object(10_000, seed: 6)
+        try await remote.put(path, bytes)
+        let one = Self.entryFileSize(path, 1_000)
+        // File times come from the kernel's coarse clock (a few ms): pauses keep them apart.
+        func pause() async throws { try await Task.sleep(for: .milliseconds(30)) }
+        let first = try open(remote, dir.path)
+        for i in 0..<4 {
+            _ = try await first.get(path, range: (i * 1_000)..<((i + 1) * 1_000))
+            try await pause()
+        }
+        _ = try await first.get(path, range: 0..<1_000) // written first, used last
+        try await pause()
+        _ = try await first.get(path, range: 2_000..<3_000)
+        #expect(first.statistics.hits == 2)
+        // Room for two: the two used last stay, whatever order they were written in.
+        let second = try open(remote, dir.path, capacity: 2 * one)
+        #expect(second.statistics.entries == 2)
+        let before = remote.ranged()
+        #expect(try await second.get(path, range: 0..<1_000) == Array(bytes[0..<1_000]))
+        #expect(try await second.get(path, range: 2_000..<3_000) == Array(bytes[2_000..<3_000]))
+        #expect(remote.ranged() == before, "an entry read last was evicted on reopen")
+        #expect(try await second.get(path, range: 1_000..<2_000) == Array(bytes[1_000..<2_000]))
+        #expect(remote.ranged() == before + 1)
+    }
+
     /// The cache directory vanishing under a running cache (a cleaned /tmp): reads
     /// still answer from the remote store, and the failed writes are only counted.
     @Test func aCacheThatCannotWriteStillAnswers() async throws {

@@ -30,9 +30,11 @@ import Darwin
 ///   entry, which the checksum catches;
 /// - the entry files this instance knows total at most `capacityBytes` whenever
 ///   no call is in flight (a fill's file exists briefly before it is counted and
-///   the eviction it causes runs); the least recently used go first. On open the directory
-///   is scanned and every entry file is taken back (oldest modification time
-///   first, so the newest are the most recently used), evicting down to the bound;
+///   the eviction it causes runs); the least recently used go first. A hit sets
+///   its file's modification time, and on open the directory is scanned and every
+///   entry file is taken back (oldest modification time first, so the order of
+///   use survives a restart, to the file system's clock granularity), evicting
+///   down to the bound;
 /// - `delete` and `put` of an SST through this store first drop that object's
 ///   entries; a read that raced with the delete does not put its bytes back.
 ///
@@ -211,7 +213,10 @@ public final class DiskCachedObjectStore: ObjectStore {
                 initialized = 0
             }
         }
-        return failed ? .failed : .read(bytes)
+        if failed { return .failed }
+        // The hit's use, kept in the file: a restart orders entries by modification time.
+        try? fileSystem.touch(fd)
+        return .read(bytes)
     }
 
     /// Writes `payload` as `entry` and adds it, unless an object's entries were

@@ -52,6 +52,15 @@ package protocol FileSystem: Sendable {
     func directoryEntries(_ path: String) throws(FileSystemError) -> [String]
     /// The absolute path of `path` with symlinks, `.` and `..` resolved (`realpath`).
     func canonicalPath(_ path: String) throws(FileSystemError) -> String
+    /// Sets the open file's modification time to now (`futimens`): the disk cache
+    /// marks a read entry so that its use order survives a restart.
+    func touch(_ fd: Int32) throws(FileSystemError)
+}
+
+extension FileSystem {
+    /// Does nothing: a file system without modification times to keep (the
+    /// simulated ones of the tests) keeps the order files were written in.
+    package func touch(_ fd: Int32) throws(FileSystemError) {}
 }
 
 /// How `FileSystem.open` opens a path.

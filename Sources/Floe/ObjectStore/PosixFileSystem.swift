@@ -49,6 +49,10 @@ package struct PosixFileSystem: FileSystem {
         }
     }
 
+    package func touch(_ fd: Int32) throws(FileSystemError) {
+        if futimens(fd, nil) != 0 { throw FileSystemError("futimens", errno) }
+    }
+
     package func fsync(_ fd: Int32) throws(FileSystemError) {
         while true {
             if systemFsync(fd) == 0 { return }
