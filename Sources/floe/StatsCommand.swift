@@ -63,6 +63,8 @@ struct StatsCommand: AsyncParsableCommand {
         }
         if !v.metadata.isEmpty { print(meta.render(indent: "  ")) }
 
+        if let cache = inspector.objectStore as? DiskCachedObjectStore { printDiskCache(cache.statistics) }
+
         if let svg {
             do { try FileBytes.save(Array(LsmShapeSvg.render(v).utf8), to: svg) } catch { throw InspectFormat.failure(error) }
             print("\nwrote the LSM shape drawing to \(svg)")
@@ -85,6 +87,21 @@ struct StatsCommand: AsyncParsableCommand {
                 throw InspectFormat.failure(error)
             }
         }
+    }
+
+    /// The local disk cache of a remote store (`cache-dir` in the URL): what this
+    /// command's reads did, and what the cache holds as it ends (its entries from
+    /// earlier runs included).
+    private func printDiskCache(_ d: DiskCacheStatistics) {
+        print("\ndisk cache (this command's reads; entries held as it ends)")
+        var f = FieldList()
+        f.append("entries", "\(d.entries) (\(InspectFormat.bytes(d.bytes)))")
+        f.append("hits", "\(d.hits)")
+        f.append("misses", "\(d.misses)")
+        f.append("evictions", "\(d.evictions)")
+        f.append("damaged entries dropped", "\(d.corruptDropped)")
+        f.append("failed entry writes", "\(d.writeFailures)")
+        print(f.render(indent: "  "))
     }
 
     private func printAmplification(_ v: VersionSummary, _ live: LiveData?) {

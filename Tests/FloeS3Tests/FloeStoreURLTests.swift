@@ -242,6 +242,29 @@ import Glibc
         try run(["view", "list", "--path", url], expecting: ["committed epoch 4"])
         try run(["verify", url], expecting: ["OK: no problems"])
 
+        // With a disk cache: the first stats reads the SSTs from S3 into it, the second
+        // finds them there (its live scan reads nothing from S3).
+        let cacheDir = FileManager.default.temporaryDirectory.appendingPathComponent("floe-stats-cache-\(UInt64.random(in: 0 ... .max))").path
+        defer { try? FileManager.default.removeItem(atPath: cacheDir) }
+        func cacheField(_ output: String, _ name: String) -> Int? {
+            guard let line = output.split(separator: "\n").first(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix(name + " ") }) else { return nil }
+            return Int(line.dropFirst(line.distance(from: line.startIndex, to: line.range(of: name)!.upperBound))
+                .trimmingCharacters(in: .whitespaces).prefix { $0.isNumber })
+        }
+        let cached = url + "&cache-dir=" + cacheDir
+        let first = try Self.floe(["stats", cached])
+        #expect(first.status == 0, "\(first.output)")
+        #expect(first.output.contains("disk cache"), "\(first.output)")
+        #expect(cacheField(first.output, "hits") == 0, "\(first.output)")
+        let misses = try #require(cacheField(first.output, "misses"), "\(first.output)")
+        let entries = try #require(cacheField(first.output, "entries"), "\(first.output)")
+        #expect(misses > 0 && entries > 0 && entries <= misses, "\(first.output)")
+        let second = try Self.floe(["stats", cached])
+        #expect(cacheField(second.output, "entries") == entries, "\(second.output)")
+        #expect(cacheField(second.output, "misses") == 0 && (cacheField(second.output, "hits") ?? 0) > 0, "\(second.output)")
+        // Without a cache, no such section.
+        #expect(!(try Self.floe(["stats", url])).output.contains("disk cache"))
+
         // A bucket without a store is reported as such.
         let empty = try await Self.newStoreURL("cli-empty")
         let (status, output) = try Self.floe(["stats", empty])
