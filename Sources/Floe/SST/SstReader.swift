@@ -23,11 +23,14 @@ struct SstReader: Sendable {
     let filterWarmer = FilterWarmer()
     /// Bounds the level-file metas versions keep loaded (`RunTable`).
     let pinBudget: MetaPinBudget
+    /// The largest read-ahead window of a scan (`StoreOptions.scanReadAheadBytes`).
+    let scanReadAheadBytes: Int
 
     init(store: any ObjectStore, blockCache: ShardedLRUCache<BlockKey, Block>, metaCache: ShardedLRUCache<UInt64, SstMeta>,
          filterCache: ShardedLRUCache<UInt64, SstFilter> = ShardedLRUCache(capacityBytes: 0),
-         pinBudget: MetaPinBudget = MetaPinBudget(limit: 0)) {
+         pinBudget: MetaPinBudget = MetaPinBudget(limit: 0), scanReadAheadBytes: Int = 256 << 10) {
         self.store = store
+        self.scanReadAheadBytes = scanReadAheadBytes
         self.blockCache = blockCache
         self.metaCache = metaCache
         self.filterCache = filterCache

@@ -23,9 +23,19 @@ final class SstRunIterator {
     @exclusivity(unchecked) private var ahead: [Block] = []
     @exclusivity(unchecked) private var aheadFirst = 0
     /// Scans (no fixed read-ahead): consecutive block misses in a row. After two,
-    /// misses are served by cache-filling read-ahead that doubles from 16 KiB to
-    /// 256 KiB, so long scans issue few large reads and short ones stay small.
+    /// misses are served by cache-filling read-ahead that doubles from 16 KiB up to
+    /// `SstReader.scanReadAheadBytes`, so long scans issue few large reads and short
+    /// ones stay small.
     @exclusivity(unchecked) private var sequentialMisses = 0
+    /// The window after `ahead`, read while `ahead` is consumed (a remote store's
+    /// latency then overlaps the scan). Abandoned by a seek or a new file: it only
+    /// fills the block cache then.
+    private struct Prefetch {
+        let meta: SstMeta
+        let first: Int
+        let task: Task<[Block], any Error>
+    }
+    @exclusivity(unchecked) private var prefetch: Prefetch?
 
     init(reader: SstReader, run: [SstInfo], readAheadBytes: Int = 0) {
         self.reader = reader
@@ -122,15 +132,22 @@ final class SstRunIterator {
     private func loadBlock(_ m: SstMeta, _ i: Int) async throws -> Block {
         guard readAheadBytes > 0 else {
             if i >= aheadFirst && i < aheadFirst + ahead.count { return ahead[i - aheadFirst] }
+            if let p = prefetch, p.meta === m, p.first == i {
+                prefetch = nil
+                ahead = try await p.task.value
+                aheadFirst = i
+                startPrefetch(m, after: i + ahead.count)
+                return ahead[0]
+            }
             if let b = reader.blockCache.get(BlockKey(sst: m.id, block: i)) {
                 sequentialMisses = 0
                 return b
             }
             sequentialMisses += 1
             guard sequentialMisses > 2 else { return try await reader.block(m, i) }
-            let size = min(256 << 10, (16 << 10) << min(4, sequentialMisses - 3))
-            ahead = try await reader.readAhead(m, from: i, maxBytes: size, fillCache: true)
+            ahead = try await reader.readAhead(m, from: i, maxBytes: windowBytes, fillCache: true)
             aheadFirst = i
+            startPrefetch(m, after: i + ahead.count)
             return ahead[0]
         }
         if chunk.map({ !$0.holds(i) || $0.meta !== m }) ?? true {
@@ -139,5 +156,21 @@ final class SstRunIterator {
         // Drop the cursor's block so `payload` is uniquely referenced again.
         cursor = BlockCursor(Block.empty, reusing: cursor.keyBuffer)
         return try chunk!.block(i, into: &payload)
+    }
+
+    /// The next read-ahead window: 16 KiB doubling per window up to the reader's bound.
+    private var windowBytes: Int {
+        let grown = (16 << 10) << min(12, max(0, sequentialMisses - 3))
+        return max(16 << 10, min(reader.scanReadAheadBytes, grown))
+    }
+
+    /// Starts reading the window from block `next` of `m`, unless the file ends first.
+    private func startPrefetch(_ m: SstMeta, after next: Int) {
+        guard next < m.blockCount else { prefetch = nil; return }
+        sequentialMisses += 1
+        let reader = self.reader, size = windowBytes
+        prefetch = Prefetch(meta: m, first: next, task: Task {
+            try await reader.readAhead(m, from: next, maxBytes: size, fillCache: true)
+        })
     }
 }

@@ -137,7 +137,8 @@ public final class StateStore: Sendable {
                                 blockCache: ShardedLRUCache(capacityBytes: options.blockCacheBytes),
                                 metaCache: SstReader.metaCache(capacityBytes: options.metaCacheBytes),
                                 filterCache: SstReader.metaCache(capacityBytes: options.metaCacheBytes / 4),
-                                pinBudget: MetaPinBudget(limit: options.metaCacheBytes))
+                                pinBudget: MetaPinBudget(limit: options.metaCacheBytes),
+                                scanReadAheadBytes: options.scanReadAheadBytes)
         self.manifest = ManifestStore(store: objectStore, logger: logger)
         self.writerID = version.writerID
         self.picker = CompactionPicker(options: options.compaction, sst: options.sst)
@@ -280,6 +281,7 @@ public final class StateStore: Sendable {
         }
         guard o.sst.targetFileSize >= 4096 else { throw FloeError.invalidArgument("sst.targetFileSize \(o.sst.targetFileSize) below 4096") }
         guard o.blockCacheBytes >= 0, o.metaCacheBytes >= 0 else { throw FloeError.invalidArgument("cache sizes must not be negative") }
+        guard o.scanReadAheadBytes >= 16 << 10 else { throw FloeError.invalidArgument("scan read-ahead must be at least 16 KiB, not \(o.scanReadAheadBytes) bytes") }
         guard o.memtableBudgetBytes > 0 else { throw FloeError.invalidArgument("memtableBudgetBytes must be positive") }
         guard o.manifestCheckpointInterval >= 1 else { throw FloeError.invalidArgument("manifestCheckpointInterval must be at least 1") }
         let c = o.compaction

@@ -17,6 +17,12 @@ public struct StoreOptions: Sendable, Equatable {
     /// gets skip the cache's lock) up to as many bytes again, and the metas of L0
     /// files as long as they are in L0.
     public var metaCacheBytes: Int = 64 << 20
+    /// The largest read a long scan makes. A scan that misses the block cache three
+    /// blocks in a row reads ahead in one ranged read per window, doubling from 16 KiB
+    /// up to this, and fetches the next window while it consumes the current one.
+    /// A remote store (tens of milliseconds per request) wants a few MiB here (4 MiB
+    /// keeps an 80 MB/s S3 connection busy); at least 16 KiB.
+    public var scanReadAheadBytes: Int = 256 << 10
     /// Memory all uncommitted epochs may hold. Once it is spent, writes throw
     /// `FloeError.memoryBudgetExceeded` (the write that crosses it is accepted, so
     /// usage may overshoot by one write or batch); `waitForWriteBudget()` waits for
@@ -62,7 +68,7 @@ public struct StoreOptions: Sendable, Equatable {
 
     public static func == (a: StoreOptions, b: StoreOptions) -> Bool {
         a.sst == b.sst && a.compaction == b.compaction && a.blockCacheBytes == b.blockCacheBytes
-            && a.metaCacheBytes == b.metaCacheBytes && a.memtableBudgetBytes == b.memtableBudgetBytes
+            && a.metaCacheBytes == b.metaCacheBytes && a.scanReadAheadBytes == b.scanReadAheadBytes && a.memtableBudgetBytes == b.memtableBudgetBytes
             && a.spillOpenEpochs == b.spillOpenEpochs && a.manifestCheckpointInterval == b.manifestCheckpointInterval
             && a.retentionEpochs == b.retentionEpochs && a.createIfMissing == b.createIfMissing && a.failpoints == b.failpoints
     }
