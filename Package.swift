@@ -8,6 +8,8 @@ let package = Package(
         .library(name: "Floe", targets: ["Floe"]),
         .library(name: "FloeDataflow", targets: ["FloeDataflow"]),
         .library(name: "FloeS3", targets: ["FloeS3"]),
+        // Crash-testing kit for engines that embed Floe (docs/testing.md).
+        .library(name: "FloeTesting", targets: ["FloeTesting"]),
         .executable(name: "floe", targets: ["floe"]),
     ],
     dependencies: [
@@ -54,6 +56,9 @@ let package = Package(
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // Fault injection, simulated power loss and the crash-test oracle: test
+        // machinery kept out of the shipped `Floe` library (docs/testing.md).
+        .target(name: "FloeTesting", dependencies: ["Floe"]),
         // The object store on S3-compatible storage (docs/s3.md).
         .target(
             name: "FloeS3",
@@ -71,6 +76,7 @@ let package = Package(
                 "Floe",
                 "FloeDataflow",
                 "FloeS3",
+                "FloeTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -84,13 +90,13 @@ let package = Package(
             ]
         ),
         .testTarget(name: "FloeTests", dependencies: [
-            "Floe",
+            "Floe", "FloeTesting",
             .product(name: "InMemoryLogging", package: "swift-log"),
             .product(name: "MetricsTestKit", package: "swift-metrics"),
             .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "FloeDataflowTests", dependencies: [
-            "FloeDataflow", "Floe",
+            "FloeDataflow", "Floe", "FloeTesting",
             .product(name: "InMemoryLogging", package: "swift-log"),
             .product(name: "MetricsTestKit", package: "swift-metrics"),
         ]),
@@ -101,7 +107,9 @@ let package = Package(
             resources: [.copy("Resources")]
         ),
         // Unit tests of the `floe` tool's own logic (the crash-test oracle).
-        .testTarget(name: "FloeCLITests", dependencies: ["floe", "Floe", "FloeDataflow"]),
+        .testTarget(name: "FloeCLITests", dependencies: ["floe", "Floe", "FloeDataflow", "FloeTesting"]),
+        // The crash-testing kit: the oracle's own tests and the embedding example.
+        .testTarget(name: "FloeTestingTests", dependencies: ["FloeTesting", "Floe"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Floe
+import FloeTesting
 
 /// `floe bench`: a db_bench-like harness. Runs the benchmarks named by
 /// `--benchmarks` in order on one shared store, prints what each measured as it

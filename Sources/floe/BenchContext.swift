@@ -1,4 +1,5 @@
 import Floe
+import FloeTesting
 import FloeS3
 #if canImport(Glibc)
 import Glibc

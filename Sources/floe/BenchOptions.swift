@@ -1,5 +1,6 @@
 import ArgumentParser
 import Floe
+import FloeTesting
 import FloeS3
 
 /// Every option of `floe bench`, shared with the hidden recovery child (which

@@ -1,3 +1,4 @@
+import FloeTesting
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

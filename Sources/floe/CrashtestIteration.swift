@@ -1,4 +1,5 @@
 import Floe
+import FloeTesting
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,4 +1,5 @@
 import Floe
+import FloeTesting
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -124,7 +125,7 @@ final class CrashtestRunner {
                                       workerProblems: problems, report: report)
         }
         let checkStarted = Self.monotonicMillis()
-        let report = await RecoveryCheck.run(storePath: dir.store, history: history, workload: config.workload)
+        let report = await config.workload.recoveryCheck.run(storePath: dir.store, history: history)
         return CrashtestIteration(
             iteration: i, runMillis: runMillis, checkMillis: Int(Self.monotonicMillis() - checkStarted),
             termination: termination, killedByHarness: killed,

@@ -1,4 +1,5 @@
 import Floe
+import FloeTesting
 
 /// What `floe crashtest` derives from `(seed, iteration)` alone: the key universe,
 /// the random streams of each iteration (workload, kill delay, failpoint skip)
@@ -111,6 +112,13 @@ struct CrashtestWorkload: Sendable {
         var o = CLILogging.storeOptions()
         o.compaction.background = false
         return o
+    }
+
+    /// The check of a recovered store against the oracle: every key of the
+    /// universe, every table, opened with `verifyOptions`; diagnostics name the
+    /// epoch that wrote a value.
+    var recoveryCheck: RecoveryCheck {
+        RecoveryCheck(universe: universe, tables: Self.allTables, options: Self.verifyOptions, writerEpoch: Self.writerEpoch)
     }
 
     /// First byte of a value that names its epoch.

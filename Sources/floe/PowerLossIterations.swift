@@ -1,4 +1,5 @@
 import Floe
+import FloeTesting
 
 /// The power-loss crash loop, for `floe crashtest --power-loss`: `iterations`
 /// runs of `PowerLossRun` with seeds `seed`, `seed + 1`, ... Each run writes

@@ -1,3 +1,4 @@
+import FloeTesting
 /// The harness's judgement of what `--zombie` adds to an iteration, from the
 /// oracles only: the successor's takeover against the zombie's history as it
 /// was when the zombie was paused, and the zombie's records after its resume.

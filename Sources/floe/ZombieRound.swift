@@ -1,4 +1,5 @@
 import Floe
+import FloeTesting
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -320,7 +321,7 @@ final class ZombieRound {
             return iteration(runMillis: runMillis, checkMillis: 0, successorOut, problems, history: nil, r)
         }
         let checkStarted = CrashtestRunner.monotonicMillis()
-        let r = await RecoveryCheck.run(storePath: dir.store, history: history, workload: config.workload)
+        let r = await config.workload.recoveryCheck.run(storePath: dir.store, history: history)
         return iteration(runMillis: runMillis, checkMillis: Int(CrashtestRunner.monotonicMillis() - checkStarted), successorOut,
                          problems, history: history, r)
     }

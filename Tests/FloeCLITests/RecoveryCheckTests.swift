@@ -4,6 +4,7 @@ import Testing
 import Glibc
 #endif
 @testable import Floe
+import FloeTesting
 @testable import floe
 
 /// The crash-test oracle (`RecoveryCheck` over an `OracleHistory`) fed stores that
@@ -50,7 +51,7 @@ import Glibc
         }
         try await store.close()
         let history = try OracleHistory(OracleLog.Contents(records: records, tornBytes: 0))
-        return await RecoveryCheck.run(storePath: path, history: history, workload: workload)
+        return await workload.recoveryCheck.run(storePath: path, history: history)
     }
 
     static func describe(_ r: RecoveryReport) -> Comment {

@@ -1,3 +1,4 @@
+import FloeTesting
 import Testing
 #if canImport(Glibc)
 import Glibc

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import FloeDataflow
 import Floe
+import FloeTesting
 
 @Suite struct FileSinkTests {
     static let views = ["orders": SinkFixtures.orders, "totals": SinkFixtures.totals]

@@ -1,5 +1,6 @@
 import Testing
 @testable import Floe
+import FloeTesting
 
 /// Pipelined checkpoints: epochs commit in order, each exactly once with its own
 /// metadata, whatever order the background syncs and uploads finish in; a

@@ -1,6 +1,7 @@
 import Testing
 import Synchronization
 @testable import Floe
+import FloeTesting
 
 /// Compaction, MVCC garbage collection and object GC, driven step by step
 /// (background compaction off) so every assertion sees a known shape.

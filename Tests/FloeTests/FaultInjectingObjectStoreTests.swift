@@ -1,5 +1,6 @@
 import Testing
 @testable import Floe
+import FloeTesting
 
 @Suite struct FaultInjectingObjectStoreTests {
     private func injected(_ op: ObjectOperation, _ path: String) -> FloeError {

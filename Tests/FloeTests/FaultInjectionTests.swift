@@ -1,5 +1,6 @@
 import Testing
 @testable import Floe
+import FloeTesting
 
 /// Failures below the store (object store errors, crashes, lost acknowledgements,
 /// a second writer): nothing partial ever becomes visible, nothing committed is

@@ -1,5 +1,6 @@
 import Testing
 @testable import Floe
+import FloeTesting
 
 /// Fencing and GC against processes that fell behind: a writer paused while the
 /// new owner commits past its checkpoints and prunes, a standalone compactor whose

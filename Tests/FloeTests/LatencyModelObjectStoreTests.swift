@@ -1,6 +1,7 @@
 import Synchronization
 import Testing
 @testable import Floe
+import FloeTesting
 
 /// `LatencyModelObjectStore`: results are the wrapped store's, requests and bytes
 /// are counted as S3 would bill them, the pool bounds calls in flight, and a

@@ -1,5 +1,6 @@
 import Testing
 @testable import Floe
+import FloeTesting
 
 /// The memtable memory budget: once it is spent writes are refused whole (the
 /// write that crosses it is accepted), committing frees it completely, and

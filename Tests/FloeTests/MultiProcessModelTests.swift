@@ -1,5 +1,6 @@
 import Testing
 @testable import Floe
+import FloeTesting
 
 /// Seeded, randomized runs of several "processes" on one object store: writers
 /// that take over from each other (the old ones keep running as zombies, some

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Floe
+import FloeTesting
 
 /// The object store implementations the shared conformance suite runs against
 /// (`powerLoss`: the local store on the simulated file system of the power-loss tests).

@@ -1,6 +1,7 @@
 import Synchronization
 import Testing
 @testable import Floe
+import FloeTesting
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Floe
+import FloeTesting
 
 /// Epochs larger than the memtable budget: `waitForWriteBudget` spills the unsealed
 /// epochs to SSTs that only this writer reads until the epoch commits. Every check

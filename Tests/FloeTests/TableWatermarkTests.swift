@@ -1,5 +1,6 @@
 import Testing
 @testable import Floe
+import FloeTesting
 
 // MARK: shared helpers of the table watermark suites
 

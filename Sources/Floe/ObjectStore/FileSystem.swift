@@ -6,7 +6,7 @@ import Darwin
 
 /// The file-system calls `LocalObjectStore` makes, one method per POSIX call,
 /// so the store can run on the real file system (`PosixFileSystem`) or on a
-/// simulated one that loses unsynced state at a power cut (`PowerLossFileSystem`).
+/// simulated one that loses unsynced state at a power cut (FloeTesting's `PowerLossFileSystem`).
 ///
 /// Semantics follow POSIX: the store passes absolute paths (a relative root
 /// given to its initializer is resolved by `canonicalPath`); descriptors are

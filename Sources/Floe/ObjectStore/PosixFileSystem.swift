@@ -120,7 +120,7 @@ package struct PosixFileSystem: FileSystem {
     }
 
     /// Wall-clock time in seconds since 1970 (what file mtimes are measured in).
-    static func wallClockSeconds() -> Double {
+    package static func wallClockSeconds() -> Double {
         var ts = timespec()
         _ = clock_gettime(CLOCK_REALTIME, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9

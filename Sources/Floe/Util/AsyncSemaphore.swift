@@ -2,16 +2,16 @@ import Synchronization
 
 /// A counting semaphore for async code: at most `permits` holders at once, the
 /// rest wait in FIFO order without blocking a thread.
-final class AsyncSemaphore: Sendable {
+package final class AsyncSemaphore: Sendable {
     private let state: Lock<(available: Int, waiters: [CheckedContinuation<Void, Never>])>
 
     /// - Precondition: `permits >= 1`.
-    init(permits: Int) {
+    package init(permits: Int) {
         precondition(permits >= 1, "a semaphore needs at least one permit")
         state = Lock((permits, []))
     }
 
-    func acquire() async {
+    package func acquire() async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             let acquired = state.withLock { s -> Bool in
                 if s.available > 0 { s.available -= 1; return true }
@@ -23,7 +23,7 @@ final class AsyncSemaphore: Sendable {
     }
 
     /// Hands the permit to the oldest waiter, or returns it.
-    func release() {
+    package func release() {
         let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
             if s.waiters.isEmpty { s.available += 1; return nil }
             return s.waiters.removeFirst()
@@ -31,7 +31,7 @@ final class AsyncSemaphore: Sendable {
         next?.resume()
     }
 
-    func withPermit<T: Sendable>(_ body: () async throws -> T) async rethrows -> T {
+    package func withPermit<T: Sendable>(_ body: () async throws -> T) async rethrows -> T {
         await acquire()
         defer { release() }
         return try await body()

@@ -1,3 +1,4 @@
+import Floe
 import Synchronization
 
 /// Wraps an object store so that every call takes as long as it would against a

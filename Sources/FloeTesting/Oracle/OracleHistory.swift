@@ -4,27 +4,38 @@
 ///
 /// A store recovered after the kill must hold exactly the state of one epoch of
 /// the chain (base, acknowledged epochs, the open epoch) that is at least the
-/// last acknowledged one: `lastAcked <= R <= lastAttempted`.
-struct OracleHistory {
-    enum Outcome: Equatable { case acked, aborted, open }
+/// last acknowledged one: `lastAcked <= R <= lastAttempted`. `RecoveryCheck`
+/// compares a recovered store with it.
+public struct OracleHistory: Sendable {
+    /// What became of an epoch's intent.
+    public enum Outcome: Equatable, Sendable { case acked, aborted, open }
 
-    struct Step {
-        var epoch: UInt64
-        var metadata: [String: [UInt8]]
-        var writes: [StateKey: [UInt8]?]
-        var outcome: Outcome
+    /// One attempted epoch.
+    public struct Step: Sendable {
+        public var epoch: UInt64
+        /// The metadata its commit carries.
+        public var metadata: [String: [UInt8]]
+        /// Its net writes; nil is a delete.
+        public var writes: [StateKey: [UInt8]?]
+        public var outcome: Outcome
     }
 
-    let baseEpoch: UInt64
-    let baseState: StoreState
-    let baseMetadata: [String: [UInt8]]
-    let steps: [Step]
-    let tornBytes: Int
+    public let baseEpoch: UInt64
+    public let baseState: StoreState
+    public let baseMetadata: [String: [UInt8]]
+    public let steps: [Step]
+    /// Bytes of a torn last append, ignored.
+    public let tornBytes: Int
+
+    /// `init(_:)` of records held in memory (an in-process harness).
+    public init(records: [OracleRecord]) throws {
+        try self.init(OracleLog.Contents(records: records))
+    }
 
     /// Checks the order rules (one base first; intents ascending; each ack or abort
     /// closes the open intent of its epoch; at most one intent left open) and
     /// throws `CrashtestError` naming the first record that breaks them.
-    init(_ contents: OracleLog.Contents) throws {
+    public init(_ contents: OracleLog.Contents) throws {
         guard case let .base(epoch, metadata, rows)? = contents.records.first else {
             throw CrashtestError("oracle does not start with a base record")
         }
@@ -55,25 +66,25 @@ struct OracleHistory {
     }
 
     /// The newest acknowledged epoch (the base epoch if none).
-    var lastAcked: UInt64 { steps.last(where: { $0.outcome == .acked })?.epoch ?? baseEpoch }
+    public var lastAcked: UInt64 { steps.last(where: { $0.outcome == .acked })?.epoch ?? baseEpoch }
 
     /// The epoch of the intent left open, if the worker died between intent and outcome.
-    var openEpoch: UInt64? { steps.last.flatMap { $0.outcome == .open ? $0.epoch : nil } }
+    public var openEpoch: UInt64? { steps.last.flatMap { $0.outcome == .open ? $0.epoch : nil } }
 
     /// The newest epoch written to the oracle and not aborted.
-    var lastAttempted: UInt64 { openEpoch ?? lastAcked }
+    public var lastAttempted: UInt64 { openEpoch ?? lastAcked }
 
     /// Epochs the store may have committed, ascending: the base, each acknowledged epoch, the open one.
-    var chain: [UInt64] { [baseEpoch] + steps.filter { $0.outcome != .aborted }.map(\.epoch) }
+    public var chain: [UInt64] { [baseEpoch] + steps.filter { $0.outcome != .aborted }.map(\.epoch) }
 
     /// Acknowledged epochs above `epoch`.
-    func ackedEpochs(above epoch: UInt64) -> [UInt64] {
+    public func ackedEpochs(above epoch: UInt64) -> [UInt64] {
         steps.filter { $0.outcome == .acked && $0.epoch > epoch }.map(\.epoch)
     }
 
     /// The state and metadata the store must show at `epoch`, or nil if `epoch`
     /// is not in the chain. Metadata merges key by key, as the store merges it.
-    func state(at epoch: UInt64) -> (state: StoreState, metadata: [String: [UInt8]])? {
+    public func state(at epoch: UInt64) -> (state: StoreState, metadata: [String: [UInt8]])? {
         guard chain.contains(epoch) else { return nil }
         var state = baseState, metadata = baseMetadata
         for s in steps where s.outcome != .aborted && s.epoch <= epoch {
@@ -84,12 +95,12 @@ struct OracleHistory {
     }
 
     /// The newest epoch of the chain at or below `epoch` that wrote `key`.
-    func lastWriter(of key: StateKey, atOrBelow epoch: UInt64) -> UInt64? {
+    public func lastWriter(of key: StateKey, atOrBelow epoch: UInt64) -> UInt64? {
         steps.last { $0.outcome != .aborted && $0.epoch <= epoch && $0.writes[key] != nil }?.epoch
     }
 
     /// The value of `key` after every epoch of the chain below `epoch` (nil: absent).
-    func value(of key: StateKey, below epoch: UInt64) -> [UInt8]? {
+    public func value(of key: StateKey, below epoch: UInt64) -> [UInt8]? {
         var v = baseState[key]
         for s in steps where s.outcome != .aborted && s.epoch < epoch {
             if let w = s.writes[key] { v = w }
@@ -98,7 +109,7 @@ struct OracleHistory {
     }
 
     /// The epochs of the chain above `epoch` that wrote `key`, with the value they wrote (nil: a delete).
-    func writes(of key: StateKey, above epoch: UInt64) -> [(epoch: UInt64, value: [UInt8]?)] {
+    public func writes(of key: StateKey, above epoch: UInt64) -> [(epoch: UInt64, value: [UInt8]?)] {
         steps.filter { $0.outcome != .aborted && $0.epoch > epoch }.compactMap { s in
             s.writes[key].map { (s.epoch, $0) }
         }

@@ -1,3 +1,4 @@
+import Floe
 import Synchronization
 
 /// Wraps an object store and injects failures, delays and crashes according to

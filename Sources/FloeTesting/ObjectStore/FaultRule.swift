@@ -1,3 +1,4 @@
+import Floe
 /// One fault a `FaultInjectingObjectStore` injects into matching operations.
 ///
 /// A call matches when its operation is in `operations` and its path (the

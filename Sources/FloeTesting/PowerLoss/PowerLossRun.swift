@@ -1,3 +1,4 @@
+import Floe
 /// The power-loss crash test: a store on `LocalObjectStore` over a
 /// `PowerLossFileSystem` runs a seeded workload (puts and deletes, one
 /// `checkpoint` per epoch, background compaction and GC on, tiny SSTs) until

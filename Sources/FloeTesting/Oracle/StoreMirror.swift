@@ -5,24 +5,33 @@ import Darwin
 #endif
 
 /// A copy of a store directory made of hard links, kept in step with the store
-/// at each `update`: what `floe crashtest` saves before every iteration so a
+/// at each `update`: what a harness (`floe crashtest`) saves before every iteration so a
 /// failing iteration can be replayed from the very state it started from.
 ///
 /// Hard links are enough because a local store never changes a file in place:
 /// objects are written to a temp file and renamed or linked into place, and
 /// deleted by unlink, so a linked copy keeps the old bytes. An update only
 /// touches the names that changed (cost: two directory walks).
-struct StoreMirror {
-    let source: String
-    let mirror: String
+///
+/// Errors: a failing system call throws `CrashtestError` naming it and the path.
+public struct StoreMirror: Sendable {
+    /// The store's directory.
+    public let source: String
+    /// The copy's directory, created on the first `update`.
+    public let mirror: String
+
+    public init(source: String, mirror: String) {
+        self.source = source
+        self.mirror = mirror
+    }
 
     /// Makes `mirror` hold exactly the files of `source` (same inodes).
-    func update() throws {
+    public func update() throws {
         try Self.sync(from: source, to: mirror)
     }
 
     /// Makes `source` hold exactly the files of `mirror` again.
-    func restore() throws {
+    public func restore() throws {
         try Self.sync(from: mirror, to: source)
     }
 
@@ -40,7 +49,7 @@ struct StoreMirror {
     }
 
     /// Regular files under `root` (relative paths) with their inode numbers; a missing root is empty.
-    static func files(under root: String) throws -> [String: UInt64] {
+    package static func files(under root: String) throws -> [String: UInt64] {
         var out: [String: UInt64] = [:]
         var pending = [""]
         while let relative = pending.popLast() {

@@ -1,3 +1,4 @@
+import Floe
 import Synchronization
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,5 @@
 /// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), table-driven: the
-/// checksum of each `floe crashtest` oracle record. Not a hot path.
+/// checksum of each oracle record (`OracleLog`). Not a hot path.
 enum Crc32c {
     private static let table: [UInt32] = (0..<256).map { i -> UInt32 in
         var c = UInt32(i)

@@ -1,7 +1,12 @@
 /// One record of the crash-test oracle (`OracleLog`): what the worker meant to
 /// commit, what the store acknowledged, and the state the harness verified.
 /// The byte layout is in docs/crashtest.md ("Oracle file").
-enum OracleRecord: Equatable, Sendable {
+///
+/// The protocol a worker follows, which `OracleHistory` checks: one `base` first;
+/// then per epoch an `intent`, written (durably) before the commit starts, closed
+/// by an `ack` once the commit returned or an `abort` once the store was reopened
+/// without it. An intent left without either is the epoch in flight at the crash.
+public enum OracleRecord: Equatable, Sendable {
     /// The verified state at `epoch` (written by the parent after each iteration):
     /// every live key, and the metadata the store holds at that epoch.
     case base(epoch: UInt64, metadata: [String: [UInt8]], rows: StoreState)
@@ -21,7 +26,8 @@ enum OracleRecord: Equatable, Sendable {
     static let writePut: UInt8 = 1
     static let writeDelete: UInt8 = 2
 
-    var kindName: String {
+    /// `base`, `intent`, `ack` or `abort`.
+    public var kindName: String {
         switch self {
         case .base: "base"
         case .intent: "intent"
@@ -30,7 +36,8 @@ enum OracleRecord: Equatable, Sendable {
         }
     }
 
-    var epoch: UInt64 {
+    /// The epoch the record is about.
+    public var epoch: UInt64 {
         switch self {
         case let .base(e, _, _), let .intent(e, _, _), let .ack(e), let .abort(e): e
         }

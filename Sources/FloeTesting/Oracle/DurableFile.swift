@@ -7,12 +7,15 @@ import Darwin
 /// Durable writes of a local file for the crash-test oracle: appends that are
 /// on disk when `append` returns, and whole-file replacement by rename.
 /// Every failure is a `CrashtestError` naming the path and the system error.
-final class DurableFile {
-    let path: String
+///
+/// Not thread-safe: one owner appends (the worker process that writes its oracle).
+package final class DurableFile {
+    /// The file appended to.
+    package let path: String
     private let fd: Int32
 
     /// Opens `path` for appending (it must exist).
-    init(appendingTo path: String) throws {
+    package init(appendingTo path: String) throws {
         self.path = path
         fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
         guard fd >= 0 else { throw Self.failure("open", path) }
@@ -21,14 +24,14 @@ final class DurableFile {
     deinit { close(fd) }
 
     /// Appends `bytes` and fsyncs the file.
-    func append(_ bytes: [UInt8]) throws {
+    package func append(_ bytes: [UInt8]) throws {
         try Self.writeAll(fd, bytes, path)
         guard fsync(fd) == 0 else { throw Self.failure("fsync", path) }
     }
 
     /// Replaces `path` with `bytes` atomically: a temp file is written and fsynced,
     /// renamed over `path`, and the directory is fsynced.
-    static func replace(_ path: String, with bytes: [UInt8]) throws {
+    package static func replace(_ path: String, with bytes: [UInt8]) throws {
         let temp = path + ".tmp"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw failure("open", temp) }
@@ -45,7 +48,7 @@ final class DurableFile {
     }
 
     /// Fsyncs the directory holding `path`, so a rename or create in it is durable.
-    static func syncDirectory(of path: String) throws {
+    package static func syncDirectory(of path: String) throws {
         let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         let fd = open(dir.isEmpty ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw failure("open", dir) }
