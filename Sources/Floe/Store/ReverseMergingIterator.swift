@@ -92,7 +92,7 @@ final class ReverseMergingIterator: @unchecked Sendable {
             let verdict: Int = m.withTopEntry { k, kind, v in
                 // 0 past the range, 1 consumed, 2 a new key begins after a decided row
                 if FullKey.table(k) != table { return 0 }
-                if scan.from.withUnsafeBytes({ FullKey.compareBytes(FullKey.userKey(k), $0) }) < 0 { return 0 }
+                if scan.lowerBound.withUnsafeBytes({ FullKey.compareBytes(FullKey.userKey(k), $0) }) < 0 { return 0 }
                 let prefix = FullKey.prefix(k)
                 let same = currentLength == prefix.count && current.withUnsafeBytes {
                     FullKey.compareBytes(UnsafeRawBufferPointer(rebasing: $0[0..<prefix.count]), prefix) == 0

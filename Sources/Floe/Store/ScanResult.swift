@@ -11,7 +11,11 @@ public struct ScanResult: AsyncSequence, Sendable {
 
     let reader: SstReader
     let table: UInt32
+    /// Where iteration starts: the lower bound, or a later key a seek moved it to.
     let from: [UInt8]
+    /// The scan's own lower bound (raised to a whole-key watermark), which seeks
+    /// keep: a seek below it starts there, and a reverse scan ends there.
+    let lowerBound: [UInt8]
     let to: [UInt8]?
     let epoch: Epoch
     let memtables: [FrozenMemtable]
@@ -20,17 +24,18 @@ public struct ScanResult: AsyncSequence, Sendable {
     /// The table's watermark at `epoch`: rows it hides are skipped.
     let hidden: TableWatermark?
 
+    /// `lowerBound` (the scan's own, when `from` is a seek's key) defaults to `from`.
     init(reader: SstReader, table: UInt32, from: [UInt8], to: [UInt8]?, epoch: Epoch, memtables: [FrozenMemtable],
-         runs: [[SstInfo]], pin: VersionPin?, hidden: TableWatermark?) {
+         runs: [[SstInfo]], pin: VersionPin?, hidden: TableWatermark?, lowerBound: [UInt8]? = nil) {
         self.reader = reader
         self.table = table
         // A watermark over whole keys starts the scan where the visible keys start.
-        if let h = hidden, h.prefixLength == 0, FullKey.compare(FullKey.encode(table: TableID(table), userKey: from, epoch: 0),
-                                                               FullKey.encode(table: TableID(table), userKey: h.key, epoch: 0)) < 0 {
-            self.from = h.key
-        } else {
-            self.from = from
+        func raised(_ k: [UInt8]) -> [UInt8] {
+            if let h = hidden, h.prefixLength == 0, k.lexicographicallyPrecedes(h.key) { return h.key }
+            return k
         }
+        self.from = raised(from)
+        self.lowerBound = raised(lowerBound ?? from)
         self.to = to
         self.epoch = epoch
         self.memtables = memtables

@@ -9,11 +9,12 @@
 /// first row, after the end or a pending block load) starts the merge again at the
 /// new key over the same pinned version and memtables. Rows already returned stay valid.
 extension ScanResult {
-    /// The same scan, starting at `key` (or at its own lower bound, if that is later).
+    /// The same scan, starting at `key` (or at its own lower bound, if that is later:
+    /// not where an earlier seek started it).
     func starting(at key: [UInt8]) -> ScanResult {
-        let start = key.lexicographicallyPrecedes(from) ? from : key
+        let start = key.lexicographicallyPrecedes(lowerBound) ? lowerBound : key
         return ScanResult(reader: reader, table: table, from: start, to: to, epoch: epoch,
-                          memtables: memtables, runs: runs, pin: pin, hidden: hidden)
+                          memtables: memtables, runs: runs, pin: pin, hidden: hidden, lowerBound: lowerBound)
     }
 }
 
