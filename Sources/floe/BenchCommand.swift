@@ -70,6 +70,7 @@ struct BenchCommand: AsyncParsableCommand {
             case .overwrite: record(try await OverwriteWorkload.benchmark(ctx))
             case .readrandom, .readmissing, .readhot: record(try await PointReadWorkload.benchmark(ctx, b))
             case .seekrandom: record(try await SeekRandomWorkload.benchmark(ctx))
+            case .seekreverse: record(try await SeekRandomWorkload.benchmark(ctx, reverse: true))
             case .scanall: record(try await ScanAllWorkload.benchmark(ctx))
             case .readwhilewriting: record(try await ReadWhileWritingWorkload.benchmark(ctx))
             case .checkpoint: record(try await CheckpointLatencyWorkload.benchmark(ctx))

@@ -30,8 +30,8 @@ struct BenchOptions: ParsableArguments {
     @Option(help: "Uncommitted epochs in flight while writing (1 = synchronous checkpoint).") var pipeline: Int = 2
     @Option(help: "Gets per read benchmark (split across --threads readers).") var reads: Int = 1_000_000
     @Option(help: "Concurrent reader tasks for the read benchmarks and readwhilewriting.") var threads: Int = 1
-    @Option(help: "Scans per seekrandom. Default: --reads / 10.") var seeks: Int?
-    @Option(help: "Rows read per seekrandom scan.") var scanKeys: Int = 100
+    @Option(help: "Scans per seekrandom or seekreverse. Default: --reads / 10.") var seeks: Int?
+    @Option(help: "Rows read per seekrandom or seekreverse scan.") var scanKeys: Int = 100
     @Option(help: "checkpoint: target ingest rate, keys/s.") var rate: Int = 200_000
     @Option(help: ArgumentHelp("recovery: state sizes in keys (K and M suffixes allowed).", valueName: "n,n,..."))
     var recoverySizes: String = "1000000,5000000"

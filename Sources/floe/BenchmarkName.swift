@@ -7,6 +7,7 @@ enum BenchmarkName: String, CaseIterable, Sendable {
     case readmissing
     case readhot
     case seekrandom
+    case seekreverse
     case scanall
     case readwhilewriting
     case checkpoint
@@ -25,6 +26,7 @@ enum BenchmarkName: String, CaseIterable, Sendable {
         case .readmissing: "--reads gets of keys never written (among written ones)"
         case .readhot: "--reads gets of the first 1% of the keys (a hot set)"
         case .seekrandom: "--seeks scans of --scan-keys rows from random keys"
+        case .seekreverse: "--seeks reverse scans of --scan-keys rows back from random keys"
         case .scanall: "one full scan of the table"
         case .readwhilewriting: "--threads readers while one writer checkpoints epochs"
         case .checkpoint: "commit latency (seal to commit) at --rate keys/s"

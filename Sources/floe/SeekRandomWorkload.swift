@@ -3,6 +3,8 @@ import Floe
 /// seekrandom: `--threads` reader tasks share `--seeks` short scans, each
 /// starting at a random existing key and reading `--scan-keys` rows (fewer near
 /// the end of the table). Each scan is timed from the call to `scan` to its last row.
+/// seekreverse (`reverse`): the same seeks, each reading `--scan-keys` rows backwards
+/// from the key (it included) with `scanReverse(limit:)` (fewer near the start).
 struct SeekRandomWorkload: Sendable {
     let db: StateStore
     let table: TableID
@@ -11,6 +13,7 @@ struct SeekRandomWorkload: Sendable {
     let seeks: Int
     let scanKeys: Int
     let seed: UInt64
+    var reverse = false
 
     struct Outcome: Sendable {
         var seeks = 0
@@ -52,33 +55,39 @@ struct SeekRandomWorkload: Sendable {
             let start = Int(rng.next() % n)
             let t0 = Timer.nanos()
             var rows = 0
-            try await db.scan(table, from: keys.key(start), to: nil, epoch: epoch).forEachRow { _, _ in
-                rows += 1
-                return rows < scanKeys
+            if reverse {
+                // Up to the key itself: its immediate successor is the exclusive bound.
+                rows = try await db.scanReverse(table, from: nil, to: keys.key(start) + [0], epoch: epoch, limit: scanKeys).count
+            } else {
+                try await db.scan(table, from: keys.key(start), to: nil, epoch: epoch).forEachRow { _, _ in
+                    rows += 1
+                    return rows < scanKeys
+                }
             }
             out.latency.record(since: t0)
             out.rows += rows
-            out.expectedRows += min(scanKeys, keys.count - start)
+            out.expectedRows += reverse ? min(scanKeys, start + 1) : min(scanKeys, keys.count - start)
             if i & 255 == 255 { progress.advance(256) }
         }
         out.seeks = count
         return out
     }
 
-    /// seekrandom on the shared store, as a report row.
-    static func benchmark(_ ctx: BenchContext) async throws -> BenchResult {
+    /// seekrandom (seekreverse when `reverse`) on the shared store, as a report row.
+    static func benchmark(_ ctx: BenchContext, reverse: Bool = false) async throws -> BenchResult {
+        let name = reverse ? "seekreverse" : "seekrandom"
         let db = try await ctx.store()
         let o = ctx.options
         let w = SeekRandomWorkload(db: db, table: ctx.table, keys: ctx.keys, threads: o.threads, seeks: o.seekCount,
-                                   scanKeys: o.scanKeys, seed: o.seed)
-        let bar = ProgressBar("seekrandom", total: o.seekCount)
+                                   scanKeys: o.scanKeys, seed: o.seed, reverse: reverse)
+        let bar = ProgressBar(name, total: o.seekCount)
         let before = db.statistics
         let out = try await w.run(epoch: db.committedEpoch, progress: bar)
         bar.finish()
         if ctx.exactKeySet, out.rows != out.expectedRows {
-            throw WorkloadError("seekrandom: scans returned \(out.rows) rows, expected \(out.expectedRows)")
+            throw WorkloadError("\(name): scans returned \(out.rows) rows, expected \(out.expectedRows)")
         }
-        var r = BenchResult(name: "seekrandom", ops: out.seeks, seconds: out.seconds)
+        var r = BenchResult(name: name, ops: out.seeks, seconds: out.seconds)
         r.bytes = out.rows * (o.keySize + o.valueSize)
         r.latency = out.latency
         r.latencyOf = "scan"

@@ -802,7 +802,45 @@ final class ModelRun {
             expected = .success(expectedRows(model.view(at: e), table: t, from: from, to: to))
         }
         let got = await capture { try await collectRows(store.scan(TableID(t), from: from, to: to, epoch: e)) }
-        expectOutcome(got, expected, "scan")
+        guard expectOutcome(got, expected, "scan"), case let .success(rows) = expected else { return }
+        await checkReverseAndSeeks(store, table: t, from: from, to: to, epoch: e, rows: rows)
+    }
+
+    /// The same read backwards (with and without a limit), a prefix backwards, and a
+    /// forward iterator driven by random `next`s and seeks (forward and backward),
+    /// all against the model's rows `rows` of `[from, to)` at `e`.
+    func checkReverseAndSeeks(_ store: StateStore, table t: UInt32, from: [UInt8]?, to: [UInt8]?, epoch e: Epoch, rows: [Row]) async {
+        let limit: Int? = chance(0.5) ? nil : int(6)
+        func cut(_ r: [Row]) -> [Row] { limit.map { Array(r.prefix($0)) } ?? r }
+        func asRows(_ r: [ScanResult.Element]) -> [Row] { r.map { Row(key: $0.key, value: $0.value) } }
+        let reverse = await capture { try await asRows(store.scanReverse(TableID(t), from: from, to: to, epoch: e, limit: limit)) }
+        guard expectOutcome(reverse, .success(cut(rows.reversed())), "scanReverse limit \(limit as Any)") else { return }
+
+        let prefix = Array(randomKey().key.prefix(int(4)))
+        let wanted = expectedRows(model.view(at: e), table: t, from: nil, to: nil).filter { $0.key.starts(with: prefix) }
+        let reversePrefix = await capture { try await asRows(store.scanReverse(TableID(t), prefix: prefix, epoch: e, limit: limit)) }
+        guard expectOutcome(reversePrefix, .success(cut(wanted.reversed())), "scanReverse prefix \(prefix) limit \(limit as Any)") else { return }
+
+        // next / seek interleaved; `at` is the model's position in `rows`.
+        let seeks = await capture { () async throws -> [String] in
+            var problems: [String] = []
+            var it = try await store.scan(TableID(t), from: from, to: to, epoch: e).makeAsyncIterator()
+            var at = 0
+            for _ in 0..<(4 + int(12)) {
+                if chance(0.4) {
+                    let target = randomKey().key
+                    it.seek(to: target)
+                    at = rows.firstIndex { !$0.key.lexicographicallyPrecedes(target) } ?? rows.count
+                    continue
+                }
+                let got = try await it.next().map { Row(key: $0.key, value: $0.value) }
+                let want = at < rows.count ? rows[at] : nil
+                if got != want { problems.append("after \(at): got \(got.map { "\($0.key)" } ?? "end"), want \(want.map { "\($0.key)" } ?? "end")") }
+                at = min(at + 1, rows.count)
+            }
+            return problems
+        }
+        expectOutcome(seeks, .success([]), "seek/next")
     }
 
     func doTakeSnapshot() async {

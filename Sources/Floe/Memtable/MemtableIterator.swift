@@ -1,5 +1,7 @@
-/// Iterates a frozen memtable in full-key order, presenting each entry with its
-/// encoded full key so it merges with SST iterators.
+/// Iterates a frozen memtable in full-key order (`next`) or backwards (`prev`),
+/// presenting each entry with its encoded full key so it merges with SST iterators.
+/// A memtable holds one version per user key (one epoch), so backward order is
+/// just the sorted order walked down.
 final class MemtableIterator {
     private let mem: FrozenMemtable
     private let order: [Int32]
@@ -43,13 +45,41 @@ final class MemtableIterator {
         load()
     }
 
+    /// Positions at the last entry whose `(table, userKey)` is below `(table, userKey)`,
+    /// or, with a nil `userKey`, at the last entry of `table` (invalid when none).
+    func seekBefore(table: UInt32, userKey: [UInt8]?) {
+        if let userKey {
+            position = userKey.withUnsafeBytes { mem.lowerBound(table: table, key: $0) } - 1
+        } else if table == .max {
+            position = mem.count - 1
+        } else {
+            position = mem.lowerBound(table: table + 1, key: UnsafeRawBufferPointer(start: nil, count: 0)) - 1
+        }
+        load()
+    }
+
+    /// Moves forward to the first entry at or after `(table, userKey)` when the
+    /// current one is below it (a seek that steps rather than starts over); stays
+    /// put otherwise. Invalid iterators stay invalid.
+    func step(table: UInt32, userKey: [UInt8]) {
+        guard valid else { return }
+        let below = userKey.withUnsafeBytes { u in key.withUnsafeBytes { FullKey.compareUser($0, table: table, userKey: u) < 0 } }
+        guard below else { return }
+        seek(table: table, userKey: userKey)
+    }
+
     func next() {
         position += 1
         load()
     }
 
+    func prev() {
+        position -= 1
+        load()
+    }
+
     private func load() {
-        valid = position < mem.count
+        valid = position >= 0 && position < mem.count
         guard valid else { return }
         let e = entry
         mem.arena.withUnsafeBytes { a in

@@ -121,6 +121,16 @@ final class SstMeta: Sendable {
         }
     }
 
+    /// Whether block `i`'s last key is below the encoded full key `target` (the
+    /// block cannot hold a key at or after it). Requires `0 <= i < blockCount`.
+    func blockEndsBefore(_ i: Int, _ target: [UInt8]) -> Bool {
+        target.withUnsafeBytes { t in
+            keyBytes.withUnsafeBytes { kb in
+                FullKey.compare(UnsafeRawBufferPointer(rebasing: kb[Int(keyStarts[i])..<Int(keyStarts[i + 1])]), t) < 0
+            }
+        }
+    }
+
     /// The first block whose last key is >= the encoded full key `target`.
     func blockIndex(_ target: [UInt8]) -> Int? {
         target.withUnsafeBytes { t in

@@ -68,6 +68,9 @@ final class SstRunIterator {
             if FullKey.compare(run[mid].largestKey, target) < 0 { lo = mid + 1 } else { hi = mid }
         }
         fileIndex = lo
+        ahead = []
+        aheadFirst = 0
+        sequentialMisses = 0
         guard fileIndex < run.count else { valid = false; return }
         let m = try await reader.meta(run[fileIndex])
         meta = m
@@ -77,6 +80,34 @@ final class SstRunIterator {
         }
         blockIndex = bi
         var c = BlockCursor(try await reader.block(m, bi), reusing: cursor.keyBuffer)
+        c.seek(target)
+        valid = c.valid
+        cursor = c
+        if !valid { try await nextBlock() }
+    }
+
+    /// Moves forward to the first entry >= `target` (an encoded full key) when the
+    /// current entry is below it, reading as little as it can: within the current
+    /// block when its last key (from the index) is at or after the target, no read;
+    /// within the current file, the one block the index names; else a full `seek`.
+    /// Stays put when the current entry is already at or after the target, and an
+    /// exhausted iterator stays exhausted: the caller steps only towards keys after
+    /// everything it has passed. Throws as `seek`.
+    func step(to target: [UInt8]) async throws {
+        guard valid else { return }
+        if target.withUnsafeBytes({ t in cursor.withKey { FullKey.compare($0, t) } }) >= 0 { return }
+        guard let m = meta, fileIndex < run.count else { return try await seek(target) }
+        if chunk == nil, blockIndex < m.blockCount, !m.blockEndsBefore(blockIndex, target) {
+            cursor.seek(target)
+            valid = cursor.valid
+            if !valid { try await nextBlock() }
+            return
+        }
+        guard FullKey.compare(run[fileIndex].largestKey, target) >= 0, let bi = m.blockIndex(target) else {
+            return try await seek(target)
+        }
+        blockIndex = bi
+        var c = BlockCursor(try await loadBlock(m, bi), reusing: cursor.keyBuffer)
         c.seek(target)
         valid = c.valid
         cursor = c

@@ -1,12 +1,20 @@
-/// One ordered input of a merge: a frozen memtable or a sorted run of SSTs.
-/// A closed enum over concrete classes, so per-entry dispatch is a switch, not an existential.
+/// One ordered input of a merge: a frozen memtable or a sorted run of SSTs, read
+/// forward (`mem`, `run`) or backward (`memReverse`, `runReverse`: a reverse merge
+/// holds only these). A closed enum over concrete classes, so per-entry dispatch is
+/// a switch, not an existential.
 enum MergeSource {
     case mem(MemtableIterator)
     case run(SstRunIterator)
+    case memReverse(MemtableIterator)
+    case runReverse(SstRunReverseIterator)
 
     /// Completes an advance that did not fit in the current block (SST runs only).
     func finishAdvance() async throws {
-        if case let .run(r) = self { try await r.finishAdvance() }
+        switch self {
+        case let .run(r): try await r.finishAdvance()
+        case let .runReverse(r): try await r.finishRetreat()
+        case .mem, .memReverse: break
+        }
     }
 }
 
@@ -15,37 +23,46 @@ enum MergeSource {
 private enum BorrowedSource {
     case mem(Unmanaged<MemtableIterator>)
     case run(Unmanaged<SstRunIterator>)
+    case memReverse(Unmanaged<MemtableIterator>)
+    case runReverse(Unmanaged<SstRunReverseIterator>)
 
     init(_ s: MergeSource) {
         switch s {
         case let .mem(m): self = .mem(.passUnretained(m))
         case let .run(r): self = .run(.passUnretained(r))
+        case let .memReverse(m): self = .memReverse(.passUnretained(m))
+        case let .runReverse(r): self = .runReverse(.passUnretained(r))
         }
     }
 
     var valid: Bool {
         switch self {
-        case let .mem(m): m._withUnsafeGuaranteedRef { $0.valid }
+        case let .mem(m), let .memReverse(m): m._withUnsafeGuaranteedRef { $0.valid }
         case let .run(r): r._withUnsafeGuaranteedRef { $0.valid }
+        case let .runReverse(r): r._withUnsafeGuaranteedRef { $0.valid }
         }
     }
 
     @inline(__always)
     func withKey<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         switch self {
-        case let .mem(m): try m._withUnsafeGuaranteedRef { try $0.withKey(body) }
+        case let .mem(m), let .memReverse(m): try m._withUnsafeGuaranteedRef { try $0.withKey(body) }
         case let .run(r): try r._withUnsafeGuaranteedRef { try $0.withKey(body) }
+        case let .runReverse(r): try r._withUnsafeGuaranteedRef { try $0.withKey(body) }
         }
     }
 
     @inline(__always)
     func withEntry<R>(_ body: (UnsafeRawBufferPointer, UInt8, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         switch self {
-        case let .mem(m): try m._withUnsafeGuaranteedRef { try $0.withEntry(body) }
+        case let .mem(m), let .memReverse(m): try m._withUnsafeGuaranteedRef { try $0.withEntry(body) }
         case let .run(r): try r._withUnsafeGuaranteedRef { try $0.withEntry(body) }
+        case let .runReverse(r): try r._withUnsafeGuaranteedRef { try $0.withEntry(body) }
         }
     }
 
+    /// Moves one entry on in the source's direction; false when an SST run must load
+    /// another block first.
     @inline(__always)
     func advanceSync() -> Bool {
         switch self {
@@ -54,14 +71,26 @@ private enum BorrowedSource {
             return true
         case let .run(r):
             return r._withUnsafeGuaranteedRef { $0.advanceInBlock() }
+        case let .memReverse(m):
+            m._withUnsafeGuaranteedRef { $0.prev() }
+            return true
+        case let .runReverse(r):
+            return r._withUnsafeGuaranteedRef { $0.retreatInBlock() }
         }
     }
 }
 
-/// A min-heap of merge sources ordered by current full key (ties: lower source
-/// index first, so callers list newer sources first). Yields every version of
-/// every key in full-key order; MVCC resolution is the caller's job.
-struct MergeHeap {
+/// The forward merge: scans, compaction, live-data walks.
+typealias MergeHeap = DirectedMergeHeap<AscendingKeys>
+/// The backward merge of reverse scans, over `memReverse` and `runReverse` sources.
+typealias ReverseMergeHeap = DirectedMergeHeap<DescendingKeys>
+
+/// A heap of merge sources ordered by current full key in `Order`'s direction
+/// (ascending ties: lower source index first, so callers list newer sources first;
+/// descending is the exact reverse). Yields every version of every key in that
+/// order; MVCC resolution is the caller's job. Its sources must all move in
+/// `Order`'s direction.
+struct DirectedMergeHeap<Order: MergeOrder> {
     private(set) var sources: [MergeSource] = []
     /// `sources` without ownership, for the per-entry paths.
     private var borrowed: [BorrowedSource] = []
@@ -87,16 +116,26 @@ struct MergeHeap {
         }
     }
 
+    /// Rebuilds the heap from every source still valid, after sources were moved
+    /// from outside (a seek that steps them on).
+    mutating func rebuild() {
+        heap.removeAll(keepingCapacity: true)
+        for i in sources.indices where borrowed[i].valid {
+            refreshHead(i)
+            push(i)
+        }
+    }
+
     /// Whether every source is exhausted.
     var isEmpty: Bool { heap.isEmpty }
 
-    /// Borrows the smallest current key. Requires `!isEmpty`.
+    /// Borrows the first current key in `Order`. Requires `!isEmpty`.
     @inline(__always)
     func withTopKey<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try borrowed[heap[0]].withKey(body)
     }
 
-    /// Borrows the smallest current key, its kind and value. Requires `!isEmpty`.
+    /// Borrows the first current key in `Order`, its kind and value. Requires `!isEmpty`.
     @inline(__always)
     func withTopEntry<R>(_ body: (UnsafeRawBufferPointer, UInt8, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try borrowed[heap[0]].withEntry(body)
@@ -135,6 +174,12 @@ struct MergeHeap {
 
     @inline(__always) private func less(_ a: Int, _ b: Int) -> Bool {
         let ha = heads[a], hb = heads[b]
+        if Order.descending {
+            if ha.table != hb.table { return ha.table > hb.table }
+            if ha.prefix != hb.prefix { return ha.prefix > hb.prefix }
+            let c = borrowed[a].withKey { ka in borrowed[b].withKey { kb in FullKey.compare(ka, kb) } }
+            return c > 0 || (c == 0 && a > b)
+        }
         if ha.table != hb.table { return ha.table < hb.table }
         if ha.prefix != hb.prefix { return ha.prefix < hb.prefix }
         let c = borrowed[a].withKey { ka in borrowed[b].withKey { kb in FullKey.compare(ka, kb) } }

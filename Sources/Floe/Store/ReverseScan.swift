@@ -1,10 +1,10 @@
 /// Scans in descending key order: `StateStore.scanReverse`.
 ///
-/// Blocks, memtables and the merge only go forward, so a reverse scan reads its
-/// range forward and returns the rows reversed. With `limit` it keeps only the
-/// last `limit` rows while reading (memory for `limit` rows, reads the whole
-/// range); without, it holds every row of the range. Meant for the short
-/// ranges and prefixes of joins and top-N lookups, not for reversing a table.
+/// Streaming: a `ReverseMergingIterator` reads every source of the scan backwards
+/// from the range's upper bound, so a scan with `limit` reads only the blocks that
+/// hold its last `limit` rows (and the versions and tombstones among them), not
+/// the whole range. Rows are returned as an array of at most `limit` rows; without
+/// a limit, the whole range is held.
 extension StateStore {
     /// Rows of `table` with `from <= key < to` at `epoch` in descending key order (nil
     /// bounds are open), at most `limit` of them (the largest keys) when given.
@@ -29,24 +29,25 @@ enum ReverseScan {
         if let limit, limit < 0 { throw FloeError.invalidArgument("scan limit \(limit) is negative") }
     }
 
-    /// The rows of `scan` last first; with `limit`, only the last `limit` (a ring of
-    /// that many rows while reading).
+    /// The rows of `scan` last first, at most `limit` of them, read backwards: rows
+    /// inside cached blocks without an async call each, only block loads suspend.
+    /// Throws as iterating `scan` does.
     static func rows(_ scan: ScanResult, limit: Int?) async throws -> [ScanResult.Element] {
         if limit == 0 { return [] }
-        var ring: [ScanResult.Element] = []
-        var next = 0
-        for try await row in scan {
-            if let limit, ring.count == limit {
-                ring[next] = row
-                next = (next + 1) % limit
-            } else {
-                ring.append(row)
+        let it = ReverseMergingIterator(scan)
+        try await it.start()
+        var out: [ScanResult.Element] = []
+        if let limit { out.reserveCapacity(limit) }
+        while true {
+            switch it.stepSync() {
+            case .row:
+                out.append(it.withCurrentRow { k, v in (Array(k), Array(v)) })
+                if let limit, out.count == limit { return out }
+            case .end:
+                return out
+            case .blocked:
+                try await it.finishBlocked()
             }
         }
-        // Oldest kept row at `next` (0 while the ring was never full).
-        var out: [ScanResult.Element] = []
-        out.reserveCapacity(ring.count)
-        for i in 0..<ring.count { out.append(ring[(next + ring.count - 1 - i) % ring.count]) }
-        return out
     }
 }

@@ -11,7 +11,11 @@ public struct ScanResult: AsyncSequence, Sendable {
 
     let reader: SstReader
     let table: UInt32
+    /// Where iteration starts: the lower bound, or a later key a seek moved it to.
     let from: [UInt8]
+    /// The scan's own lower bound (raised to a whole-key watermark), which seeks
+    /// keep: a seek below it starts there, and a reverse scan ends there.
+    let lowerBound: [UInt8]
     let to: [UInt8]?
     let epoch: Epoch
     let memtables: [FrozenMemtable]
@@ -20,23 +24,34 @@ public struct ScanResult: AsyncSequence, Sendable {
     /// The table's watermark at `epoch`: rows it hides are skipped.
     let hidden: TableWatermark?
 
+    /// `lowerBound` (the scan's own, when `from` is a seek's key) defaults to `from`.
     init(reader: SstReader, table: UInt32, from: [UInt8], to: [UInt8]?, epoch: Epoch, memtables: [FrozenMemtable],
-         runs: [[SstInfo]], pin: VersionPin?, hidden: TableWatermark?) {
+         runs: [[SstInfo]], pin: VersionPin?, hidden: TableWatermark?, lowerBound: [UInt8]? = nil) {
         self.reader = reader
         self.table = table
         // A watermark over whole keys starts the scan where the visible keys start.
-        if let h = hidden, h.prefixLength == 0, FullKey.compare(FullKey.encode(table: TableID(table), userKey: from, epoch: 0),
-                                                               FullKey.encode(table: TableID(table), userKey: h.key, epoch: 0)) < 0 {
-            self.from = h.key
-        } else {
-            self.from = from
+        func raised(_ k: [UInt8]) -> [UInt8] {
+            if let h = hidden, h.prefixLength == 0, k.lexicographicallyPrecedes(h.key) { return h.key }
+            return k
         }
+        self.from = raised(from)
+        self.lowerBound = raised(lowerBound ?? from)
         self.to = to
         self.epoch = epoch
         self.memtables = memtables
         self.runs = runs
         self.pin = pin
         self.hidden = hidden
+    }
+
+    /// Whether the newest version at or below the epoch of a key in the bounds, of
+    /// `kind`, is a row of the scan: a put the table's watermark does not hide. What
+    /// both merges (`MergingIterator`, `ReverseMergingIterator`) decide a key by.
+    @inline(__always)
+    func shows(kind: UInt8, userKey: UnsafeRawBufferPointer) -> Bool {
+        guard kind == Block.kindPut else { return false }
+        if let h = hidden, h.hides(userKey) { return false }
+        return true
     }
 
     public func makeAsyncIterator() -> Iterator {
@@ -96,6 +111,8 @@ final class MergingIterator: @unchecked Sendable {
     @exclusivity(unchecked) private var rowPending = false
     /// The top source must load its next block before the merge can go on.
     @exclusivity(unchecked) private var blocked = false
+    /// A forward seek `seek(to:)` accepted for stepping; `step()` carries it out.
+    @exclusivity(unchecked) private var pendingSeek: [UInt8]?
 
     init(_ scan: ScanResult) { self.scan = scan }
 
@@ -171,9 +188,7 @@ final class MergingIterator: @unchecked Sendable {
                 if lastPrefix.count < prefix.count { lastPrefix = [UInt8](repeating: 0, count: prefix.count * 2) }
                 lastPrefix.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: prefix.baseAddress!, byteCount: prefix.count) }
                 lastLength = prefix.count
-                guard kind == Block.kindPut else { return 1 }
-                if let h = scan.hidden, h.hides(FullKey.userKey(k)) { return 1 }
-                return 2
+                return scan.shows(kind: kind, userKey: FullKey.userKey(k)) ? 2 : 1
             }
             if verdict == 0 { break }
             if verdict == 2 {
@@ -194,10 +209,49 @@ final class MergingIterator: @unchecked Sendable {
         }
     }
 
+    /// Whether a seek to `key` can step the sources on from where they are rather
+    /// than start over: the iterator sits on a returned row (started, not blocked,
+    /// not finished) whose user key is at or below `key`. Every entry a source has
+    /// passed is then below `key` or a version of the current row's key newer than
+    /// the read epoch (invisible), so moving each source forward to its first entry
+    /// at or after `key` positions the merge exactly as a fresh one.
+    func canStep(to key: [UInt8]) -> Bool {
+        guard started, rowPending, !blocked, !finished, pendingSeek == nil else { return false }
+        return key.withUnsafeBytes { k in withCurrentRow { u, _ in FullKey.compareBytes(u, k) <= 0 } }
+    }
+
+    /// Makes the next `step()` seek forward to `key` by stepping. Requires `canStep(to: key)`.
+    func stepLater(to key: [UInt8]) {
+        pendingSeek = key
+    }
+
+    /// Carries out a pending seek: each source moves forward to its first entry at
+    /// or after the target (`MemtableIterator.step`, `SstRunIterator.step`: inside the
+    /// current block where the target is, re-seeking only runs whose current file
+    /// cannot hold it), and the heap is rebuilt. The row the iterator sat on is not
+    /// consumed: at the target it is returned again.
+    private func repositionIfPending() async throws {
+        guard let key = pendingSeek else { return }
+        pendingSeek = nil
+        rowPending = false
+        lastLength = -1
+        var target = [UInt8]()
+        key.withUnsafeBytes { FullKey.encode(table: TableID(scan.table), userKey: $0, epoch: .max, into: &target) }
+        for s in merge.sources {
+            switch s {
+            case let .mem(it): it.step(table: scan.table, userKey: key)
+            case let .run(it): try await it.step(to: target)
+            case .memReverse, .runReverse: break
+            }
+        }
+        merge.rebuild()
+    }
+
     /// Positions on the next visible row; false at the end. Completes a block load a
-    /// `nextCached()` stopped at first.
+    /// `nextCached()` stopped at first, and a seek `stepLater` left pending.
     func step() async throws -> Bool {
         try await start()
+        try await repositionIfPending()
         try await finishBlocked()
         while true {
             switch stepSync() {
@@ -219,7 +273,7 @@ final class MergingIterator: @unchecked Sendable {
     /// (not started, or a block must be loaded).
     @inline(__always)
     func nextCached() -> Cached? {
-        guard started, !blocked else { return nil }
+        guard started, !blocked, pendingSeek == nil else { return nil }
         switch stepSync() {
         case .row: return Cached(element: withCurrentRow { k, v in (Array(k), Array(v)) })
         case .end: return Cached(element: nil)
