@@ -16,8 +16,7 @@ public struct CompactionOptions: Sendable, Equatable {
     public var intraL0Lane: Bool = true
     /// Nice value (0...19) of the threads the background lanes run on; on Linux a
     /// thread's nice value is its own. Higher yields more CPU to writers and
-    /// readers while both want it: on 2 cores a 2M-key fill ran 1.07M keys/s
-    /// median at 10 against 0.81M at 0 (5 pairs), with fewer bytes rewritten,
+    /// readers while both want it: a fill runs faster and rewrites fewer bytes,
     /// because compaction then runs mostly when the writer waits. The L0 slowdown
     /// and stop thresholds still bound the debt. 0 shares the CPU evenly.
     public var threadNice: Int = 10
@@ -31,12 +30,10 @@ public struct CompactionOptions: Sendable, Equatable {
     /// burst of epochs may pile up sub-levels that the background lanes merge once
     /// it ends (small ones first, see `CompactionPicker.smallRun`). Each sub-level
     /// costs a get one filter probe while it lasts. Hummock stops writes at 300.
-    /// At 24/48 a 2M-key fill spent 0.7 to 0.9 s of its 1.7 to 1.9 s stalled; at
-    /// 64/128 it ran 1.28 to 1.56 s. The cost: after a restart the first get asks
-    /// the filter of every L0 file its key may be in. With whole filters a 20M-key
-    /// fill killed with 58 to 125 sub-levels took 10 to 14 ms to open and serve it
-    /// (6 to 9 ms at 24/48); reading one 4 KiB partition per large filter
-    /// (`SstFilter.probe`) brought that to 4.3 to 4.9 ms with 53 to 59 sub-levels.
+    /// Lower thresholds stall fills for longer; the cost of higher ones is that
+    /// after a restart the first get asks the filter of every L0 file its key may
+    /// be in, which partitioned filters (`SstFilter.probe`: one small partition per
+    /// large filter) keep cheap. Measurements: docs/benchmarks/history.md.
     public var l0SlowdownSubLevels: Int = 64
     /// L0 sub-levels at which commits wait for compaction.
     public var l0StopSubLevels: Int = 128

@@ -4,8 +4,8 @@
 /// Why not `Block` plus a cursor: after a restart the first get loads the index
 /// of every file it cannot rule out, and a large file has 10 to 20 thousand index
 /// entries. Building a `Block` (a copy of the payload and a validating walk), then
-/// walking it again through a cursor that copies each key, cost 2 to 3 ms per file;
-/// this walk reads the bytes where they were read from the object store and
+/// walking it again through a cursor that copies each key, cost milliseconds per
+/// large file; this walk reads the bytes where they were read from the object store and
 /// appends into arrays sized up front.
 ///
 /// It applies every block check of docs/format.md §4.1 (keys strictly increasing

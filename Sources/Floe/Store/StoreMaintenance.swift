@@ -89,8 +89,7 @@ extension StateStore {
     /// file at a time while it fits in the free room. The prefill only uses room that
     /// is free while the inputs are still cached, so a merge rewriting most of a
     /// warm store (L0 onto the base after a restart) left its later outputs cold, and
-    /// the reads right after it missed on them (readrandom with 2 threads 1.0M
-    /// against 1.5M gets/s across repetitions). Best effort: errors stop it.
+    /// the reads right after it missed on them. Best effort: errors stop it.
     private func warmOutputs(_ outputs: [SstInfo]) async {
         let cache = reader.blockCache
         guard cache.capacityBytes > 0 else { return }

@@ -8,8 +8,8 @@ import Glibc
 /// local directory complete synchronously), and Swift's cooperative pool has one
 /// thread per core. On that pool the compaction lanes held every thread, so a
 /// reader's or the checkpoint pipeline's continuation waited until a merge
-/// happened to suspend: the first get after a restart with a deep L0 took 12 ms
-/// instead of 4. On threads of their own the kernel time-slices compactions with
+/// happened to suspend (the first get after a restart with a deep L0 waited
+/// for a merge). On threads of their own the kernel time-slices compactions with
 /// the pool, as RocksDB's background thread pool does.
 ///
 /// `shutdown()` lets the thread exit once its queue is empty; a job that arrives
