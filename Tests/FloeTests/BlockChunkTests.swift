@@ -16,7 +16,7 @@ import Testing
         var rng = SplitMix64(seed: seed)
         for i in 0..<n {
             let value = (0..<(20 + Int(rng.next() % 80))).map { _ in UInt8(truncatingIfNeeded: rng.next() % 7) }
-            key(i).withUnsafeBytes { k in value.withUnsafeBytes { w.add(table: 1, userKey: k, epoch: 5, kind: Block.kindPut, value: $0) } }
+            key(i).withUnsafeBytes { k in value.withUnsafeBytes { w.add(table: 1, userKey: k, epoch: 5, kind: ValueKind.put, value: $0) } }
         }
         let (bytes, info) = w.finish()
         let store = MemoryObjectStore()

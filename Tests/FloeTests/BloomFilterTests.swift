@@ -17,7 +17,7 @@ private func isCorruption(_ error: any Error, object: String) -> Bool {
 
     /// Hashes of the keys put into filters: table 1, key bytes `0x01 ++ le64(i)`.
     static func insertedHashes(_ n: Int) -> [UInt64] {
-        (0..<n).map { BloomFilter.keyHash(table: present, key: le64(UInt64($0), prefix: 0x01)) }
+        (0..<n).map { KeyHash.of(table: present, key: le64(UInt64($0), prefix: 0x01)) }
     }
 
     @Test func hashCountFollowsBitsPerKey() {
@@ -69,9 +69,9 @@ private func isCorruption(_ error: any Error, object: String) -> Bool {
             let probes = 1_000_000
             for i in 0..<probes / 2 {
                 // The inserted key bytes under another table...
-                if f.mayContain(BloomFilter.keyHash(table: TableID(2), key: le64(UInt64(i), prefix: 0x01))) { positives += 1 }
+                if f.mayContain(KeyHash.of(table: TableID(2), key: le64(UInt64(i), prefix: 0x01))) { positives += 1 }
                 // ...and other key bytes under the inserted table.
-                if f.mayContain(BloomFilter.keyHash(table: Self.present, key: le64(UInt64(i), prefix: 0x02))) { positives += 1 }
+                if f.mayContain(KeyHash.of(table: Self.present, key: le64(UInt64(i), prefix: 0x02))) { positives += 1 }
             }
             let rate = Double(positives) / Double(probes)
             print("bloom filter false-positive rate at 10 bits/key, k=\(f.hashCount), blocked \(blocked): \(positives)/\(probes) = \((rate * 10_000).rounded() / 100)%")
@@ -279,13 +279,13 @@ private func isCorruption(_ error: any Error, object: String) -> Bool {
         let key: [UInt8] = Array("user-key".utf8)
         var seen = Set<UInt64>()
         for t in 0..<1000 as Range<UInt32> {
-            seen.insert(BloomFilter.keyHash(table: TableID(t), key: key))
+            seen.insert(KeyHash.of(table: TableID(t), key: key))
         }
         #expect(seen.count == 1000)
-        let viaPointer = key.withUnsafeBytes { BloomFilter.keyHash(table: TableID(3), key: $0) }
-        #expect(viaPointer == BloomFilter.keyHash(table: TableID(3), key: key))
-        #expect(BloomFilter.keyHash(table: TableID(3), key: key[...]) == viaPointer)
+        let viaPointer = key.withUnsafeBytes { KeyHash.of(table: TableID(3), key: $0) }
+        #expect(viaPointer == KeyHash.of(table: TableID(3), key: key))
+        #expect(KeyHash.of(table: TableID(3), key: key[...]) == viaPointer)
         // The empty key hashes too, and differently per table.
-        #expect(BloomFilter.keyHash(table: TableID(1), key: []) != BloomFilter.keyHash(table: TableID(2), key: []))
+        #expect(KeyHash.of(table: TableID(1), key: []) != KeyHash.of(table: TableID(2), key: []))
     }
 }

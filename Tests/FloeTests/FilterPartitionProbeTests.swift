@@ -16,7 +16,7 @@ import Testing
         for i in 0..<n {
             key(2 * i).withUnsafeBytes { k in
                 [UInt8](repeating: UInt8(i & 0xFF), count: 8).withUnsafeBytes { v in
-                    w.add(table: 1, userKey: k, epoch: 3, kind: Block.kindPut, value: v)
+                    w.add(table: 1, userKey: k, epoch: 3, kind: ValueKind.put, value: v)
                 }
             }
         }
@@ -25,7 +25,7 @@ import Testing
 
     func probe(_ store: any ObjectStore, _ bytes: [UInt8], _ i: Int) async throws -> SstFilter.Probe {
         try await SstFilter.probe(store: store, id: 1, object: object, fileSize: bytes.count,
-                                  hash: BloomFilter.keyHash(table: table, key: key(i)))
+                                  hash: KeyHash.of(table: table, key: key(i)))
     }
 
     @Test func probeReadsOnePartitionAndAgreesWithTheWholeFilter() async throws {
@@ -45,7 +45,7 @@ import Testing
                 Issue.record("key \(i): a format 3 file with a large filter was read whole")
                 return
             }
-            #expect(may == filter.mayContain(BloomFilter.keyHash(table: table, key: key(i))), "key \(i)")
+            #expect(may == filter.mayContain(KeyHash.of(table: table, key: key(i))), "key \(i)")
             if i % 2 == 0 { #expect(may, "key \(i) is in the file") }
             if !may { negatives += 1 }
             // Footer, header, one partition of 64 blocks and its checksum.
@@ -64,7 +64,7 @@ import Testing
                 Issue.record("\(n) keys, format \(version): answered from a partition")
                 continue
             }
-            #expect(f.mayContain(BloomFilter.keyHash(table: table, key: key(2))))
+            #expect(f.mayContain(KeyHash.of(table: table, key: key(2))))
             #expect(f.filter?.layout == (version == 2 ? .blocked : .partitioned(shift: BloomFilter.defaultPartitionShift)))
         }
     }
@@ -88,7 +88,7 @@ import Testing
             let store = MemoryObjectStore(objects: [object: bad])
             var hit = 0, intact = 0
             for i in stride(from: 0, to: 60_000, by: 2) where hit < 5 || intact < 5 {
-                let blk = BloomFilter.block(of: BloomFilter.keyHash(table: table, key: key(i)), blocks: blocks)
+                let blk = BloomFilter.block(of: KeyHash.of(table: table, key: key(i)), blocks: blocks)
                 do {
                     let answer = try await probe(store, bad, i)
                     #expect(blk >> shift != p, "trial \(trial): key \(i) read the damaged partition \(p) and got \(answer)")
@@ -286,7 +286,7 @@ import Testing
                 // The load landed first, with no meta to complete: the get's own read completes it.
                 store.reader.filterCache.insert(sst.id, whole, charge: whole.charge)
                 let probe = try await SstFilter.probe(store: objects, id: sst.id, object: sst.path, fileSize: Int(sst.fileSize),
-                                                      hash: BloomFilter.keyHash(table: table, key: key(present)))
+                                                      hash: KeyHash.of(table: table, key: key(present)))
                 guard case let .answer(_, footer) = probe else { Issue.record("large filter read whole"); continue }
                 let m = try await store.reader.metaSkippingFilter(sst, footer: footer)
                 #expect(!m.filterPending && m.filter == whole.filter, "filter first")

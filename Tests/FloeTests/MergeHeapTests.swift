@@ -20,7 +20,7 @@ import Testing
                     let table = UInt32(rng.next() % 2)
                     let key = (0..<Int(1 + rng.next() % 3)).map { _ in UInt8(rng.next() % 5) }
                     let value: [UInt8] = [UInt8(truncatingIfNeeded: s), UInt8(truncatingIfNeeded: s >> 8)]
-                    _ = key.withUnsafeBytes { k in value.withUnsafeBytes { mem.insert(table: table, key: k, kind: Block.kindPut, value: $0) } }
+                    _ = key.withUnsafeBytes { k in value.withUnsafeBytes { mem.insert(table: table, key: k, kind: ValueKind.put, value: $0) } }
                 }
                 let frozen = mem.freeze()
                 for i in frozen.order {

@@ -160,7 +160,7 @@ import Testing
         p.smallestKey = FullKey.encode(table: TableID(1), userKey: [1], epoch: 1)
         p.largestKey = FullKey.encode(table: TableID(2), userKey: [2], epoch: 1)
         p.prefixTables = [PrefixFilterTable(table: 1, length: 2), PrefixFilterTable(table: 2, length: 3)]
-        let hashes = [BloomFilter.keyHash(table: TableID(1), key: [1, 2]), BloomFilter.keyHash(table: TableID(2), key: [7, 7, 7])]
+        let hashes = [KeyHash.of(table: TableID(1), key: [1, 2]), KeyHash.of(table: TableID(2), key: [7, 7, 7])]
         p.prefixFilter = BloomFilter.build(hashes: hashes, bitsPerKey: 10, layout: .blocked)
         let d = try SstProperties.decode(p.encode(), object: "x", offset: 0, formatVersion: 4)
         #expect(d == p)

@@ -16,7 +16,7 @@ import Testing
         for i in 0..<500 {
             key(i * 2).withUnsafeBytes { k in
                 [UInt8](repeating: UInt8(i & 0xFF), count: 20).withUnsafeBytes { v in
-                    w.add(table: 1, userKey: k, epoch: 7, kind: Block.kindPut, value: v)
+                    w.add(table: 1, userKey: k, epoch: 7, kind: ValueKind.put, value: v)
                 }
             }
         }
@@ -48,7 +48,7 @@ import Testing
         var found = 0, filtered = 0
         for i in 0..<1000 {
             let k = key(i)
-            let hash = BloomFilter.keyHash(table: TableID(1), key: k)
+            let hash = KeyHash.of(table: TableID(1), key: k)
             if case let .value(v) = try await reader.get(m, table: 1, userKey: k, hash: hash, epoch: 7) {
                 #expect(i % 2 == 0 && v == [UInt8](repeating: UInt8((i / 2) & 0xFF), count: 20), "key \(i)")
                 found += 1

@@ -140,7 +140,7 @@ import Testing
                     : (0..<n).map { UInt8(truncatingIfNeeded: Int(fill) &+ $0 % 4) }
                 u.key.withUnsafeBytes { k in
                     value.withUnsafeBytes { v in
-                        w.add(table: u.table, userKey: k, epoch: e, kind: delete ? Block.kindDelete : Block.kindPut, value: v)
+                        w.add(table: u.table, userKey: k, epoch: e, kind: delete ? ValueKind.delete : ValueKind.put, value: v)
                     }
                 }
                 keys.append(fullKey(u.table, u.key, e))
@@ -285,12 +285,12 @@ import Testing
 
             // Filter answers: every present user key may be there, and both metas agree everywhere.
             for u in b.userKeys {
-                let h = BloomFilter.keyHash(table: TableID(u.table), key: u.key)
+                let h = KeyHash.of(table: TableID(u.table), key: u.key)
                 #expect(plain.filter?.mayContain(h) ?? true, "\(ctx): filter rules out a present key")
                 #expect(primed.filter?.mayContain(h) ?? true, "\(ctx): primed filter rules out a present key")
             }
             for _ in 0..<300 {
-                let h = BloomFilter.keyHash(table: TableID(UInt32.random(in: 0...8, using: &rng)), key: Self.randomUserKey(&rng))
+                let h = KeyHash.of(table: TableID(UInt32.random(in: 0...8, using: &rng)), key: Self.randomUserKey(&rng))
                 #expect(plain.filter?.mayContain(h) == primed.filter?.mayContain(h), "\(ctx): filters answer differently")
             }
 
@@ -325,7 +325,7 @@ import Testing
         for i in 0..<2000 {
             let user = Array("user/tenant-0042/session/\(String(i).leftPad(8))".utf8)
             user.withUnsafeBytes { k in [UInt8](repeating: 7, count: 30).withUnsafeBytes { v in
-                w.add(table: 3, userKey: k, epoch: 11, kind: Block.kindPut, value: v)
+                w.add(table: 3, userKey: k, epoch: 11, kind: ValueKind.put, value: v)
             } }
         }
         let original = w.finish().bytes

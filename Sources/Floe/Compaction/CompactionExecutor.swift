@@ -87,7 +87,7 @@ enum CompactionExecutor {
                     keep = true
                 } else if !seenAtOrBelow {
                     seenAtOrBelow = true
-                    keep = !(task.bottommost && kind == Block.kindDelete)
+                    keep = !(task.bottommost && kind == ValueKind.delete)
                 }
                 lastEpoch = epoch
                 let cut = keep && writer.estimatedSize >= task.targetFileSize &&

@@ -29,10 +29,6 @@ final class Block: Sendable {
         var offset: UInt32 = 0
     }
 
-    /// Value kinds as stored in data-block values (the first value byte).
-    static let kindPut: UInt8 = 0
-    static let kindDelete: UInt8 = 1
-
     /// A block with no entries: what an iterator holds before its first block.
     static let empty = Block()
 
@@ -99,13 +95,13 @@ final class Block: Sendable {
                 // A restart key is stored whole (shared == 0).
                 data.withUnsafeBytes { d in
                     let k = UnsafeRawBufferPointer(rebasing: d[p3..<(p3 + keyLen)])
-                    rKeys.append(RestartKey(prefix: MutableMemtable.prefix(FullKey.userKey(k)), table: FullKey.table(k),
+                    rKeys.append(RestartKey(prefix: KeyPrefix.of(FullKey.userKey(k)), table: FullKey.table(k),
                                             offset: UInt32(entryStart)))
                 }
             }
             let vStart = p3 + Int(unshared)
             if dataBlock {
-                guard vlen >= 1, data[vStart] <= Block.kindDelete else { throw bad("bad value kind", vStart) }
+                guard vlen >= 1, data[vStart] <= ValueKind.delete else { throw bad("bad value kind", vStart) }
             }
             if checkOrder {
                 if count > 0 {
@@ -173,7 +169,7 @@ final class Block: Sendable {
     /// Finds the first entry at or after `(table, userKey, epoch)` and reports
     /// whether it is a version of that user key. Allocation-free for keys up to 512 bytes.
     func pointLookup(table: UInt32, userKey: UnsafeRawBufferPointer, epoch: Epoch) -> PointResult {
-        let prefix = MutableMemtable.prefix(userKey)
+        let prefix = KeyPrefix.of(userKey)
         return data.withUnsafeBytes { p in
             // Binary search: the last restart whose key is < target.
             var lo = 0, hi = restartCount - 1
@@ -221,7 +217,7 @@ final class Block: Sendable {
                         at += vlen
                         continue
                     }
-                    let pf = MutableMemtable.prefix(FullKey.userKey(k))
+                    let pf = KeyPrefix.of(FullKey.userKey(k))
                     if pf != prefix {
                         if pf > prefix { return .absent }
                         at += vlen

@@ -346,22 +346,4 @@ struct BloomFilter: Sendable, Equatable {
             }
         }
     }
-
-    /// The filter hash of a key: XXH3-64 of the user key seeded with the table id.
-    @inline(__always)
-    static func keyHash(table: TableID, key: UnsafeRawBufferPointer) -> UInt64 {
-        floe_xxh3_64_seed(key.baseAddress, key.count, UInt64(table.raw))
-    }
-
-    /// The filter hash of a key: XXH3-64 of the user key seeded with the table id.
-    @inline(__always)
-    static func keyHash(table: TableID, key: [UInt8]) -> UInt64 {
-        key.withUnsafeBytes { keyHash(table: table, key: $0) }
-    }
-
-    /// The filter hash of a key: XXH3-64 of the user key seeded with the table id.
-    @inline(__always)
-    static func keyHash(table: TableID, key: ArraySlice<UInt8>) -> UInt64 {
-        key.withUnsafeBytes { keyHash(table: table, key: $0) }
-    }
 }

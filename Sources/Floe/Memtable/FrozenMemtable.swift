@@ -43,7 +43,7 @@ final class FrozenMemtable: Sendable {
 
     /// The entry for `(table, key)` via the hash index.
     func lookup(table: UInt32, key: UnsafeRawBufferPointer) -> MemtableEntry? {
-        let hash = BloomFilter.keyHash(table: TableID(table), key: key)
+        let hash = KeyHash.of(table: TableID(table), key: key)
         guard let slot = MutableMemtable.findSlot(slots: slots, entries: entries, arena: arena, table: table, key: key, hash: hash) else { return nil }
         return entries[Int(slots[slot]) - 1]
     }

@@ -40,12 +40,12 @@ struct MutableMemtable {
         // two must agree: leaving out the slot growth of `grow()` made every commit of an
         // epoch with a grown index release more than was charged, and the budget crept up.
         let before = memoryBytes
-        let hash = BloomFilter.keyHash(table: TableID(table), key: key)
+        let hash = KeyHash.of(table: TableID(table), key: key)
         let offset = arena.count
         arena.append(contentsOf: key)
         arena.append(contentsOf: value)
         let entry = MemtableEntry(table: table, kind: kind, keyOffset: offset, keyLength: Int32(key.count),
-                                  valueLength: Int32(value.count), prefix: MutableMemtable.prefix(key), hash: hash)
+                                  valueLength: Int32(value.count), prefix: KeyPrefix.of(key), hash: hash)
         let added = key.count + value.count
         memoryBytes += added
         if let slot = find(table: table, key: key, hash: hash) {
@@ -62,7 +62,7 @@ struct MutableMemtable {
 
     /// The live entry for `(table, key)`, if written in this epoch.
     func lookup(table: UInt32, key: UnsafeRawBufferPointer) -> MemtableEntry? {
-        let hash = BloomFilter.keyHash(table: TableID(table), key: key)
+        let hash = KeyHash.of(table: TableID(table), key: key)
         guard let slot = find(table: table, key: key, hash: hash) else { return nil }
         return entries[Int(slots[slot]) - 1]
     }
@@ -108,14 +108,6 @@ struct MutableMemtable {
         for (i, e) in entries.enumerated() { place(Int32(i + 1), hash: e.hash) }
     }
 
-    @inline(__always)
-    static func prefix(_ key: UnsafeRawBufferPointer) -> UInt64 {
-        if key.count >= 8 { return UInt64(bigEndian: key.loadUnaligned(as: UInt64.self)) }
-        var p: UInt64 = 0
-        let n = min(8, key.count)
-        for i in 0..<n { p |= UInt64(key[i]) << (56 - 8 * UInt64(i)) }
-        return p
-    }
 
     /// Records a table watermark of this epoch; one per table (a later call replaces).
     mutating func setWatermark(_ w: TableWatermark) {

@@ -99,7 +99,7 @@ struct SstIndex {
                         let prev = UnsafeRawBufferPointer(rebasing: kb[prevStart..<(prevStart + prevLen)])
                         guard FullKey.compare(prev, k) < 0 else { throw bad("keys out of order", entryStart) }
                     }
-                    heads.append(Block.RestartKey(prefix: MutableMemtable.prefix(FullKey.userKey(k)), table: FullKey.table(k),
+                    heads.append(Block.RestartKey(prefix: KeyPrefix.of(FullKey.userKey(k)), table: FullKey.table(k),
                                                   offset: UInt32(keyStart)))
                 }
                 starts.append(Int32(keys.count))

@@ -96,7 +96,7 @@ final class SstMeta: Sendable {
 
     /// The first block whose last key is >= the target, or nil if the target is past the file.
     func blockIndex(table: UInt32, userKey: UnsafeRawBufferPointer, epoch: Epoch) -> Int? {
-        let prefix = MutableMemtable.prefix(userKey)
+        let prefix = KeyPrefix.of(userKey)
         return keyBytes.withUnsafeBytes { kb in
             keyHeads.withUnsafeBufferPointer { heads in
                 var lo = 0, hi = heads.count

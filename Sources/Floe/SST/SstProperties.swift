@@ -15,7 +15,7 @@ struct SstProperties: Equatable {
     /// Format 4 only: the tables of the file that have a prefix filter, each with the
     /// prefix length its keys were hashed at, in table order. Empty: no prefix filter.
     var prefixTables: [PrefixFilterTable] = []
-    /// Format 4 only: `BloomFilter.keyHash(table, first N bytes)` of every distinct
+    /// Format 4 only: `KeyHash.of(table, first N bytes)` of every distinct
     /// N-byte prefix of the keys of `prefixTables` (blocked layout).
     var prefixFilter: BloomFilter?
 
@@ -25,7 +25,7 @@ struct SstProperties: Equatable {
     func mayContain(table: UInt32, prefix: UnsafeRawBufferPointer) -> Bool {
         guard let filter = prefixFilter, let t = prefixTables.first(where: { $0.table == table }),
               prefix.count >= t.length else { return true }
-        return filter.mayContain(BloomFilter.keyHash(table: TableID(table), key: UnsafeRawBufferPointer(rebasing: prefix[0..<t.length])))
+        return filter.mayContain(KeyHash.of(table: TableID(table), key: UnsafeRawBufferPointer(rebasing: prefix[0..<t.length])))
     }
 
     func encode() -> [UInt8] {

@@ -211,7 +211,7 @@ struct SstReader: Sendable {
         let b = try await block(m, bi)
         switch userKey.withUnsafeBytes({ b.pointLookup(table: table, userKey: $0, epoch: epoch) }) {
         case let .found(kind, range):
-            return kind == Block.kindDelete ? .tombstone : .value(Array(b.data[range]))
+            return kind == ValueKind.delete ? .tombstone : .value(Array(b.data[range]))
         case .absent, .pastEnd:
             return .notFound
         }
@@ -238,7 +238,7 @@ struct SstReader: Sendable {
         guard let b = blockCache.get(BlockKey(sst: m.id, block: bi)) else { return nil }
         switch b.pointLookup(table: table, userKey: userKey, epoch: epoch) {
         case let .found(kind, range):
-            return kind == Block.kindDelete ? .tombstone : .value(Array(b.data[range]))
+            return kind == ValueKind.delete ? .tombstone : .value(Array(b.data[range]))
         case .absent, .pastEnd:
             return .notFound
         }

@@ -72,14 +72,14 @@ struct SstWriter {
         let newUserKey = props.entryCount == 0 ||
             lastKey.withUnsafeBytes { FullKey.compareBytes(FullKey.prefix($0), prefix) } != 0
         if newUserKey {
-            hashes.append(BloomFilter.keyHash(table: TableID(FullKey.table(key)), key: FullKey.userKey(key)))
+            hashes.append(KeyHash.of(table: TableID(FullKey.table(key)), key: FullKey.userKey(key)))
             props.distinctUserKeys += 1
             if !prefixLengths.isEmpty { addPrefix(key) }
         }
         if props.entryCount == 0 { firstKey = Array(key) }
         block.add(key: key, valuePrefix: kind, value: value)
         props.entryCount += 1
-        if kind == Block.kindDelete { props.tombstoneCount += 1 }
+        if kind == ValueKind.delete { props.tombstoneCount += 1 }
         let epoch = FullKey.epoch(key)
         props.minEpoch = min(props.minEpoch, epoch)
         props.maxEpoch = max(props.maxEpoch, epoch)
@@ -102,7 +102,7 @@ struct SstWriter {
         }
         let user = FullKey.userKey(key)
         guard prefixLength > 0, user.count >= prefixLength else { return }
-        let h = BloomFilter.keyHash(table: TableID(table), key: UnsafeRawBufferPointer(rebasing: user[0..<prefixLength]))
+        let h = KeyHash.of(table: TableID(table), key: UnsafeRawBufferPointer(rebasing: user[0..<prefixLength]))
         if prefixHashes.last != h { prefixHashes.append(h) }
     }
 

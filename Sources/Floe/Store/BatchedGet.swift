@@ -53,7 +53,7 @@ extension StateStore {
                 guard own else { continue }
                 for m in s.open.reversed() where m.epoch <= epoch {
                     if let e = key.withUnsafeBytes({ m.lookup(table: table.raw, key: $0) }) {
-                        answers[i] = .some(e.kind == Block.kindDelete ? nil : m.value(of: e))
+                        answers[i] = .some(e.kind == ValueKind.delete ? nil : m.value(of: e))
                         break
                     }
                 }

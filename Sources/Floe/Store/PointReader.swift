@@ -28,10 +28,10 @@ enum PointReader {
                             table: TableID, key: [UInt8], epoch: Epoch) -> Probe {
         for m in memtables where m.epoch <= epoch {
             if let e = key.withUnsafeBytes({ m.lookup(table: table.raw, key: $0) }) {
-                return .answer(e.kind == Block.kindDelete ? nil : m.value(of: e))
+                return .answer(e.kind == ValueKind.delete ? nil : m.value(of: e))
             }
         }
-        let hash = key.withUnsafeBytes { BloomFilter.keyHash(table: table, key: $0) }
+        let hash = key.withUnsafeBytes { KeyHash.of(table: table, key: $0) }
         return probeRuns(from: 0, reader: reader, version: version, table: table, key: key, hash: hash, epoch: epoch)
     }
 

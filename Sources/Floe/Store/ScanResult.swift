@@ -49,7 +49,7 @@ public struct ScanResult: AsyncSequence, Sendable {
     /// both merges (`MergingIterator`, `ReverseMergingIterator`) decide a key by.
     @inline(__always)
     func shows(kind: UInt8, userKey: UnsafeRawBufferPointer) -> Bool {
-        guard kind == Block.kindPut else { return false }
+        guard kind == ValueKind.put else { return false }
         if let h = hidden, h.hides(userKey) { return false }
         return true
     }

@@ -21,13 +21,13 @@ public struct WriteBatch: Sendable {
     public var isEmpty: Bool { ops.isEmpty }
 
     public mutating func put(_ table: TableID, key: [UInt8], value: [UInt8]) {
-        ops.append(Op(table: table.raw, kind: Block.kindPut, keyOffset: arena.count, keyLength: key.count, valueLength: value.count))
+        ops.append(Op(table: table.raw, kind: ValueKind.put, keyOffset: arena.count, keyLength: key.count, valueLength: value.count))
         arena.append(contentsOf: key)
         arena.append(contentsOf: value)
     }
 
     public mutating func delete(_ table: TableID, key: [UInt8]) {
-        ops.append(Op(table: table.raw, kind: Block.kindDelete, keyOffset: arena.count, keyLength: key.count, valueLength: 0))
+        ops.append(Op(table: table.raw, kind: ValueKind.delete, keyOffset: arena.count, keyLength: key.count, valueLength: 0))
         arena.append(contentsOf: key)
     }
 

@@ -52,7 +52,7 @@ extension StoreInspector {
                     lastPrefix.removeAll(keepingCapacity: true)
                     lastPrefix.append(contentsOf: FullKey.prefix(k))
                     haveLast = true
-                    if kind == Block.kindPut && !(hiding[FullKey.table(k)]?.hides(FullKey.userKey(k)) ?? false) {
+                    if kind == ValueKind.put && !(hiding[FullKey.table(k)]?.hides(FullKey.userKey(k)) ?? false) {
                         live.keys += 1
                         live.bytes += UInt64(k.count - FullKey.overhead + v.count)
                     }

@@ -97,7 +97,7 @@ package struct SstInspector: Sendable {
         while c.valid {
             out.append(c.key.withUnsafeBytes { k in
                 Entry(key: c.key, table: FullKey.table(k), userKey: Array(FullKey.userKey(k)), epoch: FullKey.epoch(k),
-                      isTombstone: c.kind == Block.kindDelete, value: Array(c.userValue))
+                      isTombstone: c.kind == ValueKind.delete, value: Array(c.userValue))
             })
             c.advance()
         }

@@ -48,7 +48,7 @@ extension StoreVerifier {
                     key.withUnsafeBytes { k in FullKey.compareBytes(FullKey.prefix(p), FullKey.prefix(k)) != 0 }
                 }
                 let (epoch, hash) = key.withUnsafeBytes { k in
-                    (FullKey.epoch(k), BloomFilter.keyHash(table: TableID(FullKey.table(k)), key: FullKey.userKey(k)))
+                    (FullKey.epoch(k), KeyHash.of(table: TableID(FullKey.table(k)), key: FullKey.userKey(k)))
                 }
                 if newUserKey, let filter = meta.filter, !filter.mayContain(hash) {
                     throw FloeError.corruption(object: object, offset: summary.footer.filterOffset,
@@ -56,7 +56,7 @@ extension StoreVerifier {
                 }
                 if newUserKey { distinct += 1 }
                 entries += 1
-                if c.kind == Block.kindDelete { tombstones += 1 }
+                if c.kind == ValueKind.delete { tombstones += 1 }
                 minEpoch = min(minEpoch, epoch)
                 maxEpoch = max(maxEpoch, epoch)
                 rawKeys += UInt64(key.count)

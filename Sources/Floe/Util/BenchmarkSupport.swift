@@ -25,7 +25,7 @@ public enum BenchmarkSupport {
 
     /// The point-read and filter hash of `(table, key)`.
     public static func keyHash(table: UInt32, key: UnsafeRawBufferPointer) -> UInt64 {
-        BloomFilter.keyHash(table: TableID(table), key: key)
+        KeyHash.of(table: TableID(table), key: key)
     }
 
     // MARK: Memtable
@@ -41,7 +41,7 @@ public enum BenchmarkSupport {
         /// `MutableMemtable.insert` of a put; returns the memory the write added.
         @discardableResult
         public mutating func put(table: UInt32, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Int {
-            memtable.insert(table: table, key: key, kind: Block.kindPut, value: value)
+            memtable.insert(table: table, key: key, kind: ValueKind.put, value: value)
         }
 
         /// Number of live entries.
@@ -60,7 +60,7 @@ public enum BenchmarkSupport {
 
         /// Appends a put of `value` under the encoded full key `key` (keys in increasing order).
         public mutating func add(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-            builder.add(key: key, valuePrefix: Block.kindPut, value: value)
+            builder.add(key: key, valuePrefix: ValueKind.put, value: value)
         }
 
         /// Bytes the block would take if finished now.
@@ -161,7 +161,7 @@ public enum BenchmarkSupport {
             all.sort { $0.lexicographicallyPrecedes($1) }
             let value = [UInt8](repeating: 0x5A, count: 100)
             for k in all {
-                k.withUnsafeBytes { kb in value.withUnsafeBytes { w.add(table: 1, userKey: kb, epoch: 7, kind: Block.kindPut, value: $0) } }
+                k.withUnsafeBytes { kb in value.withUnsafeBytes { w.add(table: 1, userKey: kb, epoch: 7, kind: ValueKind.put, value: $0) } }
             }
             let bytes = w.finish().bytes
             fileSize = bytes.count
