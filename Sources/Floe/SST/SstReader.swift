@@ -59,15 +59,17 @@ struct SstReader: Sendable {
         return try SstMeta(id: id, object: object, footer: footer, tail: tail, fileSize: fileSize)
     }
 
+    /// The meta of `info`, from the cache or loaded. Concurrent cold loads of one
+    /// file are single-flight: one reads the object, the others wait for its meta.
     func meta(_ info: SstInfo) async throws -> SstMeta {
-        if let m = metaCache.get(info.id) { return m }
-        let known = filterCache.get(info.id)
-        let m = try await SstReader.loadMeta(store: store, id: info.id, object: info.path, fileSize: Int(info.fileSize),
-                                             filter: known)
-        metaCache.insert(info.id, m, charge: m.charge)
-        // The meta holds the same filter now: charge it once, not in both caches.
-        if known != nil { filterCache.remove(info.id) }
-        return m
+        try await metaCache.getOrLoad(info.id, charge: { $0.charge }) {
+            let known = filterCache.get(info.id)
+            let m = try await SstReader.loadMeta(store: store, id: info.id, object: info.path, fileSize: Int(info.fileSize),
+                                                 filter: known)
+            // The meta holds the same filter now: charge it once, not in both caches.
+            if known != nil { filterCache.remove(info.id) }
+            return m
+        }
     }
 
     /// Whether `info` may hold a key with `hash`: from its cached filter or meta,
@@ -130,15 +132,16 @@ struct SstReader: Sendable {
         return full
     }
 
+    /// Data block `i` of `meta`, from the cache or read and decoded. Concurrent cold
+    /// reads of one block are single-flight: one reads it, the others wait for it.
     func block(_ meta: SstMeta, _ i: Int) async throws -> Block {
         let key = BlockKey(sst: meta.id, block: i)
-        if let b = blockCache.get(key) { return b }
-        let off = meta.blockOffsets[i], size = meta.blockSizes[i]
-        let raw = try await store.get(meta.object, range: off..<(off + size))
-        let payload = try BlockCodec.open(raw, range: 0..<raw.count, object: meta.object, objectOffset: off)
-        let b = try Block(payload, dataBlock: true, object: meta.object, offset: off)
-        blockCache.insert(key, b, charge: payload.count + 64 + b.restartCount * 12)
-        return b
+        return try await blockCache.getOrLoad(key, charge: { $0.data.count + 64 + $0.restartCount * 12 }) {
+            let off = meta.blockOffsets[i], size = meta.blockSizes[i]
+            let raw = try await store.get(meta.object, range: off..<(off + size))
+            let payload = try BlockCodec.open(raw, range: 0..<raw.count, object: meta.object, objectOffset: off)
+            return try Block(payload, dataBlock: true, object: meta.object, offset: off)
+        }
     }
 
     /// Puts the data blocks of a file this process just wrote (`SstWriter`
