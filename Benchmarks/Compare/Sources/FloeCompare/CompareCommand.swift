@@ -22,7 +22,7 @@ struct CompareCommand: AsyncParsableCommand {
     @Option(help: "Keys read after each seek.") var seekLength: Int = 100
     @Option(help: "Block cache MiB, for every engine.") var cacheMib: Int = 512
     @Option(help: "Parent directory of the stores (default: a fresh temp dir).") var dir: String?
-    @Option(help: "Engines, comma-separated, in run order.") var engines: String = "floe,rocksdb,leveldb"
+    @Option(help: "Engines, comma-separated, in run order.") var engines: String = "floe,floe-obvious,rocksdb,leveldb"
     @Option(help: "Random seed of keys, values and reads.") var seed: UInt64 = 1
     @Option(help: "Write the results as JSON to this file.") var json: String?
     @Option(help: "Write bar charts as SVG to this file.") var svg: String?
@@ -36,9 +36,9 @@ struct CompareCommand: AsyncParsableCommand {
         guard reps >= 1, batchKeys >= 1, readCount >= 1, seekCount >= 1, seekLength >= 1, cacheMib >= 1 else {
             throw ValidationError("--reps, --batch-keys, --reads, --seeks, --seek-length and --cache-mib must be positive")
         }
-        guard !engineKinds.isEmpty else { throw ValidationError("--engines names none of floe, rocksdb, leveldb") }
+        guard !engineKinds.isEmpty else { throw ValidationError("--engines names none of \(EngineKind.allCases.map(\.rawValue).joined(separator: ", "))") }
         for name in engines.split(separator: ",") where EngineKind(rawValue: String(name)) == nil {
-            throw ValidationError("unknown engine \(name)")
+            throw ValidationError("unknown engine \(name); known: \(EngineKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
     }
 
@@ -156,6 +156,7 @@ struct CompareCommand: AsyncParsableCommand {
             var row: [(String, JSON)] = [("label", .string(m.label)), ("unit", .string(m.unit)), ("better", .string(m.better.rawValue))]
             for k in kinds { if let v = summary.medians[m.id]?[k] { row.append((k.rawValue, .number(v))) } }
             if let r = summary.ratio(m) { row.append(("floe_over_best_peer", .number(r))) }
+            if let r = summary.ratio(m, of: .floeObvious) { row.append(("floe_obvious_over_best_peer", .number(r))) }
             return (m.id, .object(row))
         }
         let repsJSON: [JSON] = runs.enumerated().map { i, rep in

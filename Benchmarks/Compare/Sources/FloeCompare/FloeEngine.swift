@@ -6,7 +6,7 @@ final class FloeEngine: BenchEngine {
     let config: EngineConfig
     let table = TableID(1)
 
-    private init(store: StateStore, config: EngineConfig) {
+    init(store: StateStore, config: EngineConfig) {
         self.store = store
         self.config = config
     }

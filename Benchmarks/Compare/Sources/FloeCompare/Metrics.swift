@@ -54,10 +54,11 @@ struct Summary: Sendable {
         medians = m
     }
 
-    /// Floe's median over the best peer's (the highest, or the lowest where lower is better).
-    func ratio(_ metric: Metric) -> Double? {
-        guard let row = medians[metric.id], let floe = row[.floe] else { return nil }
-        let peers = engines.filter { $0 != .floe }.compactMap { row[$0] }
+    /// Floe's (or `engine`'s) median over the best peer's (the highest, or the
+    /// lowest where lower is better). Peers are the engines that are not Floe.
+    func ratio(_ metric: Metric, of engine: EngineKind = .floe) -> Double? {
+        guard let row = medians[metric.id], let floe = row[engine] else { return nil }
+        let peers = engines.filter { !$0.isFloe }.compactMap { row[$0] }
         guard let best = metric.better == .higher ? peers.max() : peers.min(), best > 0 else { return nil }
         return floe / best
     }
@@ -65,12 +66,14 @@ struct Summary: Sendable {
     /// A Markdown table: readable in a terminal and pasteable into docs.
     func table() -> String {
         var header = ["workload", "unit", "better"] + engines.map(\.label)
-        if engines.contains(.floe) && engines.count > 1 { header.append("Floe / best peer") }
+        let hasPeers = engines.contains { !$0.isFloe }
+        let ratios = [EngineKind.floe, .floeObvious].filter { engines.contains($0) && hasPeers }
+        for e in ratios { header.append("\(e.label) / best peer") }
         var rows: [[String]] = []
         for metric in metrics {
             var row = [metric.label, metric.unit, metric.better.rawValue]
             for e in engines { row.append(medians[metric.id]?[e].map(metric.text) ?? "-") }
-            if header.count > row.count { row.append(ratio(metric).map { NumberFormat.fixed($0, 2) + "x" } ?? "-") }
+            for e in ratios { row.append(ratio(metric, of: e).map { NumberFormat.fixed($0, 2) + "x" } ?? "-") }
             rows.append(row)
         }
         return markdownTable(header: header, rows: rows, rightAlignedFrom: 3)

@@ -54,6 +54,7 @@ struct SVGChart {
     static func color(_ e: EngineKind) -> String {
         switch e {
         case .floe: "#2b6cb0"
+        case .floeObvious: "#90cdf4"
         case .rocksdb: "#dd6b20"
         case .leveldb: "#38a169"
         }
