@@ -24,6 +24,7 @@ let benchmarks: @Sendable () -> Void = {
     bloomProbe()
     blockCacheHit()
     cachedPointRead()
+    actorCalls()
     indexParse()
 }
 
@@ -283,25 +284,103 @@ func cachedPointRead() {
         }
         precondition(bytes == benchmark.scaledIterations.count * valueSize, "every key is present")
     } setup: {
-        var options = StoreOptions()
-        options.compaction.background = false
-        let store = try await StateStore.open(objectStore: MemoryObjectStore(), options: options)
-        let keys = userKeys(100_000, seed: 8)
-        var g = Bytes(seed: 9)
-        for epoch in 1...10 {
-            for k in keys[((epoch - 1) * 10_000)..<(epoch * 10_000)] {
-                try store.put(TableID(table), key: k, value: g.bytes(valueSize), epoch: UInt64(epoch))
-            }
-            try await store.checkpoint(epoch: UInt64(epoch), metadata: [:])
-        }
-        _ = try await store.compactUntilQuiescent()
-        let epoch = store.committedEpoch
-        for k in keys {
-            guard try await store.get(TableID(table), key: k, epoch: epoch)?.count == valueSize else {
-                fatalError("key missing after fill")
-            }
-        }
+        let (store, keys, epoch) = try await cachedStore()
         return State(store: store, keys: keys, epoch: epoch)
+    }
+}
+
+/// A committed, compacted store of 100,000 keys in memory, every key read once
+/// (so every meta and block is cached). Returns the store, its keys and epoch.
+func cachedStore() async throws -> (StateStore, [[UInt8]], UInt64) {
+    var options = StoreOptions()
+    options.compaction.background = false
+    let store = try await StateStore.open(objectStore: MemoryObjectStore(), options: options)
+    let keys = userKeys(100_000, seed: 8)
+    var g = Bytes(seed: 9)
+    for epoch in 1...10 {
+        for k in keys[((epoch - 1) * 10_000)..<(epoch * 10_000)] {
+            try store.put(TableID(table), key: k, value: g.bytes(valueSize), epoch: UInt64(epoch))
+        }
+        try await store.checkpoint(epoch: UInt64(epoch), metadata: [:])
+    }
+    _ = try await store.compactUntilQuiescent()
+    let epoch = store.committedEpoch
+    for k in keys {
+        guard try await store.get(TableID(table), key: k, epoch: epoch)?.count == valueSize else {
+            fatalError("key missing after fill")
+        }
+    }
+    return (store, keys, epoch)
+}
+
+// MARK: - 7b. Calls from an actor
+
+/// What an app's own actor does: gets and scan rows through the async API from
+/// inside the actor's isolation. `get` runs on the caller's executor and the scan
+/// iterator implements `next(isolation:)`, so neither should pay an executor hop
+/// per call or per row; compare with the nonisolated `StateStore.get` row above.
+actor StoreClient {
+    let store: StateStore
+    let keys: [[UInt8]]
+    let epoch: UInt64
+    private var next = 0
+
+    init(store: StateStore, keys: [[UInt8]], epoch: UInt64) {
+        self.store = store
+        self.keys = keys
+        self.epoch = epoch
+    }
+
+    /// `n` gets of cached keys; returns the bytes read.
+    func gets(_ n: Int) async throws -> Int {
+        var bytes = 0
+        for _ in 0..<n {
+            if let v = try await store.get(TableID(table), key: keys[next], epoch: epoch) { bytes &+= v.count }
+            next += 7_919
+            if next >= keys.count { next -= keys.count }
+        }
+        return bytes
+    }
+
+    /// `n` rows of a warm full scan with `for try await`, starting over at the end;
+    /// returns the bytes read.
+    func scanRows(_ n: Int) async throws -> Int {
+        var bytes = 0, rows = 0
+        while rows < n {
+            for try await (k, v) in try await store.scan(TableID(table), from: nil, to: nil, epoch: epoch) {
+                bytes &+= k.count &+ v.count
+                rows += 1
+                if rows == n { break }
+            }
+        }
+        return bytes
+    }
+}
+
+func actorCalls() {
+    Benchmark("StateStore.get from an actor (cached block, key present)") { (benchmark: Benchmark, client: StoreClient) async in
+        do {
+            let bytes = try await client.gets(benchmark.scaledIterations.count)
+            precondition(bytes == benchmark.scaledIterations.count * valueSize, "every key is present")
+        } catch {
+            benchmark.error("get failed: \(error)")
+        }
+    } setup: {
+        let (store, keys, epoch) = try await cachedStore()
+        return StoreClient(store: store, keys: keys, epoch: epoch)
+    }
+
+    Benchmark("Scan row, for try await from an actor (warm)",
+              configuration: .init(scalingFactor: .mega)) { (benchmark: Benchmark, client: StoreClient) async in
+        do {
+            let bytes = try await client.scanRows(benchmark.scaledIterations.count)
+            precondition(bytes == benchmark.scaledIterations.count * (keySize + valueSize), "every row has its key and value")
+        } catch {
+            benchmark.error("scan failed: \(error)")
+        }
+    } setup: {
+        let (store, keys, epoch) = try await cachedStore()
+        return StoreClient(store: store, keys: keys, epoch: epoch)
     }
 }
 
