@@ -53,6 +53,17 @@ public struct TopN: StreamOperator {
         var dirty = false
         var touched: Epoch
         var bytes: Int { prefix.count * 2 + 64 + top.reduce(0) { $0 + $1.key.count + $1.row.count + 48 } }
+
+        /// Adds an inserted row to the candidates if it ranks before the last of
+        /// them (or they are fewer than `limit`), keeping them sorted and at most
+        /// `limit`. Mutates in place: the candidates are never copied.
+        mutating func offer(_ key: [UInt8], _ row: [UInt8], limit: Int) {
+            guard candidates.count < limit || key.lexicographicallyPrecedes(candidates[candidates.count - 1].key) else { return }
+            // Candidates are few (at most `limit`): a linear insertion keeps them sorted.
+            let at = candidates.firstIndex { key.lexicographicallyPrecedes($0.key) } ?? candidates.count
+            candidates.insert(Entry(key: key, row: row), at: at)
+            if candidates.count > limit { candidates.removeLast() }
+        }
     }
 
     public let outputTypes: [ColumnType]
@@ -121,21 +132,13 @@ public struct TopN: StreamOperator {
                 var row: [UInt8] = []
                 RowCodec.append(&row, chunk, row: r, columns: allColumns)
                 state.put(keyBuffer, row)
-                guard !groups[s].rescan else { continue }
-                let c = groups[s].candidates
-                if c.count < limit || keyBuffer.lexicographicallyPrecedes(c[c.count - 1].key) {
-                    // Candidates are few (at most `limit`): a linear insertion keeps them sorted.
-                    let at = c.firstIndex { keyBuffer.lexicographicallyPrecedes($0.key) } ?? c.count
-                    groups[s].candidates.insert(Entry(key: keyBuffer, row: row), at: at)
-                    if groups[s].candidates.count > limit { groups[s].candidates.removeLast() }
-                }
+                if !groups[s].rescan { groups[s].offer(keyBuffer, row, limit: limit) }
             } else {
                 state.delete(keyBuffer)
                 guard !groups[s].rescan else { continue }
-                let c = groups[s].candidates
-                if c.contains(where: { $0.key == keyBuffer }) {
+                if groups[s].candidates.contains(where: { $0.key == keyBuffer }) {
                     groups[s].rescan = true
-                } else if c.count < limit {
+                } else if groups[s].candidates.count < limit {
                     throw DataflowError.invalidArgument("a delete in the top-N of \(state.table) names a row its group does not hold")
                 }
             }
