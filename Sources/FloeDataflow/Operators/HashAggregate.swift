@@ -46,7 +46,8 @@ public struct AggregateCall: Sendable, Hashable {
 ///
 /// Output: at each barrier, for every group the epoch changed, a delete of the
 /// group's previous row and an insert of its new one (columns: the group columns,
-/// then one per call). State key: virtual node, memcomparable group key. State
+/// then one per call). With no calls (a DISTINCT of the group columns) a group
+/// emits only when it appears or disappears. State key: virtual node, memcomparable group key. State
 /// value: the group columns (`RowCodec`), then the row count and one 64-bit
 /// accumulator per call, little-endian. docs/format.md §14.
 ///
@@ -218,9 +219,12 @@ public struct HashAggregate: StreamOperator {
                 throw DataflowError.invalidArgument("a delete took a group of \(state.table) below zero rows: a retraction of a row never inserted")
             }
             if before.elementsEqual(after) { continue }
-            if before.first! > 0 { emit(s, previous, .delete, into: &out) }
+            // Without calls the output row is the group alone (SQL's DISTINCT): a
+            // group that had rows and still has some keeps its row unchanged.
+            let unchanged = calls.isEmpty && (before.first! > 0) == (after.first! > 0)
+            if before.first! > 0 && !unchanged { emit(s, previous, .delete, into: &out) }
             if after.first! > 0 {
-                emit(s, values, .insert, into: &out)
+                if !unchanged { emit(s, values, .insert, into: &out) }
                 value.removeAll(keepingCapacity: true)
                 value.append(contentsOf: groupRows[s])
                 for v in after { RowCodec.appendInt(&value, v) }

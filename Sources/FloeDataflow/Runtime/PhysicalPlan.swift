@@ -79,6 +79,11 @@ struct PhysicalPlan: Sendable {
                 // Routed by the virtual node of the state key's columns (the window start first when it cleans).
                 edges.append(Edge(from: fragmentOf[input], to: f, logical: 0, keys: cleaning?.keyColumns(groupBy: groupBy) ?? groupBy,
                                   types: schemas[input].types))
+            case let .topN(input, groupBy, _, _, _, _):
+                let f = fragments.count
+                fragmentOf.append(f)
+                fragments.append(Fragment(kind: .stateful(n), ops: [n], instances: parallelism))
+                edges.append(Edge(from: fragmentOf[input], to: f, logical: 0, keys: groupBy, types: schemas[input].types))
             case let .join(left, right, ls, rs, _, _):
                 let f = fragments.count
                 fragmentOf.append(f)
@@ -100,7 +105,8 @@ struct PhysicalPlan: Sendable {
         nodes.indices.filter { m in
             switch nodes[m] {
             case .source: return false
-            case let .transform(input, _), let .materialize(input, _), let .aggregate(input, _, _, _, _): return input == n
+            case let .transform(input, _), let .materialize(input, _), let .aggregate(input, _, _, _, _), let .topN(input, _, _, _, _, _):
+                return input == n
             case let .join(l, r, _, _, _, _): return l == n || r == n
             }
         }
@@ -200,7 +206,7 @@ struct PhysicalPlan: Sendable {
         switch fragments[e.to].kind {
         case let .stateful(n):
             switch nodes[n] {
-            case let .aggregate(input, _, _, _, _): return input
+            case let .aggregate(input, _, _, _, _), let .topN(input, _, _, _, _, _): return input
             case let .join(l, r, _, _, _, _): return e.logical == 0 ? l : r
             default: return -1
             }
@@ -215,6 +221,7 @@ struct PhysicalPlan: Sendable {
         case .transform: return "\(n)_transform"
         case .aggregate: return "\(n)_aggregate"
         case .join: return "\(n)_join"
+        case .topN: return "\(n)_topn"
         case let .materialize(_, view): return "\(n)_view_\(view.name)"
         }
     }
@@ -230,6 +237,9 @@ struct PhysicalPlan: Sendable {
             return try HashJoin(left: ls, right: rs, output: output, leftState: StateTable(store: store, table: tables[0]),
                                 rightState: StateTable(store: store, table: tables[1]), degrees: StateTable(store: store, table: tables[2]),
                                 cacheBytes: options.cacheBytes)
+        case let .topN(input, groupBy, order, primaryKey, limit, table):
+            return TopN(inputTypes: schemas[input].types, groupBy: groupBy, order: order, primaryKey: primaryKey, limit: limit,
+                        state: StateTable(store: store, table: table), cacheBytes: options.cacheBytes)
         case let .materialize(_, view):
             return Materialize(primaryKey: view.primaryKey, visible: view.visible, table: StateTable(store: store, table: view.table),
                                sinkLog: withSinkLog ? StateTable(store: store, table: SinkLog.table) : nil, viewIndex: view.index,

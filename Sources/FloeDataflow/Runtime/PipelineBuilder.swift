@@ -37,6 +37,16 @@ public final class PipelineBuilder {
         case aggregate(input: Int, groupBy: [Int], calls: [AggregateCall], table: TableID, cleaning: WindowCleaning?)
         case join(left: Int, right: Int, leftSide: HashJoin.Side, rightSide: HashJoin.Side, output: [HashJoin.OutputColumn], tables: [TableID])
         case materialize(input: Int, view: ViewDefinition)
+        case topN(input: Int, groupBy: [Int], order: [TopN.Ordering], primaryKey: [Int], limit: Int, table: TableID)
+    }
+
+    /// An output column of `map`.
+    public enum Expression: Sendable {
+        /// The input column of that name.
+        case column(String)
+        /// An int64 or decimal column times a decimal constant written in `ValueText`
+        /// form (`"0.908"`): a decimal whose scale is the column's plus the constant's.
+        case times(String, decimal: String)
     }
 
     var nodes: [Node] = []
@@ -109,6 +119,59 @@ public final class PipelineBuilder {
     public func filter(_ input: Stream, name: String, _ keep: @escaping @Sendable (Chunk, Int) -> Bool) -> Stream {
         add(.transform(input: input.node, .filter(input.schema.types, keep)), input.schema, "filter \(name) of \(input.node)",
             lineage: lineages[input.node])
+    }
+
+    /// Computes the columns `outputs` (name, expression) from every row; the op of
+    /// each row is kept. `map` is stateless and chained like `project`. Throws
+    /// `unknownColumn`, and `invalidArgument` for a constant that is not a decimal,
+    /// a `times` of a column that is not int64 or decimal, or a scale past 18.
+    public func map(_ input: Stream, _ outputs: [(name: String, Expression)]) throws -> Stream {
+        var exprs: [MapExpression] = []
+        for (name, e) in outputs {
+            switch e {
+            case let .column(c):
+                exprs.append(.column(try input.schema.index(of: c)))
+            case let .times(c, text):
+                let i = try input.schema.index(of: c)
+                let digits = text.split(separator: ".", omittingEmptySubsequences: false)
+                let scale = digits.count == 2 ? digits[1].count : 0
+                guard digits.count <= 2, scale <= 18, let factor = ValueText.parse(text, .decimal(scale: scale)) else {
+                    throw DataflowError.invalidArgument("map \(name): \"\(text)\" is not a decimal constant")
+                }
+                let inScale: Int
+                switch input.schema.columns[i].type {
+                case .int64: inScale = 0
+                case let .decimal(s): inScale = s
+                default: throw DataflowError.invalidArgument("map \(name): \(c) is \(input.schema.columns[i].type), not int64 or decimal")
+                }
+                guard inScale + scale <= 18 else { throw DataflowError.invalidArgument("map \(name): the product's scale \(inScale + scale) is past 18") }
+                exprs.append(.multiply(i, factor: factor, scale: scale))
+            }
+        }
+        let types = input.schema.types
+        let schema = Schema(zip(outputs.map(\.name), exprs).map { ColumnDef($0, $1.outputType(types)) })
+        // Lineage: only plain column copies keep their event-time meaning.
+        let kept = exprs.map { if case let .column(c) = $0 { return c } else { return -1 } }
+        let lineage = kept.allSatisfy({ $0 >= 0 }) ? lineages[input.node]?.projected(kept) : nil
+        return add(.transform(input: input.node, .map(types, exprs)), schema, "map \(exprs) of \(input.node)", lineage: lineage)
+    }
+
+    /// Keeps, of every group of rows with equal `groupBy` columns, the first `limit`
+    /// in the order `orderBy` (column, descending), ties broken by `primaryKey`
+    /// (which must identify a row within its group): SQL's `ROW_NUMBER() OVER
+    /// (PARTITION BY ... ORDER BY ...) <= limit` without the row number. Exact under
+    /// deletes (`TopN`); runs as `parallelism` instances fed by a hash exchange on
+    /// the group columns. Throws `unknownColumn`, or `invalidArgument` for a limit
+    /// below 1.
+    public func topN(_ input: Stream, groupBy: [String], orderBy: [(column: String, descending: Bool)], primaryKey: [String],
+                     limit: Int) throws -> Stream {
+        guard limit >= 1 else { throw DataflowError.invalidArgument("topN: the limit must be at least 1, not \(limit)") }
+        let g = try groupBy.map { try input.schema.index(of: $0) }
+        let order = try orderBy.map { TopN.Ordering(column: try input.schema.index(of: $0.column), descending: $0.descending) }
+        let pk = try primaryKey.map { try input.schema.index(of: $0) }
+        let t = table()
+        return add(.topN(input: input.node, groupBy: g, order: order, primaryKey: pk, limit: limit, table: t), input.schema,
+                   "topN \(g) order \(order.map { "\($0.column)\($0.descending ? " desc" : "")" }) pk \(pk) limit \(limit) of \(input.node) table \(t.raw)")
     }
 
     /// Adds `window_start` and `window_end` of the tumbling window of `size` that holds the time column.
