@@ -7,8 +7,9 @@
 ///
 /// All or nothing: the whole file is parsed and checked before anything is
 /// written: every record has as many fields as the header, and when there is
-/// a schema (the one given, or for the topics `orders` and `payments` the
-/// `EoStreams` schema) every value of a typed column parses as its type. The
+/// a schema (the one given, or else `knownSchema(forTopic:)`: for `orders` and
+/// `payments` the `EoStreams` schema, for `person`, `auction` and `bid` the
+/// `NexmarkStreams` one) every value of a typed column parses as its type. The
 /// first failure is thrown as `DataflowError.malformedRow` or `malformedValue`
 /// at `"FILE:LINE"` (the line the record starts on; a schema column missing
 /// from the header is a `malformedRow` of the header). An existing topic must have the same
@@ -39,13 +40,21 @@ public enum CsvLoader {
             throw DataflowError.invalidArgument("topic \(topic) exists with \(existing.partitions) partitions, not \(partitions)")
         }
         let (columns, batch) = try parse(csv: text, file: file, partitions: partitions,
-                                         schema: schema ?? EoStreams.schema(forTopic: topic))
+                                         schema: schema ?? knownSchema(forTopic: topic))
         if let existing {
             try existing.requireMatch(partitions: partitions, columns: columns)
         } else {
             try await log.createTopic(topic, partitions: partitions, columns: columns)
         }
         return try await log.append(topic, batch)
+    }
+
+    /// The schema a CSV loaded into `topic` is checked against when none is
+    /// given: the stream's schema for the example topics (`EoStreams`: `orders`,
+    /// `payments`) and the Nexmark topics (`NexmarkStreams`: `person`,
+    /// `auction`, `bid`); nil for any other topic.
+    public static func knownSchema(forTopic topic: String) -> Schema? {
+        EoStreams.schema(forTopic: topic) ?? NexmarkStreams.schema(forTopic: topic)
     }
 
     /// Parses and checks CSV text without writing: the header's column names and

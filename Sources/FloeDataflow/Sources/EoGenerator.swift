@@ -200,80 +200,25 @@ public struct EoGenerator: Sendable {
         switch stream {
         case .orders:
             let o = order(i)
-            Self.appendDecimal(o.orderId, to: &out)
+            ValueText.appendDecimal(o.orderId, to: &out)
             out.append(0x2C)
             out.append(contentsOf: EoStreams.categories[o.category].utf8)
             out.append(0x2C)
-            Self.appendDecimal(o.amountCents / 100, to: &out)
+            ValueText.appendDecimal(o.amountCents / 100, to: &out)
             out.append(0x2E)
-            Self.appendDigits(o.amountCents % 100, 2, to: &out)
+            ValueText.appendDigits(o.amountCents % 100, 2, to: &out)
             out.append(0x2C)
-            Self.appendTimestamp(o.eventTime, to: &out)
+            ValueText.appendTimestamp(o.eventTime, to: &out)
         case .payments:
             let p = payment(i)
-            Self.appendDecimal(p.paymentId, to: &out)
+            ValueText.appendDecimal(p.paymentId, to: &out)
             out.append(0x2C)
-            Self.appendDecimal(p.orderId, to: &out)
+            ValueText.appendDecimal(p.orderId, to: &out)
             out.append(0x2C)
             out.append(contentsOf: EoStreams.statuses[p.status].utf8)
             out.append(0x2C)
-            Self.appendTimestamp(p.paidAt, to: &out)
+            ValueText.appendTimestamp(p.paidAt, to: &out)
         }
         out.append(0x0A)
-    }
-
-    /// A non-negative integer in decimal.
-    private static func appendDecimal(_ v: Int64, to out: inout [UInt8]) {
-        var digits = 1
-        var p: Int64 = 10
-        while digits < 19 && v >= p {
-            digits += 1
-            p &*= 10
-        }
-        appendDigits(v, digits, to: &out)
-    }
-
-    /// The last `n` decimal digits of non-negative `v`, zero-padded.
-    private static func appendDigits(_ v: Int64, _ n: Int, to out: inout [UInt8]) {
-        let start = out.count
-        out.append(contentsOf: repeatElement(0x30, count: n))
-        var x = v
-        var k = start + n - 1
-        while k >= start {
-            out[k] = 0x30 + UInt8(x % 10)
-            x /= 10
-            k -= 1
-        }
-    }
-
-    /// `ValueText.formatTimestamp`, in bytes, for years 1000 ... 9999 (others
-    /// go through the text formatter).
-    private static func appendTimestamp(_ micros: Int64, to out: inout [UInt8]) {
-        guard micros >= 0 else {
-            out.append(contentsOf: ValueText.formatTimestamp(micros).utf8)
-            return
-        }
-        let seconds = micros / 1_000_000, fraction = micros % 1_000_000
-        let (y, m, d) = ValueText.civilDate(daysSinceEpoch: seconds / 86_400)
-        guard (1000...9999).contains(y) else {
-            out.append(contentsOf: ValueText.formatTimestamp(micros).utf8)
-            return
-        }
-        let s = seconds % 86_400
-        appendDigits(y, 4, to: &out)
-        out.append(0x2D)
-        appendDigits(m, 2, to: &out)
-        out.append(0x2D)
-        appendDigits(d, 2, to: &out)
-        out.append(0x20)
-        appendDigits(s / 3600, 2, to: &out)
-        out.append(0x3A)
-        appendDigits(s / 60 % 60, 2, to: &out)
-        out.append(0x3A)
-        appendDigits(s % 60, 2, to: &out)
-        if fraction != 0 {
-            out.append(0x2E)
-            appendDigits(fraction, 6, to: &out)
-        }
     }
 }

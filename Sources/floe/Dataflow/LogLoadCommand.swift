@@ -10,7 +10,7 @@ struct LogLoadCommand: AsyncParsableCommand {
             The CSV's first line names the columns (RFC 4180 quoting; LF or CRLF). Each row goes to \
             the partition its first field hashes to. The whole file is checked before anything is \
             written: every line has the header's number of fields and, with --schema (or for the \
-            topics orders and payments, whose schemas are known), every value parses as its column's \
+            topics orders, payments, person, auction and bid, whose schemas are known), every value parses as its column's \
             type. A bad line is reported as FILE:LINE and nothing is appended. The topic is created \
             when missing; an existing topic must have the same partitions and columns.
 
