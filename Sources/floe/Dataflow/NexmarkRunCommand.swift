@@ -10,9 +10,11 @@ import Glibc
 struct NexmarkRunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run a Nexmark query over person/auction/bid CSV files and print its figures.",
+        abstract: "Run a Nexmark query over generated events or person/auction/bid CSV files and print its figures.",
         discussion: """
-            Loads DIR/person.csv, DIR/auction.csv and DIR/bid.csv (only those the query reads; a header \
+            With --events N (and --seed S), the query reads the first N events of the deterministic \
+            generator in-process (docs/nexmark.md), each stream in --partitions partitions. With --csv DIR it \
+            loads DIR/person.csv, DIR/auction.csv and DIR/bid.csv (only those the query reads; a header \
             of the schema's column names, values in their text forms) into a partitioned log (--log, \
             default STORE.log next to the store); a topic the log already holds with the CSV's row count \
             is not loaded again. Then runs the query's pipeline over the log until the end of the input, \
@@ -24,11 +26,13 @@ struct NexmarkRunCommand: AsyncParsableCommand {
             """)
 
     @Option(help: "The query: q0, q1, q2, q3, q4, q5, q7, q8, q9 (or nexmark_qN, or all).") var query: String
-    @Option(help: "Directory with person.csv, auction.csv and bid.csv.") var csv: String
+    @Option(help: "Directory with person.csv, auction.csv and bid.csv (or use --events).") var csv: String?
+    @Option(help: "Generated events to read in-process (instead of --csv).") var events: UInt64?
+    @Option(help: "Seed of the generated events.") var seed: UInt64 = 1
     @Option(help: "Store directory or URL (s3://bucket/prefix?..., docs/s3.md).") var path: String
     @Option(help: "Log directory (default: STORE.log next to the store).") var log: String?
     @Option(help: "Instances of each stateful operator.") var parallelism: Int = 2
-    @Option(help: "Partitions of the topics (when loading them).") var partitions: Int = 2
+    @Option(help: "Partitions of the topics (when loading them) or of the generated streams.") var partitions: Int = 2
     @Option(name: .customLong("barrier-interval-ms"), help: "Time between barriers (one epoch each).") var barrierIntervalMs: Int = 1000
     @Option(help: "Write the figures as JSON to this file.") var json: String?
 
@@ -50,25 +54,35 @@ struct NexmarkRunCommand: AsyncParsableCommand {
         guard parallelism >= 1 else { throw NexmarkRunError.badOption("--parallelism must be at least 1, not \(parallelism)") }
         guard (1...1024).contains(partitions) else { throw NexmarkRunError.badOption("--partitions must be in 1...1024, not \(partitions)") }
         guard barrierIntervalMs >= 1 else { throw NexmarkRunError.badOption("--barrier-interval-ms must be at least 1, not \(barrierIntervalMs)") }
+        guard (csv == nil) != (events == nil) else { throw NexmarkRunError.badOption("give exactly one of --csv DIR and --events N") }
         let names = try Self.views(query)
         var streams: [NexmarkStreams.Stream] = []
         for n in names { for s in try NexmarkQueries.inputs(n) where !streams.contains(s) { streams.append(s) } }
-        let files = streams.map { "\(csv)/\($0.topic).csv" }
-        for f in files where access(f, R_OK) != 0 { throw NexmarkRunError.missingCsv(path: f, query: query) }
-
-        let logDir = log ?? (path.hasSuffix("/") ? String(path.dropLast()) : path) + ".log"
-        let partitioned = try PartitionedLog(directory: logDir)
-        let loadStart = ContinuousClock.now
-        for (s, file) in zip(streams, files) {
-            try await Self.load(file, stream: s, into: partitioned, partitions: partitions, logDir: logDir)
+        var sources: [NexmarkStreams.Stream: any Source] = [:]
+        var loadSeconds = 0.0
+        if let csv {
+            let files = streams.map { "\(csv)/\($0.topic).csv" }
+            for f in files where access(f, R_OK) != 0 { throw NexmarkRunError.missingCsv(path: f, query: query) }
+            let logDir = log ?? (path.hasSuffix("/") ? String(path.dropLast()) : path) + ".log"
+            let partitioned = try PartitionedLog(directory: logDir)
+            let loadStart = ContinuousClock.now
+            for (s, file) in zip(streams, files) {
+                try await Self.load(file, stream: s, into: partitioned, partitions: partitions, logDir: logDir)
+            }
+            loadSeconds = Self.seconds(ContinuousClock.now - loadStart)
+            for s in streams { sources[s] = try await LogSource(log: partitioned, topic: s.topic, schema: s.schema) }
+        } else if let events {
+            let generator = NexmarkGenerator(seed: seed)
+            for s in streams {
+                sources[s] = try NexmarkSource(stream: s, generator: generator, partitions: partitions, events: events)
+            }
         }
-        let loadSeconds = Self.seconds(ContinuousClock.now - loadStart)
 
         let store = try await StateStore.open(url: path)
         let b = PipelineBuilder()
         var inputs: [NexmarkStreams.Stream: PipelineBuilder.Stream] = [:]
         for s in streams {
-            let source: any Source = try await LogSource(log: partitioned, topic: s.topic, schema: s.schema)
+            let source = sources[s]!
             inputs[s] = b.source(s == .bid ? try NexmarkQueries.keyedBidSource(source) : source)
         }
         for n in names { try NexmarkQueries.add(n, to: b, person: inputs[.person], auction: inputs[.auction], bid: inputs[.bid]) }
