@@ -250,6 +250,7 @@ class Poller(threading.Thread):
         self.state = None
         self.t_running_seen = None
         self.checkpoints = {}  # id -> entry of the history
+        self.failures = {}  # id -> failure message
         self.counts = {}
         self.restored = None
         self.reported_completed = 0
@@ -288,6 +289,8 @@ class Poller(threading.Thread):
             for h in c.get("history", []) or []:
                 if h.get("status") == "COMPLETED":
                     self.checkpoints[h["id"]] = h
+                elif h.get("status") == "FAILED":
+                    self.failures[h["id"]] = h.get("failure_message")
             done = self.counts.get("completed", 0)
         if done > self.reported_completed:
             self.reported_completed = done
@@ -361,6 +364,7 @@ def cmd_run(a):
         ts = dict(poller.timestamps)
         cps = sorted(poller.checkpoints.values(), key=lambda h: h["id"])
         counts = dict(poller.counts)
+        failures = dict(poller.failures)
     t_running = ts.get("RUNNING", 0) / 1000.0 or poller.t_running_seen
     t_finished = ts.get("FINISHED", 0) / 1000.0 or None
     end = t_finished or t_end
@@ -391,6 +395,7 @@ def cmd_run(a):
         "wall_seconds": t_end - t_spawn,
         "checkpoints_completed": counts.get("completed"),
         "checkpoints_failed": counts.get("failed"),
+        "checkpoint_failures": sorted(set(str(m)[:200] for m in failures.values())),
         "checkpoint_p50_ms": pct(durs, 50),
         "checkpoint_p99_ms": pct(durs, 99),
         "checkpoint_max_ms": max(durs) if durs else None,
