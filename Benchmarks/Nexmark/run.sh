@@ -4,7 +4,7 @@
 #
 #   ./run.sh [--events N] [--queries "q0 q3 ..."] [--repeat R] [--out DIR]
 #            [--skip-recovery] [--engines "flink-rocksdb flink-hashmap floe"]
-#            [--data DIR] [--seed S] [--kill-after K] [--seeds]
+#            [--data DIR] [--seed S] [--kill-after K] [--seeds] [--flink-read-all]
 #
 # Environment: FLOE (path of the floe binary, default ../../.build/release/floe),
 # FLOE_BUILD=0 to not build it when missing, PYTHON (python3 for the venv).
@@ -22,6 +22,7 @@ data=""
 seed=1
 kill_after=3
 seeds=0
+flink_flags=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --events) events="$2"; shift 2 ;;
@@ -34,6 +35,7 @@ while [ $# -gt 0 ]; do
         --seed) seed="$2"; shift 2 ;;
         --kill-after) kill_after="$2"; shift 2 ;;
         --seeds) seeds=1; shift ;;
+        --flink-read-all) flink_flags+=(--read-all); shift ;;
         -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
@@ -103,7 +105,7 @@ nevents="$("$py" -c 'import json,sys; c=json.load(open(sys.argv[1])); print(sum(
 cat >"$out/meta.json" <<EOF
 {"events": $nevents, "seed": $seed, "generator": "$(cat "$data/GENERATOR" 2>/dev/null || echo unknown)",
  "data": "$data", "queries": "$queries", "repeat": $repeat, "engines": "$engines",
- "flink_version": "$flink_version", "floe": "$FLOE", "floe_available": $has_floe,
+ "flink_version": "$flink_version", "flink_read_all": $([ ${#flink_flags[@]} -gt 0 ] && echo true || echo false), "floe": "$FLOE", "floe_available": $has_floe,
  "floe_commit": "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)",
  "cores": $(nproc), "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
  "loadavg_start": "$(cut -d' ' -f1-3 /proc/loadavg)"}
@@ -127,7 +129,7 @@ flink_run() { # query backend rep
     local q="$1" b="$2" r="$3" ck="$out/work/ck-$1-$2-$3" log="$out/logs/$1-flink-$2-$3.log" line
     rm -rf "$ck"
     note "$q flink-$b rep $r"
-    line="$("$py" "$here/flink_nexmark.py" run --query "$q" --data "$fdata" --backend "$b" --ckpt-dir "$ck" 2>"$log" |
+    line="$("$py" "$here/flink_nexmark.py" run --query "$q" --data "$fdata" --backend "$b" --ckpt-dir "$ck" ${flink_flags[@]+"${flink_flags[@]}"} 2>"$log" |
             grep '"event": "result"' || true)"
     rm -rf "$ck"
     if [ -n "$line" ]; then
@@ -157,7 +159,7 @@ flink_recovery() { # query backend
     rm -rf "$ck"
     note "$q flink-$b recovery (kill -9 after $kill_after checkpoints)"
     line="$("$py" "$here/flink_nexmark.py" recover --query "$q" --data "$fdata" --backend "$b" --ckpt-dir "$ck" \
-            --kill-after "$kill_after" --log "$log" | tail -1)"
+            --kill-after "$kill_after" --log "$log" ${flink_flags[@]+"${flink_flags[@]}"} | tail -1)"
     rm -rf "$ck"
     [ -n "$line" ] || line="{\"error\": \"see $log\"}"
     append "$line" "{\"kind\": \"recovery\", \"engine\": \"flink-$b\", \"query\": \"$q\"}"
