@@ -409,7 +409,7 @@ def cmd_run(a):
         "checkpoint_p99_ms": pct(durs, 99),
         "checkpoint_max_ms": max(durs) if durs else None,
         "checkpoint_last_size_bytes": sizes[-1] if sizes else None,
-        "state_bytes": full[-1] if full else None,
+        "state_bytes": max((x for x in full if x is not None), default=None),
         "restored_from": a.restore,
         "read_all": bool(a.read_all),
         "job_timestamps": ts,

@@ -169,7 +169,7 @@ def main():
     L.append("")
     L.append("## Flink start-up, apart from the throughput (seconds, median)")
     L.append("")
-    L.append("| query | backend | JVM + PyFlink start | planning + submission | spawn → job RUNNING | job runtime | checkpoints | state bytes (last) |")
+    L.append("| query | backend | JVM + PyFlink start | planning + submission | spawn → job RUNNING | job runtime | checkpoints | state bytes (max over checkpoints) |")
     L.append("|---|---|---:|---:|---:|---:|---:|---:|")
     for q in queries:
         for e in ("flink-rocksdb", "flink-hashmap"):
