@@ -13,8 +13,10 @@ Nexmark-like contents:
   category 10..14, an expiry a few seconds to a minute after creation;
 * persons live in OR/ID/CA/WA/AZ/WY;
 * half of the bids go to a "hot" auction (the newest auction id rounded down to a
-  multiple of 100... kept among the open ones), the others to a random recent
-  auction; bidders are random recent persons.
+  multiple of 100), the others to one of the 200 newest auctions; a quarter of
+  the bidders and sellers are a "hot" person (the newest id rounded down to a
+  multiple of 10), the others recent persons;
+* prices in cents, Pareto-distributed (a long tail of high bids).
 
 Timestamps are UTC text `YYYY-MM-DD HH:MM:SS.ffffff`; text fields with commas or
 quotes are RFC-4180 quoted (the csv module does it).
