@@ -36,7 +36,7 @@ while [ $# -gt 0 ]; do
         --kill-after) kill_after="$2"; shift 2 ;;
         --seeds) seeds=1; shift ;;
         --flink-read-all) flink_flags+=(--read-all); shift ;;
-        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
 done
