@@ -34,11 +34,13 @@ final class GatedObjectStore: ObjectStore {
     /// Waits (polling) until an append is held; false after `seconds`.
     func waitUntilHeld(seconds: Double = 120) async -> Bool {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        while ContinuousClock.now < deadline {
+        // The condition is checked after the last sleep too: a process (or machine)
+        // stalled past the deadline must not turn a reached gate into a failure.
+        while true {
             if held > 0 { return true }
+            if ContinuousClock.now >= deadline { return false }
             try? await Task.sleep(for: .milliseconds(2))
         }
-        return false
     }
 
     func createIfAbsent(_ path: String, _ bytes: [UInt8]) async throws -> Bool {

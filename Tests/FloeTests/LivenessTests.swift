@@ -26,8 +26,11 @@ import Glibc
             result.withLock { $0 = r }
         }
         let deadline = ContinuousClock.now + .seconds(seconds)
-        while ContinuousClock.now < deadline {
+        // Checked after the last sleep too, so a stall of the whole process past the
+        // deadline does not report a call that did return as hung.
+        while true {
             if let r = result.withLock({ $0 }) { return r }
+            if ContinuousClock.now >= deadline { break }
             try? await Task.sleep(for: .milliseconds(2))
         }
         task.cancel()
