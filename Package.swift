@@ -103,7 +103,7 @@ let package = Package(
         // Against moto's S3 server, which the tests start themselves (docs/s3.md).
         .testTarget(
             name: "FloeS3Tests",
-            dependencies: ["FloeS3", "Floe"],
+            dependencies: ["FloeS3", "Floe", "FloeTesting"],
             resources: [.copy("Resources")]
         ),
         // Unit tests of the `floe` tool's own logic (the crash-test oracle).

@@ -14,7 +14,7 @@ import FloeTesting
     /// The model run on the real file system; after every step the epoch files
     /// present are exactly the epochs delivered (no gap, no extra file from a
     /// skipped re-delivery or a failed epoch) and no temporary file is left.
-    @Test(arguments: 0..<16 as Range<UInt64>)
+    @Test(arguments: ModelSeeds.first(16))
     func randomEpochsMatchModel(seed: UInt64) throws {
         let dir = try ScratchDirectory("file-sink")
         defer { dir.remove() }
@@ -74,7 +74,7 @@ import FloeTesting
     /// system that keeps only what was synced (or a random part of the rest):
     /// after the crash the sink holds exactly the last acknowledged epoch or the
     /// one in flight, never a temporary file, and finishes the run correctly.
-    @Test(arguments: 0..<60 as Range<UInt64>)
+    @Test(arguments: ModelSeeds.first(60))
     func powerLossKeepsEveryAcknowledgedEpoch(seed: UInt64) throws {
         var g = SeededGenerator(seed: seed &+ 1000)
         var model = Multiset<OrderRow>()
@@ -204,7 +204,7 @@ import FloeTesting
     }
 
     /// Any bytes, as fields, come back from the CSV reader as written.
-    @Test(arguments: 0..<8 as Range<UInt64>)
+    @Test(arguments: ModelSeeds.first(8))
     func csvRoundTripsAnyBytes(seed: UInt64) throws {
         var g = SeededGenerator(seed: seed)
         let alphabet: [UInt8] = Array(",\"\r\na \t".utf8) + [0, 0xFF, 0xC3, 0xA9]

@@ -1,4 +1,5 @@
 import Floe
+import FloeTesting
 import Testing
 @testable import FloeDataflow
 
@@ -78,15 +79,15 @@ import Testing
         try await Self.check(view, d, seed: 99, &g, stages: stages)
     }
 
-    @Test(arguments: [1, 2, 3] as [UInt64]) func q0(seed: UInt64) async throws { try await Self.check(NexmarkQueries.q0, seed: seed) }
-    @Test(arguments: [1, 2, 3] as [UInt64]) func q1(seed: UInt64) async throws { try await Self.check(NexmarkQueries.q1, seed: seed) }
-    @Test(arguments: [1, 2, 3] as [UInt64]) func q2(seed: UInt64) async throws { try await Self.check(NexmarkQueries.q2, seed: seed) }
-    @Test(arguments: [1, 2, 3] as [UInt64]) func q3(seed: UInt64) async throws { try await Self.check(NexmarkQueries.q3, seed: seed) }
-    @Test(arguments: [1, 2, 3] as [UInt64]) func q4(seed: UInt64) async throws { try await Self.check(NexmarkQueries.q4, seed: seed) }
-    @Test(arguments: [1, 2, 3] as [UInt64]) func q5(seed: UInt64) async throws { try await Self.check(NexmarkQueries.q5, seed: seed) }
-    @Test(arguments: [1, 2, 3] as [UInt64]) func q7(seed: UInt64) async throws { try await Self.check(NexmarkQueries.q7, seed: seed) }
-    @Test(arguments: [1, 2, 3] as [UInt64]) func q8(seed: UInt64) async throws { try await Self.check(NexmarkQueries.q8, seed: seed) }
-    @Test(arguments: [1, 2, 3] as [UInt64]) func q9(seed: UInt64) async throws { try await Self.check(NexmarkQueries.q9, seed: seed) }
+    @Test(arguments: ModelSeeds.thinned([1, 2, 3] as [UInt64])) func q0(seed: UInt64) async throws { try await Self.check(NexmarkQueries.q0, seed: seed) }
+    @Test(arguments: ModelSeeds.thinned([1, 2, 3] as [UInt64])) func q1(seed: UInt64) async throws { try await Self.check(NexmarkQueries.q1, seed: seed) }
+    @Test(arguments: ModelSeeds.thinned([1, 2, 3] as [UInt64])) func q2(seed: UInt64) async throws { try await Self.check(NexmarkQueries.q2, seed: seed) }
+    @Test(arguments: ModelSeeds.thinned([1, 2, 3] as [UInt64])) func q3(seed: UInt64) async throws { try await Self.check(NexmarkQueries.q3, seed: seed) }
+    @Test(arguments: ModelSeeds.thinned([1, 2, 3] as [UInt64])) func q4(seed: UInt64) async throws { try await Self.check(NexmarkQueries.q4, seed: seed) }
+    @Test(arguments: ModelSeeds.thinned([1, 2, 3] as [UInt64])) func q5(seed: UInt64) async throws { try await Self.check(NexmarkQueries.q5, seed: seed) }
+    @Test(arguments: ModelSeeds.thinned([1, 2, 3] as [UInt64])) func q7(seed: UInt64) async throws { try await Self.check(NexmarkQueries.q7, seed: seed) }
+    @Test(arguments: ModelSeeds.thinned([1, 2, 3] as [UInt64])) func q8(seed: UInt64) async throws { try await Self.check(NexmarkQueries.q8, seed: seed) }
+    @Test(arguments: ModelSeeds.thinned([1, 2, 3] as [UInt64])) func q9(seed: UInt64) async throws { try await Self.check(NexmarkQueries.q9, seed: seed) }
 
     /// The event sets must hold what the tests rely on: equal bids (bag semantics)
     /// and bids exactly on window boundaries (q7's closed interval).

@@ -1,6 +1,7 @@
 import CSQLite
 import Dispatch
 import Foundation
+import FloeTesting
 import Testing
 @testable import FloeDataflow
 import Floe
@@ -30,7 +31,7 @@ import Floe
     /// The model run, with a second connection that holds read transactions
     /// open across deliveries: delivery must not wait for it, and what it sees
     /// must be the content of exactly the epoch it sees as delivered.
-    @Test(arguments: 0..<16 as Range<UInt64>)
+    @Test(arguments: ModelSeeds.first(16))
     func randomEpochsMatchModel(seed: UInt64) throws {
         let dir = try ScratchDirectory("sqlite-sink")
         defer { dir.remove() }

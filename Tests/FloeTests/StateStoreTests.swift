@@ -106,4 +106,39 @@ import Testing
         }
         #expect(seen == 10)
     }
+
+    /// The iterator writes each row into the arrays of the row before when the
+    /// caller has dropped them; rows the caller keeps (every third, and every odd
+    /// one until the next row) must keep their bytes however many rows follow, and every row
+    /// must be the one written, with keys of growing and shrinking lengths.
+    @Test func rowsKeptByTheCallerNeverChangeWhileLaterRowsReuseStorage() async throws {
+        var o = StoreOptions()
+        o.sst.blockSize = 512
+        o.compaction.background = false
+        let s = try await StateStore.open(objectStore: MemoryObjectStore(), options: o)
+        var expected: [([UInt8], [UInt8])] = []
+        for i in 0..<900 {
+            // Lengths vary row to row, so a reused buffer both grows and shrinks.
+            let key = bytes("k\(String(i).leftPad(4))") + [UInt8](repeating: UInt8(i % 251), count: (i * 7) % 40)
+            let value = [UInt8](repeating: UInt8(i % 256), count: (i * 13) % 300)
+            try s.put(t1, key: key, value: value, epoch: i < 450 ? 1 : 2)
+            expected.append((key, value))
+        }
+        try await s.checkpoint(epoch: 1, metadata: [:])
+        try await s.checkpoint(epoch: 2, metadata: [:])
+        expected.sort { $0.0.lexicographicallyPrecedes($1.0) }
+        var kept: [(Int, [UInt8], [UInt8])] = []
+        var previous: ([UInt8], [UInt8])?
+        var n = 0
+        for try await (k, v) in try await s.scan(t1, from: nil, to: nil, epoch: 2) {
+            #expect(k == expected[n].0 && v == expected[n].1, "row \(n)")
+            if let p = previous { #expect(p.0 == expected[n - 1].0 && p.1 == expected[n - 1].1, "row \(n - 1) changed") }
+            if n % 3 == 0 { kept.append((n, k, v)) }
+            // Odd rows are held over the next step, even ones dropped (their storage reused).
+            previous = n % 2 == 1 ? (k, v) : nil
+            n += 1
+        }
+        #expect(n == expected.count)
+        for (i, k, v) in kept { #expect(k == expected[i].0 && v == expected[i].1, "kept row \(i) changed") }
+    }
 }

@@ -5,6 +5,7 @@ import Testing
 import Glibc
 #endif
 @testable import Floe
+import FloeTesting
 
 // Helpers shared by the store-level suites (model, corruption, faults, budget).
 
@@ -184,11 +185,5 @@ final class ReadCountingStore: ObjectStore {
     }
 }
 
-/// The seeds `0..<count` of a model-based suite, or every `FLOE_SEED_STRIDE`-th
-/// of them when that variable is set. `make tsan` sets it: a sanitizer run looks
-/// for races in interleavings, which a quarter of the seeds exercise as well as
-/// all of them, and the full set runs uninstrumented in `make test`.
-func modelSeeds(_ count: Int) -> [UInt64] {
-    let stride = ProcessInfo.processInfo.environment["FLOE_SEED_STRIDE"].flatMap { Int($0) } ?? 1
-    return Array(Swift.stride(from: 0, to: count, by: max(stride, 1))).map { UInt64($0) }
-}
+/// The seeds `0..<count` of a model-based suite, thinned under `make tsan` (`ModelSeeds`).
+func modelSeeds(_ count: Int) -> [UInt64] { ModelSeeds.first(count) }

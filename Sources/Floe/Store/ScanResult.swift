@@ -113,6 +113,9 @@ final class MergingIterator: @unchecked Sendable {
     @exclusivity(unchecked) private var blocked = false
     /// A forward seek `seek(to:)` accepted for stepping; `step()` carries it out.
     @exclusivity(unchecked) private var pendingSeek: [UInt8]?
+    /// The arrays of the last element returned (`currentElement()`).
+    @exclusivity(unchecked) private var recycledKey = [UInt8]()
+    @exclusivity(unchecked) private var recycledValue = [UInt8]()
 
     init(_ scan: ScanResult) { self.scan = scan }
 
@@ -275,7 +278,7 @@ final class MergingIterator: @unchecked Sendable {
     func nextCached() -> Cached? {
         guard started, !blocked, pendingSeek == nil else { return nil }
         switch stepSync() {
-        case .row: return Cached(element: withCurrentRow { k, v in (Array(k), Array(v)) })
+        case .row: return Cached(element: currentElement())
         case .end: return Cached(element: nil)
         case .blocked: return nil
         }
@@ -287,6 +290,26 @@ final class MergingIterator: @unchecked Sendable {
 
     func next() async throws -> ScanResult.Element? {
         guard try await step() else { return nil }
-        return withCurrentRow { k, v in (Array(k), Array(v)) }
+        return currentElement()
+    }
+
+    /// The current row as the sequence's element, in the arrays of the row before
+    /// when its caller has let go of them: `refill` then writes into storage that is
+    /// uniquely referenced again, so a loop that uses each row and drops it costs no
+    /// allocation per row. Arrays the caller keeps are shared, so copy-on-write gives
+    /// the next row fresh storage and the kept ones never change.
+    @inline(__always)
+    private func currentElement() -> ScanResult.Element {
+        withCurrentRow { k, v in
+            Self.refill(&recycledKey, k)
+            Self.refill(&recycledValue, v)
+        }
+        return (recycledKey, recycledValue)
+    }
+
+    @inline(__always)
+    private static func refill(_ array: inout [UInt8], _ bytes: UnsafeRawBufferPointer) {
+        array.removeAll(keepingCapacity: true)
+        array.append(contentsOf: bytes)
     }
 }

@@ -35,19 +35,16 @@ public struct HashJoin: StreamOperator {
         }
     }
 
-    private struct Row: Sendable {
-        var pk: [UInt8]
-        var bytes: [UInt8]
-    }
+    private typealias Row = JoinSideRows.Row
 
     private struct Entry: Sendable {
         var key: [UInt8]
-        var rows: [[Row]] = [[], []]
+        var rows: [JoinSideRows] = [JoinSideRows(), JoinSideRows()]
         var dirty = false
         /// The last epoch that read or changed this key (eviction keeps the recent ones).
         var touched: Epoch = 0
 
-        var bytes: Int { key.count * 2 + 96 + rows.joined().reduce(0) { $0 + $1.pk.count + $1.bytes.count + 48 } }
+        var bytes: Int { key.count * 2 + 96 + rows[0].cacheBytes + rows[1].cacheBytes }
     }
 
     public let outputTypes: [ColumnType]
@@ -100,7 +97,7 @@ public struct HashJoin: StreamOperator {
             let s = Int(slotOf[r])
             entries[s].touched = epoch
             let op = chunk.op(r)
-            for o in entries[s].rows[other] {
+            for o in entries[s].rows[other].rows {
                 out.appendOp(op)
                 for (j, oc) in output.enumerated() where oc.side == side {
                     if chunk.types[oc.column].isInteger { out.appendInt(j, chunk.int(oc.column, r)) } else { out.appendBytes(j, chunk.bytes(oc.column, r)) }
@@ -119,10 +116,9 @@ public struct HashJoin: StreamOperator {
                 cachedBytes += pk.count + bytes.count + 48
                 entries[s].rows[side].append(Row(pk: pk, bytes: bytes))
             } else {
-                guard let i = entries[s].rows[side].firstIndex(where: { $0.pk == pk }) else {
+                guard entries[s].rows[side].remove(pk: pk) else {
                     throw DataflowError.invalidArgument("a delete on side \(side) of the join of \(tables[side].table) names a row it does not hold")
                 }
-                entries[s].rows[side].remove(at: i)
                 tables[side].delete(full)
             }
             if !entries[s].dirty {
@@ -153,7 +149,7 @@ public struct HashJoin: StreamOperator {
                     throw DataflowError.invalidArgument("join state of \(tables[side].table) holds \(rows.count) rows for a key whose count is \(counts[side])")
                 }
                 for r in rows { cachedBytes += r.pk.count + r.bytes.count + 48 }
-                entry.rows[side] = rows
+                entry.rows[side] = JoinSideRows(rows)
             }
         }
         let s = Int32(entries.count)

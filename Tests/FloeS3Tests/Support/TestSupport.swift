@@ -1,5 +1,6 @@
 import Foundation
 import Floe
+import FloeTesting
 import Testing
 
 /// Deterministic test bytes.
@@ -30,10 +31,5 @@ func floeError(_ body: () async throws -> Void, sourceLocation: SourceLocation =
     return nil
 }
 
-/// The seeds `0..<count` of a model-based suite, or every `FLOE_SEED_STRIDE`-th
-/// of them when that variable is set (`make tsan` sets it; FloeTests'
-/// `modelSeeds` says why).
-func modelSeeds(_ count: Int) -> [UInt64] {
-    let stride = ProcessInfo.processInfo.environment["FLOE_SEED_STRIDE"].flatMap { Int($0) } ?? 1
-    return Array(Swift.stride(from: 0, to: count, by: max(stride, 1))).map { UInt64($0) }
-}
+/// The seeds `0..<count` of a model-based suite, thinned under `make tsan` (`ModelSeeds`).
+func modelSeeds(_ count: Int) -> [UInt64] { ModelSeeds.first(count) }
