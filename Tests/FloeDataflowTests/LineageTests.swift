@@ -210,4 +210,22 @@ import Testing
         result = try await verify()
         #expect(result.firstBadEpoch == k && result.differences.map(\.view) == [EoViews.paymentMatch], "\(result.differences)")
     }
+
+    @Test func verifyRefusesASourceThatLacksTheRecordedInput() async throws {
+        var g = SeededGenerator(seed: 61)
+        let (o, p) = EoTestData.make(&g, orders: 200, payments: 100, partitions: 2)
+        let store = try await StateStore.open(objectStore: MemoryObjectStore())
+        var options = PipelineOptions()
+        options.untilEnd = true
+        options.barrierIntervalMillis = 2
+        _ = try await Pipeline(store: store, builder: try Self.eoBuilder(o, p), options: options).run()
+        let scratch = try await StateStore.open(objectStore: MemoryObjectStore())
+        let shorter = [Array(o[0].dropLast(3)), o[1]]
+        await #expect(throws: DataflowError.self) {
+            _ = try await ReplayVerifier.verify(recorded: store, scratch: scratch, builder: try Self.eoBuilder(shorter, p))
+        }
+        #expect(scratch.committedEpoch == 0)
+        try await scratch.close()
+        try await store.close()
+    }
 }

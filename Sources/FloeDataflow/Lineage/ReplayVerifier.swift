@@ -19,8 +19,9 @@ public enum ReplayVerifier {
     /// Throws `invalidArgument` when an epoch to replay has no lineage record (it
     /// was committed before lineage was recorded), its digests are incomplete, the
     /// scratch store is not a state of `recorded` (its positions or digests differ
-    /// from the record of its epoch), or the source no longer holds the recorded
-    /// input; and the run's errors. A difference is not an error: it is reported.
+    /// from the record of its epoch), or a source partition holds fewer rows than
+    /// the recorded epochs read (checked before the replay, which would otherwise
+    /// wait for them); and the run's errors. A difference is not an error: it is reported.
     public static func verify(recorded: StateStore, scratch: StateStore, builder: PipelineBuilder,
                               options: PipelineOptions = .init()) async throws -> ReplayVerification {
         var result = ReplayVerification()
@@ -43,7 +44,16 @@ public enum ReplayVerifier {
         }
         result.rowsReplayed = records.reduce(0) { $0 + $1.consumed }
         try await checkStart(scratch: scratch, recorded: recorded, from: from, first: records.first, sources: plan.sources.map(\.name))
-        if !records.isEmpty {
+        if let last = records.last {
+            // A source that lacks recorded input would make the replay wait for it forever.
+            for src in plan.sources {
+                guard let ends = last.sources.first(where: { $0.source == src.name })?.end else { continue }
+                let held = try await src.source.endOffsets()
+                for (p, end) in ends.enumerated() where p >= held.count || held[p] < end {
+                    throw DataflowError.invalidArgument("source \(src.name) partition \(p) holds \(p < held.count ? "\(held[p])" : "no") rows, "
+                        + "but epoch \(last.epoch) read up to offset \(end)")
+                }
+            }
             var opts = options
             opts.barrierPlan = try BarrierPlan(records: records, sources: plan.sources.map(\.name))
             opts.sinks = []
