@@ -96,6 +96,13 @@ import Testing
             #expect(result.rowsReplayed == UInt64(o.joined().count + p.joined().count))
             try await scratch.close()
         }
+        // Another pipeline (fewer views) is refused before anything runs.
+        let scratch = try await StateStore.open(objectStore: MemoryObjectStore())
+        await #expect(throws: DataflowError.self) {
+            _ = try await ReplayVerifier.verify(recorded: recorded, scratch: scratch, builder: try PipelineModelTests.build(o, p, views: [EoViews.revenue]))
+        }
+        #expect(scratch.committedEpoch == 0)
+        try await scratch.close()
         try await recorded.close()
     }
 

@@ -16,7 +16,8 @@ public enum ReplayVerifier {
     /// settings are replaced). After the replay, the rows of every view of
     /// `recorded` at its committed epoch are checked against their recorded digest.
     ///
-    /// Throws `invalidArgument` when an epoch to replay has no lineage record (it
+    /// Throws `invalidArgument` when `recorded` was written by another pipeline (its
+    /// committed plan fingerprint differs), an epoch to replay has no lineage record (it
     /// was committed before lineage was recorded), its digests are incomplete, the
     /// scratch store is not a state of `recorded` (its positions or digests differ
     /// from the record of its epoch), or a source partition holds fewer rows than
@@ -32,6 +33,10 @@ public enum ReplayVerifier {
             throw DataflowError.invalidArgument("the scratch store is at epoch \(from), past the recorded store's committed epoch \(to)")
         }
         let plan = try PhysicalPlan(builder, parallelism: options.parallelism)
+        if let written = recorded.committedMetadata[PipelineMetadata.planKey], written != Array(plan.fingerprint.utf8) {
+            throw DataflowError.invalidArgument("the recorded store was written by a different pipeline (its committed plan is not this one: "
+                + "another query, lateness or source?)")
+        }
         let records = try await EpochLineage.all(store: recorded, at: to).filter { $0.epoch > from }
         for (i, e) in (from..<to).map({ $0 + 1 }).enumerated() {
             guard i < records.count, records[i].epoch == e else {
