@@ -263,5 +263,36 @@ import Testing
             try await store.close()
         }
     }
+
+    /// A run on a store whose committed epoch has no record (written before lineage
+    /// was recorded) marks its digests incomplete, and verify refuses those epochs.
+    @Test func digestsAfterAnEpochWithoutLineageAreIncomplete() async throws {
+        var g = SeededGenerator(seed: 81)
+        let (o, p) = EoTestData.make(&g, orders: 300, payments: 200, partitions: 2)
+        let objects = MemoryObjectStore()
+        var store = try await StateStore.open(objectStore: objects)
+        var options = PipelineOptions()
+        options.barrierIntervalMillis = 2
+        options.maxEpochs = 2
+        _ = try await Pipeline(store: store, builder: try Self.eoBuilder(o, p), options: options).run()
+        // An epoch that removes the committed record, as if it had been written before lineage.
+        let c = store.committedEpoch
+        try store.delete(EpochLineage.table, key: EpochLineage.key(c), epoch: c + 1)
+        try await store.checkpoint(epoch: c + 1, metadata: store.committedMetadata)
+        options.maxEpochs = nil
+        options.untilEnd = true
+        _ = try await Pipeline(store: store, builder: try Self.eoBuilder(o, p), options: options).run()
+        let after = try #require(try await EpochLineage.read(store: store, epoch: c + 2))
+        #expect(!after.digestsComplete)
+        #expect(try await EpochLineage.read(store: store, epoch: c + 1) == nil)
+        try await store.close()
+        store = try await StateStore.openReadOnly(objectStore: objects)
+        let scratch = try await StateStore.open(objectStore: MemoryObjectStore())
+        await #expect(throws: DataflowError.self) {
+            _ = try await ReplayVerifier.verify(recorded: store, scratch: scratch, builder: try Self.eoBuilder(o, p))
+        }
+        try await scratch.close()
+        try await store.close()
+    }
 }
 

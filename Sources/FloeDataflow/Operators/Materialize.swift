@@ -40,7 +40,6 @@ public struct Materialize: StreamOperator {
         self.sinkLog = sinkLog
         self.viewIndex = viewIndex
         self.instance = instance
-        digests = nil
     }
 
     public mutating func process(_ chunk: Chunk, input: Int, epoch: Epoch, into out: inout Chunk) async throws {
