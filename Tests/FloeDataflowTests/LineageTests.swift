@@ -90,7 +90,9 @@ import Testing
             var options = PipelineOptions()
             options.parallelism = parallelism
             options.chunkRows = 5
-            let result = try await ReplayVerifier.verify(recorded: recorded, scratch: scratch, builder: try Self.eoBuilder(o, p), options: options)
+            // Parallelism 3 replays 3 epochs per run (restarting the replay in between).
+            let result = try await ReplayVerifier.verify(recorded: recorded, scratch: scratch, builder: try Self.eoBuilder(o, p), options: options,
+                                                         epochsPerRun: parallelism == 3 ? 3 : 64)
             #expect(result.passed, "seed \(seed) parallelism \(parallelism): \(result.differences)")
             #expect(result.toEpoch == recorded.committedEpoch && scratch.committedEpoch == recorded.committedEpoch)
             #expect(result.rowsReplayed == UInt64(o.joined().count + p.joined().count))
@@ -164,7 +166,8 @@ import Testing
         let scratch = try await StateStore.open(objectStore: MemoryObjectStore())
         var options = PipelineOptions()
         options.parallelism = 2
-        let result = try await ReplayVerifier.verify(recorded: recorded, scratch: scratch, builder: try Self.coinBuilder(o, after: after), options: options)
+        let result = try await ReplayVerifier.verify(recorded: recorded, scratch: scratch, builder: try Self.coinBuilder(o, after: after), options: options,
+                                                     epochsPerRun: 2)
         #expect(result.firstBadEpoch == expected, "seed \(seed): \(result.differences)")
         #expect(result.differences.map(\.view) == ["noisy"] && result.differences.first?.kind == .replay)
         try await scratch.close()

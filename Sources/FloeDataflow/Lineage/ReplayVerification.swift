@@ -35,7 +35,8 @@ public struct ReplayVerification: Sendable {
     /// The epoch the replay started from (its state is the scratch store's) and the last one replayed.
     public var fromEpoch: Epoch = 0
     public var toEpoch: Epoch = 0
-    /// Source rows (offsets) the replayed epochs read.
+    /// Source rows (offsets) the epochs to replay read (all of them, also when the
+    /// replay stopped early at a difference).
     public var rowsReplayed: UInt64 = 0
     /// Every view that differs at the first epoch with a difference (empty: verified).
     public var differences: [Difference] = []

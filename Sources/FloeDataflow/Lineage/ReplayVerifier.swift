@@ -23,8 +23,13 @@ public enum ReplayVerifier {
     /// from the record of its epoch), or a source partition holds fewer rows than
     /// the recorded epochs read (checked before the replay, which would otherwise
     /// wait for them); and the run's errors. A difference is not an error: it is reported.
+    ///
+    /// The replay runs `epochsPerRun` epochs at a time (a pipeline run each, which
+    /// also restarts the replay from its committed state) and stops after the run
+    /// holding the first difference.
     public static func verify(recorded: StateStore, scratch: StateStore, builder: PipelineBuilder,
-                              options: PipelineOptions = .init()) async throws -> ReplayVerification {
+                              options: PipelineOptions = .init(), epochsPerRun: Int = 64) async throws -> ReplayVerification {
+        guard epochsPerRun >= 1 else { throw DataflowError.invalidArgument("epochs per run must be at least 1, not \(epochsPerRun)") }
         var result = ReplayVerification()
         let from = scratch.committedEpoch, to = recorded.committedEpoch
         result.fromEpoch = from
@@ -59,24 +64,28 @@ public enum ReplayVerifier {
                         + "but epoch \(last.epoch) read up to offset \(end)")
                 }
             }
-            var opts = options
-            opts.barrierPlan = try BarrierPlan(records: records, sources: plan.sources.map(\.name))
-            opts.sinks = []
-            opts.untilEnd = false
-            opts.maxEpochs = nil
-            _ = try await Pipeline(store: scratch, builder: builder, options: opts).run()
         }
-        for r in records {
-            guard let replay = try await EpochLineage.read(store: scratch, epoch: r.epoch) else {
-                throw DataflowError.invalidArgument("the replay committed no lineage record for epoch \(r.epoch)")
-            }
-            let names = Set(r.views.keys).union(replay.views.keys).sorted()
-            let diffs = names.filter { r.views[$0] != replay.views[$0] }.map {
-                ReplayVerification.Difference(epoch: r.epoch, view: $0, kind: .replay, recorded: r.views[$0], found: replay.views[$0])
-            }
-            if !diffs.isEmpty {
-                result.differences = diffs
-                return result
+        // In runs of `epochsPerRun` epochs, compared after each: a difference stops the replay early.
+        var opts = options
+        opts.sinks = []
+        opts.untilEnd = false
+        opts.maxEpochs = nil
+        for start in stride(from: 0, to: records.count, by: epochsPerRun) {
+            let batch = Array(records[start..<min(records.count, start + epochsPerRun)])
+            opts.barrierPlan = try BarrierPlan(records: batch, sources: plan.sources.map(\.name))
+            _ = try await Pipeline(store: scratch, builder: builder, options: opts).run()
+            for r in batch {
+                guard let replay = try await EpochLineage.read(store: scratch, epoch: r.epoch) else {
+                    throw DataflowError.invalidArgument("the replay committed no lineage record for epoch \(r.epoch)")
+                }
+                let names = Set(r.views.keys).union(replay.views.keys).sorted()
+                let diffs = names.filter { r.views[$0] != replay.views[$0] }.map {
+                    ReplayVerification.Difference(epoch: r.epoch, view: $0, kind: .replay, recorded: r.views[$0], found: replay.views[$0])
+                }
+                if !diffs.isEmpty {
+                    result.differences = diffs
+                    return result
+                }
             }
         }
         // The recorded store's rows against its recorded digests, at its committed epoch.
