@@ -297,5 +297,27 @@ import Testing
         try await scratch.close()
         try await store.close()
     }
+
+    /// A view keyed by a column that does not identify its rows keeps the last row
+    /// per key (arrival order): verify reports its rows against its digest at the last epoch.
+    @Test func aViewWithoutAUniqueKeyFailsAtTheLastEpoch() async throws {
+        var g = SeededGenerator(seed: 91)
+        let (o, _) = EoTestData.make(&g, orders: 200, payments: 0, partitions: 2)
+        func build() throws -> PipelineBuilder {
+            let b = PipelineBuilder()
+            try b.materialize(b.source(RowsSource(name: "orders", schema: EoTestData.orders, rows: o)), as: "by_category", primaryKey: ["category"])
+            return b
+        }
+        let store = try await StateStore.open(objectStore: MemoryObjectStore())
+        var options = PipelineOptions()
+        options.untilEnd = true
+        options.barrierIntervalMillis = 2
+        _ = try await Pipeline(store: store, builder: try build(), options: options).run()
+        let scratch = try await StateStore.open(objectStore: MemoryObjectStore())
+        let result = try await ReplayVerifier.verify(recorded: store, scratch: scratch, builder: try build())
+        #expect(result.firstBadEpoch == store.committedEpoch && result.differences.first?.kind == .contents, "\(result.differences)")
+        try await scratch.close()
+        try await store.close()
+    }
 }
 
