@@ -7,6 +7,10 @@ import Floe
 /// With a sink log, it also records every change of the epoch under
 /// (view, epoch, instance, sequence), so that sinks can be fed each committed
 /// epoch's changes from the store, also after a crash (docs/format.md §14).
+/// With `digests`, it keeps the epoch's change of the view's digest (the hash of
+/// each row's key and value bytes it writes, added on insert and subtracted on
+/// delete: `ViewDigest`) and reports it at the barrier, for the epoch's lineage
+/// record. A delete's row is the row it retracts, as every operator emits it.
 /// Terminal: it emits nothing.
 public struct Materialize: StreamOperator {
     public var outputTypes: [ColumnType] { [] }
@@ -19,6 +23,15 @@ public struct Materialize: StreamOperator {
     private var sequence: UInt32 = 0
     private var key: [UInt8] = []
     private var value: [UInt8] = []
+    private var digests: ViewDigestDeltas?
+    /// The change of the view's digest in the epoch being built, by this instance.
+    private var digest = ViewDigest()
+
+    init(primaryKey: [Int], visible: [Int], table: StateTable, sinkLog: StateTable?, viewIndex: UInt16, instance: UInt16,
+         digests: ViewDigestDeltas?) {
+        self.init(primaryKey: primaryKey, visible: visible, table: table, sinkLog: sinkLog, viewIndex: viewIndex, instance: instance)
+        self.digests = digests
+    }
 
     public init(primaryKey: [Int], visible: [Int], table: StateTable, sinkLog: StateTable?, viewIndex: UInt16, instance: UInt16) {
         self.primaryKey = primaryKey
@@ -34,12 +47,16 @@ public struct Materialize: StreamOperator {
             key.removeAll(keepingCapacity: true)
             for c in primaryKey { KeyEncoding.appendColumn(&key, chunk, c, r) }
             let op = chunk.op(r)
-            if op == .insert {
+            if op == .insert || digests != nil {
                 value.removeAll(keepingCapacity: true)
                 RowCodec.append(&value, chunk, row: r, columns: visible)
+            }
+            if op == .insert {
                 table.put(key, value)
+                if digests != nil { digest.insert(ViewDigest.rowHash(key: key, value: value)) }
             } else {
                 table.delete(key)
+                if digests != nil { digest.remove(ViewDigest.rowHash(key: key, value: value)) }
             }
             if sinkLog != nil {
                 key.removeAll(keepingCapacity: true)
@@ -59,6 +76,8 @@ public struct Materialize: StreamOperator {
         try await table.flush(epoch: epoch)
         try await sinkLog?.flush(epoch: epoch)
         sequence = 0
+        if let digests, !digest.isZero { digests.add(view: viewIndex, epoch: epoch, digest) }
+        digest = ViewDigest()
     }
 }
 

@@ -24,6 +24,8 @@ final class Coordinator: Sendable {
     let stopEpoch = Atomic<UInt64>(0)
     /// Rows read from the sources.
     let events = Atomic<Int>(0)
+    /// Every view's digest change per epoch, from the `Materialize` instances.
+    let digests = ViewDigestDeltas()
     let expectedAcks: Int
     let partitions: [Int]
     let totalPartitions: Int

@@ -160,7 +160,8 @@ struct PhysicalPlan: Sendable {
                     }
                 }
                 var ops: [any StreamOperator] = []
-                for n in frag.ops { ops.append(try makeOperator(n, instance: i, store: store, options: options, withSinkLog: withSinkLog)) }
+                for n in frag.ops { ops.append(try makeOperator(n, instance: i, store: store, options: options, withSinkLog: withSinkLog,
+                                                                       digests: coordinator.digests)) }
                 let root: [FragmentInstance.Consumer]
                 let sourceTypes: [ColumnType]
                 switch frag.kind {
@@ -226,7 +227,8 @@ struct PhysicalPlan: Sendable {
         }
     }
 
-    func makeOperator(_ n: Int, instance: Int, store: StateStore, options: PipelineOptions, withSinkLog: Bool) throws -> any StreamOperator {
+    func makeOperator(_ n: Int, instance: Int, store: StateStore, options: PipelineOptions, withSinkLog: Bool,
+                      digests: ViewDigestDeltas? = nil) throws -> any StreamOperator {
         switch nodes[n] {
         case .source: throw DataflowError.invalidArgument("a source is not an operator")
         case let .transform(_, t): return t
@@ -243,7 +245,7 @@ struct PhysicalPlan: Sendable {
         case let .materialize(_, view):
             return Materialize(primaryKey: view.primaryKey, visible: view.visible, table: StateTable(store: store, table: view.table),
                                sinkLog: withSinkLog ? StateTable(store: store, table: SinkLog.table) : nil, viewIndex: view.index,
-                               instance: UInt16(instance))
+                               instance: UInt16(instance), digests: digests)
         }
     }
 }

@@ -5,7 +5,8 @@ import Synchronization
 
 /// A pipeline over a store: runs a `PipelineBuilder`'s description as tasks
 /// connected by bounded channels, injects a barrier into every source partition
-/// every `barrierIntervalMillis`, and commits each epoch (the state of every
+/// every `barrierIntervalMillis` (or at the offsets of `PipelineOptions.barrierPlan`),
+/// records every epoch's lineage (`EpochLineage`), and commits each epoch (the state of every
 /// operator, every partition's offset, the views) as one manifest commit.
 ///
 /// Recovery is starting again: `run` on a reopened store reads the committed
@@ -77,6 +78,12 @@ public final class Pipeline: Sendable {
         let startEpoch = committed + 1
         let coordinator = Coordinator(startEpoch: startEpoch, expectedAcks: plan.terminalInstances, partitions: plan.sources.map(\.partitions))
         let endOffsets: [[UInt64]]? = options.untilEnd ? try await plan.sources.asyncMap { try await $0.source.endOffsets() } : nil
+        if let barrierPlan = options.barrierPlan {
+            try barrierPlan.validate(startEpoch: startEpoch, positions: startPositions)
+            // The barrier task then injects nothing: the sources end every epoch at its planned offsets.
+            coordinator.stopEpoch.store(barrierPlan.lastEpoch, ordering: .releasing)
+        }
+        let lineage = try await LineageRecorder(store: store, sources: plan.sources.map(\.name), views: plan.views, positions: startPositions)
         var instances = try plan.instantiate(store: store, options: options, coordinator: coordinator, withSinkLog: !options.sinks.isEmpty,
                                              metrics: metrics)
         coordinator.register(instances.inboxes)
@@ -97,9 +104,15 @@ public final class Pipeline: Sendable {
                                 do {
                                     var reader = try await src.source.reader(partition: p, from: from.offset)
                                     var late = LateRowFilter(column: src.eventTime?.column, latenessMicros: src.eventTime?.latenessMicros ?? 0, from: from)
-                                    try await Pipeline.runSource(&reader, &frag, &late, source: si, partition: p, limit: limit, startEpoch: startEpoch,
-                                                                 chunkRows: options.chunkRows, coordinator: coordinator,
-                                                                 events: metrics.sourceEvents[si])
+                                    if let barrierPlan = options.barrierPlan {
+                                        try await Pipeline.runPlannedSource(&reader, &frag, &late, plan: barrierPlan, source: si, partition: p,
+                                                                            startEpoch: startEpoch, chunkRows: options.chunkRows,
+                                                                            coordinator: coordinator, events: metrics.sourceEvents[si])
+                                    } else {
+                                        try await Pipeline.runSource(&reader, &frag, &late, source: si, partition: p, limit: limit, startEpoch: startEpoch,
+                                                                     chunkRows: options.chunkRows, coordinator: coordinator,
+                                                                     events: metrics.sourceEvents[si])
+                                    }
                                 } catch {
                                     coordinator.fail(error)
                                     throw error
@@ -140,7 +153,7 @@ public final class Pipeline: Sendable {
                     let result: CommitResult
                     do {
                         result = try await Pipeline.commitLoop(store: store, coordinator: coordinator, delivery: delivery, base: baseMetadata,
-                                                               sourceNames: plan.sources.map(\.name), startEpoch: startEpoch,
+                                                               sourceNames: plan.sources.map(\.name), lineage: lineage, startEpoch: startEpoch,
                                                                depth: options.checkpointDepth, started: started,
                                                                onCommit: options.onCommit, metrics: metrics, logger: logger)
                     } catch {
@@ -251,10 +264,11 @@ public final class Pipeline: Sendable {
     /// the checkpoint pipeline with the source positions and then feeds committed
     /// epochs to the sinks.
     static func commitLoop(store: StateStore, coordinator: Coordinator, delivery: SinkDelivery, base: [String: [UInt8]], sourceNames: [String],
-                           startEpoch: Epoch, depth: Int, started: ContinuousClock.Instant,
+                           lineage: LineageRecorder, startEpoch: Epoch, depth: Int, started: ContinuousClock.Instant,
                            onCommit: (@Sendable (Epoch) -> Void)?, metrics: PipelineMetrics? = nil,
                            logger: Logger = .floeDisabled) async throws -> CommitResult {
         var result = CommitResult()
+        var lineage = lineage
         var checkpoints = try CheckpointPipeline(store: store, depth: depth)
         var epoch = startEpoch
         // Per epoch handed to `checkpoints`: its barrier's injection and the moment
@@ -295,6 +309,8 @@ public final class Pipeline: Sendable {
             var metadata = base
             for (i, name) in sourceNames.enumerated() { metadata[PipelineMetadata.sourceKey(name)] = PipelineMetadata.encode(positions: positions[i]) }
             result.lastPositions = positions
+            // Into the epoch itself (not sealed yet): the record commits with it.
+            try await lineage.record(epoch: epoch, positions: positions, deltas: coordinator.digests.take(epoch))
             try delivery.prepareCommit(epoch: epoch, metadata: &metadata)
             timing[epoch] = (injected, ContinuousClock.now)
             if let done = try await checkpoints.endEpoch(metadata: metadata) { try await record([done]) }

@@ -59,7 +59,7 @@ public final class PipelineBuilder {
 
     public init() {}
 
-    private func add(_ node: Node, _ schema: Schema, _ text: String, lineage: EventTimeLineage? = nil) -> Stream {
+    func add(_ node: Node, _ schema: Schema, _ text: String, lineage: EventTimeLineage? = nil) -> Stream {
         nodes.append(node)
         schemas.append(schema)
         lineages.append(lineage)

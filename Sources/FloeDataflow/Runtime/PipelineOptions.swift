@@ -34,6 +34,10 @@ public struct PipelineOptions: Sendable {
     /// docs: events in and out per operator, barrier and alignment time, epoch commit
     /// latency, restart to first commit). nil: `MetricsSystem.factory` as of `run`.
     public var metricsFactory: (any MetricsFactory)?
+    /// Replay: end every epoch at the planned source offsets instead of every
+    /// `barrierIntervalMillis`, and stop after the plan's last epoch (`BarrierPlan`;
+    /// `maxEpochs` and `untilEnd` are then ignored). nil: barriers on the timer.
+    public var barrierPlan: BarrierPlan?
 
     public init() {}
 

@@ -13,7 +13,7 @@ struct PipelineCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pipeline",
         abstract: "Run dataflow pipelines over a partitioned log.",
-        subcommands: [PipelineRunCommand.self, PipelineBenchCommand.self])
+        subcommands: [PipelineRunCommand.self, PipelineBenchCommand.self, PipelineLineageCommand.self, PipelineVerifyCommand.self])
 }
 
 struct PipelineRunCommand: AsyncParsableCommand {
@@ -72,19 +72,8 @@ struct PipelineRunCommand: AsyncParsableCommand {
     }
 
     func execute(started: ContinuousClock.Instant, endpoint: MetricsEndpoint?) async throws {
-        let names = try EoViews.names(query)
-        let logDir = try PartitionedLog(directory: log, create: false)
+        let b = try await PipelineQuery.builder(log: log, query: query, latenessMs: latenessMs)
         let store = try await StateStore.open(url: path, options: CLILogging.storeOptions())
-        let b = PipelineBuilder()
-        let lateness = latenessMs.map { Int64($0) * 1000 }
-        func source(_ stream: EoStreams.Stream) async throws -> PipelineBuilder.Stream {
-            let s = try await LogSource(log: logDir, topic: stream.topic, schema: stream.schema)
-            guard let lateness else { return b.source(s) }
-            return try b.source(s, eventTime: stream.timeColumn, latenessMicros: lateness)
-        }
-        let orders = try await source(.orders)
-        let payments = names.contains(EoViews.paymentMatch) ? try await source(.payments) : nil
-        try EoViews.add(names, to: b, orders: orders, payments: payments)
         var options = PipelineOptions()
         options.parallelism = parallelism
         options.barrierIntervalMillis = barrierIntervalMs
