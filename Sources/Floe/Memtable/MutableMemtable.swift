@@ -22,9 +22,25 @@ struct MutableMemtable {
     /// Table watermarks set at this epoch (`StateStore.setTableWatermark`), committed with it.
     private(set) var watermarks: [TableWatermark] = []
 
-    init(epoch: Epoch) {
+    /// How large an epoch's memtable grew: the size hint of the next one.
+    struct Shape: Sendable {
+        var arenaBytes = 0
+        var entries = 0
+    }
+
+    /// The bytes and entries written so far.
+    var shape: Shape { Shape(arenaBytes: arena.count, entries: entries.count) }
+
+    /// An empty memtable of `epoch` whose arena and entry list start at the size of
+    /// `expected` (the epoch before, as a rule: epochs of a stream are alike), up to
+    /// 1 GiB. Reserving up front saves the doubling copies of a growing arena (each a
+    /// copy of everything so far into fresh pages the kernel must zero); pages the
+    /// epoch never writes are never touched, so a smaller epoch costs address space,
+    /// not memory. Capacity is not charged to the memory budget, which counts bytes written.
+    init(epoch: Epoch, expected: Shape = Shape()) {
         self.epoch = epoch
-        arena.reserveCapacity(1 << 16)
+        arena.reserveCapacity(min(max(expected.arenaBytes, 1 << 16), 1 << 30))
+        entries.reserveCapacity(min(expected.entries, 1 << 24))
         slots = [Int32](repeating: 0, count: 1024)
     }
 

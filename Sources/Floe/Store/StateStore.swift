@@ -20,6 +20,8 @@ public final class StateStore: Sendable {
     struct State {
         var version: Version
         var open: [MutableMemtable] = []
+        /// The size of the last epoch sealed: new memtables reserve it.
+        var lastSealedShape = MutableMemtable.Shape()
         var sealed: [SealedEpoch] = []
         var latestWritten: Epoch = 0
         var sealedThrough: Epoch = 0

@@ -20,7 +20,7 @@ extension StateStore {
         var i = s.open.count
         while i > 0, s.open[i - 1].epoch > epoch { i -= 1 }
         if i > 0, s.open[i - 1].epoch == epoch { return i - 1 }
-        s.open.insert(MutableMemtable(epoch: epoch), at: i)
+        s.open.insert(MutableMemtable(epoch: epoch, expected: s.lastSealedShape), at: i)
         s.latestWritten = max(s.latestWritten, epoch)
         return i
     }
