@@ -21,7 +21,7 @@ import Testing
         let (bytes, info) = w.finish()
         let store = MemoryObjectStore()
         try await store.put(info.path, bytes)
-        let meta = try await SstReader.loadMeta(store: store, id: 7, object: info.path, fileSize: bytes.count)
+        let meta = try await SstMetadataCache.loadMeta(store: store, id: 7, object: info.path, fileSize: bytes.count)
         return (store, bytes, meta, info)
     }
 

@@ -37,7 +37,7 @@ import Testing
             let (objects, o, model) = try await written(epochs: epochs, keys: 500, seed: seed)
             let slow = ReadCountingStore(objects, sstReadDelayMillis: 20)
             let store = try await StateStore.open(objectStore: slow, options: o)
-            await store.reader.filterWarmer.stop()
+            await store.reader.metadata.stopWarming()
             slow.reset()
             // Never written and inside every sub-level's range: every filter is asked.
             #expect(try await store.get(table, key: key(50_000) + [0x2E], epoch: Epoch(epochs)) == nil, "seed \(seed)")

@@ -33,20 +33,20 @@ import Testing
         let store = try await StateStore.open(objectStore: objects, options: o)
         // Key 7680 lives in the oldest sub-level: the 15 newer ones cover its range and are probed first.
         #expect(try await store.get(table, key: key(7_680), epoch: 16) == value(7_680))
-        let metas = store.reader.metaCache.stats, filters = store.reader.filterCache.stats
+        let metas = store.reader.metadata.metas.stats, filters = store.reader.metadata.filters.stats
         // The newer sub-levels are ruled out by their filters; the key's own file loads its
         // index. A false positive may add one.
         #expect(metas.inserts >= 1 && metas.inserts <= 2, "\(metas.inserts) indexes loaded by one get")
         #expect(filters.inserts >= 14, "only \(filters.inserts) filters loaded alone")
         // A file whose meta loaded after its filter keeps that filter in the meta only:
         // its memory is charged once.
-        for sst in store.currentVersion.allSsts where store.reader.metaCache.get(sst.id) != nil {
-            #expect(store.reader.filterCache.get(sst.id) == nil, "SST \(sst.id) charged in both caches")
+        for sst in store.currentVersion.allSsts where store.reader.metadata.metas.get(sst.id) != nil {
+            #expect(store.reader.metadata.filters.get(sst.id) == nil, "SST \(sst.id) charged in both caches")
         }
         // A key never written passes every sub-level on filters alone.
         #expect(try await store.get(table, key: missing, epoch: 16) == nil)
-        #expect(store.reader.metaCache.stats.inserts <= 3)
-        #expect(store.reader.filterCache.stats.inserts >= 15)
+        #expect(store.reader.metadata.metas.stats.inserts <= 3)
+        #expect(store.reader.metadata.filters.stats.inserts >= 15)
         // Every key still reads back, whichever way its files were loaded.
         for i in 0..<8_000 { #expect(try await store.get(table, key: key(i), epoch: 16) == value(i), "key \(i)") }
         try await store.close()
@@ -66,8 +66,8 @@ import Testing
         try await writer.close()
         let store = try await StateStore.open(objectStore: objects, options: o)
         #expect(try await store.get(table, key: missing, epoch: 20) == nil)
-        #expect(store.reader.metaCache.stats.inserts <= 1, "\(store.reader.metaCache.stats.inserts) indexes loaded for a missing key")
-        #expect(store.reader.filterCache.stats.inserts >= 5)
+        #expect(store.reader.metadata.metas.stats.inserts <= 1, "\(store.reader.metadata.metas.stats.inserts) indexes loaded for a missing key")
+        #expect(store.reader.metadata.filters.stats.inserts >= 5)
         for i in stride(from: 0, to: 8_000, by: 7) { #expect(try await store.get(table, key: key(i), epoch: 20) == value(i), "key \(i)") }
         try await store.close()
     }

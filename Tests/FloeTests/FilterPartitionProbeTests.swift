@@ -149,7 +149,7 @@ import Testing
                 // With the background loads stopped, the get's own reads alone: four files,
                 // each asked through footer, header and one partition.
                 let cold = try await StateStore.open(objectStore: counter, options: o)
-                await cold.reader.filterWarmer.stop()
+                await cold.reader.metadata.stopWarming()
                 counter.reset()
                 #expect(try await cold.get(table, key: absent, epoch: 4) == nil, "seed \(seed)")
                 #expect(counter.reads.load(ordering: .relaxed) == 3 * cold.currentVersion.allSsts.count, "seed \(seed)")
@@ -161,7 +161,7 @@ import Testing
             #expect(try await store.get(table, key: absent, epoch: 4) == nil, "seed \(seed)")
             // Behind it, the whole filters load.
             var waited = 0
-            while store.reader.filterWarmer.pending > 0 || ssts.contains(where: { store.reader.filterCache.get($0.id) == nil }) {
+            while store.reader.metadata.warmingPending > 0 || ssts.contains(where: { store.reader.metadata.filters.get($0.id) == nil }) {
                 try await Task.sleep(for: .milliseconds(5))
                 waited += 1
                 guard waited < 2_000 else {
@@ -204,7 +204,7 @@ import Testing
 
             let counter = ReadCountingStore(objects)
             let store = try await StateStore.open(objectStore: counter, options: o)
-            await store.reader.filterWarmer.stop()  // the get's own reads alone first
+            await store.reader.metadata.stopWarming()  // the get's own reads alone first
             let present = model.keys.sorted()[model.count / 2]
             let k = key(present)
             func user(_ full: [UInt8]) -> [UInt8] { full.withUnsafeBytes { Array(FullKey.userKey($0)) } }
@@ -224,7 +224,7 @@ import Testing
             let bound = Int(footer.indexSize) + Int(footer.propertiesSize) + 3 * 4_096 + 128
             let read = counter.bytes.load(ordering: .relaxed)
             #expect(read < bound, "seed \(seed): \(read) bytes read")
-            let pending = try #require(store.reader.metaCache.get(sst.id))
+            let pending = try #require(store.reader.metadata.metas.get(sst.id))
             #expect(pending.filterPending && pending.filter == nil, "seed \(seed)")
             if !compacted {
                 #expect(store.currentVersion.runTables[0].withMeta(0) { _ in true } == nil, "seed \(seed): a meta without its filter in the L0 table")
@@ -240,7 +240,7 @@ import Testing
             let warm = try await StateStore.open(objectStore: objects, options: o)
             #expect(try await warm.get(table, key: key(present), epoch: top) == model[present], "seed \(seed)")
             var waited = 0
-            while warm.reader.filterWarmer.pending > 0 || warm.reader.metaCache.get(sst.id)?.filterPending != false {
+            while warm.reader.metadata.warmingPending > 0 || warm.reader.metadata.metas.get(sst.id)?.filterPending != false {
                 try await Task.sleep(for: .milliseconds(5))
                 waited += 1
                 guard waited < 2_000 else {
@@ -248,7 +248,7 @@ import Testing
                     break
                 }
             }
-            let full = try #require(warm.reader.metaCache.get(sst.id))
+            let full = try #require(warm.reader.metadata.metas.get(sst.id))
             let loaded = try await SstFilter.load(store: objects, id: sst.id, object: sst.path, fileSize: Int(sst.fileSize))
             #expect(full.filter == loaded.filter && !full.filterPending, "seed \(seed)")
             if !compacted {
@@ -264,10 +264,11 @@ import Testing
         }
     }
 
-    /// A warmer load that finished while a cold get was still reading the index
-    /// (so it found no meta to complete and left the filter in the filter cache)
-    /// must not leave the meta without its filter, which would skip the bloom
-    /// check on every later get of the file. Both orders, on a bottom-level file.
+    /// A warmer load and a cold get's index-only meta, in either order, end with
+    /// the meta holding its filter and no filter cached beside it: a meta left
+    /// without its filter would skip the bloom check on every later get of the
+    /// file. Both orders, on a bottom-level file, through `SstMetadataCache`'s
+    /// hand-over (the state "pending meta beside its cached filter" cannot arise).
     @Test func warmerLoadRacingAColdGetStillCompletesTheMeta() async throws {
         for filterFirst in [false, true] {
             var rng = SplitMix64(seed: 12)
@@ -275,7 +276,7 @@ import Testing
             try await writer.compactUntilQuiescent()
             try await writer.close()
             let store = try await StateStore.open(objectStore: objects, options: o)
-            await store.reader.filterWarmer.stop()
+            await store.reader.metadata.stopWarming()
             let present = model.keys.sorted()[model.count / 3]
             let sst = try #require(store.currentVersion.levels.joined().first { s in
                 s.smallestKey.withUnsafeBytes { Array(FullKey.userKey($0)) }.lexicographicallyPrecedes(key(present) + [0])
@@ -283,24 +284,24 @@ import Testing
             })
             let whole = try await SstFilter.load(store: objects, id: sst.id, object: sst.path, fileSize: Int(sst.fileSize))
             if filterFirst {
-                // The load landed first, with no meta to complete: the get's own read completes it.
-                store.reader.filterCache.insert(sst.id, whole, charge: whole.charge)
+                // The load landed first, with no meta to complete: the get's own read takes it over.
+                store.reader.metadata.adoptFilter(sst.id, whole)
+                #expect(store.reader.metadata.filters.get(sst.id) != nil)
                 let probe = try await SstFilter.probe(store: objects, id: sst.id, object: sst.path, fileSize: Int(sst.fileSize),
                                                       hash: KeyHash.of(table: table, key: key(present)))
                 guard case let .answer(_, footer) = probe else { Issue.record("large filter read whole"); continue }
-                let m = try await store.reader.metaSkippingFilter(sst, footer: footer)
+                let m = try await store.reader.metadata.metaSkippingFilter(sst, footer: footer)
                 #expect(!m.filterPending && m.filter == whole.filter, "filter first")
             } else {
-                // The get left a meta without its filter, and the load that raced it left
-                // the filter in the filter cache: the next get through the file completes it.
+                // The get left a meta without its filter; the load that follows completes it.
                 #expect(try await store.get(table, key: key(present), epoch: 3) == model[present])
-                #expect(store.reader.metaCache.get(sst.id)?.filterPending == true)
-                store.reader.filterCache.insert(sst.id, whole, charge: whole.charge)
+                #expect(store.reader.metadata.metas.get(sst.id)?.filterPending == true)
+                store.reader.metadata.adoptFilter(sst.id, whole)
                 #expect(try await store.get(table, key: key(present), epoch: 3) == model[present])
             }
-            let m = try #require(store.reader.metaCache.get(sst.id))
+            let m = try #require(store.reader.metadata.metas.get(sst.id))
             #expect(!m.filterPending && m.filter == whole.filter, "filter first: \(filterFirst)")
-            #expect(store.reader.filterCache.get(sst.id) == nil, "filter first: \(filterFirst): the filter is held twice")
+            #expect(store.reader.metadata.filters.get(sst.id) == nil, "filter first: \(filterFirst): the filter is held twice")
             for _ in 0..<300 {
                 let i = Int(rng.next() % 200_000)
                 #expect(try await store.get(table, key: key(i), epoch: 3) == model[i], "key \(i)")

@@ -22,20 +22,20 @@ import Testing
             try await writer.checkpoint(epoch: e, metadata: [:])
         }
         for i in 1..<4_000 { #expect(try await writer.get(table, key: key(i), epoch: 8) == value(i, Epoch(i % 8 == 0 ? 8 : i % 8))) }
-        let full = writer.reader.metaCache.stats
+        let full = writer.reader.metadata.metas.stats
         #expect(full.entryCount == 8)
         try await writer.close()
 
         o.metaCacheBytes = full.usageBytes
         let reader = try await StateStore.open(objectStore: objects, options: o)
         for i in 1..<4_000 { #expect(try await reader.get(table, key: key(i), epoch: 8) == value(i, Epoch(i % 8 == 0 ? 8 : i % 8))) }
-        let first = reader.reader.metaCache.stats
+        let first = reader.reader.metadata.metas.stats
         #expect(first.inserts == 8, "each meta loads once")
         #expect(first.entryCount == 8 && first.usageBytes == full.usageBytes)
         // Gets over L0 now find metas in the version's own table; ask the cache directly.
-        for sst in reader.currentVersion.allSsts { #expect(reader.reader.metaCache.get(sst.id) != nil, "meta of \(sst.id) evicted") }
+        for sst in reader.currentVersion.allSsts { #expect(reader.reader.metadata.metas.get(sst.id) != nil, "meta of \(sst.id) evicted") }
         for i in 1..<4_000 { #expect(try await reader.get(table, key: key(i), epoch: 8) == value(i, Epoch(i % 8 == 0 ? 8 : i % 8))) }
-        let second = reader.reader.metaCache.stats
+        let second = reader.reader.metadata.metas.stats
         #expect(second.inserts == 8 && second.misses == first.misses, "no meta reloaded on the second pass")
         #expect(second.hits == first.hits + 8)
         #expect(second.evictions == 0)

@@ -56,9 +56,9 @@ import Testing
         #expect(filled(v) == 0, "no get has run yet")
         for i in 1..<4_000 { #expect(try await store.get(table, key: key(i), epoch: 8) == expected(i)) }
         #expect(filled(v) == 8)
-        let before = store.reader.metaCache.stats
+        let before = store.reader.metadata.metas.stats
         for i in 1..<4_000 { #expect(try await store.get(table, key: key(i), epoch: 8) == expected(i)) }
-        let after = store.reader.metaCache.stats
+        let after = store.reader.metadata.metas.stats
         #expect(after.hits == before.hits && after.misses == before.misses, "a second pass looked metas up in the cache")
 
         // A commit installs a new version: the eight loaded metas come along, the new file's is not loaded yet.
@@ -97,9 +97,9 @@ import Testing
         let snap = try store.snapshot(epoch: 8)
         for i in 1..<4_000 { #expect(try await snap.get(table, key: key(i)) == expected(i)) }
         #expect(filled(v8) == 8)
-        let loaded = store.reader.metaCache.stats.misses
+        let loaded = store.reader.metadata.metas.stats.misses
         for i in 1..<4_000 { #expect(try await snap.get(table, key: key(i)) == expected(i)) }
-        #expect(store.reader.metaCache.stats.misses == loaded, "metas were loaded again despite the table")
+        #expect(store.reader.metadata.metas.stats.misses == loaded, "metas were loaded again despite the table")
         for i in 1..<4_000 where i % 3 == 0 { try store.put(table, key: key(i), value: value(i, 9), epoch: 9) }
         try await store.checkpoint(epoch: 9, metadata: [:])
         try await store.compactUntilQuiescent()
@@ -163,10 +163,10 @@ import Testing
         for i in 1..<4_000 { #expect(try await store.get(table, key: key(i), epoch: 8) == bigValue(i, Epoch(i % 8 == 0 ? 8 : i % 8))) }
         let loaded = levelCharges(v)
         #expect(loaded.filled == v.levels.reduce(0) { $0 + $1.count }, "every level file was read")
-        #expect(store.reader.pinBudget.usedBytes == loaded.bytes)
-        let before = store.reader.metaCache.stats
+        #expect(store.reader.metadata.pinBudget.usedBytes == loaded.bytes)
+        let before = store.reader.metadata.metas.stats
         for i in 1..<4_000 { #expect(try await store.get(table, key: key(i), epoch: 8) == bigValue(i, Epoch(i % 8 == 0 ? 8 : i % 8))) }
-        let after = store.reader.metaCache.stats
+        let after = store.reader.metadata.metas.stats
         #expect(after.hits == before.hits && after.misses == before.misses, "a second pass looked metas up in the cache")
 
         // A commit (a new L0 sub-level) shares every level table with the version before.
@@ -175,7 +175,7 @@ import Testing
         let v9 = store.currentVersion
         #expect(v9.l0.count == 1 && v9.runTables.count == v.runTables.count + 1)
         for (a, b) in zip(v.runTables, v9.runTables[1...]) { #expect(a === b) }
-        #expect(store.reader.pinBudget.usedBytes == loaded.bytes, "a shared table was charged again")
+        #expect(store.reader.metadata.pinBudget.usedBytes == loaded.bytes, "a shared table was charged again")
         #expect(try await store.get(table, key: key(1), epoch: 9) == bigValue(1, 9))
         #expect(try await store.get(table, key: key(2), epoch: 9) == bigValue(2, 2))
         try await store.close()
@@ -191,10 +191,10 @@ import Testing
         try await store0.close()
         #expect(files.count >= 6, "\(files.count) level files")
         // Room for about a third of the metas.
-        let one = try await SstReader.loadMeta(store: objects, id: files[0].id, object: files[0].path, fileSize: Int(files[0].fileSize)).charge
+        let one = try await SstMetadataCache.loadMeta(store: objects, id: files[0].id, object: files[0].path, fileSize: Int(files[0].fileSize)).charge
         o.metaCacheBytes = one * files.count / 3
         let store = try await StateStore.open(objectStore: objects, options: o)
-        let budget = store.reader.pinBudget
+        let budget = store.reader.metadata.pinBudget
         func expected4(_ i: Int) -> [UInt8] { bigValue(i, Epoch(i % 4 == 0 ? 4 : i % 4)) }
         for i in 1..<4_000 { #expect(try await store.get(table, key: key(i), epoch: 4) == expected4(i)) }
         #expect(budget.usedBytes > 0 && budget.usedBytes <= budget.limit, "\(budget.usedBytes) of \(budget.limit)")

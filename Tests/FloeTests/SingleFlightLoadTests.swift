@@ -85,7 +85,7 @@ import Testing
         await #expect(throws: FloeError.self) {
             for try await _ in try await store.scan(table, from: nil, to: nil, epoch: epoch) {}
         }
-        #expect(store.reader.metaCache.get(sst.id) == nil, "a failed load left a cached meta")
+        #expect(store.reader.metadata.metas.get(sst.id) == nil, "a failed load left a cached meta")
         try await counter.inner.delete(sst.path)
         try await counter.inner.put(sst.path, bytes)
         var rows = 0

@@ -36,7 +36,7 @@ import Testing
     func meta(_ bytes: [UInt8]) async throws -> SstMeta {
         let store = MemoryObjectStore()
         try await store.put(object, bytes)
-        return try await SstReader.loadMeta(store: store, id: 1, object: object, fileSize: bytes.count)
+        return try await SstMetadataCache.loadMeta(store: store, id: 1, object: object, fileSize: bytes.count)
     }
 
     func reads(_ bytes: [UInt8]) async throws -> (found: Int, filtered: Int) {

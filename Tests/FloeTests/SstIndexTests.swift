@@ -2,7 +2,7 @@ import Testing
 @testable import Floe
 
 /// `SstIndex`, the one-pass decoder of an SST's index block, and the `SstMeta` /
-/// `SstReader.loadMeta` paths that use it (with and without a filter loaded first).
+/// `SstMetadataCache.loadMeta` paths that use it (with and without a filter loaded first).
 ///
 /// Expected values never come from the code under test: keys are encoded, varints
 /// written and read, the footer parsed and key heads computed by the helpers below,
@@ -232,9 +232,9 @@ import Testing
     static func loadBothWays(_ bytes: [UInt8]) async throws -> (plain: SstMeta, primed: SstMeta, filter: SstFilter) {
         let store = MemoryObjectStore()
         try await store.put(object, bytes)
-        let plain = try await SstReader.loadMeta(store: store, id: 1, object: object, fileSize: bytes.count)
+        let plain = try await SstMetadataCache.loadMeta(store: store, id: 1, object: object, fileSize: bytes.count)
         let filter = try await SstFilter.load(store: store, id: 1, object: object, fileSize: bytes.count)
-        let primed = try await SstReader.loadMeta(store: store, id: 1, object: object, fileSize: bytes.count, filter: filter)
+        let primed = try await SstMetadataCache.loadMeta(store: store, id: 1, object: object, fileSize: bytes.count, filter: filter)
         return (plain, primed, filter)
     }
 
@@ -654,7 +654,7 @@ import Testing
                 let filter = try await SstFilter.load(store: store, id: 1, object: Self.object, fileSize: bytes.count)
                 for primed in [false, true] {
                     do {
-                        let m = try await SstReader.loadMeta(store: store, id: 1, object: Self.object, fileSize: bytes.count,
+                        let m = try await SstMetadataCache.loadMeta(store: store, id: 1, object: Self.object, fileSize: bytes.count,
                                                              filter: primed ? filter : nil)
                         Issue.record("\(ctx): byte \(at) ^ \(mask) (primed \(primed)) returned a meta of \(m.blockCount) blocks")
                         failures += 1

@@ -117,7 +117,7 @@ package final class Compactor: Sendable {
 
     /// Sets the shape gauges of `v` (once per task or GC pass; see `StoreMetrics`).
     private func publish(_ v: Version) {
-        metrics.publish(caches: [reader.blockCache.stats, reader.metaCache.stats], version: v, debt: picker.debtBytes(v), memtable: 0)
+        metrics.publish(caches: [reader.blockCache.stats, reader.metadata.metas.stats], version: v, debt: picker.debtBytes(v), memtable: 0)
     }
 
     private func nextID() -> UInt64 {

@@ -1,6 +1,7 @@
 /// Loads, in the background, the whole filters of files that cold gets answered
-/// from one partition (`SstFilter.probe`), into the filter cache, or into the
-/// cached meta of a file whose meta was built without it (`filterPending`).
+/// from one partition (`SstFilter.probe`), and hands them to its owner,
+/// `SstMetadataCache` (into the filter cache, or into the cached meta of a file
+/// whose meta was built without it: `filterPending`).
 ///
 /// Why: a partition read keeps the first get after a restart cheap, but each
 /// later get of another key would read another partition of every cold file.
@@ -31,19 +32,18 @@ final class FilterWarmer: Sendable {
 
     /// Starts loading what is queued, unless a load task is already running (it
     /// will take the new requests too).
-    func start(_ reader: SstReader) {
+    func start(_ cache: SstMetadataCache) {
         state.withLock { s in
             guard !s.stopped, s.task == nil, !s.queue.isEmpty else { return }
-            s.task = Task.detached(priority: .utility) { [self] in await drain(reader) }
+            s.task = Task.detached(priority: .utility) { [self] in await drain(cache) }
         }
     }
 
-    private func drain(_ reader: SstReader) async {
+    private func drain(_ cache: SstMetadataCache) async {
         while let info = next() {
-            let cached = reader.metaCache.get(info.id)
-            if reader.filterCache.get(info.id) == nil, cached?.filterPending ?? true,
-               let f = try? await SstFilter.load(store: reader.store, id: info.id, object: info.path, fileSize: Int(info.fileSize)) {
-                reader.adoptFilter(info, f)
+            if cache.needsWholeFilter(info.id),
+               let f = try? await SstFilter.load(store: cache.store, id: info.id, object: info.path, fileSize: Int(info.fileSize)) {
+                cache.adoptFilter(info.id, f)
             }
             _ = state.withLock { $0.ids.remove(info.id) }
         }

@@ -60,6 +60,53 @@ final class SstFilter: Sendable {
     /// the header that located it. Otherwise the whole filter, as `load`.
     /// Throws as `load`, and `FloeError.corruption` for a partition checksum mismatch.
     static func probe(store: any ObjectStore, id: UInt64, object: String, fileSize: Int, hash: UInt64) async throws -> Probe {
+        switch try await locate(store: store, id: id, object: object, fileSize: fileSize) {
+        case let .whole(f): return .whole(f)
+        case let .partitioned(p): return .answer(try await p.probe(store: store, object: object, hash: hash), p.footer)
+        }
+    }
+
+    /// A large partitioned filter located by its footer and header: what every probe
+    /// of the file shares, so concurrent cold probes read those once (`SstMetadataCache`).
+    struct Partitioned: Sendable {
+        let footer: SstFooter
+        /// The header's bytes (they seed each partition's checksum) and the header parsed.
+        let head: [UInt8]
+        let header: BloomFilter.Header
+        let shift: Int
+
+        /// Whether the file may hold a key with `hash`, from the one partition it falls
+        /// in (one ranged read), its checksum verified against the header.
+        func probe(store: any ObjectStore, object: String, hash: UInt64) async throws -> Bool {
+            let base = Int(footer.filterOffset)
+            let blk = BloomFilter.block(of: hash, blocks: header.blocks)
+            let p = blk >> shift
+            let r = BloomFilter.partitionRange(p, blocks: header.blocks, shift: shift)
+            let start = base + header.size + r.lowerBound
+            let part = try await store.get(object, range: start..<(start + r.count))
+            guard part.count == r.count else {
+                throw FloeError.corruption(object: object, offset: start, reason: "bloom filter partition \(p) truncated: \(part.count) of \(r.count) bytes")
+            }
+            // The header's own bytes seed the checksum: a corrupt header that still parses
+            // points at some partition, whose checksum then cannot match.
+            let seed = Checksum.xxh3(head)
+            return try part.withUnsafeBytes { raw in
+                try BloomFilter.checkPartition(raw, index: p, seed: seed, object: object, offset: start)
+                return BloomFilter.probeBlock(raw, at: (blk - p << shift) * BloomFilter.blockBytes, hash: hash, k: header.hashCount)
+            }
+        }
+    }
+
+    /// What `locate` found: the whole filter, or where the partitions of a large one are.
+    enum Located: Sendable {
+        case whole(SstFilter)
+        case partitioned(Partitioned)
+    }
+
+    /// The first step of `probe`, independent of the key: the footer, then for a
+    /// format 3 file whose filter is partitioned and over `wholeReadMaxBytes` the
+    /// filter header (two ranged reads), else the whole filter, as `load`.
+    static func locate(store: any ObjectStore, id: UInt64, object: String, fileSize: Int) async throws -> Located {
         let footer = try await SstFooter.load(store: store, object: object, fileSize: fileSize)
         let base = Int(footer.filterOffset), size = Int(footer.filterSize)
         guard footer.version >= 3, size > wholeReadMaxBytes else {
@@ -71,21 +118,7 @@ final class SstFilter: Sendable {
             return .whole(try await load(store: store, id: id, object: object, fileSize: fileSize, footer: footer))
         }
         try h.checkLength(size - BlockCodec.trailerSize, object: object, baseOffset: base)
-        let blk = BloomFilter.block(of: hash, blocks: h.blocks)
-        let p = blk >> shift
-        let r = BloomFilter.partitionRange(p, blocks: h.blocks, shift: shift)
-        let start = base + h.size + r.lowerBound
-        let part = try await store.get(object, range: start..<(start + r.count))
-        guard part.count == r.count else {
-            throw FloeError.corruption(object: object, offset: start, reason: "bloom filter partition \(p) truncated: \(part.count) of \(r.count) bytes")
-        }
-        // The header's own bytes seed the checksum: a corrupt header that still parses
-        // points at some partition, whose checksum then cannot match.
-        let seed = Checksum.xxh3(head)
-        return try part.withUnsafeBytes { raw in
-            try BloomFilter.checkPartition(raw, index: p, seed: seed, object: object, offset: start)
-            return .answer(BloomFilter.probeBlock(raw, at: (blk - p << shift) * BloomFilter.blockBytes, hash: hash, k: h.hashCount), footer)
-        }
+        return .partitioned(Partitioned(footer: footer, head: head, header: h, shift: shift))
     }
 
     /// The filter layout a writer of SST format `version` uses.

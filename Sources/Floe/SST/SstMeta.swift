@@ -8,9 +8,9 @@ final class SstMeta: Sendable {
     let footer: SstFooter
     let properties: SstProperties
     let filter: BloomFilter?
-    /// Built without its filter, though the file has one (`SstReader.metaSkippingFilter`):
+    /// Built without its filter, though the file has one (`SstMetadataCache.metaSkippingFilter`):
     /// gets skip the bloom check, which is slower but never wrong, until
-    /// `FilterWarmer` swaps in the meta with the filter.
+    /// `SstMetadataCache.adoptFilter` swaps in the meta with the filter.
     let filterPending: Bool
     /// Concatenated last-keys of each data block; block i's key is `keyBytes[keyStarts[i]..<keyStarts[i+1]]`.
     let keyBytes: [UInt8]
@@ -72,7 +72,7 @@ final class SstMeta: Sendable {
             + (properties.prefixFilter?.encodedSize ?? 0)
     }
 
-    /// `meta` with `filter` in place of none: what `FilterWarmer` puts in the meta
+    /// `meta` with `filter` in place of none: what `SstMetadataCache` puts in the meta
     /// cache for a meta built with its filter pending. The index arrays are shared.
     init(_ meta: SstMeta, filter: BloomFilter?) {
         id = meta.id

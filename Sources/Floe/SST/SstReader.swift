@@ -11,18 +11,14 @@ struct BlockKey: CacheKey {
     }
 }
 
-/// Reads SSTs through the meta cache (index + filter) and the block cache.
-/// Stateless apart from the caches, so it is shared by every reader.
+/// Reads SSTs through their metadata (`SstMetadataCache`: metas, filters, the
+/// pin budget) and the block cache. Stateless apart from the caches, so it is
+/// shared by every reader.
 struct SstReader: Sendable {
     let store: any ObjectStore
     let blockCache: ShardedLRUCache<BlockKey, Block>
-    let metaCache: ShardedLRUCache<UInt64, SstMeta>
-    /// Filters loaded alone (cold L0 files a get only had to rule out).
-    let filterCache: ShardedLRUCache<UInt64, SstFilter>
-    /// Loads whole filters of files that cold gets read one partition of.
-    let filterWarmer = FilterWarmer()
-    /// Bounds the level-file metas versions keep loaded (`RunTable`).
-    let pinBudget: MetaPinBudget
+    /// The one owner of SST metadata in memory.
+    let metadata: SstMetadataCache
     /// The largest read-ahead window of a scan (`StoreOptions.scanReadAheadBytes`).
     let scanReadAheadBytes: Int
 
@@ -32,9 +28,7 @@ struct SstReader: Sendable {
         self.store = store
         self.scanReadAheadBytes = scanReadAheadBytes
         self.blockCache = blockCache
-        self.metaCache = metaCache
-        self.filterCache = filterCache
-        self.pinBudget = pinBudget
+        metadata = SstMetadataCache(store: store, metas: metaCache, filters: filterCache, pinBudget: pinBudget)
     }
 
     /// A meta cache of `capacityBytes`, in one shard. Its entries are few and large
@@ -46,90 +40,10 @@ struct SstReader: Sendable {
         ShardedLRUCache(capacityBytes: capacityBytes, shardCount: 1)
     }
 
-    /// Loads and parses the footer, filter, index and properties of `info` (two ranged
-    /// reads). Given the file's filter loaded alone (with its footer), one read of the
-    /// index and properties: a cold get that passed the filter does not read it twice.
-    static func loadMeta(store: any ObjectStore, id: UInt64, object: String, fileSize: Int, filter: SstFilter? = nil) async throws -> SstMeta {
-        if let filter, let footer = filter.footer {
-            let tail = try await store.get(object, range: Int(footer.indexOffset)..<(fileSize - SstFooter.size))
-            return try SstMeta(id: id, object: object, footer: footer, tail: tail, fileSize: fileSize, filter: filter)
-        }
-        let footer = try await SstFooter.load(store: store, object: object, fileSize: fileSize)
-        let tail = try await store.get(object, range: Int(footer.filterOffset)..<(fileSize - SstFooter.size))
-        return try SstMeta(id: id, object: object, footer: footer, tail: tail, fileSize: fileSize)
-    }
-
-    /// The meta of `info`, from the cache or loaded. Concurrent cold loads of one
-    /// file are single-flight: one reads the object, the others wait for its meta.
+    /// The meta of `info`, from the cache or loaded (`SstMetadataCache.meta`,
+    /// single-flight).
     func meta(_ info: SstInfo) async throws -> SstMeta {
-        try await metaCache.getOrLoad(info.id, charge: { $0.charge }) {
-            let known = filterCache.get(info.id)
-            let m = try await SstReader.loadMeta(store: store, id: info.id, object: info.path, fileSize: Int(info.fileSize),
-                                                 filter: known)
-            // The meta holds the same filter now: charge it once, not in both caches.
-            if known != nil { filterCache.remove(info.id) }
-            return m
-        }
-    }
-
-    /// Whether `info` may hold a key with `hash`: from its cached filter or meta,
-    /// else from the least of its filter the file allows (`SstFilter.probe`). A
-    /// whole filter read is cached; a file answered from one partition is queued
-    /// on `filterWarmer`, which the caller starts once its get is done, and its
-    /// footer is returned for `metaSkippingFilter`.
-    func mayContain(_ info: SstInfo, hash: UInt64) async throws -> (may: Bool, partitionFooter: SstFooter?) {
-        if let f = filterCache.get(info.id) { return (f.mayContain(hash), nil) }
-        if let m = metaCache.get(info.id) { return (m.filter?.mayContain(hash) ?? true, nil) }
-        switch try await SstFilter.probe(store: store, id: info.id, object: info.path, fileSize: Int(info.fileSize), hash: hash) {
-        case let .whole(f):
-            filterCache.insert(info.id, f, charge: f.charge)
-            return (f.mayContain(hash), nil)
-        case let .answer(may, footer):
-            filterWarmer.request(info)
-            return (may, footer)
-        }
-    }
-
-    /// The meta of `info` without its filter, for a file a partition of whose
-    /// filter just passed the key: one read of the index and properties instead
-    /// of those and the whole filter (the larger part of a big file's tail). The
-    /// meta is cached with `filterPending`; `filterWarmer` (already asked for this
-    /// file by `mayContain`) swaps in the full one.
-    func metaSkippingFilter(_ info: SstInfo, footer: SstFooter) async throws -> SstMeta {
-        if let m = metaCache.get(info.id) { return m }
-        if filterCache.get(info.id) != nil { return try await meta(info) }
-        let fileSize = Int(info.fileSize)
-        let tail = try await store.get(info.path, range: Int(footer.indexOffset)..<(fileSize - SstFooter.size))
-        let m = try SstMeta(id: info.id, object: info.path, footer: footer, tail: tail, fileSize: fileSize,
-                            filter: SstFilter(id: info.id, filter: nil, footer: footer), filterPending: true)
-        metaCache.insert(info.id, m, charge: m.charge)
-        // The warmer may have put the whole filter in the filter cache while this read
-        // the index (it found no meta to complete then): complete it here.
-        if let f = filterCache.get(info.id) { return completeMeta(info.id, with: f) ?? m }
-        return m
-    }
-
-    /// Puts a whole filter loaded alone where gets will find it: into the cached meta
-    /// of the file if that meta was built without it, else into the filter cache.
-    /// Both this and `metaSkippingFilter` insert first and then look at the other
-    /// cache, so however a warmer load and a cold get interleave, the meta ends up
-    /// with its filter: a meta left pending beside a cached filter would skip the
-    /// bloom check on every later get of that file.
-    func adoptFilter(_ info: SstInfo, _ f: SstFilter) {
-        if completeMeta(info.id, with: f) != nil { return }
-        if let m = metaCache.get(info.id), !m.filterPending { return }
-        filterCache.insert(info.id, f, charge: f.charge)
-        _ = completeMeta(info.id, with: f)
-    }
-
-    /// Swaps in the meta with `f` for a cached meta of `id` built without its filter;
-    /// nil when there is none such.
-    func completeMeta(_ id: UInt64, with f: SstFilter) -> SstMeta? {
-        guard let m = metaCache.get(id), m.filterPending else { return nil }
-        let full = SstMeta(m, filter: f.filter)
-        metaCache.insert(id, full, charge: full.charge)
-        filterCache.remove(id)
-        return full
+        try await metadata.meta(info)
     }
 
     /// Data block `i` of `meta`, from the cache or read and decoded. Concurrent cold
@@ -223,19 +137,10 @@ struct SstReader: Sendable {
     /// The same lookup with the file's meta at hand, from the block cache only and
     /// without suspending: nil when the block is not cached (the caller then takes
     /// the async path).
+    /// Borrows the meta and its filter: a copy would retain the meta or the
+    /// filter's bits, lines every reader thread shares.
     @inline(__always)
     func getCached(_ m: SstMeta, table: UInt32, userKey: UnsafeRawBufferPointer, hash: UInt64, epoch: Epoch) -> Lookup? {
-        // Self-healing: a meta still pending beside its cached filter is completed here.
-        if m.filterPending, let f = filterCache.get(m.id), let full = completeMeta(m.id, with: f) {
-            return lookupCached(full, table: table, userKey: userKey, hash: hash, epoch: epoch)
-        }
-        return lookupCached(m, table: table, userKey: userKey, hash: hash, epoch: epoch)
-    }
-
-    /// `getCached` once the meta is settled. Borrows the meta and its filter: a copy
-    /// would retain the meta or the filter's bits, lines every reader thread shares.
-    @inline(__always)
-    private func lookupCached(_ m: SstMeta, table: UInt32, userKey: UnsafeRawBufferPointer, hash: UInt64, epoch: Epoch) -> Lookup? {
         if !m.mayContain(hash) { return .notFound }
         guard let bi = m.blockIndex(table: table, userKey: userKey, epoch: epoch) else { return .notFound }
         guard let b = blockCache.get(BlockKey(sst: m.id, block: bi)) else { return nil }
@@ -248,8 +153,7 @@ struct SstReader: Sendable {
     }
 
     func evict(_ id: UInt64) {
-        metaCache.remove(id)
-        filterCache.remove(id)
+        metadata.evict(id)
         blockCache.removeAll { $0.sst == id }
     }
 }

@@ -40,45 +40,26 @@ enum PointReader {
                        table: TableID, key: [UInt8], epoch: Epoch) async throws -> [UInt8]? {
         var probe = probe
         // Whole filters of files answered from one partition load once this get is done.
-        defer { reader.filterWarmer.start(reader) }
-        var asked: [UInt64: FilterAnswer]?
+        defer { reader.metadata.startWarming() }
+        var asked: [UInt64: SstMetadataCache.FilterAnswer]?
         while true {
             switch probe {
             case let .answer(value):
                 return value
             case let .fetch(run, file, sst, hash):
-                let metas = version.runTables[run]
-                // A cold file is first asked through its filter alone (one partition of it
-                // when the filter is large): only the file that may hold the key loads its
-                // index, so a get after a restart stays cheap however many sub-levels and
-                // levels it passes. The first cold file asks every cold file left on the
-                // path at once.
-                var partitionFooter: SstFooter?
-                if metas.withMeta(file, { _ in true }) == nil, reader.metaCache.get(sst.id) == nil {
+                // The first cold file on the path asks the filters of every cold file left on
+                // it at once (see `askColdFilters`).
+                let loaded = try await reader.metadata.load(version.runTables[run], file, budgeted: run >= version.l0.count,
+                                                            hash: hash) {
                     if asked == nil {
                         asked = await askColdFilters(from: run, reader: reader, version: version, table: table, key: key, hash: hash, epoch: epoch)
                     }
-                    let answer: FilterAnswer
-                    if let a = asked?[sst.id] { answer = a } else { answer = try await reader.mayContain(sst, hash: hash) }
-                    let (may, footer) = answer
-                    if !may {
-                        probe = probeRuns(from: run + 1, reader: reader, version: version, table: table, key: key, hash: hash, epoch: epoch)
-                        continue
-                    }
-                    partitionFooter = footer
+                    return asked?[sst.id]
                 }
-                // A file passed by one partition of its filter loads its index alone (a
-                // large intra-L0 output as well as a level file); `filterWarmer` swaps
-                // in the meta with the filter later.
-                let meta: SstMeta
-                if let footer = partitionFooter {
-                    meta = try await reader.metaSkippingFilter(sst, footer: footer)
-                } else {
-                    meta = try await reader.meta(sst)
+                guard let meta = loaded else {
+                    probe = probeRuns(from: run + 1, reader: reader, version: version, table: table, key: key, hash: hash, epoch: epoch)
+                    continue
                 }
-                // The meta goes into the version's table of its run (an L0 file's whatever the
-                // meta cache keeps); one still without its filter only once the warmer completed it.
-                if !meta.filterPending { metas.fill(file, meta, budget: run < version.l0.count ? nil : reader.pinBudget) }
                 switch try await reader.get(meta, table: table.raw, userKey: key, hash: hash, epoch: epoch) {
                 case let .value(v): return v
                 case .tombstone: return nil
@@ -89,11 +70,8 @@ enum PointReader {
         }
     }
 
-    /// What a file's filter said without its meta: `SstReader.mayContain`.
-    typealias FilterAnswer = (may: Bool, partitionFooter: SstFooter?)
-
-    /// Asks the filters of the cold files (neither meta nor filter cached) that the
-    /// read may still pass, from sorted run `first` on, all at once: after a
+    /// Asks the filters of the cold files (neither meta nor filter in memory) that
+    /// the read may still pass, from sorted run `first` on, all at once: after a
     /// restart the first get passes a filter per L0 sub-level, and asked one after
     /// another their reads add up (dozens of object-store round trips on a remote
     /// store). Whole filters land in the filter cache (`probeRuns` then skips those
@@ -101,24 +79,14 @@ enum PointReader {
     /// A file whose filter fails to load is left out: the read reports that error
     /// only if it gets that far, as it would without asking ahead.
     static func askColdFilters(from first: Int, reader: SstReader, version: Version,
-                               table: TableID, key: [UInt8], hash: UInt64, epoch: Epoch) async -> [UInt64: FilterAnswer] {
+                               table: TableID, key: [UInt8], hash: UInt64, epoch: Epoch) async -> [UInt64: SstMetadataCache.FilterAnswer] {
         var cold: [SstInfo] = []
         for run in version.runTables[first...] {
             guard let f = key.withUnsafeBytes({ run.find(table: table.raw, userKey: $0, epoch: epoch) }) else { continue }
-            let id = run.id(f)
-            if run.withMeta(f, { _ in true }) != nil { continue }
-            if reader.metaCache.get(id) != nil || reader.filterCache.get(id) != nil { continue }
-            cold.append(run.files[f])
+            if reader.metadata.isCold(run, f) { cold.append(run.files[f]) }
         }
         guard cold.count > 1 else { return [:] }
-        return await withTaskGroup(of: (UInt64, FilterAnswer)?.self) { group in
-            for sst in cold {
-                group.addTask { (try? await reader.mayContain(sst, hash: hash)).map { (sst.id, $0) } }
-            }
-            var answers: [UInt64: FilterAnswer] = [:]
-            for await case let (id, answer)? in group { answers[id] = answer }
-            return answers
-        }
+        return await reader.metadata.askFilters(cold, hash: hash)
     }
 
     /// What one sorted run said about the key.
@@ -140,7 +108,7 @@ enum PointReader {
         return key.withUnsafeBytes { k in
             for at in first..<version.runCount {
                 let step = version.withRun(at) {
-                    probeRun($0, budget: at < l0 ? nil : reader.pinBudget, reader: reader, table: table, key: k, hash: hash, epoch: epoch)
+                    probeRun($0, budgeted: at >= l0, reader: reader, table: table, key: k, hash: hash, epoch: epoch)
                 }
                 switch step {
                 case .skip, .hit(.notFound): continue
@@ -154,23 +122,22 @@ enum PointReader {
     }
 
     /// One sorted run from cached meta and blocks only: the run's own table of
-    /// metas first, then the meta cache (filling the table, charged to `budget`).
+    /// metas first, then what `SstMetadataCache` holds in memory.
     @inline(__always)
-    private static func probeRun(_ run: RunTable, budget: @autoclosure () -> MetaPinBudget?, reader: SstReader,
+    private static func probeRun(_ run: RunTable, budgeted: Bool, reader: SstReader,
                                  table: TableID, key: UnsafeRawBufferPointer, hash: UInt64, epoch: Epoch) -> Step {
         guard let f = run.find(table: table.raw, userKey: key, epoch: epoch) else { return .skip }
         if let r = run.withMeta(f, { reader.getCached($0, table: table.raw, userKey: key, hash: hash, epoch: epoch) }) {
             guard let r else { return .fetch(file: f) }
             return .hit(r)
         }
-        let id = run.id(f)
-        guard let m = reader.metaCache.get(id) else {
-            // Not loaded: a filter loaded alone may still rule the file out.
-            if let alone = reader.filterCache.get(id), !alone.mayContain(hash) { return .skip }
-            return .fetch(file: f)
+        switch reader.metadata.cached(run.id(f), hash: hash) {
+        case .ruledOut: return .skip
+        case .load: return .fetch(file: f)
+        case let .meta(m):
+            reader.metadata.pin(m, in: run, file: f, budgeted: budgeted)
+            guard let r = reader.getCached(m, table: table.raw, userKey: key, hash: hash, epoch: epoch) else { return .fetch(file: f) }
+            return .hit(r)
         }
-        if !m.filterPending { run.fill(f, m, budget: budget()) }
-        guard let r = reader.getCached(m, table: table.raw, userKey: key, hash: hash, epoch: epoch) else { return .fetch(file: f) }
-        return .hit(r)
     }
 }

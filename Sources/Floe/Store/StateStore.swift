@@ -297,7 +297,7 @@ public final class StateStore: Sendable {
         for t in tasks { t.cancel() }
         for t in tasks { await t.value }
         if case let .follower(id) = mode { try? await objectStore.delete(ReaderLease.path(id)) }
-        await reader.filterWarmer.stop()
+        await reader.metadata.stopWarming()
         sstBuffers.trim()
         publishMetrics(force: true)
         logger.debug("store closed", metadata: ["floe.epoch": .int(currentVersion.committedEpoch)])
@@ -313,7 +313,7 @@ public final class StateStore: Sendable {
     func publishMetrics(force: Bool) {
         guard metrics.claimPublish(now: StateStore.monotonicMicros(), force: force) else { return }
         let (v, memory) = state.withLock { ($0.version, $0.memoryUsed) }
-        metrics.publish(caches: [reader.blockCache.stats, reader.metaCache.stats, reader.filterCache.stats], version: v,
+        metrics.publish(caches: [reader.blockCache.stats, reader.metadata.metas.stats, reader.metadata.filters.stats], version: v,
                         debt: picker.debtBytes(v), memtable: memory)
     }
 

@@ -10,7 +10,7 @@ extension StateStore {
     /// Counters for tools and benchmarks.
     public var statistics: StoreStatistics {
         let (v, s) = state.withLock { ($0.version, $0) }
-        let b = reader.blockCache.stats, m = reader.metaCache.stats
+        let b = reader.blockCache.stats, m = reader.metadata.metas.stats
         let c = v.stats
         var out = StoreStatistics(
             committedEpoch: v.committedEpoch, manifestSequence: v.sequence,

@@ -139,7 +139,7 @@ public enum BenchmarkSupport {
 
     /// The tail of an SST of sorted random 16 B keys with 100 B values, written
     /// with default options, as a cold get reads it after one filter partition
-    /// passed the file (`SstReader.metaSkippingFilter`): index and properties.
+    /// passed the file (`SstMetadataCache.metaSkippingFilter`): index and properties.
     public struct SstIndexTail: Sendable {
         let footer: SstFooter
         let tail: [UInt8]
