@@ -8,7 +8,8 @@ import Glibc
 /// beside the test bundle: two small schedules with two kills each must find no
 /// difference from the reference, and a replay of one schedule alone
 /// (`--first-schedule 1 --schedules 1`) must make exactly the choices it made in
-/// the full run.
+/// the full run; the same for two Nexmark queries; and sabotaged outputs, of the
+/// seeds' views and of a Nexmark query, must fail.
 ///
 /// Skipped only when no `floe` executable is found (a test bundle run without the
 /// package's build directory); `swift test` always builds it.
@@ -75,6 +76,35 @@ struct EotestProcessTests {
         #expect(Self.result(replay.lines)["failed"] == "0", "\(replayTranscript)")
     }
 
+    /// Two Nexmark queries in one pipeline (q5: hop windows, two aggregations and a
+    /// join; q9: a join and a top-1 per auction whose ties fall to the bid's hidden
+    /// row id) over a generated person/auction/bid log, killed twice per schedule:
+    /// no view, sink row or epoch may differ from the reference.
+    @Test(.timeLimit(.minutes(5)))
+    func killedNexmarkPipelinesMatchTheReference() async throws {
+        let work = try Self.temporaryWork()
+        defer { EotestFiles.remove(work) }
+        let run = try await Self.floe(["eotest", "--seed", "11", "--query", "q5,q9", "--kills", "2", "--events", "4000", "--schedules", "2",
+                                       "--verbose", "--work", work])
+        let transcript = run.lines.joined(separator: "\n")
+        let r = Self.result(run.lines)
+        #expect(run.status == .exited(0) || (run.status == .exited(1) && r["inconclusive"] != "0"), "\(transcript)")
+        #expect(r["failed"] == "0", "\(transcript)")
+        #expect((Int(r["passed"] ?? "") ?? 0) + (Int(r["inconclusive"] ?? "") ?? 0) == 2, "\(transcript)")
+        for field in ["sqlite_lost", "sqlite_duplicated", "file_lost", "file_duplicated", "epochs_missing", "epochs_repeated",
+                      "epochs_out_of_order"] {
+            #expect(r[field] == "0", "\(field): \(transcript)")
+        }
+        #expect((Int(r["kills"] ?? "") ?? 0) >= 1, "no kill landed: \(transcript)")
+        // The reference ran both views over the Nexmark input and holds rows of each.
+        let input = run.lines.first { $0.hasPrefix("input 0: query q5,q9, ") } ?? ""
+        #expect(input.contains("4000 Nexmark events"), "\(transcript)")
+        for view in ["nexmark_q5", "nexmark_q9"] {
+            let rows = input.components(separatedBy: "\(view) ").dropFirst().first.flatMap { Int($0.prefix { $0.isNumber }) } ?? 0
+            #expect(rows > 0, "\(view): \(transcript)")
+        }
+    }
+
     /// The harness's own self-check: with an epoch file deleted, or written again,
     /// after the last run, the schedule must fail, name what it found and print a
     /// replay command for itself.
@@ -92,6 +122,59 @@ struct EotestProcessTests {
         let replay = run.lines.first { $0.hasPrefix("  replay: ") } ?? ""
         #expect(replay.contains("--seed 5 --first-schedule 0 --schedules 1 --kills 1") && replay.contains("--sabotage \(sabotage)"),
                 "\(transcript)")
+    }
+}
+
+extension EotestProcessTests {
+    /// The self-check over a Nexmark query: the epoch file deleted from its view's
+    /// file sink must fail the schedule, and the replay must name the query.
+    @Test(.timeLimit(.minutes(5)))
+    func sabotagedNexmarkOutputsFailTheSchedule() async throws {
+        let work = try Self.temporaryWork()
+        defer { EotestFiles.remove(work) }
+        let run = try await Self.floe(["eotest", "--seed", "5", "--query", "q4", "--schedules", "1", "--kills", "1", "--events", "3000",
+                                       "--work", work, "--sabotage", "drop-epoch-file"])
+        let transcript = run.lines.joined(separator: "\n")
+        let r = Self.result(run.lines)
+        #expect(run.status == .exited(1), "\(transcript)")
+        #expect(r["failed"] == "1", "\(transcript)")
+        #expect((Int(r["epochs_missing"] ?? "") ?? 0) >= 1, "\(transcript)")
+        #expect(run.lines.contains { $0.hasPrefix("  file sink, view nexmark_q4, epochs against") }, "\(transcript)")
+        let replay = run.lines.first { $0.hasPrefix("  replay: ") } ?? ""
+        #expect(replay.contains("--query q4 --events 3000") && replay.contains("--sabotage drop-epoch-file"), "\(transcript)")
+    }
+
+    /// `floe log generate --stream person|auction|bid` and `floe log load` fill a
+    /// log that `floe pipeline run --query q3,q5` reads as `floe nexmark run` reads
+    /// the generator: the views dump byte-equal (neither depends on how the bids are
+    /// partitioned), and a seeds' view cannot run over the Nexmark topics.
+    @Test(.timeLimit(.minutes(5)))
+    func pipelineRunReadsNexmarkTopicsAsNexmarkRunReadsTheGenerator() async throws {
+        let work = try Self.temporaryWork()
+        defer { EotestFiles.remove(work) }
+        for stream in ["person", "auction", "bid"] {
+            let gen = try await Self.floe(["log", "generate", "--stream", stream, "--events", "5000", "--seed", "9", "--out", work + "/\(stream).csv"])
+            #expect(gen.status == .exited(0), "\(gen.lines)")
+            let load = try await Self.floe(["log", "load", "--log", work + "/log", "--topic", stream, "--partitions", "3", work + "/\(stream).csv"])
+            #expect(load.status == .exited(0), "\(load.lines)")
+        }
+        let run = try await Self.floe(["pipeline", "run", "--log", work + "/log", "--path", work + "/store", "--query", "q3,nexmark_q5",
+                                       "--parallelism", "2", "--barrier-interval-ms", "20", "--until-end"])
+        #expect(run.status == .exited(0), "\(run.lines)")
+        for (query, view) in [("q3", "nexmark_q3"), ("q5", "nexmark_q5")] {
+            let direct = try await Self.floe(["nexmark", "run", "--query", query, "--events", "5000", "--seed", "9",
+                                              "--path", work + "/direct-\(query)"])
+            #expect(direct.status == .exited(0), "\(direct.lines)")
+            let expected = try await Self.floe(["view", "dump", "--path", work + "/direct-\(query)", view])
+            let actual = try await Self.floe(["view", "dump", "--path", work + "/store", view])
+            #expect(expected.lines.count > 1, "\(view) is empty: \(expected.lines)")
+            #expect(actual.lines == expected.lines, "\(view)")
+        }
+        let eo = try await Self.floe(["pipeline", "run", "--log", work + "/log", "--path", work + "/eo", "--query", "eo_order_revenue", "--until-end"])
+        #expect(eo.status != .exited(0))
+        let late = try await Self.floe(["pipeline", "run", "--log", work + "/log", "--path", work + "/late", "--query", "q5",
+                                        "--lateness-ms", "10", "--until-end"])
+        #expect(late.status == .exited(64))
     }
 }
 

@@ -97,6 +97,79 @@ import FloeDataflow
         #expect(EotestSchedule.Kill.timed(afterCommits: 0, delayMs: 10).failpointEnvironment == nil)
     }
 
+    // MARK: queries
+
+    @Test func queryNamesResolveToTheSetsTheInputsRotateThrough() throws {
+        #expect(try EotestQuerySet.rotation("all") == [.eo, .nexmark])
+        #expect(try EotestQuerySet.rotation("eo") == [.eo])
+        #expect(try EotestQuerySet.rotation("nexmark") == [.nexmark])
+        #expect(EotestQuerySet.nexmark.views == ["nexmark_q3", "nexmark_q4", "nexmark_q5", "nexmark_q7", "nexmark_q8", "nexmark_q9"])
+        #expect(try EotestQuerySet.rotation("q5") == [EotestQuerySet(family: .nexmark, views: [NexmarkQueries.q5])])
+        #expect(try EotestQuerySet.rotation("nexmark_q5") == EotestQuerySet.rotation("q5"))
+        #expect(try EotestQuerySet.rotation(EoViews.paymentMatch) == [EotestQuerySet(family: .eo, views: [EoViews.paymentMatch])])
+        // A mixed list: one pipeline per family, rotating.
+        #expect(try EotestQuerySet.rotation("q9,eo_order_revenue,q3") == [EotestQuerySet(family: .eo, views: [EoViews.revenue]),
+                                                                           EotestQuerySet(family: .nexmark, views: [NexmarkQueries.q9, NexmarkQueries.q3])])
+        for bad in ["q0", "q1", "q2", "nexmark_q0", "q6", "bogus", "", "all,q3", "q3,nexmark", "eo,q5", "q3,,q5"] {
+            #expect(throws: EotestError.self, "\(bad)") { try EotestQuerySet.rotation(bad) }
+        }
+    }
+
+    @Test func aQuerySetNamesItsPipelineQueryAndDefaultEvents() throws {
+        #expect(EotestQuerySet.eo.pipelineQuery == "all")
+        #expect(EotestQuerySet.nexmark.pipelineQuery == "q3,q4,q5,q7,q8,q9")
+        #expect(try PipelineQuery.parse(EotestQuerySet.nexmark.pipelineQuery).nexmarkViews == EotestQuerySet.nexmark.views)
+        #expect(try PipelineQuery.parse(EotestQuerySet.eo.pipelineQuery).eoViews == EoViews.all)
+        let windows = try EotestQuerySet.rotation(EoViews.windows)[0]
+        #expect(windows.pipelineQuery == EoViews.windows && windows.defaultEvents == 400_000)
+        #expect(EotestQuerySet.eo.defaultEvents == 20_000)
+        #expect(EotestQuerySet.nexmark.defaultEvents == EotestQuerySet.defaultNexmarkEvents)
+    }
+
+    @Test func pipelineQueriesListViewsOfBothFamilies() throws {
+        #expect(try PipelineQuery.parse("all") == PipelineQuery(eoViews: EoViews.all, nexmarkViews: []))
+        #expect(try PipelineQuery.parse(EoViews.windows) == PipelineQuery(eoViews: [EoViews.windows], nexmarkViews: []))
+        #expect(try PipelineQuery.parse("nexmark").nexmarkViews == NexmarkQueries.all)
+        let mixed = try PipelineQuery.parse("q5,eo_payment_match,nexmark_q5,q3,all")
+        #expect(mixed.eoViews == [EoViews.paymentMatch, EoViews.revenue, EoViews.windows])
+        #expect(mixed.nexmarkViews == [NexmarkQueries.q5, NexmarkQueries.q3])
+        #expect(mixed.views.count == 5)
+        for bad in ["", "q6", "orders", "q3,", "nexmark_all"] {
+            #expect(throws: DataflowError.self, "\(bad)") { try PipelineQuery.parse(bad) }
+        }
+    }
+
+    @Test func inputGroupsRotateThroughTheQuerySetsWithTheirOwnEvents() {
+        let queries: [EotestQuerySet] = [.eo, .nexmark]
+        for i in 0..<60 {
+            let s = EotestSchedule(base: 4, index: i, kills: 3, events: nil, schedulesPerInput: 5, queries: queries)
+            let group = i / 5
+            #expect(s.input.group == group)
+            #expect(s.input.query == queries[group % 2])
+            #expect(s.input.events == (group % 2 == 0 ? 20_000 : EotestQuerySet.defaultNexmarkEvents))
+            // The rest of the plan does not depend on the query: the same as an eo-only run's.
+            let eoOnly = EotestSchedule(base: 4, index: i, kills: 3, events: nil, schedulesPerInput: 5)
+            #expect(s.runs == eoOnly.runs && s.seed == eoOnly.seed && s.input.seed == eoOnly.input.seed)
+            #expect(s.input.partitions == eoOnly.input.partitions && s.input.segments == eoOnly.input.segments)
+        }
+        // --events applies to every set.
+        #expect(EotestSchedule(base: 4, index: 5, kills: 1, events: 777, schedulesPerInput: 5, queries: queries).input.events == 777)
+    }
+
+    @Test func theReplayCommandRepeatsTheQueryAndOnlyAGivenEventCount() {
+        var config = EotestConfig(seed: 3, firstSchedule: 0, schedules: 10, kills: 2, query: "all", queries: [.eo, .nexmark], events: nil,
+                                  schedulesPerInput: 4, work: "/tmp/x", createdWork: false, keep: false, executable: "floe")
+        let replay = config.replayCommand(schedule: 6)
+        #expect(replay == "floe eotest --seed 3 --first-schedule 6 --schedules 1 --kills 2 --query all --schedules-per-input 4 --keep")
+        // Schedule 6 alone (the replay's config) makes the same plan on the same input.
+        var alone = config
+        (alone.firstSchedule, alone.schedules) = (6, 1)
+        #expect(alone.schedule(6) == config.schedule(6))
+        #expect(config.schedule(6).input.query == .nexmark)
+        config.events = 500
+        #expect(config.replayCommand(schedule: 6).contains("--query all --events 500 --schedules-per-input 4"))
+    }
+
     // MARK: rows
 
     @Test func rowDiffCountsLostAndDuplicatedCopies() {

@@ -38,4 +38,25 @@ import Testing
         await #expect(throws: ExitCode(1)) { try await LogShowCommand.parse(["--log", dir + "/log", "--topic", "nope"]).run() }
         #expect(throws: (any Error).self) { _ = try LogGenerateCommand.parse(["--stream", "refunds", "--events", "1", "--out", dir + "/x.csv"]) }
     }
+
+    /// A Nexmark stream: the stream's share of the first N global events, the bytes
+    /// `NexmarkCsv` writes (what `floe nexmark generate` writes), loadable into its topic.
+    @Test func generateANexmarkStreamThenLoadIt() async throws {
+        var template = Array("/tmp/floe-logcmd-XXXXXX".utf8CString)
+        let dir = String(cString: try #require(mkdtemp(&template)))
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for stream in NexmarkStreams.Stream.allCases {
+            let file = dir + "/\(stream.topic).csv"
+            try await LogGenerateCommand.parse(["--stream", stream.topic, "--events", "1000", "--seed", "4", "--out", file]).run()
+            let written = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+            #expect(written == NexmarkCsv.text(stream, generator: NexmarkGenerator(seed: 4), events: 1000), "\(stream)")
+            try await LogLoadCommand.parse(["--log", dir + "/log", "--topic", stream.topic, "--partitions", "2", file]).run()
+            let log = try PartitionedLog(directory: dir + "/log", create: false)
+            #expect(try await log.endOffsets(stream.topic).reduce(0, +) == NexmarkEvents.count(of: stream, events: 1000))
+        }
+        #expect(NexmarkEvents.count(of: .bid, events: 1000) == 920)
+        #expect(throws: (any Error).self) {
+            _ = try LogGenerateCommand.parse(["--stream", "bid", "--events", "10", "--disorder-micros", "5", "--out", dir + "/x.csv"])
+        }
+    }
 }

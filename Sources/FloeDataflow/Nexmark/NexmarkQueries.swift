@@ -45,6 +45,30 @@ public enum NexmarkQueries {
         }
     }
 
+    /// The streams the views `names` read together, each once, in the order the
+    /// views first need them. Throws `unknown` for a name not in `all`.
+    public static func inputs(of names: [String]) throws -> [NexmarkStreams.Stream] {
+        var streams: [NexmarkStreams.Stream] = []
+        for n in names { for s in try inputs(n) where !streams.contains(s) { streams.append(s) } }
+        return streams
+    }
+
+    /// Adds the views `names` to `b` over `sources`, one source per stream they
+    /// read (`inputs(of:)`): each source is added once, the bid source wrapped by
+    /// `keyedBidSource`. The one wiring of the queries: `floe nexmark run` (over
+    /// the generator or a log) and `floe pipeline run` (over a log) both use it.
+    /// Throws `invalidArgument` naming a stream with no source, and `add`'s errors.
+    public static func add(_ names: [String], to b: PipelineBuilder, sources: [NexmarkStreams.Stream: any Source]) throws {
+        var streams: [NexmarkStreams.Stream: PipelineBuilder.Stream] = [:]
+        for s in try inputs(of: names) {
+            guard let source = sources[s] else {
+                throw DataflowError.invalidArgument("\(names.joined(separator: ", ")) need the \(s.topic) stream, which has no source")
+            }
+            streams[s] = b.source(s == .bid ? try keyedBidSource(source) : source)
+        }
+        for n in names { try add(n, to: b, person: streams[.person], auction: streams[.auction], bid: streams[.bid]) }
+    }
+
     /// `all` for "all"; else the one view, named `nexmark_qN` or `qN`. Throws
     /// `unknown` (listing the queries) for another name.
     public static func names(_ query: String) throws -> [String] {

@@ -11,9 +11,11 @@ struct EotestCommand: AsyncParsableCommand {
         commandName: "eotest",
         abstract: "Kill and restart pipelines again and again and check their views and sinks against a failure-free run.",
         discussion: """
-            Each schedule runs `floe pipeline run --until-end` over a seeded input (orders and payments, \
-            1 to 4 partitions; one input and its failure-free reference run per --schedules-per-input \
-            schedules) into a fresh store, a SQLite sink and a file sink, and kills it --kills times at \
+            Each schedule runs `floe pipeline run --until-end` over a seeded input (orders and payments \
+            for the seeds' views, person, auction and bid for the Nexmark queries; 1 to 4 partitions; one \
+            input and its failure-free reference run per --schedules-per-input schedules, the inputs \
+            rotating through the query sets of --query) into a fresh store, a SQLite sink and a file \
+            sink, and kills it --kills times at \
             seeded moments, restarting it after each kill with another parallelism, barrier interval and \
             chunk size: SIGKILL after a delay while data flows, a crash at a store failpoint of the commit \
             path (FLOE_FAILPOINTS), or SIGKILL during the restart's recovery (a few milliseconds after the \
@@ -32,8 +34,16 @@ struct EotestCommand: AsyncParsableCommand {
     @Option(help: "Seed of every choice (schedule i uses a seed derived from it and i).") var seed: UInt64 = 1
     @Option(help: "Schedules to run.") var schedules: Int = 20
     @Option(help: "Kills per schedule (the run after the last kill finishes by itself).") var kills: Int = 3
-    @Option(help: "eo_order_revenue, eo_payment_match, eo_order_windows or all.") var query: String = "all"
-    @Option(help: "Events of each stream (orders, payments) per input (default: 20000; 400000 for eo_order_revenue or eo_order_windows alone).")
+    @Option(help: """
+        all (the inputs alternate between the seeds' views and the Nexmark queries), eo (the seeds' three views), \
+        nexmark (q3, q4, q5, q7, q8, q9), or a comma-separated list of views: eo_order_revenue, eo_payment_match, \
+        eo_order_windows, q3, q4, q5, q7, q8, q9.
+        """)
+    var query: String = "all"
+    @Option(help: """
+        Events per input: of each stream (orders, payments) for the seeds' views (default 20000; 400000 for \
+        eo_order_revenue or eo_order_windows alone), global Nexmark events for the Nexmark queries (default \(EotestQuerySet.defaultNexmarkEvents)).
+        """)
     var events: Int?
     @Option(help: "Schedules that share one input and its reference run.") var schedulesPerInput: Int = EotestConfig.defaultSchedulesPerInput
     @Option(help: "Index of the first schedule (with --schedules 1: rerun that schedule alone).") var firstSchedule: Int = 0
@@ -57,7 +67,11 @@ struct EotestCommand: AsyncParsableCommand {
         guard (1...100_000_000).contains(events ?? 1) else { throw ValidationError("--events must be in 1...100000000") }
         guard (1...1_000_000).contains(schedulesPerInput) else { throw ValidationError("--schedules-per-input must be in 1...1000000") }
         guard (0...1_000_000_000).contains(firstSchedule) else { throw ValidationError("--first-schedule must be in 0...1000000000") }
-        do { _ = try EoViews.names(query) } catch { throw ValidationError("--query: \(error)") }
+        let sets: [EotestQuerySet]
+        do { sets = try EotestQuerySet.rotation(query) } catch { throw ValidationError("--query: \(error)") }
+        if (disorderMs > 0 || latenessMs != nil) && sets.contains(where: { $0.family == .nexmark }) {
+            throw ValidationError("--disorder-ms and --lateness-ms apply to the seeds' views only: give --query eo (or a list of them)")
+        }
         if getenv(Failpoints.environmentVariable) != nil {
             throw ValidationError("\(Failpoints.environmentVariable) is set; floe eotest arms failpoints in its children itself "
                 + "and its reference runs must run without them: unset it")
@@ -78,8 +92,8 @@ struct EotestCommand: AsyncParsableCommand {
             created = true
         }
         var config = EotestConfig(seed: seed, firstSchedule: firstSchedule, schedules: schedules, kills: kills, query: query,
-                                  events: events ?? EotestConfig.defaultEvents(query: query), schedulesPerInput: schedulesPerInput, work: directory, createdWork: created,
-                                  keep: keep, executable: ChildProcess.currentExecutable())
+                                  queries: try EotestQuerySet.rotation(query), events: events, schedulesPerInput: schedulesPerInput,
+                                  work: directory, createdWork: created, keep: keep, executable: ChildProcess.currentExecutable())
         config.verbose = verbose
         config.sabotage = sabotage
         config.disorderMs = disorderMs

@@ -7,9 +7,12 @@ struct EotestConfig: Sendable {
     var firstSchedule: Int
     var schedules: Int
     var kills: Int
+    /// `--query` as given, and the query sets it resolves to (`EotestQuerySet.rotation`,
+    /// never empty): input group g runs `queries[g % queries.count]`.
     var query: String
-    /// Events of each stream per input.
-    var events: Int
+    var queries: [EotestQuerySet]
+    /// Events per input (`EotestSchedule.Input.events`); nil: each query set's default.
+    var events: Int?
     /// Schedules that share one input (and its reference run).
     var schedulesPerInput: Int
     /// The working directory, and whether this run created it (then it is removed when everything passed).
@@ -29,18 +32,17 @@ struct EotestConfig: Sendable {
     /// Every run drops late rows with this lateness and cleans closed windows (nil: off).
     var latenessMs: Int?
 
-    /// Events per stream by default: enough that a run spans many epochs. The join
-    /// (`eo_payment_match`, and so `all`) processes some 50k events/s on one core;
-    /// the two aggregations alone process twenty times as many.
-    static func defaultEvents(query: String) -> Int {
-        query == EoViews.revenue || query == EoViews.windows ? 400_000 : 20_000
-    }
     static let defaultSchedulesPerInput = 10
+
+    /// The plan of schedule `index`.
+    func schedule(_ index: Int) -> EotestSchedule {
+        EotestSchedule(base: seed, index: index, kills: kills, events: events, schedulesPerInput: schedulesPerInput, queries: queries)
+    }
 
     /// The command that reruns schedule `index` alone, with the same input and choices.
     func replayCommand(schedule index: Int) -> String {
         "floe eotest --seed \(seed) --first-schedule \(index) --schedules 1 --kills \(kills) --query \(query) "
-            + "--events \(events) --schedules-per-input \(schedulesPerInput) --keep"
+            + (events.map { "--events \($0) " } ?? "") + "--schedules-per-input \(schedulesPerInput) --keep"
             + (disorderMs > 0 ? " --disorder-ms \(disorderMs)" : "") + (latenessMs.map { " --lateness-ms \($0)" } ?? "")
             + (sabotage.map { " --sabotage \($0.rawValue)" } ?? "")
     }

@@ -2,9 +2,11 @@ import Floe
 import FloeDataflow
 
 /// The input of a group of schedules and what a failure-free pipeline makes of it:
-/// both streams generated and loaded into a fresh log, then one `floe pipeline run
-/// --until-end` (no kill, parallelism 1, default chunks) into its own store and
-/// sinks, whose view dumps and rows every killed run of the group must match.
+/// the streams of its query set generated (orders and payments, or the Nexmark
+/// streams its queries read) and loaded into a fresh log, then one `floe pipeline
+/// run --until-end` (no kill, parallelism 1, default chunks) of its views into its
+/// own store and sinks, whose view dumps and rows every killed run of the group
+/// must match.
 struct EotestReference {
     let input: EotestSchedule.Input
     /// The log directory every run of the group reads.
@@ -22,26 +24,44 @@ struct EotestReference {
                                         channelCapacity: PipelineOptions().channelCapacity, kill: nil)
 
     /// Generates and loads `input` in `directory` (which must be empty or absent),
-    /// its event times out of order by up to `disorderMs`, and runs the reference
-    /// of `query` there (with `--lateness-ms latenessMs` when given). Throws
-    /// `EotestError` when the reference itself fails or its sinks disagree with its views.
-    static func make(input: EotestSchedule.Input, query: String, directory: String, executable: String, disorderMs: Int = 0,
+    /// its event times out of order by up to `disorderMs` (the seeds' streams only),
+    /// and runs the reference of its views there (with `--lateness-ms latenessMs`
+    /// when given). Throws `EotestError` when the reference itself fails or its
+    /// sinks disagree with its views.
+    static func make(input: EotestSchedule.Input, directory: String, executable: String, disorderMs: Int = 0,
                      latenessMs: Int? = nil) async throws -> EotestReference {
         try EotestFiles.makeDirectory(directory)
         let log = directory + "/log"
         let target = try PartitionedLog(directory: log)
-        for stream in EoStreams.Stream.allCases {
-            let csv = directory + "/\(stream.rawValue).csv"
-            try EoGenerator(stream: stream, seed: input.seed, disorderMicros: Int64(disorderMs) * 1000).writeCsv(events: UInt64(input.events), to: csv)
+        // Each stream as CSV, loaded in `segments` appends of consecutive rows.
+        func load(topic: String, write: (String) throws -> Void) async throws {
+            let csv = directory + "/\(topic).csv"
+            try write(csv)
             for piece in try splitCsv(FileBytes.contents(of: csv), pieces: input.segments) {
-                try await CsvLoader.load(csv: piece, file: csv, into: target, topic: stream.topic, partitions: input.partitions)
+                try await CsvLoader.load(csv: piece, file: csv, into: target, topic: topic, partitions: input.partitions)
             }
             EotestFiles.remove(csv)
         }
+        switch input.query.family {
+        case .eo:
+            for stream in EoStreams.Stream.allCases {
+                try await load(topic: stream.topic) { csv in
+                    try EoGenerator(stream: stream, seed: input.seed, disorderMicros: Int64(disorderMs) * 1000)
+                        .writeCsv(events: UInt64(input.events), to: csv)
+                }
+            }
+        case .nexmark:
+            let generator = NexmarkGenerator(seed: input.seed)
+            for stream in try NexmarkQueries.inputs(of: input.query.views) {
+                try await load(topic: stream.topic) { csv in
+                    try NexmarkCsv.write(stream, generator: generator, events: UInt64(input.events), to: csv)
+                }
+            }
+        }
         let store = directory + "/store", sqlite = directory + "/sink.db", sinkDir = directory + "/sinks"
         let outcome = try EotestChildRun.run(
-            executable: executable, arguments: pipelineArguments(log: log, store: store, query: query, sqlite: sqlite, sinkDirectory: sinkDir,
-                                                                 latenessMs: latenessMs),
+            executable: executable, arguments: pipelineArguments(log: log, store: store, query: input.query.pipelineQuery, sqlite: sqlite,
+                                                                 sinkDirectory: sinkDir, latenessMs: latenessMs),
             run: Self.run, stderrPath: directory + "/reference.err", timeoutMs: 600_000)
         guard outcome.finished else {
             throw EotestError("the reference run of input \(input.group) \(outcome.ending); see \(outcome.stderrPath)")

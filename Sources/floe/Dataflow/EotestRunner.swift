@@ -22,7 +22,9 @@ final class EotestRunner {
         let first = config.firstSchedule
         if let s = config.sabotage { say("SABOTAGE \(s.rawValue): every schedule's outputs are damaged on purpose (harness self-check)") }
         say("floe eotest: seed \(config.seed), schedules \(first)..<\(first + config.schedules), \(config.kills) kills each, "
-            + "query \(config.query), \(config.events) events per stream, one input per \(config.schedulesPerInput) schedules, "
+            + "query \(config.query) (\(config.queries.map(\.description).joined(separator: " | "))), "
+            + (config.events.map { "\($0) events per input, " } ?? "")
+            + "one input per \(config.schedulesPerInput) schedules, "
             + (config.disorderMs > 0 ? "disorder \(config.disorderMs) ms, " : "")
             + (config.latenessMs.map { "lateness \($0) ms, " } ?? "")
             + "work \(EotestFiles.absolute(config.work))")
@@ -30,14 +32,13 @@ final class EotestRunner {
         var referenceDir = ""
         var keepReference = config.keep
         for i in first..<(first + config.schedules) {
-            let schedule = EotestSchedule(base: config.seed, index: i, kills: config.kills, events: config.events,
-                                          schedulesPerInput: config.schedulesPerInput)
+            let schedule = config.schedule(i)
             if reference?.input != schedule.input {
                 if !keepReference && !referenceDir.isEmpty { EotestFiles.remove(referenceDir) }
                 referenceDir = config.work + "/input-\(schedule.input.group)"
                 keepReference = config.keep
                 EotestFiles.remove(referenceDir)
-                let made = try await EotestReference.make(input: schedule.input, query: config.query, directory: referenceDir,
+                let made = try await EotestReference.make(input: schedule.input, directory: referenceDir,
                                                           executable: config.executable, disorderMs: config.disorderMs,
                                                           latenessMs: config.latenessMs)
                 reference = made
@@ -45,8 +46,9 @@ final class EotestRunner {
                 let late = config.latenessMs == nil ? ""
                     : "; late rows: " + made.outputs.lateRows.keys.sorted().map { "\($0) \(made.outputs.lateRows[$0]!.reduce(0, +))" }
                         .joined(separator: ", ")
-                say("input \(schedule.input.group): seed \(schedule.input.seed), \(schedule.input.partitions) partitions, "
-                    + "\(schedule.input.segments) segments, \(schedule.input.events) events per stream; reference \(made.runMs) ms, "
+                say("input \(schedule.input.group): query \(schedule.input.query), seed \(schedule.input.seed), "
+                    + "\(schedule.input.partitions) partitions, \(schedule.input.segments) segments, "
+                    + "\(schedule.input.query.eventsText(schedule.input.events)); reference \(made.runMs) ms, "
                     + "epoch \(made.outputs.committedEpoch), rows: \(rows)\(late)")
             }
             let result = try await runSchedule(schedule, reference!)
@@ -76,7 +78,7 @@ final class EotestRunner {
         EotestFiles.remove(dir)
         try EotestFiles.makeDirectory(dir)
         let store = dir + "/store", sqlite = dir + "/sink.db", sinkDir = dir + "/sinks"
-        let arguments = EotestReference.pipelineArguments(log: reference.log, store: store, query: config.query, sqlite: sqlite,
+        let arguments = EotestReference.pipelineArguments(log: reference.log, store: store, query: schedule.input.query.pipelineQuery, sqlite: sqlite,
                                                           sinkDirectory: sinkDir, latenessMs: config.latenessMs)
         let views = reference.rows.keys.sorted()
         var result = EotestScheduleResult(schedule: schedule)

@@ -7,24 +7,26 @@ import Glibc
 /// for every run of the killed pipeline, its options and how it is killed.
 ///
 /// A schedule is a pure function of (base seed, schedule index, kills, events,
-/// schedules per input): `--first-schedule I --schedules 1` with the same other
-/// options replays schedule I with the same input and the same choices. Only
-/// where a timed kill lands in the child's work is up to the scheduler.
+/// schedules per input, query sets): `--first-schedule I --schedules 1` with the
+/// same other options replays schedule I with the same input, views and choices.
+/// Only where a timed kill lands in the child's work is up to the scheduler.
 struct EotestSchedule: Sendable, Equatable {
-    /// The input a group of schedules shares: the generated streams and the log they
-    /// are loaded into.
+    /// The input a group of schedules shares: the generated streams, the log they
+    /// are loaded into, and the views every pipeline of the group runs over it.
     struct Input: Sendable, Equatable, Hashable {
         /// Schedules `group * perInput ..< (group + 1) * perInput` share it.
         var group: Int
-        /// Seed of both generated streams.
+        /// Seed of the generated streams.
         var seed: UInt64
-        /// Partitions of both topics (1...4).
+        /// Partitions of every topic (1...4).
         var partitions: Int
         /// Appends each stream is loaded in (1...4): each append is a segment of every
         /// partition, so restarts resume at offsets in any segment and across their ends.
         var segments: Int
-        /// Events of each stream.
+        /// Events of each stream (the seeds' streams), or global events (Nexmark).
         var events: Int
+        /// The views the group's pipelines run; its family decides the streams generated.
+        var query: EotestQuerySet = .eo
     }
 
     /// How one run of the killed pipeline ends before its work is done.
@@ -131,20 +133,24 @@ struct EotestSchedule: Sendable, Equatable {
     /// The seed of schedule `index` under `base`.
     static func seed(base: UInt64, index: Int) -> UInt64 { derive(base, UInt64(index), salt: 0x5C4E_D01E) }
 
-    /// The input of `group` under `base`.
-    static func input(base: UInt64, group: Int, events: Int) -> Input {
+    /// The input of `group` under `base`: its views are `queries[group % queries.count]`
+    /// (`queries` not empty), its events `events`, or the views' default when nil.
+    static func input(base: UInt64, group: Int, events: Int?, queries: [EotestQuerySet] = [.eo]) -> Input {
         var rng = SplitMix64(seed: derive(base, UInt64(group), salt: 0x1A9D_7E55))
         let seed = rng.next()
         let partitions = draw(partitionCounts, &rng)
         let segments = draw(segmentCounts, &rng)
-        return Input(group: group, seed: seed, partitions: partitions, segments: segments, events: events)
+        let query = queries[group % queries.count]
+        return Input(group: group, seed: seed, partitions: partitions, segments: segments, events: events ?? query.defaultEvents,
+                     query: query)
     }
 
-    /// The schedule `index` of a run with base seed `base`.
-    init(base: UInt64, index: Int, kills: Int, events: Int, schedulesPerInput: Int) {
+    /// The schedule `index` of a run with base seed `base`, whose input groups rotate
+    /// through `queries` (not empty) with `events` each (nil: each set's default).
+    init(base: UInt64, index: Int, kills: Int, events: Int?, schedulesPerInput: Int, queries: [EotestQuerySet] = [.eo]) {
         self.index = index
         seed = Self.seed(base: base, index: index)
-        input = Self.input(base: base, group: index / schedulesPerInput, events: events)
+        input = Self.input(base: base, group: index / schedulesPerInput, events: events, queries: queries)
         var rng = SplitMix64(seed: seed)
         var runs: [Run] = []
         var previous = 0
@@ -208,8 +214,8 @@ struct EotestSchedule: Sendable, Equatable {
         let plan = runs.map { r in
             "p\(r.parallelism)/b\(r.barrierIntervalMs)/c\(r.chunkRows)x\(r.channelCapacity)" + (r.kill.map { " \($0)" } ?? " end")
         }
-        return "input \(input.group) (seed \(input.seed), \(input.partitions) partitions, \(input.segments) segments, "
-            + "\(input.events) events per stream); runs: "
+        return "input \(input.group) (query \(input.query), seed \(input.seed), \(input.partitions) partitions, \(input.segments) segments, "
+            + "\(input.query.eventsText(input.events))); runs: "
             + plan.joined(separator: ", ")
     }
 }

@@ -31,10 +31,7 @@ struct NexmarkGenerateCommand: AsyncParsableCommand {
     func validate() throws {
         guard events >= 0 else { throw ValidationError("--events must not be negative, not \(events)") }
         guard interEventMicros >= 0 else { throw ValidationError("--inter-event-micros must not be negative, not \(interEventMicros)") }
-        // Event times and auction expiries (at most 2 × 1666 events' time later) stay within 64-bit microseconds.
-        let millisLeft = Int64.max / 1000 - NexmarkConfig().baseTimeMicros / 1000
-        let room = millisLeft / 3 / max(interEventMicros, 1) * 1000 - Int64(NexmarkGenerator.eventsPerInFlightAuctions)
-        guard events <= room else {
+        guard events <= Self.maxEvents(interEventMicros: interEventMicros) else {
             throw ValidationError("--events \(events) × --inter-event-micros \(interEventMicros) runs past the timestamp range")
         }
     }
@@ -54,6 +51,13 @@ struct NexmarkGenerateCommand: AsyncParsableCommand {
         }
         let seconds = Timer.now() - start
         print("wrote \(events) events (seed \(seed)) in \(fmt(seconds, 3)) s: \(grouped(Double(events) / max(seconds, 1e-9))) events/s")
+    }
+
+    /// The most global events whose times, and auction expiries (at most 2 × 1666
+    /// events' time later), stay within 64-bit microseconds at `interEventMicros` (≥ 0).
+    static func maxEvents(interEventMicros: Int64) -> Int64 {
+        let millisLeft = Int64.max / 1000 - NexmarkConfig().baseTimeMicros / 1000
+        return millisLeft / 3 / max(interEventMicros, 1) * 1000 - Int64(NexmarkGenerator.eventsPerInFlightAuctions)
     }
 
     /// Creates directory `path` unless it exists. Throws `FloeError.io` naming it.

@@ -56,8 +56,7 @@ struct NexmarkRunCommand: AsyncParsableCommand {
         guard barrierIntervalMs >= 1 else { throw NexmarkRunError.badOption("--barrier-interval-ms must be at least 1, not \(barrierIntervalMs)") }
         guard (csv == nil) != (events == nil) else { throw NexmarkRunError.badOption("give exactly one of --csv DIR and --events N") }
         let names = try Self.views(query)
-        var streams: [NexmarkStreams.Stream] = []
-        for n in names { for s in try NexmarkQueries.inputs(n) where !streams.contains(s) { streams.append(s) } }
+        let streams = try NexmarkQueries.inputs(of: names)
         var sources: [NexmarkStreams.Stream: any Source] = [:]
         var loadSeconds = 0.0
         if let csv {
@@ -80,12 +79,7 @@ struct NexmarkRunCommand: AsyncParsableCommand {
 
         let store = try await StateStore.open(url: path)
         let b = PipelineBuilder()
-        var inputs: [NexmarkStreams.Stream: PipelineBuilder.Stream] = [:]
-        for s in streams {
-            let source = sources[s]!
-            inputs[s] = b.source(s == .bid ? try NexmarkQueries.keyedBidSource(source) : source)
-        }
-        for n in names { try NexmarkQueries.add(n, to: b, person: inputs[.person], auction: inputs[.auction], bid: inputs[.bid]) }
+        try NexmarkQueries.add(names, to: b, sources: sources)
         var options = PipelineOptions()
         options.parallelism = parallelism
         options.barrierIntervalMillis = barrierIntervalMs

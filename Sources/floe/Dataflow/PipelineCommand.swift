@@ -8,7 +8,7 @@ import Synchronization
 import Glibc
 #endif
 
-/// `floe pipeline run`: the seeds' views over a log, checkpointed every barrier.
+/// `floe pipeline run`: the seeds' views or Nexmark queries over a log, checkpointed every barrier.
 struct PipelineCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pipeline",
@@ -19,24 +19,27 @@ struct PipelineCommand: AsyncParsableCommand {
 struct PipelineRunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run the seeds' views over the log's orders and payments topics into a store.",
+        abstract: "Run the seeds' views or Nexmark queries over a log's topics into a store.",
         discussion: """
             Resumes from the store's committed epoch and offsets: run it again after a crash (or a \
             kill) and the views end exactly as without one. Any --parallelism works on any run. \
             Without --until-end it runs until SIGINT or SIGTERM: the epoch in progress then ends at a \
             barrier injected at once, commits and reaches the sinks, and the run prints its report (a \
-            second signal kills it; the epochs committed stay). \
+            second signal kills it; the epochs committed stay). The seeds' views read the log's orders \
+            and payments topics; the Nexmark queries (q0 ... q9, or nexmark for all) read person, \
+            auction and bid (floe log generate --stream person|auction|bid, then floe log load). \
             With --print-commits it prints `committed E` as each epoch commits, and \
             `first-commit-ms N` (from process start) at the first. With --lateness-ms, each partition \
             of orders (timed by event_time) and payments (paid_at) drops a row whose time is more than \
             MS behind the largest time before it, counts it as late, and eo_order_windows cleans the \
             state of closed windows; the lateness is part of the pipeline (a store written with \
-            another one is refused).
+            another one is refused; the Nexmark queries run without one).
             """)
 
-    @Option(help: "Log directory with the orders (and payments) topics.") var log: String
+    @Option(help: "Log directory with the topics the query reads (orders and payments; person, auction and bid).") var log: String
     @Option(help: "Store directory or URL (s3://bucket/prefix?..., docs/s3.md).") var path: String
-    @Option(help: "eo_order_revenue, eo_payment_match, eo_order_windows or all.") var query: String = "all"
+    @Option(help: "Comma-separated views: eo_order_revenue, eo_payment_match, eo_order_windows or all (the three); q0 ... q9 or nexmark (all nine).")
+    var query: String = "all"
     @Option(help: "Instances of each stateful operator.") var parallelism: Int = 1
     @Option(name: .customLong("barrier-interval-ms"), help: "Time between barriers (one epoch each).") var barrierIntervalMs: Int = 1000
     @Option(help: "SQLite database that receives every committed epoch of every view.") var sinkSqlite: String?
@@ -55,6 +58,11 @@ struct PipelineRunCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...86_400_000).contains(latenessMs ?? 0) else { throw ValidationError("--lateness-ms must be in 0...86400000") }
+        let parsed: PipelineQuery
+        do { parsed = try PipelineQuery.parse(query) } catch { throw ValidationError("--query: \(error)") }
+        if latenessMs != nil && !parsed.nexmarkViews.isEmpty {
+            throw ValidationError("--lateness-ms applies to the seeds' views only, not to the Nexmark queries")
+        }
     }
 
     func run() async throws {
@@ -125,7 +133,7 @@ struct PipelineRunCommand: AsyncParsableCommand {
         }
         if let json {
             let text = """
-                {"query": "\(query)", "parallelism": \(parallelism), "barrier_interval_ms": \(barrierIntervalMs), \
+                {"query": "\(self.query)", "parallelism": \(parallelism), "barrier_interval_ms": \(barrierIntervalMs), \
                 "events": \(report.eventsIn), "seconds": \(report.seconds), "events_per_second": \(rate), \
                 "start_epoch": \(report.startEpoch), "end_epoch": \(report.endEpoch), \
                 "p50_commit_ms": \(report.latencyQuantile(0.5) ?? -1), "p99_commit_ms": \(report.latencyQuantile(0.99) ?? -1), \

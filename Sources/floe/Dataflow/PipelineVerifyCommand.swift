@@ -22,7 +22,7 @@ struct PipelineVerifyCommand: AsyncParsableCommand {
 
     @Option(help: "Log directory the pipeline read (it must still hold the replayed epochs' input).") var log: String
     @Option(help: "Store directory or URL (s3://bucket/prefix?..., docs/s3.md) to verify.") var path: String
-    @Option(help: "The query the store was written with: eo_order_revenue, eo_payment_match, eo_order_windows or all.") var query: String = "all"
+    @Option(help: "The query the store was written with, as given to `floe pipeline run --query` (the seeds' views, q0...q9, nexmark, all).") var query: String = "all"
     @Option(help: ArgumentHelp("The allowed lateness the store was written with.", valueName: "ms")) var latenessMs: Int?
     @Option(help: "Start at this epoch: 0 (an empty store) or the epoch of a named checkpoint.") var fromEpoch: UInt64?
     @Option(help: "Start at this named checkpoint of the store.") var checkpoint: String?
