@@ -82,4 +82,43 @@ import Testing
         let zeros = Self.memtable((0...9).reversed().map { (1, [UInt8](repeating: 0, count: $0)) })
         #expect(Self.sortedOrder(zeros) == (0...9).map { withUnsafeBytes(of: UInt32(1).bigEndian) { Array($0) } + [UInt8](repeating: 0, count: $0) })
     }
+
+    /// A writer scanning its own open epoch between writes: each frozen copy that a
+    /// scan sorted seeds the next one's order (only the entries written since are
+    /// sorted, then merged). Writes between copies add keys and overwrite old ones
+    /// (the entry is repointed, not moved); some copies are sorted and some not, so
+    /// an order is extended across several rounds of writes. Every sorted copy must
+    /// equal a comparison sort of the memtable's entries at that moment.
+    @Test func frozenCopiesExtendTheOrderOfTheOneBefore() {
+        for seed in UInt64(1)...40 {
+            var rng = SplitMix64(seed: seed)
+            var m = MutableMemtable(epoch: 1)
+            var written: [(UInt32, [UInt8])] = []
+            for round in 0..<30 {
+                for _ in 0..<Int(rng.next() % 200) {
+                    let (t, k): (UInt32, [UInt8])
+                    if !written.isEmpty && rng.next() % 4 == 0 {
+                        (t, k) = written[Int(rng.next() % UInt64(written.count))] // an overwrite
+                    } else {
+                        (t, k) = (UInt32(rng.next() % 2) &* 0x0101_0001, Self.randomKey(&rng, shape: rng.next() % 5))
+                        written.append((t, k))
+                    }
+                    let v: [UInt8] = [UInt8(truncatingIfNeeded: round)]
+                    _ = k.withUnsafeBytes { kb in v.withUnsafeBytes { m.insert(table: t, key: kb, kind: 0, value: $0) } }
+                }
+                let f = m.frozenCopy()
+                // Two copies in three are sorted (by a scan); the others are dropped unsorted.
+                guard rng.next() % 3 != 0 else { continue }
+                let got = f.order.map { i in
+                    let e = f.entries[Int(i)]
+                    return withUnsafeBytes(of: e.table.bigEndian) { Array($0) } + Array(f.arena[e.keyOffset..<(e.keyOffset + Int(e.keyLength))])
+                }
+                let want = Self.modelOrder(m)
+                let at = zip(got, want).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+                #expect(got.count == want.count && at == nil,
+                        "seed \(seed) round \(round): \(m.count) keys, \(got.count) ordered; first difference at \(at ?? -1)")
+                if got != want { return }
+            }
+        }
+    }
 }

@@ -13,13 +13,20 @@ final class FrozenMemtable: Sendable {
     /// under the store's write lock, and the sort then runs in the sync that flushes
     /// the epoch (or the first scan of it), off the writer's path.
     private let sortedOrder = Lock<[Int32]?>(nil)
+    /// `sortedOrder`'s value once sorted, under a lock that is never held for a sort.
+    private let finishedOrder = Lock<[Int32]?>(nil)
     let memoryBytes: Int
     /// Table watermarks set at this epoch.
     let watermarks: [TableWatermark]
 
+    /// The order of the first entries, from an earlier freeze of the same memtable:
+    /// the sort extends it (`MemtableSort.order(_:arena:extending:)`).
+    private let sortedPrefix: [Int32]
+
     init(epoch: Epoch, arena: [UInt8], entries: [MemtableEntry], slots: [Int32], memoryBytes: Int,
-         watermarks: [TableWatermark] = []) {
+         watermarks: [TableWatermark] = [], sortedPrefix: [Int32] = []) {
         self.epoch = epoch
+        self.sortedPrefix = sortedPrefix.count <= entries.count ? sortedPrefix : []
         self.watermarks = watermarks
         self.arena = arena
         self.entries = entries
@@ -33,13 +40,18 @@ final class FrozenMemtable: Sendable {
     var order: [Int32] {
         sortedOrder.withLock { o in
             if let o { return o }
-            let sorted = MemtableSort.order(entries, arena: arena)
+            let sorted = MemtableSort.order(entries, arena: arena, extending: sortedPrefix)
             o = sorted
+            finishedOrder.withLock { $0 = sorted }
             return sorted
         }
     }
 
     var count: Int { entries.count }
+
+    /// The order if a reader has sorted it already (nil otherwise: never sorts, and
+    /// never waits for a sort in progress: a writer calls it under the store's lock).
+    var orderIfSorted: [Int32]? { finishedOrder.withLock { $0 } }
 
     /// The entry for `(table, key)` via the hash index.
     func lookup(table: UInt32, key: UnsafeRawBufferPointer) -> MemtableEntry? {

@@ -16,17 +16,56 @@ enum MemtableSort {
 
     /// Entry indices in `(table, userKey)` order. Keys must be unique per table.
     static func order(_ entries: [MemtableEntry], arena: [UInt8]) -> [Int32] {
-        let n = entries.count
-        guard n > 1 else { return [Int32](0..<Int32(n)) }
+        order(entries, arena: arena, from: 0)
+    }
+
+    /// The order of `entries[from...]` alone (indices into `entries`).
+    private static func order(_ entries: [MemtableEntry], arena: [UInt8], from: Int) -> [Int32] {
+        let n = entries.count - from
+        guard n > 1 else { return [Int32](Int32(from)..<Int32(entries.count)) }
         var a = [Item](unsafeUninitializedCapacity: n) { buf, count in
             entries.withUnsafeBufferPointer { es in
-                for i in 0..<n { buf[i] = Item(prefix: es[i].prefix, table: es[i].table, index: Int32(i)) }
+                for i in 0..<n { buf[i] = Item(prefix: es[from + i].prefix, table: es[from + i].table, index: Int32(from + i)) }
             }
             count = n
         }
         radixSort(&a)
         breakTies(&a, entries: entries, arena: arena)
         return a.map(\.index)
+    }
+
+    /// The order of all of `entries` given `sorted`, the order of its first
+    /// `sorted.count` entries (an earlier freeze of the same append-only memtable,
+    /// whose entries keep their keys: a later write of a key repoints its entry, it
+    /// does not move it): only the entries after those are sorted, then the two
+    /// orders are merged. A writer that scans its own open epoch between writes so
+    /// pays for what it wrote since its last scan, not for the whole epoch again.
+    static func order(_ entries: [MemtableEntry], arena: [UInt8], extending sorted: [Int32]) -> [Int32] {
+        let tail = order(entries, arena: arena, from: sorted.count)
+        if tail.isEmpty { return sorted }
+        if sorted.isEmpty { return tail }
+        return arena.withUnsafeBytes { bytes in
+            entries.withUnsafeBufferPointer { es in
+                // True when entry x sorts before entry y: by table, then user-key bytes.
+                func less(_ x: Int32, _ y: Int32) -> Bool {
+                    let a = es[Int(x)], b = es[Int(y)]
+                    if a.table != b.table { return a.table < b.table }
+                    if a.prefix != b.prefix { return a.prefix < b.prefix }
+                    return FullKey.compareBytes(UnsafeRawBufferPointer(rebasing: bytes[a.keyOffset..<(a.keyOffset + Int(a.keyLength))]),
+                                                UnsafeRawBufferPointer(rebasing: bytes[b.keyOffset..<(b.keyOffset + Int(b.keyLength))])) < 0
+                }
+                return [Int32](unsafeUninitializedCapacity: sorted.count + tail.count) { out, count in
+                    var i = 0, j = 0, k = 0
+                    while i < sorted.count && j < tail.count {
+                        if less(tail[j], sorted[i]) { out[k] = tail[j]; j += 1 } else { out[k] = sorted[i]; i += 1 }
+                        k += 1
+                    }
+                    while i < sorted.count { out[k] = sorted[i]; i += 1; k += 1 }
+                    while j < tail.count { out[k] = tail[j]; j += 1; k += 1 }
+                    count = k
+                }
+            }
+        }
     }
 
     /// Byte `d` of the 12-byte sort key, 0 the least significant (prefix bytes 0...7, then table bytes).

@@ -19,6 +19,9 @@ struct MutableMemtable {
     /// writer that scans its own open epoch many times between writes (a join
     /// looking up state between barriers) sorts it once, not per scan.
     private var frozenCache: FrozenMemtable?
+    /// The order of the first entries as the last sorted frozen copy had it
+    /// (`invalidateFrozenCopy`); entries are append-only and keep their keys.
+    private var sortedPrefix: [Int32] = []
     /// Table watermarks set at this epoch (`StateStore.setTableWatermark`), committed with it.
     private(set) var watermarks: [TableWatermark] = []
 
@@ -51,7 +54,7 @@ struct MutableMemtable {
     /// added: exactly the growth of `memoryBytes`, index growth included.
     @discardableResult
     mutating func insert(table: UInt32, key: UnsafeRawBufferPointer, kind: UInt8, value: UnsafeRawBufferPointer) -> Int {
-        frozenCache = nil
+        invalidateFrozenCopy()
         // The store charges what this returns and releases `memoryBytes` on commit, so the
         // two must agree: leaving out the slot growth of `grow()` made every commit of an
         // epoch with a grown index release more than was charged, and the budget crept up.
@@ -127,7 +130,7 @@ struct MutableMemtable {
 
     /// Records a table watermark of this epoch; one per table (a later call replaces).
     mutating func setWatermark(_ w: TableWatermark) {
-        frozenCache = nil
+        invalidateFrozenCopy()
         watermarks.removeAll { $0.tableRaw == w.tableRaw }
         watermarks.append(w)
     }
@@ -136,7 +139,7 @@ struct MutableMemtable {
     /// stays usable (a writer scanning its own open epoch freezes a copy).
     func freeze() -> FrozenMemtable {
         FrozenMemtable(epoch: epoch, arena: arena, entries: entries, slots: slots, memoryBytes: memoryBytes,
-                       watermarks: watermarks)
+                       watermarks: watermarks, sortedPrefix: sortedPrefix)
     }
 
     /// `freeze()`, reusing the copy of the previous call when nothing was written since.
@@ -145,5 +148,14 @@ struct MutableMemtable {
         let f = freeze()
         frozenCache = f
         return f
+    }
+
+    /// Drops the cached frozen copy before a write (so the arena is uniquely
+    /// referenced again and grows in place), keeping its order if a scan sorted it:
+    /// the next freeze sorts only the entries written since and merges.
+    private mutating func invalidateFrozenCopy() {
+        guard let f = frozenCache else { return }
+        if let o = f.orderIfSorted { sortedPrefix = o }
+        frozenCache = nil
     }
 }
