@@ -122,7 +122,7 @@ import FloeDataflow
         #expect(try PipelineQuery.parse(EotestQuerySet.eo.pipelineQuery).eoViews == EoViews.all)
         let windows = try EotestQuerySet.rotation(EoViews.windows)[0]
         #expect(windows.pipelineQuery == EoViews.windows && windows.defaultEvents == 400_000)
-        #expect(EotestQuerySet.eo.defaultEvents == 20_000)
+        #expect(EotestQuerySet.eo.defaultEvents == 40_000)
         #expect(EotestQuerySet.nexmark.defaultEvents == EotestQuerySet.defaultNexmarkEvents)
     }
 
@@ -146,7 +146,7 @@ import FloeDataflow
             let group = i / 5
             #expect(s.input.group == group)
             #expect(s.input.query == queries[group % 2])
-            #expect(s.input.events == (group % 2 == 0 ? 20_000 : EotestQuerySet.defaultNexmarkEvents))
+            #expect(s.input.events == (group % 2 == 0 ? 40_000 : EotestQuerySet.defaultNexmarkEvents))
             // The rest of the plan does not depend on the query: the same as an eo-only run's.
             let eoOnly = EotestSchedule(base: 4, index: i, kills: 3, events: nil, schedulesPerInput: 5)
             #expect(s.runs == eoOnly.runs && s.seed == eoOnly.seed && s.input.seed == eoOnly.input.seed)

@@ -89,12 +89,12 @@ struct EotestQuerySet: Sendable, Hashable, CustomStringConvertible {
     /// its cost grows faster than its input, most with the killed runs' small chunks).
     var defaultEvents: Int {
         switch family {
-        case .eo: views == [EoViews.revenue] || views == [EoViews.windows] ? 400_000 : 20_000
+        case .eo: views == [EoViews.revenue] || views == [EoViews.windows] ? 400_000 : 40_000
         case .nexmark: Self.defaultNexmarkEvents
         }
     }
 
-    static let defaultNexmarkEvents = 10_000
+    static let defaultNexmarkEvents = 20_000
 
     /// What one input holds, for the report: "N events per stream" or "N Nexmark events".
     func eventsText(_ events: Int) -> String {
