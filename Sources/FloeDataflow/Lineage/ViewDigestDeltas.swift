@@ -1,5 +1,4 @@
 import Floe
-import Synchronization
 
 /// The change of every view's digest in each epoch of a run, reported by the
 /// `Materialize` instances at their barrier and taken by the commit loop once the
@@ -7,9 +6,9 @@ import Synchronization
 /// sum is complete). Instances report parts; their sum does not depend on how
 /// many instances there are (`ViewDigest`).
 ///
-/// Safe to share: the state is under a mutex.
+/// Safe to share: the state is under a lock (`Lock`, whose hand-offs TSan sees).
 final class ViewDigestDeltas: Sendable {
-    private let deltas = Mutex<[Epoch: [UInt16: ViewDigest]]>([:])
+    private let deltas = Lock<[Epoch: [UInt16: ViewDigest]]>([:])
 
     /// Instance part `delta` of view `view` (its index) in `epoch`.
     func add(view: UInt16, epoch: Epoch, _ delta: ViewDigest) {
