@@ -192,8 +192,8 @@ def main():
         L.append("## Recovery after kill -9 (seconds from the restart's spawn)")
         L.append("")
         L.append("Flink's times include the new JVM's start and the job's planning and submission (see above); "
-                 "RUNNING → checkpoint is the restore plus the first new checkpoint. Floe: the rerun's total wall time; "
-                 "a first-commit time only if its CLI printed one.")
+                 "RUNNING → checkpoint is the restore plus the first new checkpoint. Floe: from opening the store "
+                 "to the rerun's first new commit (its JSON), and the rerun's total wall time, process start included.")
         L.append("")
         L.append("| query | engine | killed at | → RUNNING | → first new checkpoint/commit | RUNNING → checkpoint | restart total | note |")
         L.append("|---|---|---:|---:|---:|---:|---:|---|")
@@ -204,13 +204,17 @@ def main():
                     continue
                 first = r.get("restart_to_first_checkpoint_seconds")
                 if e == "floe":
-                    first = r.get("restart_to_first_commit_raw") or None
+                    raw = r.get("restart_to_first_commit_raw") or None
+                    try:
+                        first = float(raw) if raw is not None else None
+                    except ValueError:
+                        first = raw
                 run_s = r.get("restart_to_running_seconds")
                 gap = (first - run_s) if isinstance(first, (int, float)) and isinstance(run_s, (int, float)) else None
                 L.append("| %s | %s | %s | %s | %s | %s | %s | %s |"
                          % (q, LABEL[e], f_num(r.get("killed_at_seconds"), "%.1f"),
                             f_num(run_s, "%.1f"),
-                            first if isinstance(first, str) else f_num(first, "%.1f"), f_num(gap, "%.1f"),
+                            first if isinstance(first, str) else f_num(first, "%.2f" if e == "floe" else "%.1f"), f_num(gap, "%.1f"),
                             f_num(r.get("restart_total_seconds"), "%.1f"),
                             r.get("error") or r.get("status") or ("restored chk-%s" % r.get("restore_checkpoint_id")
                                                                   if r.get("restore_checkpoint_id") else "")))
