@@ -32,10 +32,7 @@ public struct NexmarkSource: Source {
     /// or a negative or non-finite rate.
     public init(stream: NexmarkStreams.Stream, generator: NexmarkGenerator, partitions: Int, events: UInt64?,
                 eventsPerSecond: Double = 0, name: String? = nil) throws {
-        guard partitions >= 1 else { throw DataflowError.invalidArgument("a generator needs at least 1 partition, not \(partitions)") }
-        guard eventsPerSecond >= 0, eventsPerSecond.isFinite else {
-            throw DataflowError.invalidArgument("events per second must be 0 (no limit) or positive, not \(eventsPerSecond)")
-        }
+        try StridedReader<NexmarkRows>.validate(partitions: partitions, eventsPerSecond: eventsPerSecond)
         self.stream = stream
         self.generator = generator
         self.partitions = partitions
@@ -47,19 +44,13 @@ public struct NexmarkSource: Source {
     /// Throws `DataflowError.invalidArgument` for a partition out of range or an
     /// offset past the end of a finite stream.
     public func reader(partition: Int, from offset: UInt64) async throws -> any SourceReader {
-        guard (0..<partitions).contains(partition) else {
-            throw DataflowError.invalidArgument("generator \(name) has partitions 0...\(partitions - 1), not \(partition)")
-        }
-        let limit = streamEvents.map { GeneratorSource.count(events: $0, partitions: partitions, partition: partition) } ?? .max
-        guard offset <= limit else {
-            throw DataflowError.invalidArgument("offset \(offset) is past the end (\(limit)) of generator \(name) partition \(partition)")
-        }
         let share = Double(NexmarkEvents.share(stream).count) / Double(NexmarkConfig.totalProportion)
-        return NexmarkReader(generator: generator, stream: stream, partition: partition, partitions: partitions, limit: limit,
-                             perSecond: eventsPerSecond * share / Double(partitions), offset: offset)
+        return try StridedReader(NexmarkRows(generator: generator, stream: stream), name: name, partition: partition,
+                                 partitions: partitions, total: streamEvents,
+                                 perSecond: eventsPerSecond * share / Double(partitions), offset: offset)
     }
 
     public func endOffsets() async throws -> [UInt64] {
-        (0..<partitions).map { p in streamEvents.map { GeneratorSource.count(events: $0, partitions: partitions, partition: p) } ?? .max }
+        StridedReader<NexmarkRows>.endOffsets(total: streamEvents, partitions: partitions)
     }
 }

@@ -22,10 +22,7 @@ public struct GeneratorSource: Source {
     /// Throws `DataflowError.invalidArgument` for fewer than 1 partition or a
     /// negative or non-finite rate.
     public init(generator: EoGenerator, partitions: Int, events: UInt64?, eventsPerSecond: Double = 0, name: String? = nil) throws {
-        guard partitions >= 1 else { throw DataflowError.invalidArgument("a generator needs at least 1 partition, not \(partitions)") }
-        guard eventsPerSecond >= 0, eventsPerSecond.isFinite else {
-            throw DataflowError.invalidArgument("events per second must be 0 (no limit) or positive, not \(eventsPerSecond)")
-        }
+        try StridedReader<EoGenerator>.validate(partitions: partitions, eventsPerSecond: eventsPerSecond)
         self.generator = generator
         self.partitions = partitions
         self.events = events
@@ -35,25 +32,17 @@ public struct GeneratorSource: Source {
 
     /// The number of events of a stream of `events` in `partition` of `partitions`.
     public static func count(events: UInt64, partitions: Int, partition: Int) -> UInt64 {
-        let p = UInt64(partition), n = UInt64(partitions)
-        return events > p ? (events - p + n - 1) / n : 0
+        StridedReader<EoGenerator>.count(events: events, partitions: partitions, partition: partition)
     }
 
     /// Throws `DataflowError.invalidArgument` for a partition out of range or an
     /// offset past the end of a finite stream.
     public func reader(partition: Int, from offset: UInt64) async throws -> any SourceReader {
-        guard (0..<partitions).contains(partition) else {
-            throw DataflowError.invalidArgument("generator \(name) has partitions 0...\(partitions - 1), not \(partition)")
-        }
-        let limit = events.map { Self.count(events: $0, partitions: partitions, partition: partition) } ?? .max
-        guard offset <= limit else {
-            throw DataflowError.invalidArgument("offset \(offset) is past the end (\(limit)) of generator \(name) partition \(partition)")
-        }
-        return GeneratorReader(generator: generator, partition: partition, partitions: partitions, limit: limit,
-                               perSecond: eventsPerSecond / Double(partitions), offset: offset)
+        try StridedReader(generator, name: name, partition: partition, partitions: partitions, total: events,
+                          perSecond: eventsPerSecond / Double(partitions), offset: offset)
     }
 
     public func endOffsets() async throws -> [UInt64] {
-        (0..<partitions).map { p in events.map { Self.count(events: $0, partitions: partitions, partition: p) } ?? .max }
+        StridedReader<EoGenerator>.endOffsets(total: events, partitions: partitions)
     }
 }
