@@ -43,7 +43,7 @@ test: deps
 # happens in `floe` child processes (the same code runs in-process in other suites,
 # and CI runs the release CLI across processes) and the single-threaded format,
 # byte-damage and power-cut suites. `make asan` runs them all.
-TSAN_SKIP = CrashtestProcessTests|CrashtestZombieProcessTests|BenchCommandProcessTests|EotestProcessTests|S3MultiProcessTests|SstIndexTests|BlockChunkTests|BloomFilterTests|CorruptionTests|FilterPartitionProbeTests|PowerLossTests|NexmarkGeneratorTests|NexmarkGeneratorCommandTests|CsvTests|RowEncodingTests|LogDamageTests|OracleTests
+TSAN_SKIP = CrashtestProcessTests|CrashtestZombieProcessTests|BenchCommandProcessTests|EotestProcessTests|S3MultiProcessTests|S3SliceProcessTests|SstIndexTests|BlockChunkTests|BloomFilterTests|CorruptionTests|FilterPartitionProbeTests|PowerLossTests|NexmarkGeneratorTests|NexmarkGeneratorCommandTests|CsvTests|RowEncodingTests|LogDamageTests|OracleTests
 tsan: deps
 	FLOE_SEED_STRIDE=4 swift test -c debug --sanitize=thread --build-path .build-tsan --disable-xctest --no-parallel --skip '$(TSAN_SKIP)'
 

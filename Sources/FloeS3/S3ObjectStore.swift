@@ -237,7 +237,8 @@ public final class S3ObjectStore: ObjectStore {
                 let path = String(k.dropFirst(keyPrefix.count))
                 guard (try? ObjectPath.validate(path)) != nil else { continue }
                 let size = entry.text(of: "Size").flatMap { Int($0) } ?? 0
-                let modified = entry.text(of: "LastModified").flatMap(Self.parseTimestamp) ?? 0
+                // An object whose time cannot be read counts as new: GC and lease expiry wait for it.
+                let modified = entry.text(of: "LastModified").flatMap(Self.modifiedAtLatest) ?? Double(time(nil)) + 1
                 found.append(ObjectInfo(path: path, size: size, modified: modified))
             }
             let truncated = root.text(of: "IsTruncated") == "true"
@@ -395,6 +396,21 @@ public final class S3ObjectStore: ObjectStore {
     static func contentRangeTotal(_ headers: HTTPHeaders) -> Int? {
         guard let value = headers.first(name: "content-range"), let slash = value.lastIndex(of: "/") else { return nil }
         return Int(value[value.index(after: slash)...])
+    }
+
+    /// The latest time an object listed with `LastModified` `text` can have been
+    /// written. S3 (and moto) give whole seconds (`...:56.000Z`): the write happened
+    /// somewhere in that second, so a time without a non-zero fraction is moved to
+    /// the second's end. `ObjectInfo.modified` is then never earlier than the write,
+    /// which is what GC's grace period and lease expiry assume: with the truncated
+    /// time an SST uploaded 0.9 s into a second looked 0.9 s older than it was, and
+    /// a grace under a second (the crash test's 0.5 s) let GC delete an SST between
+    /// its upload and the commit that referenced it (`floe crashtest --store-url`
+    /// found it). Clock skew between the service and this machine is not covered:
+    /// keep the grace well above it.
+    static func modifiedAtLatest(_ text: String) -> Double? {
+        guard let t = parseTimestamp(text) else { return nil }
+        return t == t.rounded(.down) ? t + 1 : t
     }
 
     /// Seconds since 1970 of an ISO 8601 UTC time (`2024-05-01T12:34:56.789Z`).

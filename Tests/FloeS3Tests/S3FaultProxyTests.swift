@@ -1,5 +1,6 @@
 import Floe
 import FloeS3
+import FloeTesting
 import Testing
 
 /// `S3ObjectStore` through `FaultProxy` (loopback, between the store and moto):
@@ -204,5 +205,44 @@ import Testing
         try await run.execute()
         let injected = proxy.counts.values.reduce(0, +)
         #expect(injected > 5, "seed \(seed): only \(injected) faults injected (\(proxy.counts))")
+    }
+}
+
+/// Multipart uploads send their parts in parallel, never more than
+/// `maxConcurrentParts` at once: the proxy slows every UploadPart answer by 30 ms
+/// and logs when each request was in flight.
+@Suite struct S3MultipartConcurrencyTests {
+    @Test(arguments: [1, 3])
+    func partsGoUpInParallelWithinTheLimit(limit: Int) async throws {
+        let moto = try await MotoServer.shared.start()
+        let bucket = uniqueBucket("parts")
+        let direct = try S3ObjectStore(s3Configuration(bucket: bucket, endpoint: moto), environment: [:])
+        try await direct.createBucket()
+        try await direct.shutdown()
+        let proxy = try FaultProxy(upstream: moto, recordRequests: true) { request in
+            request.method == "PUT" && request.target.contains("partNumber=") ? .slowBody : nil
+        }
+        defer { proxy.stop() }
+        var c = s3Configuration(bucket: bucket, endpoint: proxy.endpoint)
+        c.multipartThreshold = 6 << 20
+        c.partSize = 5 << 20
+        c.maxConcurrentParts = limit
+        let store = try S3ObjectStore(c, environment: [:])
+        // Six parts: five of 5 MiB (moto's minimum but for the last) and a short one.
+        let bytes = testBytes((25 << 20) + 999, seed: 21)
+        try await store.put("data/big.sst", bytes)
+        let parts = proxy.requestLog.filter { $0.method == "PUT" && $0.target.contains("partNumber=") }
+        #expect(parts.count == 6, "limit \(limit): \(parts.count) UploadPart requests")
+        let peak = ProxyLogEntry.peakOverlap(parts)
+        if limit == 1 {
+            #expect(peak == 1, "limit 1: \(peak) parts in flight at once")
+        } else {
+            #expect(peak >= 2 && peak <= limit, "limit \(limit): \(peak) parts in flight at once")
+        }
+        // One CreateMultipartUpload and one CompleteMultipartUpload.
+        let posts = proxy.requestLog.filter { $0.method == "POST" }
+        #expect(posts.count == 2, "\(posts.map(\.target))")
+        #expect(try await store.get("data/big.sst") == bytes)
+        try await store.shutdown()
     }
 }

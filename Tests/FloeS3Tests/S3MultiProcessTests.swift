@@ -1,5 +1,6 @@
 import Floe
 import FloeS3
+import FloeTesting
 import Foundation
 import Testing
 

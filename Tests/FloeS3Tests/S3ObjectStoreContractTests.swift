@@ -231,6 +231,22 @@ import Testing
         }
     }
 
+    /// A listed object's `modified` is never before its write (moto, like S3, lists
+    /// whole seconds): GC's grace period counts from it, so an earlier time would
+    /// let GC delete an SST younger than the grace.
+    @Test func listedModificationTimesAreNeverBeforeTheWrite() async throws {
+        try await withMotoStore { (store: S3ObjectStore) async throws in
+            for i in 0..<5 {
+                let before = Date().timeIntervalSince1970
+                try await store.put("data/\(i).sst", [UInt8(i)])
+                let listed = try #require(try await store.list(prefix: "data/\(i).sst").first)
+                #expect(listed.modified >= before, "object \(i): listed as modified at \(listed.modified), written after \(before)")
+                #expect(listed.modified <= Date().timeIntervalSince1970 + 1, "object \(i): \(listed.modified) is in the future")
+                try await Task.sleep(for: .milliseconds(150))
+            }
+        }
+    }
+
     @Test func batchedDeleteRemovesEveryObject() async throws {
         try await withMotoStore(prefix: "gc") { (store: S3ObjectStore) async throws in
             let paths = (0..<25).map { "data/\(1000 + $0).sst" }

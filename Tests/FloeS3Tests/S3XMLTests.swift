@@ -29,6 +29,15 @@ import Testing
         #expect(S3ObjectStore.parseTimestamp(contents[0].text(of: "LastModified")!) == 1_714_566_896.789)
     }
 
+    /// Whole-second times (S3's, moto's) are moved to the second's end: a listed
+    /// object is never older than it is (GC's grace counts from this).
+    @Test func listedTimesAreTheLatestTheWriteCanHaveBeen() {
+        #expect(S3ObjectStore.modifiedAtLatest("2024-05-01T12:34:56.000Z") == 1_714_566_897)
+        #expect(S3ObjectStore.modifiedAtLatest("2024-05-01T12:34:56Z") == 1_714_566_897)
+        #expect(S3ObjectStore.modifiedAtLatest("2024-05-01T12:34:56.789Z") == 1_714_566_896.789)
+        #expect(S3ObjectStore.modifiedAtLatest("yesterday") == nil)
+    }
+
     @Test func readsAnErrorWithANamespacePrefix() throws {
         let root = try S3XML.parse(Array("<s3:Error a='1>' b=\"/\"><s3:Code>SlowDown</s3:Code><Message>m</Message></s3:Error>".utf8))
         #expect(root.name == "Error" && root.text(of: "Code") == "SlowDown" && root.text(of: "Message") == "m")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Floe
+import FloeS3
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -33,6 +34,11 @@ struct CrashtestCommand: AsyncParsableCommand {
             into a store on a simulated file system, cuts the power at a random file-system call, keeps only \
             what was fsynced (directory entries only after a directory fsync), reopens and checks the same \
             rule against an in-memory model (docs/power-loss.md). Iteration i uses seed S+i.
+
+            --store-url s3://bucket/prefix?endpoint=... puts the store on S3 (emptied first) instead of in \
+            PATH/store; the oracle and the workers' files stay in PATH. Timed kills only (no --failpoints, \
+            --zombie or --sabotage below-verified), and no state is saved for --iteration: a replay starts from \
+            an empty store (docs/s3.md).
             """)
 
     @Option(help: ArgumentHelp("Working directory: created if absent; must be empty or an earlier crashtest directory.",
@@ -66,6 +72,9 @@ struct CrashtestCommand: AsyncParsableCommand {
     var minCompactorGraceMs: Int?
     @Option(help: "With --zombie: longest GC grace of the compactor, milliseconds (default \(ZombiePlan.Bounds.defaultCompactorGraceMs.max)).")
     var maxCompactorGraceMs: Int?
+    @Option(help: ArgumentHelp("Put the store on S3 (s3://bucket/prefix?endpoint=...&region=...), emptied first; PATH keeps the oracle and logs.",
+                               valueName: "url"))
+    var storeURL: String?
     @OptionGroup var logging: LogLevelOption
 
     func validate() throws {
@@ -100,12 +109,25 @@ struct CrashtestCommand: AsyncParsableCommand {
             }
         }
         if powerLoss {
-            guard path == nil, !failpoints, !zombie, iteration == nil, killAfterOps == nil, sabotage == nil else {
+            guard path == nil, storeURL == nil, !failpoints, !zombie, iteration == nil, killAfterOps == nil, sabotage == nil else {
                 throw ValidationError("--power-loss runs in memory: it takes only --iterations and --seed")
             }
             return
         }
         guard let path else { throw ValidationError("--path is required (except with --power-loss)") }
+        if FloeStoreURL.isURL(path) {
+            throw ValidationError("--path is the local working directory (oracle, logs); put a store on S3 with --store-url \(path)")
+        }
+        if let storeURL {
+            guard FloeStoreURL.isRemote(storeURL) else { throw ValidationError("--store-url takes an s3:// URL; a local store goes in --path") }
+            do { _ = try FloeStoreURL.parse(storeURL) } catch { throw ValidationError("--store-url: \(error)") }
+            guard !failpoints, !zombie else {
+                throw ValidationError("--store-url runs timed kills only: --failpoints and --zombie need the store in --path")
+            }
+            if sabotage == .belowVerified {
+                throw ValidationError("--sabotage below-verified copies the store's files: it needs the store in --path")
+            }
+        }
         if let problem = CrashtestDirectory.problem(with: path) { throw ValidationError(problem) }
         if getenv(Failpoints.environmentVariable) != nil {
             throw ValidationError("\(Failpoints.environmentVariable) is set; floe crashtest arms failpoints in its workers itself "
@@ -138,7 +160,7 @@ struct CrashtestCommand: AsyncParsableCommand {
             directory: CrashtestDirectory(root: path!), iterations: iterations, seed: seed, failpoints: failpoints,
             workload: CrashtestWorkload(keyCount: keys), minRunMs: minRunMs, maxRunMs: maxRunMs,
             startIteration: iteration, killAfterOps: killAfterOps, failpointTimeoutSeconds: failpointTimeout,
-            sabotage: sabotage, executable: ChildProcess.currentExecutable(), zombie: zombie ? zombieBounds : nil)
+            sabotage: sabotage, executable: ChildProcess.currentExecutable(), zombie: zombie ? zombieBounds : nil, storeURL: storeURL)
         let passed: Bool
         do {
             passed = try await Task.detached { try await CrashtestRunner(config).run() }.value

@@ -22,10 +22,16 @@ struct CrashtestConfig: Sendable {
     var executable: String
     /// `--zombie`: the bounds its seeded timings are drawn within (nil in the other modes).
     var zombie: ZombiePlan.Bounds?
+    /// `--store-url`: the store on S3 (`s3://...`) instead of in the working
+    /// directory; the oracle and the workers' files stay local.
+    var storeURL: String? = nil
+
+    /// What the workers and the check open: the URL, else the directory's `store/`.
+    var storeLocation: String { storeURL ?? directory.store }
 
     /// The arguments of a `floe crashtest-worker` of iteration `iteration` writing `oracle`.
     func workerArguments(iteration: Int, oracle: String, opsCounter: String) -> [String] {
-        ["crashtest-worker", "--store", directory.store, "--oracle", oracle, "--ops-counter", opsCounter,
+        ["crashtest-worker", "--store", storeLocation, "--oracle", oracle, "--ops-counter", opsCounter,
          "--seed", "\(seed)", "--iteration", "\(iteration)", "--keys", "\(workload.keyCount)", "--parent-pid", "\(getpid())"]
     }
 }

@@ -1,4 +1,5 @@
 import Floe
+import FloeS3
 import FloeTesting
 #if canImport(Glibc)
 import Glibc
@@ -27,12 +28,13 @@ final class CrashtestRunner {
         let first = config.startIteration ?? 0
         var count = config.iterations
         if config.failpoints && config.startIteration == nil { count = max(count, FailpointPlan.combinations.count) }
-        try prepare(first)
+        try await prepare(first)
         if config.zombie != nil { totals.zombie = ZombieTotals() }
         say(header(first: first, count: count))
         let started = Self.monotonicMillis()
         for i in first..<(first + count) {
-            try dir.savePreIteration(replayPoint(i))
+            // A store on S3 has no saved copy: a replay starts from an empty store.
+            if config.storeURL == nil { try dir.savePreIteration(replayPoint(i)) }
             let result = config.zombie != nil ? try await ZombieRound(config: config, iteration: i).run() : try await runIteration(i)
             // A replay starts from a store with history: its first count is not this run's.
             let added = lastCompactions.map { result.report.compactions &- $0 }
@@ -125,7 +127,7 @@ final class CrashtestRunner {
                                       workerProblems: problems, report: report)
         }
         let checkStarted = Self.monotonicMillis()
-        let report = await config.workload.recoveryCheck.run(storePath: dir.store, history: history)
+        let report = await recoveryCheck(history)
         return CrashtestIteration(
             iteration: i, runMillis: runMillis, checkMillis: Int(Self.monotonicMillis() - checkStarted),
             termination: termination, killedByHarness: killed,
@@ -135,14 +137,43 @@ final class CrashtestRunner {
             tornBytes: history.tornBytes, workerProblems: problems, report: report)
     }
 
+    /// The oracle's check of the recovered store, local or on S3 (a new client each time, as a new process would have).
+    private func recoveryCheck(_ history: OracleHistory) async -> RecoveryReport {
+        let check = config.workload.recoveryCheck
+        guard let url = config.storeURL else { return await check.run(storePath: config.directory.store, history: history) }
+        let objects: any ObjectStore
+        do {
+            objects = try FloeStoreURL.objectStore(for: url)
+        } catch {
+            var report = RecoveryReport(lastAcked: history.lastAcked, lastAttempted: history.lastAttempted, openEpoch: nil)
+            report.problems.append("the store at \(url) cannot be opened: \(error)")
+            return report
+        }
+        let report = await check.run(objectStore: objects, history: history)
+        try? await (objects as? S3ObjectStore)?.shutdown()
+        return report
+    }
+
     // MARK: set-up and reports
 
     private func replayPoint(_ i: Int) -> CrashtestDirectory.ReplayPoint {
         .init(seed: config.seed, iteration: i, keys: config.workload.keyCount, failpoints: config.failpoints, zombie: config.zombie != nil)
     }
 
-    private func prepare(_ first: Int) throws {
+    private func prepare(_ first: Int) async throws {
         let dir = config.directory
+        if let url = config.storeURL {
+            try dir.startFresh()
+            let removed = try await RemoteStoreScratch.empty(url)
+            if removed > 0 { say("emptied the store at \(url): \(removed) objects removed") }
+            lastCompactions = 0
+            root = Self.absolute(dir.root)
+            if let first = config.startIteration, first > 0 {
+                say("a store on S3 keeps no saved state: iteration \(first) starts from an empty store "
+                    + "(the same workload, from a different starting state)")
+            }
+            return
+        }
         if config.startIteration != nil, let saved = dir.savedReplayPoint() {
             if saved == replayPoint(first) {
                 try dir.restoreReplay()
@@ -179,6 +210,7 @@ final class CrashtestRunner {
             mode = "SIGKILL after \(config.minRunMs)...\(config.maxRunMs) ms"
         }
         if let s = config.sabotage { mode += ", SABOTAGE \(s.rawValue) (harness self-check)" }
+        if let url = config.storeURL { mode += ", store \(url)" }
         return "floe crashtest: \(root), seed \(config.seed), iterations \(first)..<\(first + count), "
             + "\(config.workload.keyCount) keys, \(mode)"
     }
@@ -214,10 +246,16 @@ final class CrashtestRunner {
         if out.count == 2 { out.append("  problem: the recovered store was not checked against the oracle") }
         if let z = r.zombie { out.append("  zombie: \(z.summary); its last line: \(z.zombieEnd ?? "(none)")") }
         if let arm = r.arm { out.append("  failpoint armed: \(Failpoints.environmentVariable)=\(arm.environment)") }
-        out.append("  the store and oracle as the check found them: \(root)/store, \(root)/oracle.log; "
-            + "the state before this iteration: \(root)/replay")
+        if let url = config.storeURL {
+            out.append("  the store and oracle as the check found them: \(url), \(root)/oracle.log "
+                + "(no saved state before this iteration: a replay on S3 starts from an empty store)")
+        } else {
+            out.append("  the store and oracle as the check found them: \(root)/store, \(root)/oracle.log; "
+                + "the state before this iteration: \(root)/replay")
+        }
         var replay = "\(config.executable) crashtest --path \(root) --seed \(config.seed) --iteration \(r.iteration) --iterations 1 "
             + "--keys \(config.workload.keyCount)"
+        if let url = config.storeURL { replay += " --store-url '\(url)'" }
         if config.failpoints { replay += " --failpoints" }
         if let z = config.zombie {
             replay += " --zombie --min-run-ms \(z.minRunMs) --max-run-ms \(z.maxRunMs) --min-paused-ms \(z.minPausedMs) "

@@ -18,7 +18,7 @@ struct CrashtestWorkerCommand: AsyncParsableCommand {
         abstract: "Run one crash-test workload until killed (used by floe crashtest).",
         shouldDisplay: false)
 
-    @Option(help: "Store directory.") var store: String
+    @Option(help: "Store directory, or s3:// URL (floe crashtest --store-url).") var store: String
     @Option(help: "Oracle file (holds the base state to start from).") var oracle: String
     @Option(help: "File of the shared operation counter.") var opsCounter: String
     @Option(help: "Run seed.") var seed: UInt64

@@ -1,4 +1,5 @@
 import Floe
+import FloeS3
 import FloeTesting
 #if canImport(Glibc)
 import Glibc
@@ -420,6 +421,8 @@ final class WorkerSession {
         var attempts = 0
         while true {
             do {
+                // `floe crashtest --store-url`: the store on S3.
+                if FloeStoreURL.isRemote(path) { return try await StateStore.open(url: path, options: options) }
                 return try await StateStore.open(path: path, options: options)
             } catch {
                 attempts += 1

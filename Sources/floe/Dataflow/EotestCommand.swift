@@ -1,4 +1,5 @@
 import ArgumentParser
+import FloeS3
 import Floe
 import FloeDataflow
 #if canImport(Glibc)
@@ -29,6 +30,10 @@ struct EotestCommand: AsyncParsableCommand {
 
             Schedule i depends on (--seed, i) only: a failure prints the command that reruns it alone \
             (--first-schedule i --schedules 1). Exits 1 if any schedule failed, or if fewer than 90% passed.
+
+            --store-url s3://bucket/prefix?endpoint=... puts each killed pipeline's store on S3 (the reference \
+            runs, logs and sinks stay local); the local object store's failpoints are then left out of the kills \
+            (docs/s3.md).
             """)
 
     @Option(help: "Seed of every choice (schedule i uses a seed derived from it and i).") var seed: UInt64 = 1
@@ -59,9 +64,16 @@ struct EotestCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Harness self-check: damage every schedule's outputs (drop-epoch-file, rewrite-epoch-file, forget-sqlite).",
                                visibility: .hidden))
     var sabotage: EotestSabotage?
+    @Option(help: ArgumentHelp("Put the killed pipelines' stores on S3 (s3://bucket/prefix?endpoint=...), schedule i's under prefix/schedule-i, emptied first; references, logs and sinks stay local.",
+                               valueName: "url"))
+    var storeURL: String?
     @OptionGroup var logging: LogLevelOption
 
     func validate() throws {
+        if let storeURL {
+            guard FloeStoreURL.isRemote(storeURL) else { throw ValidationError("--store-url takes an s3:// URL (local stores go in --work)") }
+            do { _ = try FloeStoreURL.parse(storeURL) } catch { throw ValidationError("--store-url: \(error)") }
+        }
         guard (1...1_000_000).contains(schedules) else { throw ValidationError("--schedules must be in 1...1000000") }
         guard (1...1000).contains(kills) else { throw ValidationError("--kills must be in 1...1000") }
         guard (1...100_000_000).contains(events ?? 1) else { throw ValidationError("--events must be in 1...100000000") }
@@ -98,6 +110,7 @@ struct EotestCommand: AsyncParsableCommand {
         config.sabotage = sabotage
         config.disorderMs = disorderMs
         config.latenessMs = latenessMs
+        config.storeURL = storeURL
         let report: EotestReport
         do {
             try EotestFiles.makeDirectory(directory)

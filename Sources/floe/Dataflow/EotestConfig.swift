@@ -32,11 +32,17 @@ struct EotestConfig: Sendable {
     /// Every run drops late rows with this lateness and cleans closed windows (nil: off).
     var latenessMs: Int?
 
+    /// `--store-url`: the killed pipelines' stores on S3, schedule i's under the
+    /// sub-prefix `schedule-i` (nil: in each schedule's directory). References,
+    /// logs and sinks stay local.
+    var storeURL: String?
+
     static let defaultSchedulesPerInput = 10
 
     /// The plan of schedule `index`.
     func schedule(_ index: Int) -> EotestSchedule {
-        EotestSchedule(base: seed, index: index, kills: kills, events: events, schedulesPerInput: schedulesPerInput, queries: queries)
+        EotestSchedule(base: seed, index: index, kills: kills, events: events, schedulesPerInput: schedulesPerInput, queries: queries,
+                       objectStoreFailpoints: storeURL == nil)
     }
 
     /// The command that reruns schedule `index` alone, with the same input and choices.
@@ -44,6 +50,6 @@ struct EotestConfig: Sendable {
         "floe eotest --seed \(seed) --first-schedule \(index) --schedules 1 --kills \(kills) --query \(query) "
             + (events.map { "--events \($0) " } ?? "") + "--schedules-per-input \(schedulesPerInput) --keep"
             + (disorderMs > 0 ? " --disorder-ms \(disorderMs)" : "") + (latenessMs.map { " --lateness-ms \($0)" } ?? "")
-            + (sabotage.map { " --sabotage \($0.rawValue)" } ?? "")
+            + (sabotage.map { " --sabotage \($0.rawValue)" } ?? "") + (storeURL.map { " --store-url '\($0)'" } ?? "")
     }
 }

@@ -1,5 +1,6 @@
 import Floe
 import FloeDataflow
+import FloeS3
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,7 +27,8 @@ struct EotestOutputs {
     /// Reads the store at `store` (read-only) and the sinks in `sqlite` and `sinkDirectory`.
     /// The sinks are opened with `schemas` when given (the reference's), else with the store's.
     static func read(store path: String, sqlite: String, sinkDirectory: String, schemas given: [String: Schema]? = nil) async throws -> EotestOutputs {
-        let store = try await StateStore.openReadOnly(path: path, options: CLILogging.storeOptions())
+        let store = FloeStoreURL.isRemote(path) ? try await StateStore.openReadOnly(url: path, options: CLILogging.storeOptions())
+            : try await StateStore.openReadOnly(path: path, options: CLILogging.storeOptions())
         var out = EotestOutputs(committedEpoch: store.committedEpoch)
         do {
             let metadata = store.committedMetadata

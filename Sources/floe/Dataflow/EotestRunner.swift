@@ -57,7 +57,8 @@ final class EotestRunner {
             if config.verbose && result.verdict != .failed { for line in result.runLines { say(line) } }
             if result.verdict == .failed {
                 keepReference = true
-                let dir = EotestFiles.absolute(scheduleDirectory(i))
+                var dir = EotestFiles.absolute(scheduleDirectory(i))
+                if let url = config.storeURL { dir += " and its store \(RemoteStoreScratch.url(url, appending: "schedule-\(i)"))" }
                 for line in result.details(directory: dir, replay: config.replayCommand(schedule: i)) { say(line) }
             }
         }
@@ -77,7 +78,14 @@ final class EotestRunner {
         let dir = scheduleDirectory(schedule.index)
         EotestFiles.remove(dir)
         try EotestFiles.makeDirectory(dir)
-        let store = dir + "/store", sqlite = dir + "/sink.db", sinkDir = dir + "/sinks"
+        let sqlite = dir + "/sink.db", sinkDir = dir + "/sinks"
+        let store: String
+        if let url = config.storeURL {
+            store = RemoteStoreScratch.url(url, appending: "schedule-\(schedule.index)")
+            try await RemoteStoreScratch.empty(store)
+        } else {
+            store = dir + "/store"
+        }
         let arguments = EotestReference.pipelineArguments(log: reference.log, store: store, query: schedule.input.query.pipelineQuery, sqlite: sqlite,
                                                           sinkDirectory: sinkDir, latenessMs: config.latenessMs)
         let views = reference.rows.keys.sorted()
@@ -106,7 +114,10 @@ final class EotestRunner {
             result.problems.append("the killed pipeline's outputs cannot be read: \(error)")
         }
         result.wallMs = Int(CrashtestRunner.monotonicMillis() - started)
-        if result.verdict != .failed && !config.keep { EotestFiles.remove(dir) }
+        if result.verdict != .failed && !config.keep {
+            EotestFiles.remove(dir)
+            if config.storeURL != nil { _ = try? await RemoteStoreScratch.empty(store) }
+        }
         return result
     }
 

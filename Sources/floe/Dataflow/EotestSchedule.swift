@@ -147,7 +147,10 @@ struct EotestSchedule: Sendable, Equatable {
 
     /// The schedule `index` of a run with base seed `base`, whose input groups rotate
     /// through `queries` (not empty) with `events` each (nil: each set's default).
-    init(base: UInt64, index: Int, kills: Int, events: Int?, schedulesPerInput: Int, queries: [EotestQuerySet] = [.eo]) {
+    /// `objectStoreFailpoints` false (a store on S3) leaves out the local object store's
+    /// failpoints (`object_store.*`), which an S3 store never reaches.
+    init(base: UInt64, index: Int, kills: Int, events: Int?, schedulesPerInput: Int, queries: [EotestQuerySet] = [.eo],
+         objectStoreFailpoints: Bool = true) {
         self.index = index
         seed = Self.seed(base: base, index: index)
         input = Self.input(base: base, group: index / schedulesPerInput, events: events, queries: queries)
@@ -162,7 +165,7 @@ struct EotestSchedule: Sendable, Equatable {
             let run = Run(parallelism: parallelism, barrierIntervalMs: Self.drawLogUniform(Self.barrierIntervalsMs, &rng),
                           chunkRows: Self.chunkRowChoices[Int(rng.next() % UInt64(Self.chunkRowChoices.count))],
                           channelCapacity: Self.draw(Self.channelCapacities, &rng),
-                          kill: r < kills ? Self.kill(&rng) : nil)
+                          kill: r < kills ? Self.kill(&rng, objectStoreFailpoints: objectStoreFailpoints) : nil)
             runs.append(run)
         }
         // A schedule is conclusive only if a kill lands after a committed epoch: when
@@ -174,7 +177,11 @@ struct EotestSchedule: Sendable, Equatable {
         self.runs = runs
     }
 
-    private static func kill(_ rng: inout SplitMix64) -> Kill {
+    /// The failpoints a store on S3 reaches: all of `failpoints` but the local object store's.
+    static let remoteFailpoints = failpoints.filter { $0.point != .objectStoreBeforeRename && $0.point != .objectStoreBeforeDirFsync }
+
+    private static func kill(_ rng: inout SplitMix64, objectStoreFailpoints: Bool) -> Kill {
+        let failpoints = objectStoreFailpoints ? Self.failpoints : Self.remoteFailpoints
         switch rng.next() % 3 {
         case 0:
             let commits = draw(timedAfterCommits, &rng)
