@@ -186,6 +186,29 @@ import Testing
         #expect(lateSeen > 0, "seed \(seed): the events must hold late rows")
     }
 
+    /// Runs stopped part way (after a few epochs, or cancelled as a crash would
+    /// be), each followed by a reopened store that resumes, end with the view of a
+    /// failure-free run, which is the model's.
+    @Test(arguments: cleaned)
+    func restartsMidRunGiveTheSameView(view: String) async throws {
+        let seed: UInt64 = 11
+        var g = SeededGenerator(seed: seed)
+        let data = Self.advancing(&g, events: 900, partitions: 3)
+        var views: [[[String]]] = []
+        for restarts in [0, 4] {
+            let objects = MemoryObjectStore()
+            _ = try await WatermarkModelTests.runWithRestarts(objects, restarts: restarts, &g) {
+                try Self.build(data, view: view, lateness: Self.latenessMicros)
+            }
+            let store = try await StateStore.open(objectStore: objects)
+            views.append(NexmarkTestData.sorted(try await ViewReader(store: store, view: view).sortedRows(at: store.committedEpoch)))
+            try await store.close()
+        }
+        let want = Self.kept(data).data.expected(view)
+        #expect(views[0] == want, "seed \(seed) \(view): the failure-free run has \(views[0].count) rows, the model \(want.count)")
+        #expect(views[1] == views[0], "seed \(seed) \(view): after restarts \(views[1].count) rows, failure-free \(views[0].count)")
+    }
+
     /// `d` with only stream `s`'s events.
     static func only(_ d: NexmarkTestData, _ s: NexmarkStreams.Stream) -> NexmarkTestData {
         var out = d

@@ -30,7 +30,7 @@ import Floe
 /// Interval expiry (`expiry`, `JoinExpiry`, asked for by the query): a side's row
 /// whose expiry column is below the watermark is removed at the barrier (its row,
 /// its share of the row counts, its index entry), found through the side's
-/// expiry index in the virtual nodes `ownedNodes` this instance owns. It emits
+/// expiry index, keeping the virtual nodes `ownedNodes` this instance owns. It emits
 /// nothing; the query's promise is that such a row could only have made output
 /// that what follows the join drops.
 public struct HashJoin: StreamOperator {
@@ -254,8 +254,7 @@ public struct HashJoin: StreamOperator {
             var bound: [UInt8] = []
             KeyEncoding.appendInt64(&bound, watermark)
             for side in 0..<2 where expiryIndex[side] != nil {
-                try expiryIndex[side]!.store.setTableWatermark(expiryIndex[side]!.table, key: bound, prefixLength: KeyEncoding.virtualNodeBytes,
-                                                               epoch: epoch + 1)
+                try expiryIndex[side]!.store.setTableWatermark(expiryIndex[side]!.table, key: bound, prefixLength: 0, epoch: epoch + 1)
             }
             expiredBelow = watermark
         }
@@ -266,36 +265,46 @@ public struct HashJoin: StreamOperator {
     }
 
     /// Removes, at `epoch`, every row of an expiring side whose expiry value lies in
-    /// `[expiredBelow, watermark)`, read from the side's index in the virtual nodes
-    /// this instance owns: the row leaves its table and the cache, and its join
-    /// key is marked dirty so the barrier rewrites the row counts. The index
-    /// entries stay; the barrier hides them with a table watermark from the next
-    /// epoch on. Emits nothing.
+    /// `[expiredBelow, watermark)`, read from the side's index (one range; the
+    /// entries of virtual nodes other instances own are skipped): the row leaves
+    /// its table. A cached key loses the row
+    /// from the cache and is marked dirty, so the barrier rewrites its row counts;
+    /// a key not in the cache is not loaded: its counts are read, lowered and
+    /// written back here (one point read per key, however many rows it holds).
+    /// The index entries are deleted with their rows, at `epoch` (a run restarted
+    /// from a committed epoch finds the rows and the entries, or neither); the
+    /// barrier also hides the range read with a table watermark from the next
+    /// epoch on, so compaction drops it whole. Emits nothing.
     private mutating func expire(below watermark: Int64, _ epoch: Epoch) async throws {
         var from: [UInt8] = [], to: [UInt8] = []
+        KeyEncoding.appendInt64(&from, expiredBelow)
+        KeyEncoding.appendInt64(&to, watermark)
+        let owned = ownedNodes
         for side in 0..<2 where expiryIndex[side] != nil {
             try await expiryIndex[side]!.flush(epoch: epoch)
             let index = expiryIndex[side]!
-            var found: [(joinKey: [UInt8], pk: [UInt8])] = []
+            var found: [(entry: [UInt8], joinKey: [UInt8], pk: [UInt8])] = []
             var bad = false
-            for v in ownedNodes {
-                from.removeAll(keepingCapacity: true)
-                KeyEncoding.appendVirtualNode(&from, UInt16(v))
-                to = from
-                KeyEncoding.appendInt64(&from, expiredBelow)
-                KeyEncoding.appendInt64(&to, watermark)
-                try await index.store.scan(index.table, from: from, to: to, epoch: epoch).forEachRow { k, val in
-                    guard let e = JoinExpiry.split(key: k, value: val) else { bad = true; return false }
-                    found.append(e)
-                    return true
-                }
-                if bad { throw DataflowError.invalidArgument("join expiry index \(index.table) holds an entry that does not parse") }
+            try await index.store.scan(index.table, from: from, to: to, epoch: epoch).forEachRow { k, val in
+                guard let v = JoinExpiry.virtualNode(key: k), let e = JoinExpiry.split(key: k, value: val) else { bad = true; return false }
+                if owned.contains(v) { found.append((Array(k), e.joinKey, e.pk)) }
+                return true
             }
-            for (joinKey, pk) in found {
-                let s: Int
-                if let cached = self.index[ByteKey(joinKey)] { s = Int(cached) } else { s = Int(try await load(joinKey, epoch)) }
+            if bad { throw DataflowError.invalidArgument("join expiry index \(index.table) holds an entry that does not parse") }
+            // Keys not in the cache are not loaded (a hot key may hold many rows): their
+            // rows are deleted blind and their counts adjusted by one point read each.
+            var uncached: [ByteKey: Int64] = [:]
+            for (entry, joinKey, pk) in found {
+                // The entry goes with its row, in the same epoch: a restart from that epoch finds neither.
+                expiryIndex[side]!.delete(entry)
+                guard let cached = self.index[ByteKey(joinKey)] else {
+                    tables[side].delete(joinKey + pk)
+                    uncached[ByteKey(joinKey), default: 0] += 1
+                    continue
+                }
+                let s = Int(cached)
                 entries[s].touched = epoch
-                // Gone already when a delete and an insert moved it, or when the same row was indexed twice.
+                // An index entry always names a live row (inserts write it, deletes remove it); skip one that does not.
                 guard entries[s].rows[side].remove(pk: pk) else { continue }
                 cachedBytes -= pk.count + 48
                 tables[side].delete(joinKey + pk)
@@ -304,6 +313,28 @@ public struct HashJoin: StreamOperator {
                     dirtyList.append(Int32(s))
                 }
             }
+            var value: [UInt8] = []
+            for (key, gone) in uncached.sorted(by: { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }) {
+                guard let d = try await degrees.get(key.bytes, epoch: epoch), d.count == 16 else {
+                    throw DataflowError.invalidArgument("join expiry: \(degrees.table) holds no row counts for a key its index names")
+                }
+                var counts = d.withUnsafeBytes { [RowCodec.readInt($0, 0), RowCodec.readInt($0, 8)] }
+                counts[side] -= gone
+                guard counts[side] >= 0 else {
+                    throw DataflowError.invalidArgument("join expiry: the index of \(tables[side].table) names more rows than its key counts")
+                }
+                if counts[0] == 0 && counts[1] == 0 {
+                    degrees.delete(key.bytes)
+                } else {
+                    value.removeAll(keepingCapacity: true)
+                    RowCodec.appendInt(&value, counts[0])
+                    RowCodec.appendInt(&value, counts[1])
+                    degrees.put(key.bytes, value)
+                }
+            }
+            // Both sides' blind changes of one key must not overlap: flush this side's before the other's reads.
+            try await degrees.flush(epoch: epoch)
+            try await expiryIndex[side]!.flush(epoch: epoch)
         }
     }
 

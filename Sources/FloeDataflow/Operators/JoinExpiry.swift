@@ -15,14 +15,17 @@ import Floe
 ///
 /// The rows of one join key expire at different times, so they are no key range
 /// of the join's table. Each expiring side keeps an index table instead
-/// (`tables`): key = the row's virtual node (2 bytes), `int64(c)` (memcomparable),
-/// then the row's state key after its virtual node (join key, primary key); value
-/// = the join key's length in bytes including the virtual node (`u16` LE), so the
-/// entry splits back into join key and primary key. An insert writes the entry, a
-/// delete (which carries the whole row) removes it. At a barrier the join reads,
-/// for each virtual node it owns, the entries in `[int64(previous W), int64(W))`,
-/// removes their rows (and updates the row counts), and hides the read range of
-/// every virtual node with one table watermark from the next epoch on.
+/// (`tables`): key = `int64(c)` (memcomparable), then the row's whole state key
+/// (virtual node, join key, primary key); value = the join key's length in bytes
+/// including the virtual node (`u16` LE), so the entry splits back into join key
+/// and primary key. An insert writes the entry, a delete (which carries the
+/// whole row) removes it. At a barrier every instance reads the one key range
+/// `[int64(previous W), int64(W))` (the due entries of all instances: one scan,
+/// not one per virtual node), keeps those of the virtual nodes it owns, removes
+/// their rows (and updates the row counts) and the entries themselves in the
+/// same epoch, so that a run restarted from a committed epoch never finds an
+/// entry without its row, and hides the range read with one table watermark
+/// (no prefix) from the next epoch on, so compaction drops it whole.
 ///
 /// A row that arrives with `c` already below the watermark (a broken promise)
 /// keeps its row: its index entry is hidden at once.
@@ -42,25 +45,21 @@ public struct JoinExpiry: Sendable, Hashable {
     /// (virtual node, join key, primary key) and expiry value `at`.
     @inlinable static func indexKey(_ out: inout [UInt8], stateKey: [UInt8], at: Int64) {
         out.removeAll(keepingCapacity: true)
-        out.append(stateKey[0])
-        out.append(stateKey[1])
         KeyEncoding.appendInt64(&out, at)
-        out.append(contentsOf: stateKey[KeyEncoding.virtualNodeBytes...])
+        out.append(contentsOf: stateKey)
     }
 
-    /// The index value: the join key's length (virtual node included), `u16` LE.
-    @inlinable static func indexValue(joinKeyBytes: Int) -> [UInt8] {
-        [UInt8(truncatingIfNeeded: joinKeyBytes), UInt8(truncatingIfNeeded: joinKeyBytes >> 8)]
+    /// The virtual node of the row an index entry names, or nil when cut short.
+    static func virtualNode(key: UnsafeRawBufferPointer) -> Int? {
+        key.count >= 8 + KeyEncoding.virtualNodeBytes ? Int(key[8]) << 8 | Int(key[9]) : nil
     }
 
     /// Splits an index entry back into the row's join key (with its virtual node)
     /// and primary key; nil for an entry that does not parse.
     static func split(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> (joinKey: [UInt8], pk: [UInt8])? {
-        let head = KeyEncoding.virtualNodeBytes + 8
-        guard value.count == 2, key.count >= head else { return nil }
+        guard value.count == 2 else { return nil }
         let n = Int(value[0]) | Int(value[1]) << 8
-        guard n >= KeyEncoding.virtualNodeBytes, key.count >= head + n - KeyEncoding.virtualNodeBytes else { return nil }
-        let cut = head + n - KeyEncoding.virtualNodeBytes
-        return (Array(key[0..<KeyEncoding.virtualNodeBytes]) + Array(key[head..<cut]), Array(key[cut...]))
+        guard n >= KeyEncoding.virtualNodeBytes, key.count >= 8 + n else { return nil }
+        return (Array(key[8..<(8 + n)]), Array(key[(8 + n)...]))
     }
 }
