@@ -211,6 +211,26 @@ import Testing
         #expect(views[1] == views[0], "seed \(seed) \(view): after restarts \(views[1].count) rows, failure-free \(views[0].count)")
     }
 
+    /// Without a lateness no query cleans anything (the default stays exact, and its
+    /// plans, fingerprints included, are those of before); with one, exactly the
+    /// windowed queries' stateful operators all clean.
+    @Test func onlyTimedWindowedPlansClean() throws {
+        var g = SeededGenerator(seed: 3)
+        let d = NexmarkTestData(&g)
+        for view in NexmarkQueries.all {
+            let plain = try Self.build(d, view: view, lateness: nil)
+            let stateful = Self.uncleaned(plain)
+            #expect(!plain.fingerprint.contains(" cleans ") && !plain.fingerprint.contains(" expires ["), "\(view): \(plain.fingerprint)")
+            let timed = try Self.build(d, view: view, lateness: Self.latenessMicros)
+            let left = Self.uncleaned(timed)
+            if Self.cleaned.contains(view) {
+                #expect(left.isEmpty && !stateful.isEmpty, "\(view): \(left) of \(stateful) clean nothing")
+            } else {
+                #expect(left == stateful, "\(view): \(left) vs \(stateful)")
+            }
+        }
+    }
+
     /// `d` with only stream `s`'s events.
     static func only(_ d: NexmarkTestData, _ s: NexmarkStreams.Stream) -> NexmarkTestData {
         var out = d
