@@ -57,16 +57,37 @@ public enum NexmarkQueries {
     /// read (`inputs(of:)`): each source is added once, the bid source wrapped by
     /// `keyedBidSource`. The one wiring of the queries: `floe nexmark run` (over
     /// the generator or a log) and `floe pipeline run` (over a log) both use it.
+    ///
+    /// With `latenessMicros` every source is timed by its `date_time` with that
+    /// allowed lateness (`PipelineBuilder.source(_:eventTime:latenessMicros:)`):
+    /// late rows are dropped and counted, and the windowed queries clean the state
+    /// of closed windows as Flink does for window aggregations and window joins:
+    /// q5 (both aggregations and the join on the window start), q7 (the maximum
+    /// per window and the join of the bids with it), q8 (both DISTINCT
+    /// aggregations and the join on seller and window). Their views then equal the
+    /// queries over the rows that were not late. Without it (the default) nothing
+    /// is dropped or cleaned and every view is exact over all input. q9 (with a
+    /// lateness) also expires its join and top-N state by `expires`, as an
+    /// interval join does (`addQ9`).
     /// Throws `invalidArgument` naming a stream with no source, and `add`'s errors.
-    public static func add(_ names: [String], to b: PipelineBuilder, sources: [NexmarkStreams.Stream: any Source]) throws {
+    public static func add(_ names: [String], to b: PipelineBuilder, sources: [NexmarkStreams.Stream: any Source],
+                           latenessMicros: Int64? = nil) throws {
         var streams: [NexmarkStreams.Stream: PipelineBuilder.Stream] = [:]
         for s in try inputs(of: names) {
             guard let source = sources[s] else {
                 throw DataflowError.invalidArgument("\(names.joined(separator: ", ")) need the \(s.topic) stream, which has no source")
             }
-            streams[s] = b.source(s == .bid ? try keyedBidSource(source) : source)
+            streams[s] = try Self.source(s == .bid ? try keyedBidSource(source) : source, stream: s, to: b, latenessMicros: latenessMicros)
         }
         for n in names { try add(n, to: b, person: streams[.person], auction: streams[.auction], bid: streams[.bid]) }
+    }
+
+    /// Adds `source` (of `stream`) to `b`: timed by `date_time` with the lateness
+    /// when there is one, else untimed.
+    public static func source(_ source: any Source, stream: NexmarkStreams.Stream, to b: PipelineBuilder,
+                              latenessMicros: Int64?) throws -> PipelineBuilder.Stream {
+        guard let latenessMicros else { return b.source(source) }
+        return try b.source(source, eventTime: stream.timeColumn, latenessMicros: latenessMicros)
     }
 
     /// `all` for "all"; else the one view, named `nexmark_qN` or `qN`. Throws
@@ -220,14 +241,25 @@ public enum NexmarkQueries {
     /// WHERE rownum <= 1
     ///
     /// Ties of (price, date_time) are broken by the bid's source position (SQL leaves them open).
+    ///
+    /// With event time (a lateness), state expires as in Flink's interval join: an
+    /// auction leaves the join once the watermark passes its `expires` (a later bid
+    /// is after it), a bid once the watermark passes its own `date_time` (a later
+    /// auction starts after it), and the top-N, grouped by (expires, id) (the same
+    /// groups: an auction has one `expires`), drops an auction's rows once the
+    /// watermark passes `expires` (every row the interval filter lets through
+    /// later has `expires` at or above the watermark).
     static func addQ9(_ b: PipelineBuilder, auction: PipelineBuilder.Stream, bid: PipelineBuilder.Stream) throws {
         let auctionColumns = NexmarkStreams.auctionSchema.names
         let bidPart: [(String, String)] = [("auction", "auction"), ("bidder", "bidder"), ("price", "price"), ("date_time", "bid_date_time"),
                                            ("extra", "bid_extra"), (rowKey, rowKey)]
+        let timed = b.isTimed(auction) && b.isTimed(bid)
         let j = try b.join(auction, bid, leftKey: ["id"], rightKey: ["auction"], leftPrimaryKey: ["id"], rightPrimaryKey: [rowKey],
-                           select: auctionColumns.map { (0, $0, $0) } + bidPart.map { (1, $0.0, $0.1) })
+                           select: auctionColumns.map { (0, $0, $0) } + bidPart.map { (1, $0.0, $0.1) },
+                           expireLeftAt: timed ? "expires" : nil, expireRightAt: timed ? "date_time" : nil)
         let inRange = try between(b, j, "bid_date_time", "date_time", "expires")
-        let top = try b.topN(inRange, groupBy: ["id"], orderBy: [("price", true), ("bid_date_time", false)], primaryKey: [rowKey], limit: 1)
+        let top = try b.topN(inRange, groupBy: timed ? ["expires", "id"] : ["id"], orderBy: [("price", true), ("bid_date_time", false)],
+                             primaryKey: [rowKey], limit: 1, closesAt: timed ? "expires" : nil)
         try b.materialize(top, as: q9, primaryKey: ["id"], columns: auctionColumns + bidPart.dropLast().map(\.1))
     }
 

@@ -13,6 +13,26 @@ import Floe
 /// Each side's primary key must identify its rows (a delete removes the row with
 /// that key). Cache: the join keys touched since the last barrier stay in memory;
 /// over `cacheBytes` after a barrier's flush, the cache is emptied.
+///
+/// Window cleaning (`cleaning`, set by the builder when both sides carry the same
+/// event-time window start in their join keys; `JoinWindowCleaning`): the first
+/// key column of both sides is that window start, so every state key (both
+/// sides' rows and the row counts) holds it right after the virtual node. At the
+/// barrier of epoch E with watermark W, after the epoch's flush, the join sets on
+/// its three tables a table watermark at epoch E + 1 that hides every key of a
+/// closed window (start + size <= W), and drops those keys from its cache. It
+/// emits nothing for them: no row of a closed window arrives any more on either
+/// side, so none of the hidden rows could match again and the output is the same
+/// as without cleaning. E + 1, because other instances may still read their keys
+/// at E; the bound only rises (the watermark at a barrier is never below the one
+/// at a committed barrier, also across restarts).
+///
+/// Interval expiry (`expiry`, `JoinExpiry`, asked for by the query): a side's row
+/// whose expiry column is below the watermark is removed at the barrier (its row,
+/// its share of the row counts, its index entry), found through the side's
+/// expiry index, keeping the virtual nodes `ownedNodes` this instance owns. It emits
+/// nothing; the query's promise is that such a row could only have made output
+/// that what follows the join drops.
 public struct HashJoin: StreamOperator {
     public struct Side: Sendable {
         public var types: [ColumnType]
@@ -61,12 +81,45 @@ public struct HashJoin: StreamOperator {
     private var slotOf: [Int32] = []
     /// For a row of side s stored as bytes: field i goes to output column mapping[s][i] (or nowhere).
     private let mapping: [[Int]]
+    /// Closed-window cleaning, when the first key column of both sides is a window start.
+    let cleaning: JoinWindowCleaning?
+    /// Every window start below this is closed and hidden (`Watermark.none`: none yet).
+    private(set) var firstOpenStart = Watermark.none
+    /// Interval expiry: per side, the expiry column (nil: never) and its index table.
+    let expiry: JoinExpiry?
+    private var expiryIndex: [StateTable?] = [nil, nil]
+    /// The virtual nodes this instance owns (whose expiry index entries it reads).
+    let ownedNodes: Range<Int>
+    /// Every expiring row whose expiry value is below this was removed (`Watermark.none`: none yet).
+    private(set) var expiredBelow = Watermark.none
+    private var expiryKey: [UInt8] = []
+    private var expiryValue: [UInt8] = []
 
-    /// Throws `invalidArgument` when the sides' join keys differ in number or type.
+    /// Throws `invalidArgument` when the sides' join keys differ in number or type,
+    /// or when `cleaning` is given and the first key column is not an integer-like
+    /// column (a window start).
     public init(left: Side, right: Side, output: [OutputColumn], leftState: StateTable, rightState: StateTable, degrees: StateTable,
-                cacheBytes: Int = 64 << 20) throws {
+                cacheBytes: Int = 64 << 20, cleaning: JoinWindowCleaning? = nil, expiry: JoinExpiry? = nil,
+                ownedNodes: Range<Int> = 0..<VirtualNodes.count) throws {
         guard left.keyColumns.map({ left.types[$0] }) == right.keyColumns.map({ right.types[$0] }) else {
             throw DataflowError.invalidArgument("join keys differ in type: \(left.keyColumns.map { left.types[$0] }) and \(right.keyColumns.map { right.types[$0] })")
+        }
+        if cleaning != nil {
+            guard let first = left.keyColumns.first, left.types[first].isInteger, cleaning!.sizeMicros > 0 else {
+                throw DataflowError.invalidArgument("a join that cleans windows needs a window start as its first key column and a positive size")
+            }
+        }
+        self.cleaning = cleaning
+        self.expiry = expiry
+        self.ownedNodes = ownedNodes
+        if let expiry {
+            for (side, sd) in [left, right].enumerated() {
+                guard let c = expiry.columns[side] else { continue }
+                guard sd.types.indices.contains(c), sd.types[c].isInteger, let t = expiry.tables[side] else {
+                    throw DataflowError.invalidArgument("join expiry: side \(side) needs an integer-like column and an index table")
+                }
+                expiryIndex[side] = StateTable(store: leftState.store, table: t)
+            }
         }
         sides = [left, right]
         self.output = output
@@ -115,11 +168,23 @@ public struct HashJoin: StreamOperator {
                 tables[side].put(full, bytes)
                 cachedBytes += pk.count + bytes.count + 48
                 entries[s].rows[side].append(Row(pk: pk, bytes: bytes))
+                if let c = expiry?.columns[side] {
+                    JoinExpiry.indexKey(&expiryKey, stateKey: full, at: chunk.int(c, r))
+                    let n = entries[s].key.count
+                    expiryValue.removeAll(keepingCapacity: true)
+                    expiryValue.append(UInt8(truncatingIfNeeded: n))
+                    expiryValue.append(UInt8(truncatingIfNeeded: n >> 8))
+                    expiryIndex[side]!.put(expiryKey, expiryValue)
+                }
             } else {
                 guard entries[s].rows[side].remove(pk: pk) else {
                     throw DataflowError.invalidArgument("a delete on side \(side) of the join of \(tables[side].table) names a row it does not hold")
                 }
                 tables[side].delete(full)
+                if let c = expiry?.columns[side] {
+                    JoinExpiry.indexKey(&expiryKey, stateKey: full, at: chunk.int(c, r))
+                    expiryIndex[side]!.delete(expiryKey)
+                }
             }
             if !entries[s].dirty {
                 entries[s].dirty = true
@@ -127,6 +192,7 @@ public struct HashJoin: StreamOperator {
             }
         }
         try await tables[side].writeThrough(epoch: epoch)
+        if expiryIndex[side] != nil { try await expiryIndex[side]!.writeThrough(epoch: epoch) }
     }
 
     /// Reads a join key missing from the cache: its row counts, then the rows of
@@ -160,6 +226,12 @@ public struct HashJoin: StreamOperator {
     }
 
     public mutating func barrier(ending epoch: Epoch, into out: inout Chunk) async throws {
+        try await barrier(ending: epoch, watermark: Watermark.none, into: &out)
+    }
+
+    public mutating func barrier(ending epoch: Epoch, watermark: Int64, into out: inout Chunk) async throws {
+        let expiring = expiry != nil && watermark != Watermark.none && watermark > expiredBelow
+        if expiring { try await expire(below: watermark, epoch) }
         var value: [UInt8] = []
         for s32 in dirtyList {
             let s = Int(s32)
@@ -178,7 +250,122 @@ public struct HashJoin: StreamOperator {
         try await tables[0].flush(epoch: epoch)
         try await tables[1].flush(epoch: epoch)
         try await degrees.flush(epoch: epoch)
+        if expiring {
+            var bound: [UInt8] = []
+            KeyEncoding.appendInt64(&bound, watermark)
+            for side in 0..<2 where expiryIndex[side] != nil {
+                try expiryIndex[side]!.store.setTableWatermark(expiryIndex[side]!.table, key: bound, prefixLength: 0, epoch: epoch + 1)
+            }
+            expiredBelow = watermark
+        }
+        if let cleaning, let open = cleaning.firstOpenStart(watermark: watermark), open > firstOpenStart {
+            try closeWindows(below: open, from: epoch + 1)
+        }
         if cachedBytes > cacheBytes { evict(keepingSince: epoch) }
+    }
+
+    /// Removes, at `epoch`, every row of an expiring side whose expiry value lies in
+    /// `[expiredBelow, watermark)`, read from the side's index (one range; the
+    /// entries of virtual nodes other instances own are skipped): the row leaves
+    /// its table. A cached key loses the row
+    /// from the cache and is marked dirty, so the barrier rewrites its row counts;
+    /// a key not in the cache is not loaded: its counts are read, lowered and
+    /// written back here (one point read per key, however many rows it holds).
+    /// The index entries are deleted with their rows, at `epoch` (a run restarted
+    /// from a committed epoch finds the rows and the entries, or neither); the
+    /// barrier also hides the range read with a table watermark from the next
+    /// epoch on, so compaction drops it whole. Emits nothing.
+    private mutating func expire(below watermark: Int64, _ epoch: Epoch) async throws {
+        var from: [UInt8] = [], to: [UInt8] = []
+        KeyEncoding.appendInt64(&from, expiredBelow)
+        KeyEncoding.appendInt64(&to, watermark)
+        let owned = ownedNodes
+        for side in 0..<2 where expiryIndex[side] != nil {
+            try await expiryIndex[side]!.flush(epoch: epoch)
+            let index = expiryIndex[side]!
+            var found: [(entry: [UInt8], joinKey: [UInt8], pk: [UInt8])] = []
+            var bad = false
+            try await index.store.scan(index.table, from: from, to: to, epoch: epoch).forEachRow { k, val in
+                guard let v = JoinExpiry.virtualNode(key: k), let e = JoinExpiry.split(key: k, value: val) else { bad = true; return false }
+                if owned.contains(v) { found.append((Array(k), e.joinKey, e.pk)) }
+                return true
+            }
+            if bad { throw DataflowError.invalidArgument("join expiry index \(index.table) holds an entry that does not parse") }
+            // Keys not in the cache are not loaded (a hot key may hold many rows): their
+            // rows are deleted blind and their counts adjusted by one point read each.
+            var uncached: [ByteKey: Int64] = [:]
+            for (entry, joinKey, pk) in found {
+                // The entry goes with its row, in the same epoch: a restart from that epoch finds neither.
+                expiryIndex[side]!.delete(entry)
+                guard let cached = self.index[ByteKey(joinKey)] else {
+                    tables[side].delete(joinKey + pk)
+                    uncached[ByteKey(joinKey), default: 0] += 1
+                    continue
+                }
+                let s = Int(cached)
+                entries[s].touched = epoch
+                // An index entry always names a live row (inserts write it, deletes remove it); skip one that does not.
+                guard entries[s].rows[side].remove(pk: pk) else { continue }
+                cachedBytes -= pk.count + 48
+                tables[side].delete(joinKey + pk)
+                if !entries[s].dirty {
+                    entries[s].dirty = true
+                    dirtyList.append(Int32(s))
+                }
+            }
+            var value: [UInt8] = []
+            for (key, gone) in uncached.sorted(by: { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }) {
+                guard let d = try await degrees.get(key.bytes, epoch: epoch), d.count == 16 else {
+                    throw DataflowError.invalidArgument("join expiry: \(degrees.table) holds no row counts for a key its index names")
+                }
+                var counts = d.withUnsafeBytes { [RowCodec.readInt($0, 0), RowCodec.readInt($0, 8)] }
+                counts[side] -= gone
+                guard counts[side] >= 0 else {
+                    throw DataflowError.invalidArgument("join expiry: the index of \(tables[side].table) names more rows than its key counts")
+                }
+                if counts[0] == 0 && counts[1] == 0 {
+                    degrees.delete(key.bytes)
+                } else {
+                    value.removeAll(keepingCapacity: true)
+                    RowCodec.appendInt(&value, counts[0])
+                    RowCodec.appendInt(&value, counts[1])
+                    degrees.put(key.bytes, value)
+                }
+            }
+            // Both sides' blind changes of one key must not overlap: flush this side's before the other's reads.
+            try await degrees.flush(epoch: epoch)
+            try await expiryIndex[side]!.flush(epoch: epoch)
+        }
+    }
+
+    /// Hides, from `epoch` on, every key whose window starts below `open` in both
+    /// sides' tables and the row counts, and drops those keys from the cache (all
+    /// clean after the flush). Throws the store's `invalidArgument` if the bound
+    /// would fall below one already set: a broken watermark promise.
+    private mutating func closeWindows(below open: Int64, from epoch: Epoch) throws {
+        var bound: [UInt8] = []
+        KeyEncoding.appendInt64(&bound, open)
+        for t in [tables[0].table, tables[1].table, degrees.table] {
+            try degrees.store.setTableWatermark(t, key: bound, prefixLength: KeyEncoding.virtualNodeBytes, epoch: epoch)
+        }
+        firstOpenStart = open
+        guard entries.contains(where: { Self.windowStart($0.key) < open }) else { return }
+        var kept: [Entry] = []
+        var bytes = 0
+        for e in entries where Self.windowStart(e.key) >= open {
+            kept.append(e)
+            bytes += e.bytes
+        }
+        entries = kept
+        cachedBytes = bytes
+        index.removeAll(keepingCapacity: true)
+        for (i, e) in entries.enumerated() { index[ByteKey(e.key)] = Int32(i) }
+    }
+
+    /// The window start of a join key: its first field after the virtual node.
+    private static func windowStart(_ key: [UInt8]) -> Int64 {
+        var at = KeyEncoding.virtualNodeBytes
+        return KeyEncoding.readInt64(key, &at) ?? .min
     }
 
     /// Drops the keys no row of epoch `epoch` touched (all clean after the flush);

@@ -27,6 +27,17 @@ import Floe
 /// input's columns. Errors: `invalidArgument` when a delete names a row the
 /// state does not hold in a group of fewer than `limit` rows (a retraction of a
 /// row never inserted), store errors.
+///
+/// Closed groups (`cleaning`): when a group column is a window start over event
+/// time (the builder finds it, `WindowCleaning`), or a column the query promises
+/// every later row to hold at or above the watermark (q9's `expires`: size 1), the
+/// state key holds that column first after the virtual node
+/// (`WindowCleaning.keyColumns`; the output keeps the input's columns). At the
+/// barrier of epoch E with watermark W, after the epoch's top changes are
+/// emitted, a table watermark at epoch E + 1 hides every row of a closed group
+/// (value + size <= W) and the cache drops them. No row reaches a closed group
+/// any more, so its top never changes again and the output is the same as
+/// without cleaning; the bound only rises.
 public struct TopN: StreamOperator {
     /// An order column and its direction.
     public struct Ordering: Sendable, Hashable {
@@ -81,12 +92,20 @@ public struct TopN: StreamOperator {
     private var slotOf: [Int32] = []
     private let allColumns: [Int]
     private let identity: [Int]
+    /// Closed-group cleaning, if a group column closes with the watermark.
+    let cleaning: WindowCleaning?
+    /// The group columns of the state key: `groupBy`, or with the closing column first.
+    let keyColumns: [Int]
+    /// Every group whose closing value is below this is hidden (`Watermark.none`: none yet).
+    private(set) var firstOpenStart = Watermark.none
 
     /// `limit` must be at least 1 (a smaller one is taken as 1).
     public init(inputTypes: [ColumnType], groupBy: [Int], order: [Ordering], primaryKey: [Int], limit: Int, state: StateTable,
-                cacheBytes: Int = 64 << 20) {
+                cacheBytes: Int = 64 << 20, cleaning: WindowCleaning? = nil) {
         outputTypes = inputTypes
         self.groupBy = groupBy
+        self.cleaning = cleaning
+        keyColumns = cleaning?.keyColumns(groupBy: groupBy) ?? groupBy
         self.order = order
         self.primaryKey = primaryKey
         self.limit = Swift.max(1, limit)
@@ -111,7 +130,7 @@ public struct TopN: StreamOperator {
         if slotOf.count < n { slotOf = Array(repeating: -1, count: n) }
         var misses: [(row: Int, key: [UInt8])] = []
         for r in 0..<n {
-            KeyEncoding.stateKey(&keyBuffer, chunk, columns: groupBy, row: r)
+            KeyEncoding.stateKey(&keyBuffer, chunk, columns: keyColumns, row: r)
             if let s = index[ByteKey(keyBuffer)] { slotOf[r] = s } else { misses.append((r, keyBuffer)) }
         }
         for (r, key) in misses {
@@ -167,6 +186,10 @@ public struct TopN: StreamOperator {
     }
 
     public mutating func barrier(ending epoch: Epoch, into out: inout Chunk) async throws {
+        try await barrier(ending: epoch, watermark: Watermark.none, into: &out)
+    }
+
+    public mutating func barrier(ending epoch: Epoch, watermark: Int64, into out: inout Chunk) async throws {
         try await state.flush(epoch: epoch)
         for s32 in dirtyList {
             let s = Int(s32)
@@ -182,7 +205,28 @@ public struct TopN: StreamOperator {
             cachedBytes += groups[s].bytes
         }
         dirtyList.removeAll(keepingCapacity: true)
+        if let cleaning, let open = cleaning.firstOpenStart(watermark: watermark), open > firstOpenStart {
+            var bound: [UInt8] = []
+            KeyEncoding.appendInt64(&bound, open)
+            try state.store.setTableWatermark(state.table, key: bound, prefixLength: KeyEncoding.virtualNodeBytes, epoch: epoch + 1)
+            firstOpenStart = open
+            if groups.contains(where: { Self.closingValue($0.prefix) < open }) { keep { Self.closingValue($0.prefix) >= open } }
+        }
         if cachedBytes > cacheBytes { evict(keepingSince: epoch) }
+    }
+
+    /// The closing value of a cached group: the first field of its key after the virtual node.
+    private static func closingValue(_ prefix: [UInt8]) -> Int64 {
+        var at = KeyEncoding.virtualNodeBytes
+        return KeyEncoding.readInt64(prefix, &at) ?? .min
+    }
+
+    /// Keeps the cached groups (all clean after the barrier) for which `keep` holds.
+    private mutating func keep(_ keep: (Group) -> Bool) {
+        groups = groups.filter(keep)
+        cachedBytes = groups.reduce(0) { $0 + $1.bytes }
+        index.removeAll(keepingCapacity: true)
+        for (i, g) in groups.enumerated() { index[ByteKey(g.prefix)] = Int32(i) }
     }
 
     private func emit(_ e: Entry, _ op: ChangeOp, into out: inout Chunk) throws {

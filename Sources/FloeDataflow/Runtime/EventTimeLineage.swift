@@ -4,11 +4,16 @@
 /// aggregation grouped by such a window start knows the watermark closes its
 /// windows (`WindowCleaning`).
 ///
-/// Only streams that come from one source with an event-time column through
+/// Streams that come from one source with an event-time column through
 /// stateless transforms (project, filter, tumble, hop) have a lineage. Past an
-/// aggregation or a join there is none: a join matches new rows with old ones of
-/// the other side, so its output may carry any old time, and the watermark bounds
-/// nothing there.
+/// aggregation only window starts remain, as group columns: the aggregation emits
+/// a change of a group only for rows that reached it after the previous barrier,
+/// so after the barrier with watermark W it emits none for a window closed at W.
+/// Past a join only the window start paired in both sides' keys remains (the
+/// builder's `JoinWindowCleaning`): an output row is made by an arriving row of
+/// one side, whose window is open, and both sides agree on the key. The event
+/// time itself does not survive either: a join matches new rows with old ones of
+/// the other side, so its output may carry any old time.
 struct EventTimeLineage: Sendable {
     /// The column holding the source's event time, if the stream kept it.
     var eventTime: Int?
@@ -23,6 +28,24 @@ struct EventTimeLineage: Sendable {
             if let size = windowStarts[c] { out.windowStarts[i] = size }
         }
         return out
+    }
+
+    /// The lineage of an aggregation's output grouped by `groupBy` (its group
+    /// columns first): the window starts among the group columns, no event time;
+    /// nil when there is none.
+    func aggregated(groupBy: [Int]) -> EventTimeLineage? {
+        var out = EventTimeLineage(eventTime: nil)
+        for (i, c) in groupBy.enumerated() { if let size = windowStarts[c] { out.windowStarts[i] = size } }
+        return out.windowStarts.isEmpty ? nil : out
+    }
+
+    /// The lineage of a top-N's output grouped by `groupBy` (the input's columns):
+    /// the window starts among the group columns, no event time (a row that
+    /// enters a top may be old); nil when there is none.
+    func grouped(by groupBy: [Int]) -> EventTimeLineage? {
+        var out = EventTimeLineage(eventTime: nil)
+        for c in groupBy { if let size = windowStarts[c] { out.windowStarts[c] = size } }
+        return out.windowStarts.isEmpty ? nil : out
     }
 
     /// The lineage after a window transform over `time` that appended its window

@@ -79,12 +79,13 @@ struct PhysicalPlan: Sendable {
                 // Routed by the virtual node of the state key's columns (the window start first when it cleans).
                 edges.append(Edge(from: fragmentOf[input], to: f, logical: 0, keys: cleaning?.keyColumns(groupBy: groupBy) ?? groupBy,
                                   types: schemas[input].types))
-            case let .topN(input, groupBy, _, _, _, _):
+            case let .topN(input, groupBy, _, _, _, _, cleaning):
                 let f = fragments.count
                 fragmentOf.append(f)
                 fragments.append(Fragment(kind: .stateful(n), ops: [n], instances: parallelism))
-                edges.append(Edge(from: fragmentOf[input], to: f, logical: 0, keys: groupBy, types: schemas[input].types))
-            case let .join(left, right, ls, rs, _, _):
+                edges.append(Edge(from: fragmentOf[input], to: f, logical: 0, keys: cleaning?.keyColumns(groupBy: groupBy) ?? groupBy,
+                                  types: schemas[input].types))
+            case let .join(left, right, ls, rs, _, _, _, _):
                 let f = fragments.count
                 fragmentOf.append(f)
                 fragments.append(Fragment(kind: .stateful(n), ops: [n], instances: parallelism))
@@ -105,9 +106,9 @@ struct PhysicalPlan: Sendable {
         nodes.indices.filter { m in
             switch nodes[m] {
             case .source: return false
-            case let .transform(input, _), let .materialize(input, _), let .aggregate(input, _, _, _, _), let .topN(input, _, _, _, _, _):
+            case let .transform(input, _), let .materialize(input, _), let .aggregate(input, _, _, _, _), let .topN(input, _, _, _, _, _, _):
                 return input == n
-            case let .join(l, r, _, _, _, _): return l == n || r == n
+            case let .join(l, r, _, _, _, _, _, _): return l == n || r == n
             }
         }
     }
@@ -207,8 +208,8 @@ struct PhysicalPlan: Sendable {
         switch fragments[e.to].kind {
         case let .stateful(n):
             switch nodes[n] {
-            case let .aggregate(input, _, _, _, _), let .topN(input, _, _, _, _, _): return input
-            case let .join(l, r, _, _, _, _): return e.logical == 0 ? l : r
+            case let .aggregate(input, _, _, _, _), let .topN(input, _, _, _, _, _, _): return input
+            case let .join(l, r, _, _, _, _, _, _): return e.logical == 0 ? l : r
             default: return -1
             }
         case .source: return -1
@@ -235,13 +236,14 @@ struct PhysicalPlan: Sendable {
         case let .aggregate(input, groupBy, calls, table, cleaning):
             return HashAggregate(inputTypes: schemas[input].types, groupBy: groupBy, calls: calls, state: StateTable(store: store, table: table),
                                  cacheBytes: options.cacheBytes, cleaning: cleaning)
-        case let .join(_, _, ls, rs, output, tables):
+        case let .join(_, _, ls, rs, output, tables, cleaning, expiry):
             return try HashJoin(left: ls, right: rs, output: output, leftState: StateTable(store: store, table: tables[0]),
                                 rightState: StateTable(store: store, table: tables[1]), degrees: StateTable(store: store, table: tables[2]),
-                                cacheBytes: options.cacheBytes)
-        case let .topN(input, groupBy, order, primaryKey, limit, table):
+                                cacheBytes: options.cacheBytes, cleaning: cleaning, expiry: expiry,
+                                ownedNodes: VirtualNodes.owned(by: instance, parallelism: fragments[fragmentOf[n]].instances))
+        case let .topN(input, groupBy, order, primaryKey, limit, table, cleaning):
             return TopN(inputTypes: schemas[input].types, groupBy: groupBy, order: order, primaryKey: primaryKey, limit: limit,
-                        state: StateTable(store: store, table: table), cacheBytes: options.cacheBytes)
+                        state: StateTable(store: store, table: table), cacheBytes: options.cacheBytes, cleaning: cleaning)
         case let .materialize(_, view):
             return Materialize(primaryKey: view.primaryKey, visible: view.visible, table: StateTable(store: store, table: view.table),
                                sinkLog: withSinkLog ? StateTable(store: store, table: SinkLog.table) : nil, viewIndex: view.index,

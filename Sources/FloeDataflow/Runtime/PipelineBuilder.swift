@@ -7,8 +7,12 @@ import Floe
 /// Event time: a source given an event-time column and an allowed lateness drops
 /// its late rows (per partition, `LateRowFilter`) and sends watermarks with its
 /// barriers; an aggregation grouped by a `tumble` or `hop` window start over that
-/// column then cleans the state of closed windows (`WindowCleaning`). Without it,
-/// views keep exact results over all input.
+/// column then cleans the state of closed windows (`WindowCleaning`), and so does
+/// a join whose two sides carry such a window start in the same position of
+/// their keys (`JoinWindowCleaning`). Window starts stay window starts through
+/// stateless operators, as group columns of an aggregation and as paired join
+/// key columns (`EventTimeLineage`), so q5's and q7's second stages clean too.
+/// Without a lateness, views keep exact results over all input.
 ///
 /// State tables get their `TableID`s from the order of the calls, so the same
 /// description run again (after a crash, or with another parallelism) finds its
@@ -35,9 +39,10 @@ public final class PipelineBuilder {
         case source(any Source, eventTime: SourceEventTime?)
         case transform(input: Int, Transform)
         case aggregate(input: Int, groupBy: [Int], calls: [AggregateCall], table: TableID, cleaning: WindowCleaning?)
-        case join(left: Int, right: Int, leftSide: HashJoin.Side, rightSide: HashJoin.Side, output: [HashJoin.OutputColumn], tables: [TableID])
+        case join(left: Int, right: Int, leftSide: HashJoin.Side, rightSide: HashJoin.Side, output: [HashJoin.OutputColumn], tables: [TableID],
+                  cleaning: JoinWindowCleaning?, expiry: JoinExpiry?)
         case materialize(input: Int, view: ViewDefinition)
-        case topN(input: Int, groupBy: [Int], order: [TopN.Ordering], primaryKey: [Int], limit: Int, table: TableID)
+        case topN(input: Int, groupBy: [Int], order: [TopN.Ordering], primaryKey: [Int], limit: Int, table: TableID, cleaning: WindowCleaning?)
     }
 
     /// An output column of `map`.
@@ -163,15 +168,35 @@ public final class PipelineBuilder {
     /// deletes (`TopN`); runs as `parallelism` instances fed by a hash exchange on
     /// the group columns. Throws `unknownColumn`, or `invalidArgument` for a limit
     /// below 1.
+    ///
+    /// Closed groups: when a group column is a `tumble` or `hop` window start over
+    /// event time (with a lateness), the groups of closed windows are cleaned from
+    /// state (`WindowCleaning`). `closesAt` names a timestamp group column instead
+    /// that every row reaching the top-N after a barrier with watermark W holds at
+    /// or above W (the caller's promise; q9's `expires`, which its interval filter
+    /// guarantees): a group closes once the watermark passes that value. Either way
+    /// the output is the same as without cleaning.
     public func topN(_ input: Stream, groupBy: [String], orderBy: [(column: String, descending: Bool)], primaryKey: [String],
-                     limit: Int) throws -> Stream {
+                     limit: Int, closesAt: String? = nil) throws -> Stream {
         guard limit >= 1 else { throw DataflowError.invalidArgument("topN: the limit must be at least 1, not \(limit)") }
         let g = try groupBy.map { try input.schema.index(of: $0) }
         let order = try orderBy.map { TopN.Ordering(column: try input.schema.index(of: $0.column), descending: $0.descending) }
         let pk = try primaryKey.map { try input.schema.index(of: $0) }
+        var cleaning: WindowCleaning?
+        if let closesAt {
+            let c = try input.schema.index(of: closesAt)
+            guard let gi = g.firstIndex(of: c), input.schema.columns[c].type == .timestamp else {
+                throw DataflowError.invalidArgument("topN: closesAt \(closesAt) must be a timestamp group column")
+            }
+            cleaning = WindowCleaning(groupIndex: gi, sizeMicros: 1)
+        } else if let starts = lineages[input.node]?.windowStarts, let gi = g.firstIndex(where: { starts[$0] != nil }) {
+            cleaning = WindowCleaning(groupIndex: gi, sizeMicros: starts[g[gi]]!)
+        }
         let t = table()
-        return add(.topN(input: input.node, groupBy: g, order: order, primaryKey: pk, limit: limit, table: t), input.schema,
-                   "topN \(g) order \(order.map { "\($0.column)\($0.descending ? " desc" : "")" }) pk \(pk) limit \(limit) of \(input.node) table \(t.raw)")
+        return add(.topN(input: input.node, groupBy: g, order: order, primaryKey: pk, limit: limit, table: t, cleaning: cleaning), input.schema,
+                   "topN \(g) order \(order.map { "\($0.column)\($0.descending ? " desc" : "")" }) pk \(pk) limit \(limit) of \(input.node) table \(t.raw)"
+                   + (cleaning.map { " cleans group \($0.groupIndex) size \($0.sizeMicros)" } ?? ""),
+                   lineage: lineages[input.node]?.grouped(by: g))
     }
 
     /// Adds `window_start` and `window_end` of the tumbling window of `size` that holds the time column.
@@ -234,19 +259,39 @@ public final class PipelineBuilder {
         }
         return add(.aggregate(input: input.node, groupBy: g, calls: calls, table: t, cleaning: cleaning), schema,
                    "aggregate \(g) \(calls.map { "\($0.kind)(\($0.column))\($0.table.map { " table \($0.raw)" } ?? "")" }) of \(input.node) table \(t.raw)"
-                   + (cleaning.map { " cleans window \($0.groupIndex) size \($0.sizeMicros)" } ?? ""))
+                   + (cleaning.map { " cleans window \($0.groupIndex) size \($0.sizeMicros)" } ?? ""),
+                   lineage: lineages[input.node]?.aggregated(groupBy: g))
     }
 
     /// Inner join on `leftKey == rightKey`; `leftPrimaryKey`/`rightPrimaryKey`
     /// identify rows of each side; `select` names the output columns as
-    /// (side 0 or 1, column, output name).
+    /// (side 0 or 1, column, output name). When both sides carry a `tumble` or
+    /// `hop` window start over event time (with a lateness) at the same position
+    /// of their keys, the join keys its state by that window start first and cleans
+    /// the closed windows' rows (`JoinWindowCleaning`); its output is the same
+    /// either way.
+    ///
+    /// `expireLeftAt` / `expireRightAt` name a timestamp column of that side at
+    /// which its rows expire: once the watermark passes the value, the row leaves
+    /// the join's state (`JoinExpiry`). The caller promises that such a row could
+    /// only match later rows of the other side into output that what follows the
+    /// join drops (q9's interval condition). Both sides need event time with a
+    /// lateness, or nothing expires.
     public func join(_ left: Stream, _ right: Stream, leftKey: [String], rightKey: [String],
                      leftPrimaryKey: [String], rightPrimaryKey: [String],
-                     select: [(side: Int, column: String, as: String)]) throws -> Stream {
-        let ls = HashJoin.Side(types: left.schema.types, keyColumns: try leftKey.map { try left.schema.index(of: $0) },
+                     select: [(side: Int, column: String, as: String)],
+                     expireLeftAt: String? = nil, expireRightAt: String? = nil) throws -> Stream {
+        var ls = HashJoin.Side(types: left.schema.types, keyColumns: try leftKey.map { try left.schema.index(of: $0) },
                                primaryKey: try leftPrimaryKey.map { try left.schema.index(of: $0) })
-        let rs = HashJoin.Side(types: right.schema.types, keyColumns: try rightKey.map { try right.schema.index(of: $0) },
+        var rs = HashJoin.Side(types: right.schema.types, keyColumns: try rightKey.map { try right.schema.index(of: $0) },
                                primaryKey: try rightPrimaryKey.map { try right.schema.index(of: $0) })
+        var cleaning: JoinWindowCleaning?
+        if let l = lineages[left.node]?.windowStarts, let r = lineages[right.node]?.windowStarts, ls.keyColumns.count == rs.keyColumns.count,
+           let k = ls.keyColumns.indices.first(where: { l[ls.keyColumns[$0]] != nil && r[rs.keyColumns[$0]] != nil }) {
+            cleaning = JoinWindowCleaning(sizeMicros: max(l[ls.keyColumns[k]]!, r[rs.keyColumns[k]]!))
+            ls.keyColumns = JoinWindowCleaning.keysWithWindowFirst(ls.keyColumns, index: k)
+            rs.keyColumns = JoinWindowCleaning.keysWithWindowFirst(rs.keyColumns, index: k)
+        }
         guard ls.keyColumns.map({ ls.types[$0] }) == rs.keyColumns.map({ rs.types[$0] }) else {
             throw DataflowError.invalidArgument("join keys \(leftKey) and \(rightKey) differ in type")
         }
@@ -260,8 +305,36 @@ public final class PipelineBuilder {
             cols.append(ColumnDef(s.as, sch.columns[i].type))
         }
         let tables = [table(), table(), table()]
-        return add(.join(left: left.node, right: right.node, leftSide: ls, rightSide: rs, output: out, tables: tables), Schema(cols),
-                   "join \(left.node) \(ls.keyColumns) \(ls.primaryKey) with \(right.node) \(rs.keyColumns) \(rs.primaryKey) select \(out.map { "\($0.side).\($0.column)" }) tables \(tables.map(\.raw))")
+        var expiry: JoinExpiry?
+        if expireLeftAt != nil || expireRightAt != nil {
+            var columns: [Int?] = [nil, nil], index: [TableID?] = [nil, nil]
+            for (side, name, schema) in [(0, expireLeftAt, left.schema), (1, expireRightAt, right.schema)] {
+                guard let name else { continue }
+                let c = try schema.index(of: name)
+                guard schema.columns[c].type == .timestamp else {
+                    throw DataflowError.invalidArgument("join: expiry column \(name) is \(schema.columns[c].type), not a timestamp")
+                }
+                columns[side] = c
+                index[side] = table()
+            }
+            expiry = JoinExpiry(columns: columns, tables: index)
+        }
+        // Output lineage: a selected column of the window-start pair is a window start (either side's value is the other's).
+        var lineage: EventTimeLineage?
+        if let cleaning {
+            lineage = EventTimeLineage(eventTime: nil)
+            for (j, o) in out.enumerated() where o.column == [ls, rs][o.side].keyColumns[0] { lineage!.windowStarts[j] = cleaning.sizeMicros }
+        }
+        var text = "join \(left.node) \(ls.keyColumns) \(ls.primaryKey) with \(right.node) \(rs.keyColumns) \(rs.primaryKey)"
+        text += " select \(out.map { "\($0.side).\($0.column)" }) tables \(tables.map(\.raw))"
+        if let cleaning { text += " cleans window size \(cleaning.sizeMicros)" }
+        if let expiry {
+            let columns: [String] = expiry.columns.map { c in c.map { String($0) } ?? "-" }
+            let index: [String] = expiry.tables.map { t in t.map { String($0.raw) } ?? "-" }
+            text += " expires \(columns) tables \(index)"
+        }
+        return add(.join(left: left.node, right: right.node, leftSide: ls, rightSide: rs, output: out, tables: tables, cleaning: cleaning, expiry: expiry),
+                   Schema(cols), text, lineage: lineage)
     }
 
     /// Maintains view `name` from `input`: the rows, keyed by `primaryKey` (which
@@ -276,6 +349,11 @@ public final class PipelineBuilder {
         views.append(view)
         _ = add(.materialize(input: input.node, view: view), view.schema, "materialize \(name) pk \(pk) columns \(visible) of \(input.node) table \(view.table.raw)")
     }
+
+    /// Whether `stream` carries its source's event time (a source with a lateness,
+    /// through stateless operators that kept the column): a query may then ask
+    /// for cleaning that rests on the watermark.
+    public func isTimed(_ stream: Stream) -> Bool { lineages[stream.node]?.eventTime != nil }
 
     /// A fingerprint of the description (nodes, schemas, tables).
     public var fingerprint: String { description.joined(separator: "\n") }

@@ -35,6 +35,9 @@ struct NexmarkRunCommand: AsyncParsableCommand {
     @Option(help: "Partitions of the topics (when loading them) or of the generated streams.") var partitions: Int = 2
     @Option(name: .customLong("barrier-interval-ms"), help: "Time between barriers (one epoch each).") var barrierIntervalMs: Int = 1000
     @Option(help: "Write the figures as JSON to this file.") var json: String?
+    @Option(help: ArgumentHelp("Allowed lateness of date_time: later rows are dropped and counted, and q5, q7 and q8 clean the state of closed windows (default: off, views exact over all input).",
+                               valueName: "ms"))
+    var latenessMs: Int?
 
     func run() async throws {
         let command = self
@@ -54,6 +57,7 @@ struct NexmarkRunCommand: AsyncParsableCommand {
         guard parallelism >= 1 else { throw NexmarkRunError.badOption("--parallelism must be at least 1, not \(parallelism)") }
         guard (1...1024).contains(partitions) else { throw NexmarkRunError.badOption("--partitions must be in 1...1024, not \(partitions)") }
         guard barrierIntervalMs >= 1 else { throw NexmarkRunError.badOption("--barrier-interval-ms must be at least 1, not \(barrierIntervalMs)") }
+        guard (0...86_400_000).contains(latenessMs ?? 0) else { throw NexmarkRunError.badOption("--lateness-ms must be in 0...86400000") }
         guard (csv == nil) != (events == nil) else { throw NexmarkRunError.badOption("give exactly one of --csv DIR and --events N") }
         let names = try Self.views(query)
         let streams = try NexmarkQueries.inputs(of: names)
@@ -82,7 +86,7 @@ struct NexmarkRunCommand: AsyncParsableCommand {
         let opening = ContinuousClock.now
         let store = try await StateStore.open(url: path)
         let b = PipelineBuilder()
-        try NexmarkQueries.add(names, to: b, sources: sources)
+        try NexmarkQueries.add(names, to: b, sources: sources, latenessMicros: latenessMs.map { Int64($0) * 1000 })
         var options = PipelineOptions()
         options.parallelism = parallelism
         options.barrierIntervalMillis = barrierIntervalMs
@@ -115,7 +119,7 @@ struct NexmarkRunCommand: AsyncParsableCommand {
             (\(NumberText.fixed(rate / 1000, digits: 1))k events/s); load \(NumberText.fixed(loadSeconds, digits: 2)) s
             barrier to commit: p50 \(NumberText.fixed(p50, digits: 1)) ms, p99 \(NumberText.fixed(p99, digits: 1)) ms \
             (\(report.commitLatencyMillis.count) epochs)
-            state \(stateBytes) bytes, view rows \(viewRows)
+            state \(stateBytes) bytes, view rows \(viewRows)\(latenessMs == nil ? "" : ", late rows \(report.totalLateRows)")
             """)
         if let toFirstCommit {
             let from = resumed ? "resumed after epoch \(report.startEpoch); " : ""
@@ -125,7 +129,7 @@ struct NexmarkRunCommand: AsyncParsableCommand {
             let text = """
                 {"query": "\(query)", "events": \(report.eventsIn), "load_seconds": \(loadSeconds), "run_seconds": \(report.seconds), \
                 "events_per_sec": \(rate), "latency_p50_ms": \(p50), "latency_p99_ms": \(p99), "state_bytes": \(stateBytes), \
-                "view_rows": \(viewRows), "start_epoch": \(report.startEpoch), "resumed": \(resumed), \
+                "view_rows": \(viewRows), "late_rows": \(report.totalLateRows), "start_epoch": \(report.startEpoch), "resumed": \(resumed), \
                 "open_to_first_commit_seconds": \(toFirstCommit ?? -1), "parallelism": \(parallelism), "barrier_interval_ms": \(barrierIntervalMs)}
 
                 """
