@@ -5,6 +5,8 @@
 #   ./run.sh [--events N] [--queries "q0 q3 ..."] [--repeat R] [--out DIR]
 #            [--skip-recovery] [--engines "flink-rocksdb flink-hashmap floe"]
 #            [--data DIR] [--seed S] [--kill-after K] [--seeds] [--flink-read-all]
+#            [--floe-lateness-ms MS]   (Floe cleans closed windows' state as Flink's
+#                                       windows do; Flink's watermark lags 4 s)
 #
 # Environment: FLOE (path of the floe binary, default ../../.build/release/floe),
 # FLOE_BUILD=0 to not build it when missing, PYTHON (python3 for the venv).
@@ -23,6 +25,7 @@ seed=1
 kill_after=3
 seeds=0
 flink_flags=()
+floe_flags=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --events) events="$2"; shift 2 ;;
@@ -36,7 +39,8 @@ while [ $# -gt 0 ]; do
         --kill-after) kill_after="$2"; shift 2 ;;
         --seeds) seeds=1; shift ;;
         --flink-read-all) flink_flags+=(--read-all); shift ;;
-        -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+        --floe-lateness-ms) floe_flags+=(--lateness-ms "$2"); shift 2 ;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
 done
@@ -105,7 +109,7 @@ nevents="$("$py" -c 'import json,sys; c=json.load(open(sys.argv[1])); print(sum(
 cat >"$out/meta.json" <<EOF
 {"events": $nevents, "seed": $seed, "generator": "$(cat "$data/GENERATOR" 2>/dev/null || echo unknown)",
  "data": "$data", "queries": "$queries", "repeat": $repeat, "engines": "$engines",
- "flink_version": "$flink_version", "flink_read_all": $([ ${#flink_flags[@]} -gt 0 ] && echo true || echo false), "floe": "$FLOE", "floe_available": $has_floe,
+ "flink_version": "$flink_version", "flink_read_all": $([ ${#flink_flags[@]} -gt 0 ] && echo true || echo false), "floe_flags": "${floe_flags[*]-}", "floe": "$FLOE", "floe_available": $has_floe,
  "floe_commit": "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)",
  "cores": $(nproc), "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
  "loadavg_start": "$(cut -d' ' -f1-3 /proc/loadavg)"}
@@ -156,7 +160,7 @@ floe_cmd() { # query store json
                    --barrier-interval-ms 1000 --until-end --json "$3")
     else
         floe_argv=("$FLOE" nexmark run --query "$1" --csv "$data" --path "$2" --parallelism 2
-                   --barrier-interval-ms 1000 --json "$3")
+                   --barrier-interval-ms 1000 --json "$3" ${floe_flags[@]+"${floe_flags[@]}"})
     fi
 }
 
