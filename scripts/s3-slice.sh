@@ -7,7 +7,8 @@
 #   scripts/s3-slice.sh [FLOE] [SEED]     FLOE: the floe binary (default .build/release/floe)
 #
 # Environment: S3_SLICE_ITERATIONS (crashtest iterations, 10), S3_SLICE_SCHEDULES (eotest
-# schedules, 10: one inconclusive schedule still meets eotest's 90% rule), S3_SLICE_KILLS (3), S3_SLICE_EVENTS (events per stream, 20000),
+# schedules, 10: one inconclusive schedule still meets eotest's 90% rule), S3_SLICE_KILLS (3), S3_SLICE_EVENTS (events per stream, 100000:
+# with 20000 an idle machine's pipelines finished before the kills landed, 2 of 10 inconclusive),
 # S3_SLICE_FAULT_RATE (0.05). Exits non-zero if a slice fails or the proxy injected nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +17,7 @@ seed=${2:-$(( $(date +%s) % 100000 ))}
 iterations=${S3_SLICE_ITERATIONS:-10}
 schedules=${S3_SLICE_SCHEDULES:-10}
 kills=${S3_SLICE_KILLS:-3}
-events=${S3_SLICE_EVENTS:-20000}
+events=${S3_SLICE_EVENTS:-100000}
 rate=${S3_SLICE_FAULT_RATE:-0.05}
 echo "s3 slice seed $seed"
 
