@@ -43,6 +43,8 @@ struct BenchOptions: ParsableArguments {
     @Option(help: "Target uncompressed data block size, bytes.") var blockSize: Int = SstWriterOptions().blockSize
     @Option(help: "Bloom filter bits per key (0 disables the filter).") var bloomBits: Int = SstWriterOptions().bloomBitsPerKey
     @Option(help: "Block cache size (bytes; K, M, G suffixes are powers of 1024).") var cacheBytes: ByteCount = ByteCount(512 << 20)
+    @Option(help: "The largest read-ahead of a long scan (StoreOptions.scanReadAheadBytes; 4M suits S3), at least 16K.")
+    var scanReadAhead: ByteCount = ByteCount(StoreOptions().scanReadAheadBytes)
     @Option(help: "Memtable budget (bytes; K, M, G suffixes). An epoch larger than it is spilled to SSTs before its commit (StoreOptions.spillOpenEpochs).")
     var memtableBudget: ByteCount = ByteCount(512 << 20)
     @Option(help: "Background compaction workers.") var compactionWorkers: Int = 1
@@ -89,6 +91,7 @@ struct BenchOptions: ParsableArguments {
         guard simGetMs >= 0, simPutMs >= 0 else { throw ValidationError("--sim-get-ms and --sim-put-ms must not be negative") }
         guard simMbPerSec > 0 else { throw ValidationError("--sim-mb-per-sec must be positive") }
         guard simRequests >= 1 else { throw ValidationError("--sim-requests must be at least 1") }
+        guard scanReadAhead.bytes >= 16 << 10 else { throw ValidationError("--scan-read-ahead must be at least 16K") }
         guard simCacheDir == nil || store == "s3sim" else { throw ValidationError("--sim-cache-dir needs --store s3sim") }
         if store == "s3sim", let path, (try? FloeStoreURL.localPath(path)) == nil {
             throw ValidationError("--store s3sim models S3 over a local directory; give --path a directory, not a URL")
@@ -177,6 +180,7 @@ struct BenchOptions: ParsableArguments {
         o.sst.blockSize = blockSize
         o.sst.bloomBitsPerKey = bloomBits
         o.blockCacheBytes = cacheBytes.bytes
+        o.scanReadAheadBytes = scanReadAhead.bytes
         o.memtableBudgetBytes = memtableBudget.bytes
         o.compaction.background = !noCompaction
         o.compaction.maxConcurrentTasks = compactionWorkers
