@@ -12,6 +12,7 @@ import Testing
             (["--l0-slowdown", "2"], "need 4 (the L0 compaction trigger) <= --l0-slowdown <= --l0-stop"),
             (["--l0-slowdown", "80", "--l0-stop", "70"], "need 4 (the L0 compaction trigger) <= --l0-slowdown <= --l0-stop"),
             (["--compaction-nice", "20"], "--compaction-nice must be in 0...19"),
+            (["--scan-read-ahead", "8K"], "--scan-read-ahead must be at least 16K"),
             (["--compression", "snappy"], "unknown --compression snappy; use none, lz4 or zstd"),
             (["--benchmarks", "fillrandom,nosuch"], "nosuch"),
             (["--bogus"], "Unknown option '--bogus'"),
