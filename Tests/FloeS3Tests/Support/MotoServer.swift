@@ -1,5 +1,6 @@
 import Floe
 import FloeS3
+import FloeTesting
 import Foundation
 import Synchronization
 import Testing
@@ -133,16 +134,9 @@ func freePort() throws -> Int {
 
 /// Whether a TCP connection to 127.0.0.1:`port` succeeds.
 func canConnect(_ port: Int) -> Bool {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    return withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    } == 0
+    guard let fd = LoopbackSocket.connect(port: port) else { return false }
+    close(fd)
+    return true
 }
 
 /// Fixed credentials for moto (it does not check signatures).
