@@ -231,7 +231,8 @@ import Testing
         // Six parts: five of 5 MiB (moto's minimum but for the last) and a short one.
         let bytes = testBytes((25 << 20) + 999, seed: 21)
         try await store.put("data/big.sst", bytes)
-        let parts = proxy.requestLog.filter { $0.method == "PUT" && $0.target.contains("partNumber=") }
+        let log = proxy.settledRequestLog()
+        let parts = log.filter { $0.method == "PUT" && $0.target.contains("partNumber=") }
         #expect(parts.count == 6, "limit \(limit): \(parts.count) UploadPart requests")
         let peak = ProxyLogEntry.peakOverlap(parts)
         if limit == 1 {
@@ -240,7 +241,7 @@ import Testing
             #expect(peak >= 2 && peak <= limit, "limit \(limit): \(peak) parts in flight at once")
         }
         // One CreateMultipartUpload and one CompleteMultipartUpload.
-        let posts = proxy.requestLog.filter { $0.method == "POST" }
+        let posts = log.filter { $0.method == "POST" }
         #expect(posts.count == 2, "\(posts.map(\.target))")
         #expect(try await store.get("data/big.sst") == bytes)
         try await store.shutdown()

@@ -32,6 +32,8 @@ public final class FaultProxy: @unchecked Sendable {
         var stopped = false
         var peakClients = 0
         var log: [ProxyLogEntry] = []
+        /// Requests read but not yet logged (counted only with `recordRequests`).
+        var unlogged = 0
     }
 
     /// Seconds a `.stall` withholds the answer.
@@ -56,7 +58,21 @@ public final class FaultProxy: @unchecked Sendable {
     public var peakClients: Int { state.withLock { $0.peakClients } }
     /// Every request handled so far, in the order they finished (empty unless
     /// the proxy was started with `recordRequests`).
+    ///
+    /// A request is logged just after its answer is sent, so a client can hold
+    /// an answer whose entry is not here yet; `settledRequestLog` waits for it.
     public var requestLog: [ProxyLogEntry] { state.withLock { $0.log } }
+
+    /// The request log once every request the proxy has read is logged, waiting
+    /// up to `timeout` for that (then the log as it stands).
+    public func settledRequestLog(timeout: Duration = .seconds(5)) -> [ProxyLogEntry] {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let (log, unlogged) = state.withLock { ($0.log, $0.unlogged) }
+            if unlogged == 0 || ContinuousClock.now >= deadline { return log }
+            Thread.sleep(forTimeInterval: 0.001)
+        }
+    }
 
     /// One line: forwarded requests and injected faults by kind, in `ProxyFault` order.
     public var summary: String {
@@ -170,6 +186,7 @@ public final class FaultProxy: @unchecked Sendable {
             }
         }
         while let request = reader.readRequest() {
+            if recordRequests { state.withLock { $0.unlogged += 1 } }
             let start = ContinuousClock.now
             let info = ProxyRequest(method: request.method, target: request.target,
                                     conditional: request.header("if-none-match") != nil)
@@ -177,7 +194,10 @@ public final class FaultProxy: @unchecked Sendable {
             let keepGoing = answer(request, fault, on: client)
             if recordRequests {
                 let entry = ProxyLogEntry(method: request.method, target: request.target, fault: fault, start: start, end: .now)
-                state.withLock { $0.log.append(entry) }
+                state.withLock { s in
+                    s.log.append(entry)
+                    s.unlogged -= 1
+                }
             }
             guard keepGoing else { return }
         }
