@@ -4,10 +4,16 @@ import Glibc
 
 /// An immutable, sorted memtable of one epoch: what `seal` produces and `sync`
 /// turns into SSTs. Shared by reference between the store and readers.
-final class FrozenMemtable: Sendable {
+///
+/// `@unchecked Sendable`: `arena` and `entries` are `var` only so that `deinit` can
+/// move them into `recycling` (no one else holds the object then); nothing else
+/// writes them, and every other field is a `let` or a `Lock`.
+final class FrozenMemtable: @unchecked Sendable {
     let epoch: Epoch
-    let arena: [UInt8]
-    let entries: [MemtableEntry]
+    @exclusivity(unchecked) private(set) var arena: [UInt8]
+    @exclusivity(unchecked) private(set) var entries: [MemtableEntry]
+    /// Set by `recycleWhenReleased`: where `deinit` hands the arena and entries back.
+    private let recycling = Lock<MemtableRecycling?>(nil)
     let slots: [Int32]
     /// Entry indices in `(table, userKey)` order, sorted on first use: `seal` freezes
     /// under the store's write lock, and the sort then runs in the sync that flushes
@@ -48,6 +54,23 @@ final class FrozenMemtable: Sendable {
     }
 
     var count: Int { entries.count }
+
+    /// Hands the arena and entry list to `pools` when the last reference goes. Only
+    /// for a memtable no writer extends any more (sealed or spilled): a frozen copy
+    /// of an open epoch shares its arena with the writer.
+    func recycleWhenReleased(into pools: MemtableRecycling) {
+        recycling.withLock { $0 = pools }
+    }
+
+    deinit {
+        guard let pools = recycling.withLock({ $0 }) else { return }
+        // Moved out first, so the pools see the storage uniquely referenced and keep it.
+        let a = arena, e = entries
+        arena = []
+        entries = []
+        pools.arenas.give(consume a)
+        pools.entries.give(consume e)
+    }
 
     /// The order if a reader has sorted it already (nil otherwise: never sorts, and
     /// never waits for a sort in progress: a writer calls it under the store's lock).

@@ -40,10 +40,17 @@ struct MutableMemtable {
     /// copy of everything so far into fresh pages the kernel must zero); pages the
     /// epoch never writes are never touched, so a smaller epoch costs address space,
     /// not memory. Capacity is not charged to the memory budget, which counts bytes written.
-    init(epoch: Epoch, expected: Shape = Shape()) {
+    /// With `recycling`, the arena and entry list are storage a sealed epoch handed
+    /// back, pages already faulted in, when there is some.
+    init(epoch: Epoch, expected: Shape = Shape(), recycling: MemtableRecycling? = nil) {
         self.epoch = epoch
-        arena.reserveCapacity(min(max(expected.arenaBytes, 1 << 16), 1 << 30))
-        entries.reserveCapacity(min(expected.entries, 1 << 24))
+        let arenaBytes = min(max(expected.arenaBytes, 1 << 16), 1 << 30), entryCount = min(expected.entries, 1 << 24)
+        if let recycling {
+            arena = recycling.arenas.take(capacity: arenaBytes)
+            entries = recycling.entries.take(capacity: entryCount)
+        }
+        arena.reserveCapacity(arenaBytes)
+        entries.reserveCapacity(entryCount)
         slots = [Int32](repeating: 0, count: 1024)
     }
 

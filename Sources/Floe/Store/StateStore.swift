@@ -79,6 +79,8 @@ public final class StateStore: Sendable {
     let reader: SstReader
     /// Buffers of uploaded SSTs, reused by the next flush or compaction output.
     let sstBuffers = SstBufferPool()
+    /// Arenas and entry lists of committed epochs, reused by the next epochs' memtables.
+    let memtableRecycling: MemtableRecycling
     let manifest: ManifestStore
     let pins = PinRegistry()
     let picker: CompactionPicker
@@ -138,6 +140,7 @@ public final class StateStore: Sendable {
         self.mode = mode
         self.failpoints = failpoints
         self.options = options
+        memtableRecycling = MemtableRecycling(maxBufferBytes: max(options.memtableBudgetBytes / 2, 1 << 20))
         self.reader = SstReader(store: objectStore,
                                 blockCache: ShardedLRUCache(capacityBytes: options.blockCacheBytes),
                                 metaCache: SstReader.metaCache(capacityBytes: options.metaCacheBytes),
@@ -299,6 +302,7 @@ public final class StateStore: Sendable {
         if case let .follower(id) = mode { try? await objectStore.delete(ReaderLease.path(id)) }
         await reader.metadata.stopWarming()
         sstBuffers.trim()
+        memtableRecycling.trim()
         publishMetrics(force: true)
         logger.debug("store closed", metadata: ["floe.epoch": .int(currentVersion.committedEpoch)])
     }

@@ -17,6 +17,7 @@ extension StateStore {
             if epoch < s.sealedThrough { throw FloeError.epochSealed(epoch: epoch, sealed: s.sealedThrough) }
             while let first = s.open.first, first.epoch <= epoch {
                 let frozen = s.open[0].frozenCopy()
+                frozen.recycleWhenReleased(into: memtableRecycling)
                 s.lastSealedShape = first.shape
                 s.open.removeFirst()
                 s.memoryUsed += frozen.memoryBytes - first.memoryBytes

@@ -324,7 +324,10 @@ extension StateStore {
             if !didWork {
                 // Nothing due and no commits for a while: pooled SST buffers are idle memory.
                 let paused = StateStore.commitsPaused(now: now, lastCommit: store.lastCommitMicros.load(ordering: .relaxed))
-                if paused { store.sstBuffers.trim() }
+                if paused {
+                    store.sstBuffers.trim()
+                    store.memtableRecycling.trim()
+                }
                 // Nothing due: poll every 5 ms while commits flow, so a commit makes the next
                 // pick due within a few milliseconds. Once they paused, every 100 ms: each
                 // wake-up takes a core from readers (lanes have threads of their own), and

@@ -20,6 +20,7 @@ extension StateStore {
                 if s.memoryUsed < options.memtableBudgetBytes { return nil }
                 for i in s.open.indices where s.open[i].count > 0 {
                     let frozen = s.open[i].frozenCopy()
+                    frozen.recycleWhenReleased(into: memtableRecycling)
                     s.memoryUsed += frozen.memoryBytes - s.open[i].memoryBytes
                     var fresh = MutableMemtable(epoch: frozen.epoch)
                     for w in s.open[i].watermarks { fresh.setWatermark(w) }

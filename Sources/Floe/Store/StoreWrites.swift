@@ -15,12 +15,12 @@ extension StateStore {
     /// epoch takes writes, also below the newest one written: the operators of a
     /// pipeline pass a barrier at different times, so one may still write epoch E
     /// while another has moved on to E + 1 (as Hummock's shared buffer allows).
-    private static func memtableIndex(_ s: inout State, _ epoch: Epoch) -> Int {
+    private static func memtableIndex(_ s: inout State, _ epoch: Epoch, _ recycling: MemtableRecycling) -> Int {
         if let last = s.open.last, last.epoch == epoch { return s.open.count - 1 }
         var i = s.open.count
         while i > 0, s.open[i - 1].epoch > epoch { i -= 1 }
         if i > 0, s.open[i - 1].epoch == epoch { return i - 1 }
-        s.open.insert(MutableMemtable(epoch: epoch, expected: s.lastSealedShape), at: i)
+        s.open.insert(MutableMemtable(epoch: epoch, expected: s.lastSealedShape, recycling: recycling), at: i)
         s.latestWritten = max(s.latestWritten, epoch)
         return i
     }
@@ -62,7 +62,7 @@ extension StateStore {
             // the test `waitForWriteBudget` waits on, so "wait, then retry" cannot spin on a
             // write that never fits. The write that crosses the budget overshoots it by its size.
             if s.memoryUsed >= budget { throw FloeError.memoryBudgetExceeded(used: s.memoryUsed, budget: budget) }
-            let i = StateStore.memtableIndex(&s, epoch)
+            let i = StateStore.memtableIndex(&s, epoch, memtableRecycling)
             s.memoryUsed += key.withUnsafeBytes { k in
                 value.withUnsafeBytes { v in s.open[i].insert(table: table, key: k, kind: kind, value: v) }
             }
@@ -78,7 +78,7 @@ extension StateStore {
             try StateStore.checkWritable(s, epoch)
             // As for a single write: refused once the budget is spent.
             if s.memoryUsed >= budget { throw FloeError.memoryBudgetExceeded(used: s.memoryUsed, budget: budget) }
-            let i = StateStore.memtableIndex(&s, epoch)
+            let i = StateStore.memtableIndex(&s, epoch, memtableRecycling)
             var added = 0
             batch.arena.withUnsafeBytes { a in
                 for op in batch.ops {
@@ -123,7 +123,7 @@ extension StateStore {
                     throw FloeError.invalidArgument("watermark of \(table) at epoch \(epoch) does not rise monotonically with the one at epoch \(o.epoch)")
                 }
             }
-            let i = StateStore.memtableIndex(&s, epoch)
+            let i = StateStore.memtableIndex(&s, epoch, memtableRecycling)
             s.open[i].setWatermark(w)
         }
     }
