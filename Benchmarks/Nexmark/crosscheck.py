@@ -105,7 +105,7 @@ def cmd_flink(a):
     created = set()
     status = {}
     for q in a.queries.split():
-        streams, sink, insert = QUERIES[q] if q in QUERIES else (["auction", "bid"],) + VARIANTS[q][1:]
+        streams, sink, insert = QUERIES[q] if q in QUERIES else (QUERIES[VARIANTS[q][0]][0],) + VARIANTS[q][1:]
         for s in streams:
             if s not in created:
                 src = ("'connector' = 'filesystem', 'path' = 'file://%s', 'format' = 'csv'"
