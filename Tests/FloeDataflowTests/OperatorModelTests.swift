@@ -98,14 +98,15 @@ import Testing
         let rt: [ColumnType] = [.int64, .int64]           // id, key
         let objects = MemoryObjectStore()
         var store = try await StateStore.open(objectStore: objects)
-        // Writes applied after every chunk, after a few, or (mostly) at the barrier.
+        // Writes (rows and row counts) applied after every chunk, after a few, or (mostly) at the barrier.
         let writeThrough = [1, 5, 4096][Int(seed % 3)]
         func make(_ store: StateStore) throws -> HashJoin {
             try HashJoin(left: .init(types: lt, keyColumns: [1], primaryKey: [0]), right: .init(types: rt, keyColumns: [1], primaryKey: [0]),
                          output: [.init(side: 0, column: 0), .init(side: 1, column: 0), .init(side: 0, column: 2), .init(side: 1, column: 1)],
                          leftState: StateTable(store: store, table: TableID(1), writeThroughWrites: writeThrough),
                          rightState: StateTable(store: store, table: TableID(2), writeThroughWrites: writeThrough),
-                         degrees: StateTable(store: store, table: TableID(3)), cacheBytes: [1, 3000, 1 << 20][Int(g.next() % 3)])
+                         degrees: StateTable(store: store, table: TableID(3), writeThroughWrites: writeThrough),
+                         cacheBytes: [1, 3000, 1 << 20][Int(g.next() % 3)])
         }
         var op = try make(store)
         var left: [(Int64, Int64, String)] = [], right: [(Int64, Int64)] = []

@@ -191,8 +191,34 @@ public struct HashJoin: StreamOperator {
                 dirtyList.append(Int32(s))
             }
         }
+        // Row counts of changed keys go out while rows flow, like the rows themselves
+        // (`writeThrough`): the barrier then writes only those of the last chunks.
+        if dirtyList.count >= degrees.writeThroughWrites {
+            writeDirtyDegrees()
+            try await degrees.writeThrough(epoch: epoch)
+        }
         try await tables[side].writeThrough(epoch: epoch)
         if expiryIndex[side] != nil { try await expiryIndex[side]!.writeThrough(epoch: epoch) }
+    }
+
+    /// Puts the row counts of every key changed since the last call (deleting the
+    /// counts of keys left with no rows) into `degrees`' batch, and clears the dirty marks.
+    private mutating func writeDirtyDegrees() {
+        var value: [UInt8] = []
+        for s32 in dirtyList {
+            let s = Int(s32)
+            entries[s].dirty = false
+            let l = entries[s].rows[0].count, r = entries[s].rows[1].count
+            if l == 0 && r == 0 {
+                degrees.delete(entries[s].key)
+            } else {
+                value.removeAll(keepingCapacity: true)
+                RowCodec.appendInt(&value, Int64(l))
+                RowCodec.appendInt(&value, Int64(r))
+                degrees.put(entries[s].key, value)
+            }
+        }
+        dirtyList.removeAll(keepingCapacity: true)
     }
 
     /// Reads a join key missing from the cache: its row counts, then the rows of
@@ -232,21 +258,7 @@ public struct HashJoin: StreamOperator {
     public mutating func barrier(ending epoch: Epoch, watermark: Int64, into out: inout Chunk) async throws {
         let expiring = expiry != nil && watermark != Watermark.none && watermark > expiredBelow
         if expiring { try await expire(below: watermark, epoch) }
-        var value: [UInt8] = []
-        for s32 in dirtyList {
-            let s = Int(s32)
-            entries[s].dirty = false
-            let l = entries[s].rows[0].count, r = entries[s].rows[1].count
-            if l == 0 && r == 0 {
-                degrees.delete(entries[s].key)
-            } else {
-                value.removeAll(keepingCapacity: true)
-                RowCodec.appendInt(&value, Int64(l))
-                RowCodec.appendInt(&value, Int64(r))
-                degrees.put(entries[s].key, value)
-            }
-        }
-        dirtyList.removeAll(keepingCapacity: true)
+        writeDirtyDegrees()
         try await tables[0].flush(epoch: epoch)
         try await tables[1].flush(epoch: epoch)
         try await degrees.flush(epoch: epoch)
