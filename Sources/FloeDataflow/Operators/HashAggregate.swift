@@ -238,7 +238,7 @@ public struct HashAggregate: StreamOperator {
         if let cleaning, let open = cleaning.firstOpenStart(watermark: watermark), open > firstOpenStart {
             try closeWindows(below: open, from: epoch + 1)
         }
-        if cachedBytes > cacheBytes { evict(keepingSince: epoch) }
+        if cachedBytes > cacheBytes { evict() }
     }
 
     /// Hides, from `epoch` on, every group whose window starts below `open` (in the
@@ -264,12 +264,10 @@ public struct HashAggregate: StreamOperator {
 
     private func slotBytes(_ s: Int) -> Int { keys[s].count * 2 + groupRows[s].count + 16 * stride + 64 }
 
-    /// Drops the groups epoch `epoch` did not change (all clean after the flush);
-    /// when the ones left still exceed the budget, drops everything.
-    private mutating func evict(keepingSince epoch: Epoch) {
-        let keep = keys.indices.filter { touched[$0] >= epoch }
-        guard keep.reduce(0, { $0 + slotBytes($1) }) <= cacheBytes else { return evictAll() }
-        keepOnly(keep)
+    /// Evicts down to what `CacheEviction` keeps: the most recently changed groups
+    /// (all clean after the flush).
+    private mutating func evict() {
+        keepOnly(CacheEviction.keep(touched: touched, bytes: keys.indices.map(slotBytes), budget: cacheBytes))
     }
 
     /// Keeps the cached groups `keep` (ascending slots, all clean) and drops the others.
@@ -357,17 +355,5 @@ public struct HashAggregate: StreamOperator {
                 out.appendInt(g + k, Int64(rounded))
             }
         }
-    }
-
-    /// Drops every cached group (all clean right after a flush).
-    private mutating func evictAll() {
-        index.removeAll()
-        keys.removeAll()
-        groupRows.removeAll()
-        values.removeAll()
-        previous.removeAll()
-        dirty.removeAll()
-        touched.removeAll()
-        cachedBytes = 0
     }
 }

@@ -273,7 +273,7 @@ public struct HashJoin: StreamOperator {
         if let cleaning, let open = cleaning.firstOpenStart(watermark: watermark), open > firstOpenStart {
             try closeWindows(below: open, from: epoch + 1)
         }
-        if cachedBytes > cacheBytes { evict(keepingSince: epoch) }
+        if cachedBytes > cacheBytes { evict() }
     }
 
     /// Removes, at `epoch`, every row of an expiring side whose expiry value lies in
@@ -380,21 +380,12 @@ public struct HashJoin: StreamOperator {
         return KeyEncoding.readInt64(key, &at) ?? .min
     }
 
-    /// Drops the keys no row of epoch `epoch` touched (all clean after the flush);
-    /// when the ones left still exceed the budget, drops everything.
-    private mutating func evict(keepingSince epoch: Epoch) {
-        var kept: [Entry] = []
-        var bytes = 0
-        for e in entries where e.touched >= epoch {
-            kept.append(e)
-            bytes += e.bytes
-        }
-        if bytes > cacheBytes {
-            kept.removeAll()
-            bytes = 0
-        }
-        entries = kept
-        cachedBytes = bytes
+    /// Evicts down to what `CacheEviction` keeps: the most recently touched keys
+    /// (all clean after the flush).
+    private mutating func evict() {
+        let keep = CacheEviction.keep(touched: entries.map(\.touched), bytes: entries.map(\.bytes), budget: cacheBytes)
+        entries = keep.map { entries[$0] }
+        cachedBytes = entries.reduce(0) { $0 + $1.bytes }
         index.removeAll(keepingCapacity: true)
         for (i, e) in entries.enumerated() { index[ByteKey(e.key)] = Int32(i) }
     }

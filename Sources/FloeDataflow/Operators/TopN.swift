@@ -212,7 +212,7 @@ public struct TopN: StreamOperator {
             firstOpenStart = open
             if groups.contains(where: { Self.closingValue($0.prefix) < open }) { keep { Self.closingValue($0.prefix) >= open } }
         }
-        if cachedBytes > cacheBytes { evict(keepingSince: epoch) }
+        if cachedBytes > cacheBytes { evict() }
     }
 
     /// The closing value of a cached group: the first field of its key after the virtual node.
@@ -239,17 +239,12 @@ public struct TopN: StreamOperator {
         }
     }
 
-    /// Drops the groups epoch `epoch` did not touch (all clean after the barrier);
-    /// when the ones left still exceed the budget, drops everything.
-    private mutating func evict(keepingSince epoch: Epoch) {
-        var kept = groups.filter { $0.touched >= epoch }
-        var bytes = kept.reduce(0) { $0 + $1.bytes }
-        if bytes > cacheBytes {
-            kept.removeAll()
-            bytes = 0
-        }
-        groups = kept
-        cachedBytes = bytes
+    /// Evicts down to what `CacheEviction` keeps: the most recently touched groups
+    /// (all clean after the barrier).
+    private mutating func evict() {
+        let keep = CacheEviction.keep(touched: groups.map(\.touched), bytes: groups.map(\.bytes), budget: cacheBytes)
+        groups = keep.map { groups[$0] }
+        cachedBytes = groups.reduce(0) { $0 + $1.bytes }
         index.removeAll(keepingCapacity: true)
         for (i, g) in groups.enumerated() { index[ByteKey(g.prefix)] = Int32(i) }
     }

@@ -29,10 +29,16 @@ struct PipelineBenchCommand: AsyncParsableCommand {
     @Option(help: "Comma-separated key counts for the restart measurement (e.g. 1M,10M,20M); empty: skip.") var restartKeys: String = ""
     @Option(help: "Directory for the stores (default: a fresh one under /tmp, removed afterwards).") var dir: String?
     @Option(help: "Memtable budget in MiB (the runs without checkpoints hold the whole input in one epoch).") var memtableMib: Int = 6144
+    @Option(help: "Cache of each stateful operator instance in MiB (PipelineOptions.cacheBytes).")
+    var stateCacheMib: Int = PipelineOptions().cacheBytes >> 20
 
     func run() async throws {
         let command = self
         try await Task.detached { try await command.execute() }.value
+    }
+
+    func validate() throws {
+        guard stateCacheMib >= 1, stateCacheMib <= 1 << 20 else { throw ValidationError("--state-cache-mib must be in 1...1048576") }
     }
 
     static func median(_ v: [Double]) -> Double {
@@ -57,6 +63,7 @@ struct PipelineBenchCommand: AsyncParsableCommand {
                     storeOptions.memtableBudgetBytes = memtableMib << 20
                     let store = try await StateStore.open(path: path, options: storeOptions)
                     var options = PipelineOptions()
+                    options.cacheBytes = stateCacheMib << 20
                     options.parallelism = parallelism
                     options.untilEnd = true
                     options.barrierIntervalMillis = checkpointed ? barrierIntervalMs : 86_400_000
@@ -87,6 +94,7 @@ struct PipelineBenchCommand: AsyncParsableCommand {
                 let start = ContinuousClock.now
                 let store = try await StateStore.open(path: path)
                 var options = PipelineOptions()
+                options.cacheBytes = stateCacheMib << 20
                 options.parallelism = parallelism
                 options.barrierIntervalMillis = 10
                 options.maxEpochs = 1
@@ -123,6 +131,7 @@ struct PipelineBenchCommand: AsyncParsableCommand {
     func fillKeyed(path: String, keys: Int) async throws {
         let store = try await StateStore.open(path: path)
         var options = PipelineOptions()
+        options.cacheBytes = stateCacheMib << 20
         options.parallelism = parallelism
         options.untilEnd = true
         options.barrierIntervalMillis = barrierIntervalMs
