@@ -177,6 +177,12 @@ final class ShardedLRUCache<Key: CacheKey, Value: Sendable>: Sendable {
         while true {
             switch try await joinFlight(key) {
             case .value(let value):
+                // The leader built `value` before taking this lock in `finishFlight`;
+                // taking it here orders that with this task's reads for ThreadSanitizer,
+                // which does not see the hand-over through the continuation (the
+                // concurrency runtime and Dispatch are not instrumented). Costs one
+                // uncontended lock per waiter, never on a hit.
+                flights.withLock { _ in }
                 return value
             case .retry:
                 continue
