@@ -92,6 +92,18 @@ final class ShardedLRUCache<Key: CacheKey, Value: Sendable>: Sendable {
         return shard(for: hash).state.withLock { $0.get(key, hash: hash, countStats: true) }
     }
 
+    /// The cached value, made the most recently used and counted as a hit; nil
+    /// without counting a miss. For a synchronous try before an async load that
+    /// counts the miss itself (`getOrLoad`), so a miss is not counted twice.
+    func getIfCached(_ key: Key) -> Value? {
+        let hash = key.cacheHash
+        return shard(for: hash).state.withLock { s in
+            guard let v = s.get(key, hash: hash, countStats: false) else { return nil }
+            s.hits &+= 1
+            return v
+        }
+    }
+
     /// Whether `key` is cached. Touches neither recency nor the counters.
     func contains(_ key: Key) -> Bool {
         let hash = key.cacheHash

@@ -46,6 +46,11 @@ struct SstReader: Sendable {
         try await metadata.meta(info)
     }
 
+    /// The meta of `info` if the meta cache holds it (no load, no miss counted).
+    func cachedMeta(_ info: SstInfo) -> SstMeta? {
+        metadata.metas.getIfCached(info.id)
+    }
+
     /// Data block `i` of `meta`, from the cache or read and decoded. Concurrent cold
     /// reads of one block are single-flight: one reads it, the others wait for it.
     func block(_ meta: SstMeta, _ i: Int) async throws -> Block {

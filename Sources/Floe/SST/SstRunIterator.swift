@@ -86,6 +86,67 @@ final class SstRunIterator {
         if !valid { try await nextBlock() }
     }
 
+    /// `openFile(fileIndex + 1)` when that needs no I/O: the run is exhausted, or the
+    /// next file's meta and first block are cached. False, having changed nothing,
+    /// otherwise.
+    private func nextFileAtHand() -> Bool {
+        let f = fileIndex + 1
+        guard f < run.count else {
+            fileIndex = f
+            ahead = []
+            aheadFirst = 0
+            valid = false
+            cursor = BlockCursor(Block.empty)
+            return true
+        }
+        guard let m = reader.cachedMeta(run[f]), m.blockCount > 0,
+              let block = reader.blockCache.getIfCached(BlockKey(sst: m.id, block: 0)) else { return false }
+        fileIndex = f
+        ahead = []
+        aheadFirst = 0
+        meta = m
+        blockIndex = 0
+        var c = BlockCursor(block, reusing: cursor.keyBuffer)
+        c.seekToFirst()
+        valid = c.valid
+        cursor = c
+        return true
+    }
+
+    /// `seek(target)` when the file's meta and the block holding the target are
+    /// cached and the target is inside that block: positions and returns true without
+    /// suspending. Otherwise changes nothing and returns false (`seek` must run).
+    func seekAtHand(_ target: [UInt8]) -> Bool {
+        var lo = 0, hi = run.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if FullKey.compare(run[mid].largestKey, target) < 0 { lo = mid + 1 } else { hi = mid }
+        }
+        guard readAheadBytes == 0 else { return false }
+        guard lo < run.count else {
+            fileIndex = lo
+            ahead = []
+            aheadFirst = 0
+            sequentialMisses = 0
+            valid = false
+            return true
+        }
+        guard let m = reader.cachedMeta(run[lo]), let bi = m.blockIndex(target),
+              let block = reader.blockCache.getIfCached(BlockKey(sst: m.id, block: bi)) else { return false }
+        var c = BlockCursor(block, reusing: cursor.keyBuffer)
+        c.seek(target)
+        guard c.valid else { return false }
+        fileIndex = lo
+        ahead = []
+        aheadFirst = 0
+        sequentialMisses = 0
+        meta = m
+        blockIndex = bi
+        cursor = c
+        valid = true
+        return true
+    }
+
     /// Moves forward to the first entry >= `target` (an encoded full key) when the
     /// current entry is below it, reading as little as it can: within the current
     /// block when its last key (from the index) is at or after the target, no read;
@@ -123,11 +184,41 @@ final class SstRunIterator {
         try await nextBlock()
     }
 
-    /// Advances without suspending when the next entry is in the current block.
-    /// Returns false when the caller must `await finishAdvance()` instead.
+    /// Advances without suspending when the next entry is in the current block, or
+    /// begins the next block of the current file and that block is at hand without
+    /// I/O (decoded read-ahead, or the block cache). Returns false, having moved
+    /// nothing, when the caller must `await finishAdvance()` instead: a block to
+    /// read, a prefetch to collect, or a file to open.
     @inline(__always)
     func advanceInBlock() -> Bool {
-        cursor.advance()
+        if cursor.advance() { return true }
+        return nextBlockAtHand()
+    }
+
+    /// `nextBlock()` for a scan whose next block needs no I/O; false (nothing
+    /// changed) otherwise. Keeps a scan over cached blocks from suspending at every
+    /// block boundary: each suspension from an actor is an executor hop.
+    private func nextBlockAtHand() -> Bool {
+        guard readAheadBytes == 0, let m = meta else { return false }
+        let i = blockIndex + 1
+        guard i < m.blockCount else { return nextFileAtHand() }
+        let block: Block
+        if i >= aheadFirst && i < aheadFirst + ahead.count {
+            block = ahead[i - aheadFirst]
+        } else if let p = prefetch, p.meta === m, p.first == i {
+            return false // collected by `loadBlock`, which starts the next window
+        } else if let b = reader.blockCache.getIfCached(BlockKey(sst: m.id, block: i)) {
+            sequentialMisses = 0
+            block = b
+        } else {
+            return false
+        }
+        blockIndex = i
+        var c = BlockCursor(block, reusing: cursor.keyBuffer)
+        c.seekToFirst()
+        valid = c.valid
+        cursor = c
+        return true
     }
 
     /// Completes an advance that `advanceInBlock` could not: moves to the next block or file.

@@ -61,9 +61,12 @@ public struct ScanResult: AsyncSequence, Sendable {
     /// Visits every row with borrowed bytes instead of allocating arrays: the fast
     /// path for full scans. `body` returns false to stop early. The buffers are
     /// valid only during the call. Errors as for iteration.
+    /// Runs on the caller's executor (`nonisolated(nonsending)`), so `body` may use
+    /// the calling actor's state; it suspends only to read blocks no cache holds.
+    nonisolated(nonsending)
     public func forEachRow(_ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool) async throws {
         let it = MergingIterator(self)
-        try await it.start()
+        if !it.startAtHand() { try await it.start() }
         // Rows inside cached blocks are visited without an async call each; only a
         // block or file change awaits.
         while try it.visitRows(body) == .blocked {
@@ -72,17 +75,20 @@ public struct ScanResult: AsyncSequence, Sendable {
     }
 
     public struct Iterator: AsyncIteratorProtocol {
-        var merge: MergingIterator
+        @usableFromInline var merge: MergingIterator
         init(_ m: MergingIterator) { merge = m }
         public mutating func next() async throws -> Element? {
             try await merge.next()
         }
 
-        /// What `for try await` calls: a row inside a cached block is produced on the
-        /// caller's executor without an async call, so iterating from an actor costs
-        /// no executor hop per row; only a block or file load suspends.
+        /// What `for try await` calls. A row whose block is cached (or already read
+        /// ahead) is produced synchronously on the caller's executor; only a block or
+        /// file that must be read suspends. Inlinable so that the caller's loop runs it
+        /// inline: a call would switch to `actor` on entry, a check that costs as much
+        /// as producing the row.
+        @inlinable
         public mutating func next(isolation actor: isolated (any Actor)?) async throws -> Element? {
-            if let row = merge.nextCached() { return row.element }
+            if let row = merge.nextAtHand() { return row }
             return try await merge.next()
         }
     }
@@ -94,6 +100,7 @@ public struct ScanResult: AsyncSequence, Sendable {
 /// `@unchecked Sendable`: an iterator has one owner that calls it one step at a time
 /// (an `AsyncIteratorProtocol` iterator, or `forEachRow`'s local); it is passed to
 /// another executor only to finish a block load, never used from two at once.
+@usableFromInline
 final class MergingIterator: @unchecked Sendable {
     let scan: ScanResult
     // Hot per-row state of a single-owner iterator (never shared across tasks, never
@@ -135,6 +142,32 @@ final class MergingIterator: @unchecked Sendable {
             try await it.seek(target)
             merge.add(.run(it))
         }
+    }
+
+    /// `start()` without suspending when every run's seek finds its meta and block
+    /// cached (`SstRunIterator.seekAtHand`); false, having started nothing, when one
+    /// must read, and `start()` then does it all. A scan from an actor that reads
+    /// only cached blocks thus never leaves the actor, not even for its first row.
+    func startAtHand() -> Bool {
+        if started { return true }
+        var target = [UInt8]()
+        scan.from.withUnsafeBytes { FullKey.encode(table: TableID(scan.table), userKey: $0, epoch: .max, into: &target) }
+        var runs: [SstRunIterator] = []
+        runs.reserveCapacity(scan.runs.count)
+        for run in scan.runs {
+            let it = SstRunIterator(reader: scan.reader, run: run)
+            guard it.seekAtHand(target) else { return false }
+            runs.append(it)
+        }
+        started = true
+        // The order of `start()`: memtables (newest data) before runs.
+        for m in scan.memtables {
+            let it = MemtableIterator(m)
+            it.seek(table: scan.table, userKey: scan.from)
+            merge.add(.mem(it))
+        }
+        for it in runs { merge.add(.run(it)) }
+        return true
     }
 
     enum Step { case row, end, blocked }
@@ -271,23 +304,31 @@ final class MergingIterator: @unchecked Sendable {
         try merge.withTopEntry { k, _, v in try body(FullKey.userKey(k), v) }
     }
 
-    /// The next row if it can be produced from cached blocks without suspending:
-    /// `.some(row)` with the row or nil at the end; nil when `next()` must run
-    /// (not started, or a block must be loaded).
-    @inline(__always)
-    func nextCached() -> Cached? {
-        guard started, !blocked, pendingSeek == nil else { return nil }
-        switch stepSync() {
-        case .row: return Cached(element: currentElement())
-        case .end: return Cached(element: nil)
+    /// The next row if it can be produced without suspending (its block is cached or
+    /// read ahead): `.some(row)`, or `.some(nil)` at the end; nil when `next()` must
+    /// run (not started, a seek pending, or a block to read). No allocation when the
+    /// caller let go of the previous row's arrays (`currentElement`).
+    @usableFromInline
+    func nextAtHand() -> ScanResult.Element?? {
+        guard !blocked, pendingSeek == nil, started || startAtHand() else { return nil }
+        // The heap moves into a local, as in `stepSync`: the row is stepped to and
+        // copied out of it without retaining the heap's storage.
+        var m = MergeHeap()
+        swap(&m, &merge)
+        defer { swap(&m, &merge) }
+        switch nextRow(&m) {
+        case .row:
+            m.withTopEntry { k, _, v in
+                Self.refill(&recycledKey, FullKey.userKey(k))
+                Self.refill(&recycledValue, v)
+            }
+            return .some((recycledKey, recycledValue))
+        case .end: return .some(nil)
         case .blocked: return nil
         }
     }
 
-    struct Cached {
-        let element: ScanResult.Element?
-    }
-
+    @usableFromInline
     func next() async throws -> ScanResult.Element? {
         guard try await step() else { return nil }
         return currentElement()
@@ -307,8 +348,18 @@ final class MergingIterator: @unchecked Sendable {
         return (recycledKey, recycledValue)
     }
 
+    /// Overwrites `array` with `bytes`: in place when the length is unchanged (one
+    /// uniqueness check and a copy; a shared array is copied first by
+    /// copy-on-write), else through `removeAll(keepingCapacity:)`.
     @inline(__always)
     private static func refill(_ array: inout [UInt8], _ bytes: UnsafeRawBufferPointer) {
+        let n = bytes.count
+        if array.count == n {
+            if n > 0 {
+                array.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: n) }
+            }
+            return
+        }
         array.removeAll(keepingCapacity: true)
         array.append(contentsOf: bytes)
     }

@@ -80,6 +80,17 @@ actor Reader {
     }
 }
 let reader = Reader()
+// `--scans`: only the full scans (for profiles), five repetitions each.
+if CommandLine.arguments.contains("--scans") {
+    for rep in 0..<5 {
+        let a = try await reader.scan(store, epoch)
+        let m = try await scanOnMainActor(store, epoch)
+        let n = try await scanNonisolated(store, epoch)
+        print("rep \(rep): for-try-await scan in an actor \(Int(a)) rows/s, main actor \(Int(m)), nonisolated \(Int(n))")
+    }
+    try await store.close()
+    exit(0)
+}
 for rep in 0..<3 {
     let fnMain = try await scanOnMainActor(store, epoch)
     let actorScan = try await reader.scan(store, epoch)
