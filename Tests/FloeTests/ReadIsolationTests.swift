@@ -66,6 +66,12 @@ import Testing
             return (keys, executor.count - before)
         }
 
+        func reverseAll() async throws -> (rows: [ScanResult.Element], jobs: Int) {
+            let before = executor.count
+            let rows = try await store.scanReverse(TableID(1), from: nil, to: nil, epoch: store.committedEpoch)
+            return (rows, executor.count - before)
+        }
+
         func gets(_ keys: [[UInt8]]) async throws -> (values: [[UInt8]?], jobs: Int) {
             let before = executor.count
             var values: [[UInt8]?] = []
@@ -102,6 +108,17 @@ import Testing
         #expect(rows == ScanBlockReadTests.rows)
         #expect(bytes == (0..<rows).reduce(0) { $0 + ScanBlockReadTests.key($1).count + 100 })
         #expect(jobs == 0, "forEachRow over cached blocks from an actor enqueued \(jobs) jobs on it")
+        try await store.close()
+    }
+
+    /// A reverse scan positions its sources with one load call (one return to the
+    /// actor at most) and then steps back through cached blocks on the actor.
+    @Test func reverseScanOverCachedBlocksReturnsToTheActorAtMostOnce() async throws {
+        let store = try await Self.warmStore()
+        let reader = Reader(store)
+        let (rows, jobs) = try await reader.reverseAll()
+        #expect(rows.map(\.key) == (0..<ScanBlockReadTests.rows).reversed().map(ScanBlockReadTests.key))
+        #expect(jobs <= 1, "a warm reverse scan from an actor enqueued \(jobs) jobs on it")
         try await store.close()
     }
 

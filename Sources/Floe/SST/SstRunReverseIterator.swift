@@ -69,11 +69,42 @@ final class SstRunReverseIterator {
         if !valid { try await previousBlock() }
     }
 
-    /// Steps back without suspending when the previous entry is in the current block.
-    /// Returns false when the caller must `await finishRetreat()` instead.
+    /// Steps back without suspending when the previous entry is in the current block,
+    /// or in the previous block (of this file or the one before) and that block is
+    /// cached. Returns false when the caller must `await finishRetreat()` instead,
+    /// which goes on from where this stopped.
     @inline(__always)
     func retreatInBlock() -> Bool {
-        cursor.retreat()
+        if cursor.retreat() { return true }
+        return previousBlockAtHand()
+    }
+
+    /// `previousBlock()` as far as cached metas and blocks allow: true when
+    /// positioned (or exhausted before the run's first block); false when a meta or
+    /// block must be read, with the position as `previousBlock()` expects it.
+    private func previousBlockAtHand() -> Bool {
+        guard let m = meta else { return false }
+        if blockIndex == 0 {
+            guard fileIndex > 0 else {
+                fileIndex = -1
+                meta = nil
+                valid = false
+                return true
+            }
+            guard let previous = reader.cachedMeta(run[fileIndex - 1]), previous.blockCount > 0,
+                  let block = reader.blockCache.getIfCached(BlockKey(sst: previous.id, block: previous.blockCount - 1))
+            else { return false }
+            fileIndex -= 1
+            meta = previous
+            blockIndex = previous.blockCount - 1
+            cursor.load(block)
+        } else {
+            guard let block = reader.blockCache.getIfCached(BlockKey(sst: m.id, block: blockIndex - 1)) else { return false }
+            blockIndex -= 1
+            cursor.load(block)
+        }
+        valid = cursor.valid
+        return valid
     }
 
     /// Completes a step back that `retreatInBlock` could not: moves to the previous

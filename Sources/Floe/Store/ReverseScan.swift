@@ -31,8 +31,8 @@ enum ReverseScan {
 
     /// The rows of `scan` last first, at most `limit` of them, read backwards: rows
     /// inside cached blocks without an async call each, only block loads suspend.
-    /// Throws as iterating `scan` does.
-    static func rows(_ scan: ScanResult, limit: Int?) async throws -> [ScanResult.Element] {
+    /// Throws as iterating `scan` does. Runs on the caller's executor.
+    nonisolated(nonsending) static func rows(_ scan: ScanResult, limit: Int?) async throws -> [ScanResult.Element] {
         if limit == 0 { return [] }
         let it = ReverseMergingIterator(scan)
         try await it.start()
