@@ -127,8 +127,10 @@ public final class S3ObjectStore: ObjectStore {
         try expect(sent.response, [200, 204], "DELETE", key(path))
     }
 
-    /// Deletes many objects with DeleteObjects, up to 1000 per request; a
-    /// missing object is not an error.
+    /// Deletes many objects with DeleteObjects, up to 1000 per request, one
+    /// request after another; a missing object is not an error. Every path is
+    /// validated before the first request. If a request fails, the objects of
+    /// earlier requests are gone and those of later ones untouched.
     /// - Throws: `FloeError.invalidArgument` for a bad path, `FloeError.io` naming
     ///   the first object S3 could not delete.
     public func delete(_ paths: [String]) async throws {

@@ -29,6 +29,7 @@ import FloeTesting
         func get(_ path: String, range: Range<Int>) async throws -> [UInt8] { try await inside { try await inner.get(path, range: range) } }
         func size(_ path: String) async throws -> Int { try await inside { try await inner.size(path) } }
         func delete(_ path: String) async throws { try await inside { try await inner.delete(path) } }
+        func delete(_ paths: [String]) async throws { try await inside { try await inner.delete(paths) } }
         func list(prefix: String) async throws -> [ObjectInfo] { try await inside { try await inner.list(prefix: prefix) } }
     }
 

@@ -32,6 +32,7 @@ import Testing
         }
         func size(_ path: String) async throws -> Int { try await inner.size(path) }
         func delete(_ path: String) async throws { try await inner.delete(path) }
+        func delete(_ paths: [String]) async throws { try await inner.delete(paths) }
         func list(prefix: String) async throws -> [ObjectInfo] { try await inner.list(prefix: prefix) }
     }
 

@@ -35,8 +35,9 @@ import Darwin
 ///   entry file is taken back (oldest modification time first, so the order of
 ///   use survives a restart, to the file system's clock granularity), evicting
 ///   down to the bound;
-/// - `delete` and `put` of an SST through this store first drop that object's
-///   entries; a read that raced with the delete does not put its bytes back.
+/// - `delete` (single or batch) and `put` of an SST through this store first drop
+///   that object's entries; a read that raced with the delete does not put its
+///   bytes back.
 ///
 /// One process should use a cache directory at a time: another process's
 /// entries are never wrong (they are checked like any other) but are not counted
@@ -156,6 +157,13 @@ public final class DiskCachedObjectStore: ObjectStore {
     public func delete(_ path: String) async throws {
         if ObjectPath.isSst(path) { dropEntries(of: path) }
         try await remote.delete(path)
+    }
+
+    /// Drops the entries of every SST among `paths`, then hands the whole list to
+    /// the remote store as one batch.
+    public func delete(_ paths: [String]) async throws {
+        for path in paths where ObjectPath.isSst(path) { dropEntries(of: path) }
+        try await remote.delete(paths)
     }
 
     public func list(prefix: String) async throws -> [ObjectInfo] {

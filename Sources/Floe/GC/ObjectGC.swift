@@ -22,6 +22,13 @@ struct ObjectGC: Sendable {
     /// allows it; sessions it wants ended first are handed to `expire`, which must
     /// append the `expire` record and return the version after it (nil: not ended,
     /// keep their outputs). `sessions` nil: the caller vouches that nothing unreferenced can be committed.
+    ///
+    /// The doomed objects are deleted with `ObjectStore.delete(_:)`, `deleteBatchSize`
+    /// paths a call; the failpoints `gcBeforeDelete` and `gcAfterDelete` are hit once
+    /// per call, before and after it. The report lists every object of the calls that
+    /// returned. If a call throws, `collect` throws: objects of that chunk may be gone
+    /// or not, later chunks are untouched, and the next pass finds what is left
+    /// (deleting is idempotent).
     func collect(live: Set<UInt64>, protected: Set<UInt64>, retiredAt: [UInt64: Double],
                  graceSeconds: Double, now: Double, sessions: SessionGC? = nil,
                  expire: ([UInt64]) async throws -> Version? = { _ in nil }) async throws -> Report {
@@ -55,15 +62,24 @@ struct ObjectGC: Sendable {
                 r.kept += waiting.values.reduce(0) { $0 + $1.count }
             }
         }
-        for o in doomed {
+        // One batch call per chunk: S3 deletes up to 1,000 keys a request (DeleteObjects).
+        var start = 0
+        while start < doomed.count {
+            let chunk = doomed[start..<min(start + ObjectGC.deleteBatchSize, doomed.count)]
+            start = chunk.endIndex
             try failpoints.hit(.gcBeforeDelete)
-            try await store.delete(o.path)
+            try await store.delete(chunk.map(\.path))
             try failpoints.hit(.gcAfterDelete)
-            r.deleted.append(o.path)
-            r.deletedBytes += UInt64(o.size)
+            for o in chunk {
+                r.deleted.append(o.path)
+                r.deletedBytes += UInt64(o.size)
+            }
         }
         return r
     }
+
+    /// Paths per `ObjectStore.delete(_:)` call: what one S3 DeleteObjects request takes.
+    static let deleteBatchSize = 1000
 
     /// The id of `data/<16 hex>.sst`, or nil for any other name.
     static func sstID(_ path: String) -> UInt64? {

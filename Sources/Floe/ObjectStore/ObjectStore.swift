@@ -35,6 +35,24 @@ public protocol ObjectStore: Sendable {
     func size(_ path: String) async throws -> Int
     /// Deletes the object. Deleting a missing object is not an error.
     func delete(_ path: String) async throws
+    /// Deletes every object in `paths` (S3: DeleteObjects, up to 1,000 keys a
+    /// request). A missing object is not an error; an empty list does nothing.
+    ///
+    /// Not atomic: if it throws, some of the objects may be gone and the rest
+    /// not, and the error names one that failed. Deleting is idempotent, so a
+    /// caller retries the whole list. A store that wraps another forwards the
+    /// list as one call, so the batch reaches the store that can send it as one
+    /// request (the default implementation deletes one object at a time).
+    /// - Throws: `FloeError.invalidArgument` for a bad path; `FloeError.io` on failure.
+    func delete(_ paths: [String]) async throws
     /// Every object whose path starts with `prefix`, sorted by path.
     func list(prefix: String) async throws -> [ObjectInfo]
+}
+
+extension ObjectStore {
+    /// Deletes the objects one at a time with `delete(_:)`, in order, stopping at
+    /// the first failure: for stores whose every delete is one request anyway.
+    public func delete(_ paths: [String]) async throws {
+        for path in paths { try await delete(path) }
+    }
 }

@@ -62,6 +62,14 @@ struct MeteredObjectStore: ObjectStore {
 
     func delete(_ path: String) async throws {
         try await measure(metrics.delete) { try await base.delete(path) }
+        metrics.deletedObjects.increment()
+    }
+
+    /// One `delete_batch` call however many paths (the base store splits it into
+    /// requests as it must); `deletedObjects` counts its paths once it succeeded.
+    func delete(_ paths: [String]) async throws {
+        try await measure(metrics.deleteBatch) { try await base.delete(paths) }
+        metrics.deletedObjects.increment(by: paths.count)
     }
 
     func list(prefix: String) async throws -> [ObjectInfo] {

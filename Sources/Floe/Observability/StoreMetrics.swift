@@ -24,8 +24,10 @@ import Synchronization
 /// - `floe_gc_deleted_objects_total`, `floe_gc_deleted_bytes_total`, `floe_gc_passes_total`.
 /// - `floe_object_store_requests_total`, `floe_object_store_errors_total` (counters),
 ///   `floe_object_store_request_seconds` (timer), all with `op` = `put`, `get`,
-///   `get_range`, `size`, `delete`, `list`, `create_if_absent`; and
-///   `floe_object_store_read_bytes_total`, `floe_object_store_written_bytes_total`.
+///   `get_range`, `size`, `delete`, `delete_batch`, `list`, `create_if_absent`;
+///   `floe_object_store_read_bytes_total`, `floe_object_store_written_bytes_total`; and
+///   `floe_object_store_deleted_objects_total` (paths of successful `delete` and
+///   `delete_batch` calls, so a batch of 1,000 is one request here and 1,000 objects there).
 ///   Recorded per object-store call (`MeteredObjectStore`): an I/O, never a cached read.
 ///
 /// Published (at most once a second, see above):
@@ -177,9 +179,11 @@ final class ObjectStoreMetrics: Sendable {
         let seconds: CoreMetrics.Timer
     }
 
-    let put: Op, createIfAbsent: Op, get: Op, getRange: Op, size: Op, delete: Op, list: Op
+    let put: Op, createIfAbsent: Op, get: Op, getRange: Op, size: Op, delete: Op, deleteBatch: Op, list: Op
     let readBytes: Counter
     let writtenBytes: Counter
+    /// Paths deleted by successful `delete` and `delete_batch` calls.
+    let deletedObjects: Counter
 
     init(factory: any MetricsFactory) {
         func op(_ name: String) -> Op {
@@ -189,8 +193,9 @@ final class ObjectStoreMetrics: Sendable {
                       seconds: CoreMetrics.Timer(label: "floe_object_store_request_seconds", dimensions: d, factory: factory))
         }
         put = op("put"); createIfAbsent = op("create_if_absent"); get = op("get"); getRange = op("get_range")
-        size = op("size"); delete = op("delete"); list = op("list")
+        size = op("size"); delete = op("delete"); deleteBatch = op("delete_batch"); list = op("list")
         readBytes = Counter(label: "floe_object_store_read_bytes_total", factory: factory)
         writtenBytes = Counter(label: "floe_object_store_written_bytes_total", factory: factory)
+        deletedObjects = Counter(label: "floe_object_store_deleted_objects_total", factory: factory)
     }
 }

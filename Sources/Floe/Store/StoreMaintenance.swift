@@ -129,6 +129,9 @@ extension StateStore {
     /// option). Uncommitted outputs of a standalone compactor are deleted only once
     /// its session has ended: when its lease (`SessionLease`) is older than the grace,
     /// this pass first appends an `expire` record for it, after which its commits are refused.
+    /// Deletes in batches of up to 1,000 objects (`ObjectStore.delete(_:)`, one DeleteObjects
+    /// request on S3); a failed batch ends the pass with its error, and the next pass
+    /// deletes what is left.
     /// Throws `fenced` if another writer opened the store, `closed`, I/O errors.
     @discardableResult
     public func collectGarbage(graceSeconds: Double? = nil) async throws -> GarbageReport {

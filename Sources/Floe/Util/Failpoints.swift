@@ -24,9 +24,9 @@ package enum Failpoint: String, CaseIterable, Sendable {
     case compactionBeforeCommit = "compaction.before_commit"
     /// In a compaction, after its manifest delta landed and before the version is installed.
     case compactionAfterCommit = "compaction.after_commit"
-    /// In object GC, before each delete.
+    /// In object GC, before each batch delete (one per up to 1,000 objects, `ObjectGC`).
     case gcBeforeDelete = "gc.before_delete"
-    /// In object GC, after each delete.
+    /// In object GC, after each batch delete returned.
     case gcAfterDelete = "gc.after_delete"
     /// In `LocalObjectStore.put` / `createIfAbsent`, after the temp file is fsynced
     /// and before it is renamed (or linked) into place.

@@ -19,7 +19,8 @@ import Synchronization
 ///   same inner store models the restarted process.
 ///
 /// Errors: injected failures are `FloeError.io(path:reason: "injected fault: <op>")`
-/// (for `list`, `path` is the prefix); errors of the inner store pass through.
+/// (for `list`, `path` is the prefix; for a batch `delete`, the first path a rule
+/// matches); errors of the inner store pass through.
 public final class FaultInjectingObjectStore: ObjectStore {
     /// The wrapped store, which holds whatever survived the injected faults.
     public let inner: any ObjectStore
@@ -102,6 +103,13 @@ public final class FaultInjectingObjectStore: ObjectStore {
         try await run(.delete, path) { try await inner.delete(path) }
     }
 
+    /// One `.delete` call for the whole batch: the rules decide once (a rule
+    /// matches if it matches any of the paths; the error names the first path the
+    /// deciding rule matches), and a passing batch reaches the inner store as one batch.
+    public func delete(_ paths: [String]) async throws {
+        try await run(.delete, paths) { try await inner.delete(paths) }
+    }
+
     public func list(prefix: String) async throws -> [ObjectInfo] {
         try await run(.list, prefix) { try await inner.list(prefix: prefix) }
     }
@@ -110,7 +118,13 @@ public final class FaultInjectingObjectStore: ObjectStore {
 
     private func run<T>(_ operation: ObjectOperation, _ path: String,
                         _ body: () async throws -> T) async throws -> T {
-        let (delay, verdict) = try decide(operation, path)
+        try await run(operation, [path], body)
+    }
+
+    /// As `run(_:_:_:)` for a call on several paths (an empty list: on `""`).
+    private func run<T>(_ operation: ObjectOperation, _ paths: [String],
+                        _ body: () async throws -> T) async throws -> T {
+        let (delay, verdict, path) = try decide(operation, paths.isEmpty ? [""] : paths)
         if delay > 0 {
             try await Task.sleep(for: .milliseconds(delay))
             // A crash while the call was in flight stops it before the inner store.
@@ -130,14 +144,16 @@ public final class FaultInjectingObjectStore: ObjectStore {
     }
 
     /// Counts the call and evaluates the rules under the lock, so the random
-    /// draws happen in call order. Returns the total delay in milliseconds and
-    /// the verdict; throws if the store is crashed.
-    private func decide(_ operation: ObjectOperation, _ path: String) throws -> (Int, Verdict) {
+    /// draws happen in call order. Returns the total delay in milliseconds, the
+    /// verdict and the path an error names (the first of `paths` the deciding
+    /// rule matches); throws if the store is crashed.
+    private func decide(_ operation: ObjectOperation, _ paths: [String]) throws -> (Int, Verdict, String) {
         try state.withLock { s in
             s.counts[operation, default: 0] += 1
-            if s.crashed { throw crashError(path) }
+            if s.crashed { throw crashError(paths[0]) }
             var delay = 0
-            for i in s.rules.indices where s.rules[i].rule.matches(operation, path) {
+            for i in s.rules.indices {
+                guard let path = paths.first(where: { s.rules[i].rule.matches(operation, $0) }) else { continue }
                 s.rules[i].matched += 1
                 let rule = s.rules[i].rule
                 if s.rules[i].matched <= rule.skip { continue }
@@ -156,17 +172,17 @@ public final class FaultInjectingObjectStore: ObjectStore {
                     continue
                 case .fail:
                     s.injectedFailures += 1
-                    return (delay, .fail)
+                    return (delay, .fail, path)
                 case .crash:
                     s.injectedFailures += 1
                     s.crashed = true
-                    return (delay, .crash)
+                    return (delay, .crash, path)
                 case .failAfterApplying:
                     s.injectedFailures += 1
-                    return (delay, .failAfterApplying)
+                    return (delay, .failAfterApplying, path)
                 }
             }
-            return (delay, .pass)
+            return (delay, .pass, paths[0])
         }
     }
 

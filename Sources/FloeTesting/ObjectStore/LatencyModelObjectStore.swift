@@ -11,7 +11,8 @@ import Synchronization
 /// - The wrapped store does the work first, then the call sleeps for the rest of
 ///   the model's time, holding its slot; results and errors are the wrapped
 ///   store's, and a call that fails returns without the wait.
-/// - A `list` counts one request per 1,000 keys returned, as S3's pages do.
+/// - A `list` counts one request per 1,000 keys returned, as S3's pages do, and a
+///   batch `delete` one per 1,000 paths, as DeleteObjects takes them.
 /// - `statistics` counts requests and bytes per operation, so a benchmark can
 ///   say how many requests a get or a scan cost.
 /// - `Model.s3` is modelled on published figures, cited in docs/benchmarks.md.
@@ -138,6 +139,14 @@ public final class LatencyModelObjectStore: ObjectStore {
 
     public func delete(_ path: String) async throws {
         try await request(.delete, bytes: { _ in 0 }) { try await inner.delete(path) }
+    }
+
+    /// One `.delete` request per 1,000 paths, as DeleteObjects takes them, each a
+    /// round trip; the inner store gets the whole batch. An empty batch is free.
+    public func delete(_ paths: [String]) async throws {
+        guard !paths.isEmpty else { return }
+        let chunks = (paths.count + 999) / 1000
+        try await request(.delete, requests: { _ in chunks }, bytes: { _ in 0 }) { try await inner.delete(paths) }
     }
 
     public func list(prefix: String) async throws -> [ObjectInfo] {

@@ -34,7 +34,9 @@ struct FailpointPlan: Sendable {
     }
 
     /// Skips are drawn below this bound: roughly the hits a point sees in its first
-    /// second of the worker's run, so it fires mid-run but surely fires.
+    /// second of the worker's run, so it fires mid-run but surely fires. (The GC
+    /// points are hit once per pass that deletes anything, one batch: a pass every
+    /// 0.1 s, deleting once the 0.5 s grace has passed.)
     static func skipRange(_ p: Failpoint) -> Int {
         switch p {
         case .syncBeforeSstPut, .syncAfterSstPut, .commitBeforeManifest, .commitAfterManifest: 12
