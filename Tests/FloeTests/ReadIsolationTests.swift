@@ -41,6 +41,25 @@ import Testing
             return (rows, executor.count - before)
         }
 
+        /// The iterator driven by hand with `next()`, and through a generic
+        /// `AsyncSequence` consumer (the protocol's witness).
+        func manualAndGeneric() async throws -> (manual: Int, manualJobs: Int, generic: Int, genericJobs: Int) {
+            var before = executor.count
+            var it = try await store.scan(TableID(1), from: nil, to: nil, epoch: store.committedEpoch).makeAsyncIterator()
+            var manual = 0
+            while let (k, _) = try await it.next() { manual += k.isEmpty ? 0 : 1 }
+            let manualJobs = executor.count - before
+            before = executor.count
+            let generic = try await count(try await store.scan(TableID(1), from: nil, to: nil, epoch: store.committedEpoch))
+            return (manual, manualJobs, generic, executor.count - before)
+        }
+
+        private func count<S: AsyncSequence>(_ rows: S) async throws -> Int {
+            var n = 0
+            for try await _ in rows { n += 1 }
+            return n
+        }
+
         func forEachRowCount() async throws -> (rows: Int, bytes: Int, jobs: Int) {
             let before = executor.count
             var rows = 0, bytes = 0
@@ -98,6 +117,15 @@ import Testing
         #expect(rows.enumerated().allSatisfy { i, r in r.key == ScanBlockReadTests.key(i) && r.value == Self.value(i) })
         // One hop per block (hundreds) before scans stepped cached blocks synchronously.
         #expect(jobs == 0, "a warm scan of \(rows.count) rows from an actor enqueued \(jobs) jobs on it")
+        try await store.close()
+    }
+
+    @Test func manualAndGenericIterationOverCachedBlocksNeverLeaveTheActor() async throws {
+        let store = try await Self.warmStore()
+        let r = try await Reader(store).manualAndGeneric()
+        #expect(r.manual == ScanBlockReadTests.rows && r.generic == ScanBlockReadTests.rows)
+        #expect(r.manualJobs == 0, "next() by hand from an actor enqueued \(r.manualJobs) jobs on it")
+        #expect(r.genericJobs == 0, "a generic AsyncSequence loop from an actor enqueued \(r.genericJobs) jobs on it")
         try await store.close()
     }
 

@@ -77,17 +77,25 @@ public struct ScanResult: AsyncSequence, Sendable {
     public struct Iterator: AsyncIteratorProtocol {
         @usableFromInline var merge: MergingIterator
         init(_ m: MergingIterator) { merge = m }
-        public mutating func next() async throws -> Element? {
-            try await merge.next()
+        /// As `next(isolation:)`: on the caller's executor, suspending only to read.
+        @inlinable
+        nonisolated(nonsending) public mutating func next() async throws -> Element? {
+            if let row = merge.nextAtHand() { return row }
+            return try await merge.next()
         }
 
         /// What `for try await` calls. A row whose block is cached (or already read
         /// ahead) is produced synchronously on the caller's executor; only a block or
-        /// file that must be read suspends. Inlinable so that the caller's loop runs it
-        /// inline: a call would switch to `actor` on entry, a check that costs as much
-        /// as producing the row.
+        /// file that must be read suspends.
+        ///
+        /// `nonisolated(nonsending)` rather than an `isolated` parameter: a function
+        /// isolated to its parameter switches to that actor on entry and its caller
+        /// switches back, a check per row that cost as much as producing the row.
+        /// The iterator is not `Sendable`, so it is always used from the caller's
+        /// isolation, which is where this runs. Inlinable so the caller's loop runs
+        /// the synchronous step inline.
         @inlinable
-        public mutating func next(isolation actor: isolated (any Actor)?) async throws -> Element? {
+        nonisolated(nonsending) public mutating func next(isolation actor: (any Actor)?) async throws -> Element? {
             if let row = merge.nextAtHand() { return row }
             return try await merge.next()
         }

@@ -71,6 +71,20 @@ actor Reader {
         for try await (k, _) in try await s.scan(TableID(1), from: nil, to: nil, epoch: e) { rows += k.count > 0 ? 1 : 0 }
         return Double(rows) / (now() - t)
     }
+    func seeks(_ s: StateStore, _ keys: [[UInt8]], _ order: [Int], _ e: Epoch, count: Int) async throws -> Double {
+        let t = now()
+        var rows = 0
+        for i in 0..<count {
+            var n = 0
+            for try await (k, _) in try await s.scan(TableID(1), from: keys[order[i]], to: nil, epoch: e) {
+                rows += k.count > 0 ? 1 : 0
+                n += 1
+                if n == 100 { break }
+            }
+        }
+        precondition(rows > count * 90)
+        return Double(count) / (now() - t)
+    }
     func getLoop(_ s: StateStore, _ keys: [[UInt8]], _ order: [Int], _ e: Epoch) async throws -> Double {
         let t = now()
         var found = 0
@@ -80,6 +94,15 @@ actor Reader {
     }
 }
 let reader = Reader()
+// `--seeks`: only seek + 100 rows from an actor (for profiles), five repetitions.
+if CommandLine.arguments.contains("--seeks") {
+    for rep in 0..<5 {
+        let r = try await reader.seeks(store, keys, order, epoch, count: 100_000)
+        print("rep \(rep): seek + 100 rows in an actor \(Int(r)) ops/s")
+    }
+    try await store.close()
+    exit(0)
+}
 // `--scans`: only the full scans (for profiles), five repetitions each.
 if CommandLine.arguments.contains("--scans") {
     for rep in 0..<5 {
