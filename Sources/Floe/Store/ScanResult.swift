@@ -119,7 +119,9 @@ final class MergingIterator: @unchecked Sendable {
     @exclusivity(unchecked) private var finished = false
     /// Table + user key of the last visible version seen (`lastPrefix[0..<lastLength]`);
     /// older versions of that key are skipped.
-    @exclusivity(unchecked) private var lastPrefix = [UInt8](repeating: 0, count: 64)
+    /// Raw memory owned by the iterator (freed in `deinit`): an array here would be
+    /// retained and released on every row.
+    @exclusivity(unchecked) private var lastPrefix = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 1)
     @exclusivity(unchecked) private var lastLength = -1
     /// Set after a row was returned: its source moves past it on the next step,
     /// so the row's bytes stay valid until then.
@@ -133,6 +135,8 @@ final class MergingIterator: @unchecked Sendable {
     @exclusivity(unchecked) private var recycledValue = [UInt8]()
 
     init(_ scan: ScanResult) { self.scan = scan }
+
+    deinit { lastPrefix.deallocate() }
 
     /// Positions every source at the scan's lower bound (idempotent).
     func start() async throws {
@@ -225,12 +229,15 @@ final class MergingIterator: @unchecked Sendable {
                 if let to = scan.to, to.withUnsafeBytes({ FullKey.compareBytes(FullKey.userKey(k), $0) }) >= 0 { return 0 }
                 let prefix = FullKey.prefix(k)
                 if lastLength == prefix.count,
-                   lastPrefix.withUnsafeBytes({ FullKey.compareBytes(UnsafeRawBufferPointer(rebasing: $0[0..<prefix.count]), prefix) == 0 }) {
+                   FullKey.compareBytes(UnsafeRawBufferPointer(rebasing: lastPrefix[0..<prefix.count]), prefix) == 0 {
                     return 1 // an older version of the key just decided
                 }
                 guard FullKey.epoch(k) <= epoch else { return 1 }
-                if lastPrefix.count < prefix.count { lastPrefix = [UInt8](repeating: 0, count: prefix.count * 2) }
-                lastPrefix.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: prefix.baseAddress!, byteCount: prefix.count) }
+                if lastPrefix.count < prefix.count {
+                    lastPrefix.deallocate()
+                    lastPrefix = .allocate(byteCount: prefix.count * 2, alignment: 1)
+                }
+                lastPrefix.baseAddress!.copyMemory(from: prefix.baseAddress!, byteCount: prefix.count)
                 lastLength = prefix.count
                 return scan.shows(kind: kind, userKey: FullKey.userKey(k)) ? 2 : 1
             }
@@ -364,7 +371,10 @@ final class MergingIterator: @unchecked Sendable {
         let n = bytes.count
         if array.count == n {
             if n > 0 {
-                array.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: n) }
+                // Through a span: `withUnsafeMutableBytes` swaps the array out for the
+                // shared empty array around its closure, two atomic operations per call.
+                var span = array.mutableSpan
+                span.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: n) }
             }
             return
         }

@@ -85,6 +85,20 @@ actor Reader {
         precondition(rows > count * 90)
         return Double(count) / (now() - t)
     }
+    func seeksForEachRow(_ s: StateStore, _ keys: [[UInt8]], _ order: [Int], _ e: Epoch, count: Int) async throws -> Double {
+        let t = now()
+        var rows = 0
+        for i in 0..<count {
+            var left = 100
+            try await s.scan(TableID(1), from: keys[order[i]], to: nil, epoch: e).forEachRow { k, _ in
+                rows += k.count > 0 ? 1 : 0
+                left -= 1
+                return left > 0
+            }
+        }
+        precondition(rows > count * 90)
+        return Double(count) / (now() - t)
+    }
     func getLoop(_ s: StateStore, _ keys: [[UInt8]], _ order: [Int], _ e: Epoch) async throws -> Double {
         let t = now()
         var found = 0
@@ -97,8 +111,9 @@ let reader = Reader()
 // `--seeks`: only seek + 100 rows from an actor (for profiles), five repetitions.
 if CommandLine.arguments.contains("--seeks") {
     for rep in 0..<5 {
-        let r = try await reader.seeks(store, keys, order, epoch, count: 100_000)
-        print("rep \(rep): seek + 100 rows in an actor \(Int(r)) ops/s")
+        let r = CommandLine.arguments.contains("--fe-only") ? 0 : try await reader.seeks(store, keys, order, epoch, count: 100_000)
+        let f = try await reader.seeksForEachRow(store, keys, order, epoch, count: 100_000)
+        print("rep \(rep): seek + 100 rows in an actor: for try await \(Int(r)) ops/s, forEachRow \(Int(f)) ops/s")
     }
     try await store.close()
     exit(0)
