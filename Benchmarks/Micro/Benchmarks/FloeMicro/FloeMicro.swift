@@ -26,6 +26,7 @@ let benchmarks: @Sendable () -> Void = {
     blockCacheHit()
     cachedPointRead()
     actorCalls()
+    scanRowPaths()
     indexParse()
 }
 
@@ -377,6 +378,32 @@ actor StoreClient {
     }
 }
 
+/// `StoreClient.scanRows` outside any actor: the row cost the actor's must match.
+func scanRowsNonisolated(_ store: StateStore, epoch: UInt64, _ n: Int) async throws -> Int {
+    var bytes = 0, rows = 0
+    while rows < n {
+        for try await (k, v) in try await store.scan(TableID(table), from: nil, to: nil, epoch: epoch) {
+            bytes &+= k.count &+ v.count
+            rows += 1
+            if rows == n { break }
+        }
+    }
+    return bytes
+}
+
+/// The borrowed-bytes path the array rows are measured against.
+func forEachRowRows(_ store: StateStore, epoch: UInt64, _ n: Int) async throws -> Int {
+    var bytes = 0, rows = 0
+    while rows < n {
+        try await store.scan(TableID(table), from: nil, to: nil, epoch: epoch).forEachRow { k, v in
+            bytes &+= k.count &+ v.count
+            rows += 1
+            return rows < n
+        }
+    }
+    return bytes
+}
+
 func actorCalls() {
     Benchmark("StateStore.get from an actor (cached block, key present)") { (benchmark: Benchmark, client: StoreClient) async in
         do {
@@ -403,6 +430,44 @@ func actorCalls() {
     } setup: {
         let (store, keys, epoch) = try await cachedStore()
         return StoreClient(store: store, keys: keys, epoch: epoch)
+    } teardown: {
+        try await closeStores()
+    }
+}
+
+/// A warm store and its committed epoch, for the scan-row benchmarks.
+struct ScanState {
+    let store: StateStore
+    let epoch: UInt64
+}
+
+func scanRowPaths() {
+    Benchmark("Scan row, for try await, nonisolated (warm)",
+              configuration: .init(scalingFactor: .mega)) { (benchmark: Benchmark, state: ScanState) async in
+        do {
+            let bytes = try await scanRowsNonisolated(state.store, epoch: state.epoch, benchmark.scaledIterations.count)
+            precondition(bytes == benchmark.scaledIterations.count * (keySize + valueSize), "every row has its key and value")
+        } catch {
+            benchmark.error("scan failed: \(error)")
+        }
+    } setup: {
+        let (store, _, epoch) = try await cachedStore()
+        return ScanState(store: store, epoch: epoch)
+    } teardown: {
+        try await closeStores()
+    }
+
+    Benchmark("Scan row, forEachRow (warm)",
+              configuration: .init(scalingFactor: .mega)) { (benchmark: Benchmark, state: ScanState) async in
+        do {
+            let bytes = try await forEachRowRows(state.store, epoch: state.epoch, benchmark.scaledIterations.count)
+            precondition(bytes == benchmark.scaledIterations.count * (keySize + valueSize), "every row has its key and value")
+        } catch {
+            benchmark.error("scan failed: \(error)")
+        }
+    } setup: {
+        let (store, _, epoch) = try await cachedStore()
+        return ScanState(store: store, epoch: epoch)
     } teardown: {
         try await closeStores()
     }
