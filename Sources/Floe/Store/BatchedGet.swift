@@ -72,7 +72,7 @@ extension StateStore {
                 var successor = key
                 successor.append(0)
                 let one = ScanResult(reader: reader, table: table.raw, from: key, to: successor, epoch: epoch,
-                                     memtables: mems, runs: spilled + v.l0 + v.levels, pin: pin.duplicate(), hidden: hidden)
+                                     memtables: mems, runs: spilled.isEmpty ? v.scanRuns : spilled + v.scanRuns, pin: pin.duplicate(), hidden: hidden)
                 var rows = one.makeAsyncIterator()
                 out.append(try await rows.next()?.value)
             }

@@ -17,6 +17,14 @@ struct DirectedMergeHeap<Order: MergeOrder> {
     /// comparisons end on these, without touching (or retaining) the key buffers.
     private var heads: [Block.RestartKey] = []
 
+    /// Makes room for `n` sources, so adding them allocates each array once.
+    mutating func reserve(_ n: Int) {
+        sources.reserveCapacity(n)
+        borrowed.reserveCapacity(n)
+        heap.reserveCapacity(n)
+        heads.reserveCapacity(n)
+    }
+
     /// Adds a positioned source; exhausted sources are ignored.
     mutating func add(_ s: MergeSource) {
         sources.append(s)

@@ -98,7 +98,7 @@ extension StateStore {
         // Pinned under the lock that captures the version, as `scan(_:from:to:epoch:)`.
         let (v, mems, pin, hidden, spilled) = try readView(epoch, table: table.raw)
         let end = PrefixScan.successor(prefix)
-        let (runs, skipped) = try await PrefixScan.select(spilled + v.l0 + v.levels, reader: reader, table: table.raw, prefix: prefix, end: end)
+        let (runs, skipped) = try await PrefixScan.select(spilled + v.scanRuns, reader: reader, table: table.raw, prefix: prefix, end: end)
         if skipped.byFilter > 0 { prefixFilterSkips.add(UInt64(skipped.byFilter), ordering: .relaxed) }
         if skipped.byRange > 0 { prefixRangeSkips.add(UInt64(skipped.byRange), ordering: .relaxed) }
         return ScanResult(reader: reader, table: table.raw, from: prefix, to: end, epoch: epoch,
@@ -112,7 +112,7 @@ extension Snapshot {
     nonisolated(nonsending) public func scan(_ table: TableID, prefix: [UInt8]) async throws -> ScanResult {
         let v = pin.version
         let end = PrefixScan.successor(prefix)
-        let (runs, _) = try await PrefixScan.select(v.l0 + v.levels, reader: reader, table: table.raw, prefix: prefix, end: end)
+        let (runs, _) = try await PrefixScan.select(v.scanRuns, reader: reader, table: table.raw, prefix: prefix, end: end)
         return ScanResult(reader: reader, table: table.raw, from: prefix, to: end, epoch: epoch,
                           memtables: [], runs: runs, pin: pin.duplicate(), hidden: v.watermark(table.raw, at: epoch))
     }

@@ -144,6 +144,7 @@ final class MergingIterator: @unchecked Sendable {
         started = true
         var target = [UInt8]()
         scan.from.withUnsafeBytes { FullKey.encode(table: TableID(scan.table), userKey: $0, epoch: .max, into: &target) }
+        merge.reserve(scan.memtables.count + scan.runs.count)
         for m in scan.memtables {
             let it = MemtableIterator(m)
             it.seek(table: scan.table, userKey: scan.from)
@@ -164,21 +165,21 @@ final class MergingIterator: @unchecked Sendable {
         if started { return true }
         var target = [UInt8]()
         scan.from.withUnsafeBytes { FullKey.encode(table: TableID(scan.table), userKey: $0, epoch: .max, into: &target) }
-        var runs: [SstRunIterator] = []
-        runs.reserveCapacity(scan.runs.count)
+        var m = MergeHeap()
+        m.reserve(scan.memtables.count + scan.runs.count)
+        // The order of `start()`: memtables (newest data) before runs.
+        for mem in scan.memtables {
+            let it = MemtableIterator(mem)
+            it.seek(table: scan.table, userKey: scan.from)
+            m.add(.mem(it))
+        }
         for run in scan.runs {
             let it = SstRunIterator(reader: scan.reader, run: run)
             guard it.seekAtHand(target) else { return false }
-            runs.append(it)
+            m.add(.run(it))
         }
         started = true
-        // The order of `start()`: memtables (newest data) before runs.
-        for m in scan.memtables {
-            let it = MemtableIterator(m)
-            it.seek(table: scan.table, userKey: scan.from)
-            merge.add(.mem(it))
-        }
-        for it in runs { merge.add(.run(it)) }
+        merge = m
         return true
     }
 

@@ -28,7 +28,7 @@ public final class Snapshot: Sendable {
     /// does not end it.
     public func scan(_ table: TableID, from: [UInt8]?, to: [UInt8]?) -> ScanResult {
         ScanResult(reader: reader, table: table.raw, from: from ?? [], to: to, epoch: epoch,
-                   memtables: [], runs: pin.version.l0 + pin.version.levels, pin: pin.duplicate(),
+                   memtables: [], runs: pin.version.scanRuns, pin: pin.duplicate(),
                    hidden: pin.version.watermark(table.raw, at: epoch))
     }
 

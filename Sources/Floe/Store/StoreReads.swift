@@ -164,7 +164,7 @@ extension StateStore {
         // keeps as live, in flight, or written after its start.
         let (v, mems, pin, hidden, spilled) = try readView(epoch, table: table.raw)
         return ScanResult(reader: reader, table: table.raw, from: from ?? [], to: to, epoch: epoch,
-                          memtables: mems, runs: spilled + v.l0 + v.levels, pin: pin, hidden: hidden)
+                          memtables: mems, runs: spilled.isEmpty ? v.scanRuns : spilled + v.scanRuns, pin: pin, hidden: hidden)
     }
 
     /// The newest committed epoch.

@@ -37,6 +37,9 @@ final class Version: @unchecked Sendable {
     let runTables: [RunTable]
     /// `runTables.count`.
     let runCount: Int
+    /// The sorted runs a scan merges: `l0` sub-levels then `levels`, empty levels
+    /// left out. Built once here, so a scan does not concatenate them per call.
+    let scanRuns: [[SstInfo]]
     /// The same tables, unretained: a get borrows them without touching a
     /// reference count (`withRun`).
     private let tablePointers: UnsafeMutablePointer<Unmanaged<RunTable>>
@@ -65,6 +68,7 @@ final class Version: @unchecked Sendable {
         runTables = RunTable.tables(for: l0, previous: p.map { Array($0.runTables[..<$0.l0.count]) } ?? [], budgeted: false)
             + RunTable.tables(for: levels, previous: p.map { Array($0.runTables[$0.l0.count...]) } ?? [], budgeted: true)
         runCount = runTables.count
+        scanRuns = (l0 + levels).filter { !$0.isEmpty }
         tablePointers = .allocate(capacity: max(1, runCount))
         for (i, t) in runTables.enumerated() { (tablePointers + i).initialize(to: Unmanaged.passUnretained(t)) }
     }
