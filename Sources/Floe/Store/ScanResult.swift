@@ -142,14 +142,8 @@ final class MergingIterator: @unchecked Sendable {
     func start() async throws {
         if started { return }
         started = true
-        var target = [UInt8]()
-        scan.from.withUnsafeBytes { FullKey.encode(table: TableID(scan.table), userKey: $0, epoch: .max, into: &target) }
-        merge.reserve(scan.memtables.count + scan.runs.count)
-        for m in scan.memtables {
-            let it = MemtableIterator(m)
-            it.seek(table: scan.table, userKey: scan.from)
-            merge.add(.mem(it))
-        }
+        let target: [UInt8]
+        (merge, target) = memtableHeap()
         for run in scan.runs {
             let it = SstRunIterator(reader: scan.reader, run: run)
             try await it.seek(target)
@@ -163,16 +157,7 @@ final class MergingIterator: @unchecked Sendable {
     /// only cached blocks thus never leaves the actor, not even for its first row.
     func startAtHand() -> Bool {
         if started { return true }
-        var target = [UInt8]()
-        scan.from.withUnsafeBytes { FullKey.encode(table: TableID(scan.table), userKey: $0, epoch: .max, into: &target) }
-        var m = MergeHeap()
-        m.reserve(scan.memtables.count + scan.runs.count)
-        // The order of `start()`: memtables (newest data) before runs.
-        for mem in scan.memtables {
-            let it = MemtableIterator(mem)
-            it.seek(table: scan.table, userKey: scan.from)
-            m.add(.mem(it))
-        }
+        var (m, target) = memtableHeap()
         for run in scan.runs {
             let it = SstRunIterator(reader: scan.reader, run: run)
             guard it.seekAtHand(target) else { return false }
@@ -181,6 +166,22 @@ final class MergingIterator: @unchecked Sendable {
         started = true
         merge = m
         return true
+    }
+
+    /// What both starts share: a heap with room for every source, holding the
+    /// memtables positioned at the lower bound (they go first: newest data), and
+    /// the encoded full key the runs seek to.
+    private func memtableHeap() -> (MergeHeap, target: [UInt8]) {
+        var target = [UInt8]()
+        scan.from.withUnsafeBytes { FullKey.encode(table: TableID(scan.table), userKey: $0, epoch: .max, into: &target) }
+        var m = MergeHeap()
+        m.reserve(scan.memtables.count + scan.runs.count)
+        for mem in scan.memtables {
+            let it = MemtableIterator(mem)
+            it.seek(table: scan.table, userKey: scan.from)
+            m.add(.mem(it))
+        }
+        return (m, target)
     }
 
     enum Step { case row, end, blocked }
