@@ -363,23 +363,16 @@ actor StoreClient {
         return bytes
     }
 
-    /// `n` rows of a warm full scan with `for try await`, starting over at the end;
-    /// returns the bytes read.
+    /// `n` rows of a warm full scan with `for try await`, in the actor's isolation.
     func scanRows(_ n: Int) async throws -> Int {
-        var bytes = 0, rows = 0
-        while rows < n {
-            for try await (k, v) in try await store.scan(TableID(table), from: nil, to: nil, epoch: epoch) {
-                bytes &+= k.count &+ v.count
-                rows += 1
-                if rows == n { break }
-            }
-        }
-        return bytes
+        try await forTryAwaitRows(store, epoch: epoch, n)
     }
 }
 
-/// `StoreClient.scanRows` outside any actor: the row cost the actor's must match.
-func scanRowsNonisolated(_ store: StateStore, epoch: UInt64, _ n: Int) async throws -> Int {
+/// `n` rows of a warm full scan with `for try await`, starting over at the end;
+/// returns the bytes read. Runs in its caller's isolation: `StoreClient.scanRows`
+/// calls it from the actor, the nonisolated benchmark from no actor.
+nonisolated(nonsending) func forTryAwaitRows(_ store: StateStore, epoch: UInt64, _ n: Int) async throws -> Int {
     var bytes = 0, rows = 0
     while rows < n {
         for try await (k, v) in try await store.scan(TableID(table), from: nil, to: nil, epoch: epoch) {
@@ -445,7 +438,7 @@ func scanRowPaths() {
     Benchmark("Scan row, for try await, nonisolated (warm)",
               configuration: .init(scalingFactor: .mega)) { (benchmark: Benchmark, state: ScanState) async in
         do {
-            let bytes = try await scanRowsNonisolated(state.store, epoch: state.epoch, benchmark.scaledIterations.count)
+            let bytes = try await forTryAwaitRows(state.store, epoch: state.epoch, benchmark.scaledIterations.count)
             precondition(bytes == benchmark.scaledIterations.count * (keySize + valueSize), "every row has its key and value")
         } catch {
             benchmark.error("scan failed: \(error)")
