@@ -45,3 +45,42 @@ enum CacheEviction {
         return kept
     }
 }
+
+/// How an operator's cache (entries in slots, a dictionary from key to slot)
+/// drops the slots it does not keep without rebuilding its dictionary: each
+/// dropped key leaves the dictionary, and each hole below the new count is filled
+/// by a kept slot from above it, whose key is pointed at its new slot. The work
+/// is proportional to the slots dropped, not to the cache: rebuilding the
+/// dictionary of a million cached join keys took a second.
+///
+/// Apply it in order: remove the `dropped` slots' keys from the dictionary, then
+/// for every move swap the two slots and point the moved key at `to`, then cut
+/// the slots to `count`. Slot order is not kept.
+struct CacheCompaction {
+    /// Slots whose keys leave the dictionary, ascending.
+    var dropped: [Int] = []
+    /// A kept slot at `from` (at least `count`) goes to the hole `to` (below `count`).
+    var moves: [(from: Int, to: Int)] = []
+    /// Slots left.
+    var count = 0
+
+    init(keep: [Bool]) {
+        for (s, k) in keep.enumerated() {
+            if k { count += 1 } else { dropped.append(s) }
+        }
+        var from = count
+        for hole in dropped {
+            guard hole < count else { break }
+            while !keep[from] { from += 1 }
+            moves.append((from, hole))
+            from += 1
+        }
+    }
+
+    /// The mask of `CacheEviction.keep`'s answer over `count` slots.
+    static func mask(_ kept: [Int], count: Int) -> [Bool] {
+        var m = Array(repeating: false, count: count)
+        for s in kept { m[s] = true }
+        return m
+    }
+}

@@ -84,8 +84,10 @@ public struct HashAggregate: StreamOperator {
     private(set) var firstOpenStart = Watermark.none
     private var state: StateTable
     private let stride: Int
-    private var index: [ByteKey: Int32] = [:]
+    private var index = SlotIndex()
     private var keys: [[UInt8]] = []
+    /// `SlotIndex.hash` of each cached key: the index finds a group's bucket by it.
+    private var hashes: [UInt64] = []
     private var groupRows: [[UInt8]] = []
     private var values: [Int64] = []
     private var previous: [Int64] = []
@@ -125,22 +127,23 @@ public struct HashAggregate: StreamOperator {
     public mutating func process(_ chunk: Chunk, input: Int, epoch: Epoch, into out: inout Chunk) async throws {
         let n = chunk.count
         if slotOf.count < n { slotOf = Array(repeating: -1, count: n) }
-        var misses: [(row: Int, key: [UInt8])] = []
+        var misses: [(row: Int, key: [UInt8], hash: UInt64)] = []
         for r in 0..<n {
             KeyEncoding.stateKey(&keyBuffer, chunk, columns: keyColumns, row: r)
-            if let s = index[ByteKey(keyBuffer)] {
+            let h = SlotIndex.hash(keyBuffer)
+            if let s = cached(keyBuffer, h) {
                 slotOf[r] = s
             } else {
                 slotOf[r] = -1
-                misses.append((r, keyBuffer))
+                misses.append((r, keyBuffer, h))
             }
         }
-        for (r, key) in misses {
-            if let s = index[ByteKey(key)] {
+        for (r, key, h) in misses {
+            if let s = cached(key, h) {
                 slotOf[r] = s
                 continue
             }
-            slotOf[r] = try await load(key, chunk, r, epoch)
+            slotOf[r] = try await load(key, h, chunk, r, epoch)
         }
         for r in 0..<n {
             let s = Int(slotOf[r])
@@ -176,7 +179,7 @@ public struct HashAggregate: StreamOperator {
     }
 
     /// Reads a group missing from the cache from the store (or starts it empty).
-    private mutating func load(_ key: [UInt8], _ chunk: Chunk, _ row: Int, _ epoch: Epoch) async throws -> Int32 {
+    private mutating func load(_ key: [UInt8], _ hash: UInt64, _ chunk: Chunk, _ row: Int, _ epoch: Epoch) async throws -> Int32 {
         let s = Int32(keys.count)
         if let stored = try await state.get(key, epoch: epoch) {
             let parsed: (row: [UInt8], vals: [Int64])? = stored.withUnsafeBytes { p in
@@ -195,10 +198,11 @@ public struct HashAggregate: StreamOperator {
             values.append(contentsOf: repeatElement(0, count: stride))
         }
         keys.append(key)
+        hashes.append(hash)
         previous.append(contentsOf: repeatElement(0, count: stride))
         dirty.append(false)
         touched.append(epoch)
-        index[ByteKey(key)] = s
+        index.insert(hash: hash, slot: s)
         cachedBytes += key.count * 2 + groupRows[Int(s)].count + 16 * stride + 64
         return s
     }
@@ -238,7 +242,6 @@ public struct HashAggregate: StreamOperator {
         if let cleaning, let open = cleaning.firstOpenStart(watermark: watermark), open > firstOpenStart {
             try closeWindows(below: open, from: epoch + 1)
         }
-        if cachedBytes > cacheBytes { evict() }
     }
 
     /// Hides, from `epoch` on, every group whose window starts below `open` (in the
@@ -253,7 +256,7 @@ public struct HashAggregate: StreamOperator {
             try state.store.setTableWatermark(extremeTables[k]!.table, key: bound, prefixLength: KeyEncoding.virtualNodeBytes, epoch: epoch)
         }
         firstOpenStart = open
-        if keys.indices.contains(where: { windowStart($0) < open }) { keepOnly(keys.indices.filter { windowStart($0) >= open }) }
+        if keys.indices.contains(where: { windowStart($0) < open }) { keepOnly(keys.indices.map { windowStart($0) >= open }) }
     }
 
     /// The window start of cached group `s`: the first column of its key after the virtual node.
@@ -264,27 +267,46 @@ public struct HashAggregate: StreamOperator {
 
     private func slotBytes(_ s: Int) -> Int { keys[s].count * 2 + groupRows[s].count + 16 * stride + 64 }
 
+    /// The cached slot of `key` (`hash` its `SlotIndex.hash`), or nil.
+    private func cached(_ key: [UInt8], _ hash: UInt64) -> Int32? {
+        index.find(hash: hash) { keys[Int($0)] == key }
+    }
+
     /// Evicts down to what `CacheEviction` keeps: the most recently changed groups
     /// (all clean after the flush).
     private mutating func evict() {
-        keepOnly(CacheEviction.keep(touched: touched, bytes: keys.indices.map(slotBytes), budget: cacheBytes))
+        keepOnly(CacheCompaction.mask(CacheEviction.keep(touched: touched, bytes: keys.indices.map(slotBytes), budget: cacheBytes), count: keys.count))
     }
 
-    /// Keeps the cached groups `keep` (ascending slots, all clean) and drops the others.
-    private mutating func keepOnly(_ keep: [Int]) {
-        let bytes = keep.reduce(0) { $0 + slotBytes($1) }
-        keys = keep.map { keys[$0] }
-        groupRows = keep.map { groupRows[$0] }
-        var v: [Int64] = []
-        v.reserveCapacity(keep.count * stride)
-        for s in keep { v.append(contentsOf: values[(s * stride)..<((s + 1) * stride)]) }
-        values = v
-        previous = Array(repeating: 0, count: v.count)
-        dirty = Array(repeating: false, count: keep.count)
-        touched = keep.map { touched[$0] }
-        index.removeAll(keepingCapacity: true)
-        for (i, k) in keys.enumerated() { index[ByteKey(k)] = Int32(i) }
-        cachedBytes = bytes
+    /// Called once the barrier left the instance: trims the cache to its budget
+    /// here, not on the barrier's path to the commit.
+    public mutating func afterBarrier(_ epoch: Epoch) {
+        if cachedBytes > cacheBytes { evict() }
+    }
+
+    /// Drops the cached groups whose `keep` is false (all clean).
+    private mutating func keepOnly(_ keep: [Bool]) {
+        let plan = CacheCompaction(keep: keep)
+        for s in plan.dropped {
+            index.remove(hash: hashes[s], slot: Int32(s))
+            cachedBytes -= slotBytes(s)
+        }
+        for m in plan.moves {
+            keys.swapAt(m.from, m.to)
+            hashes.swapAt(m.from, m.to)
+            groupRows.swapAt(m.from, m.to)
+            for k in 0..<stride { values.swapAt(m.from * stride + k, m.to * stride + k) }
+            touched.swapAt(m.from, m.to)
+            index.move(hash: hashes[m.to], from: Int32(m.from), to: Int32(m.to))
+        }
+        let cut = keys.count - plan.count
+        keys.removeLast(cut)
+        hashes.removeLast(cut)
+        groupRows.removeLast(cut)
+        values.removeLast(cut * stride)
+        previous.removeLast(cut * stride)
+        dirty.removeLast(cut)
+        touched.removeLast(cut)
     }
 
     /// Writes this epoch's (group, value) count changes of every `min`/`max` call,

@@ -58,13 +58,24 @@ public struct HashJoin: StreamOperator {
     private typealias Row = JoinSideRows.Row
 
     private struct Entry: Sendable {
-        var key: [UInt8]
-        var rows: [JoinSideRows] = [JoinSideRows(), JoinSideRows()]
+        let key: [UInt8]
+        /// `SlotIndex.hash(key)`: the index finds the entry's bucket by it.
+        let hash: UInt64
+        var rows = JoinSideRows.Pair()
         var dirty = false
         /// The last epoch that read or changed this key (eviction keeps the recent ones).
         var touched: Epoch = 0
 
-        var bytes: Int { key.count * 2 + 96 + rows[0].cacheBytes + rows[1].cacheBytes }
+        /// `key.count`, kept inline: eviction sizes a million entries without reading their keys.
+        let keyCount: Int32
+
+        init(key: [UInt8], hash: UInt64) {
+            self.key = key
+            self.hash = hash
+            keyCount = Int32(key.count)
+        }
+
+        var bytes: Int { Int(keyCount) * 2 + 96 + rows.left.cacheBytes + rows.right.cacheBytes }
     }
 
     public let outputTypes: [ColumnType]
@@ -73,7 +84,7 @@ public struct HashJoin: StreamOperator {
     private var tables: [StateTable]
     private var degrees: StateTable
     let cacheBytes: Int
-    private var index: [ByteKey: Int32] = [:]
+    private var index = SlotIndex()
     private var entries: [Entry] = []
     private var dirtyList: [Int32] = []
     private var cachedBytes = 0
@@ -135,13 +146,14 @@ public struct HashJoin: StreamOperator {
     public mutating func process(_ chunk: Chunk, input side: Int, epoch: Epoch, into out: inout Chunk) async throws {
         let n = chunk.count
         if slotOf.count < n { slotOf = Array(repeating: -1, count: n) }
-        var misses: [(row: Int, key: [UInt8])] = []
+        var misses: [(row: Int, key: [UInt8], hash: UInt64)] = []
         for r in 0..<n {
             KeyEncoding.stateKey(&keyBuffer, chunk, columns: sides[side].keyColumns, row: r)
-            if let s = index[ByteKey(keyBuffer)] { slotOf[r] = s } else { misses.append((r, keyBuffer)) }
+            let h = SlotIndex.hash(keyBuffer)
+            if let s = cached(keyBuffer, h) { slotOf[r] = s } else { misses.append((r, keyBuffer, h)) }
         }
-        for (r, key) in misses {
-            if let s = index[ByteKey(key)] { slotOf[r] = s } else { slotOf[r] = try await load(key, epoch) }
+        for (r, key, h) in misses {
+            if let s = cached(key, h) { slotOf[r] = s } else { slotOf[r] = try await load(key, h, epoch) }
         }
         let other = 1 - side
         var pk: [UInt8] = [], full: [UInt8] = []
@@ -223,8 +235,8 @@ public struct HashJoin: StreamOperator {
 
     /// Reads a join key missing from the cache: its row counts, then the rows of
     /// each side that has any.
-    private mutating func load(_ key: [UInt8], _ epoch: Epoch) async throws -> Int32 {
-        var entry = Entry(key: key)
+    private mutating func load(_ key: [UInt8], _ hash: UInt64, _ epoch: Epoch) async throws -> Int32 {
+        var entry = Entry(key: key, hash: hash)
         if let d = try await degrees.get(key, epoch: epoch) {
             guard d.count == 16 else { throw DataflowError.invalidArgument("join degree of \(degrees.table) has \(d.count) bytes, not 16") }
             let counts = d.withUnsafeBytes { [RowCodec.readInt($0, 0), RowCodec.readInt($0, 8)] }
@@ -246,7 +258,7 @@ public struct HashJoin: StreamOperator {
         }
         let s = Int32(entries.count)
         entries.append(entry)
-        index[ByteKey(key)] = s
+        index.insert(hash: hash, slot: s)
         cachedBytes += key.count * 2 + 96
         return s
     }
@@ -273,7 +285,6 @@ public struct HashJoin: StreamOperator {
         if let cleaning, let open = cleaning.firstOpenStart(watermark: watermark), open > firstOpenStart {
             try closeWindows(below: open, from: epoch + 1)
         }
-        if cachedBytes > cacheBytes { evict() }
     }
 
     /// Removes, at `epoch`, every row of an expiring side whose expiry value lies in
@@ -309,7 +320,7 @@ public struct HashJoin: StreamOperator {
             for (entry, joinKey, pk) in found {
                 // The entry goes with its row, in the same epoch: a restart from that epoch finds neither.
                 expiryIndex[side]!.delete(entry)
-                guard let cached = self.index[ByteKey(joinKey)] else {
+                guard let cached = cached(joinKey, SlotIndex.hash(joinKey)) else {
                     tables[side].delete(joinKey + pk)
                     uncached[ByteKey(joinKey), default: 0] += 1
                     continue
@@ -362,16 +373,7 @@ public struct HashJoin: StreamOperator {
         }
         firstOpenStart = open
         guard entries.contains(where: { Self.windowStart($0.key) < open }) else { return }
-        var kept: [Entry] = []
-        var bytes = 0
-        for e in entries where Self.windowStart(e.key) >= open {
-            kept.append(e)
-            bytes += e.bytes
-        }
-        entries = kept
-        cachedBytes = bytes
-        index.removeAll(keepingCapacity: true)
-        for (i, e) in entries.enumerated() { index[ByteKey(e.key)] = Int32(i) }
+        keepOnly(entries.map { Self.windowStart($0.key) >= open }, bytes: entries.map(\.bytes))
     }
 
     /// The window start of a join key: its first field after the virtual node.
@@ -380,13 +382,34 @@ public struct HashJoin: StreamOperator {
         return KeyEncoding.readInt64(key, &at) ?? .min
     }
 
+    /// The cached slot of `key` (`hash` its `SlotIndex.hash`), or nil.
+    private func cached(_ key: [UInt8], _ hash: UInt64) -> Int32? {
+        index.find(hash: hash) { entries[Int($0)].key == key }
+    }
+
     /// Evicts down to what `CacheEviction` keeps: the most recently touched keys
     /// (all clean after the flush).
     private mutating func evict() {
-        let keep = CacheEviction.keep(touched: entries.map(\.touched), bytes: entries.map(\.bytes), budget: cacheBytes)
-        entries = keep.map { entries[$0] }
-        cachedBytes = entries.reduce(0) { $0 + $1.bytes }
-        index.removeAll(keepingCapacity: true)
-        for (i, e) in entries.enumerated() { index[ByteKey(e.key)] = Int32(i) }
+        let bytes = entries.map(\.bytes)
+        keepOnly(CacheCompaction.mask(CacheEviction.keep(touched: entries.map(\.touched), bytes: bytes, budget: cacheBytes), count: entries.count),
+                 bytes: bytes)
+    }
+
+    /// Drops the cached keys whose `keep` is false (all clean), `bytes` their sizes.
+    private mutating func keepOnly(_ keep: [Bool], bytes: [Int]) {
+        let plan = CacheCompaction(keep: keep)
+        for s in plan.dropped { index.remove(hash: entries[s].hash, slot: Int32(s)) }
+        cachedBytes = zip(keep, bytes).reduce(0) { $0 + ($1.0 ? $1.1 : 0) }
+        for m in plan.moves {
+            entries.swapAt(m.from, m.to)
+            index.move(hash: entries[m.to].hash, from: Int32(m.from), to: Int32(m.to))
+        }
+        entries.removeLast(entries.count - plan.count)
+    }
+
+    /// Called once the barrier left the instance: trims the cache to its budget
+    /// here, not on the barrier's path to the commit.
+    public mutating func afterBarrier(_ epoch: Epoch) {
+        if cachedBytes > cacheBytes { evict() }
     }
 }

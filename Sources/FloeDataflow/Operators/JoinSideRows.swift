@@ -8,6 +8,21 @@
 /// delete instead of O(rows). Removal swaps the last row into the hole: the order of
 /// the rows is not preserved (a join's output for one input row is a set).
 struct JoinSideRows: Sendable {
+    /// The two sides' rows of one join key, inline (no array to allocate per key).
+    struct Pair: Sendable {
+        var left = JoinSideRows()
+        var right = JoinSideRows()
+
+        subscript(_ side: Int) -> JoinSideRows {
+            _read {
+                if side == 0 { yield left } else { yield right }
+            }
+            _modify {
+                if side == 0 { yield &left } else { yield &right }
+            }
+        }
+    }
+
     struct Row: Sendable {
         var pk: [UInt8]
         var bytes: [UInt8]
@@ -20,18 +35,24 @@ struct JoinSideRows: Sendable {
     /// Primary key to index in `rows`; nil until `rows` outgrows `indexThreshold`.
     private var positions: [ByteKey: Int]?
 
+    /// Bytes the rows take in the join's cache accounting (`size(of:)` summed),
+    /// kept as rows come and go so that eviction reads no row.
+    private(set) var cacheBytes = 0
+
     init(_ rows: [Row] = []) {
         self.rows = rows
+        cacheBytes = rows.reduce(0) { $0 + Self.size(of: $1) }
         if rows.count > Self.indexThreshold { buildIndex() }
     }
 
     var count: Int { rows.count }
 
-    /// Bytes the rows take in the join's cache accounting.
-    var cacheBytes: Int { rows.reduce(0) { $0 + $1.pk.count + $1.bytes.count + 48 } }
+    /// A row's bytes in the join's cache accounting.
+    static func size(of row: Row) -> Int { row.pk.count + row.bytes.count + 48 }
 
     mutating func append(_ row: Row) {
         rows.append(row)
+        cacheBytes += Self.size(of: row)
         if positions != nil {
             positions![ByteKey(row.pk)] = rows.count - 1
         } else if rows.count > Self.indexThreshold {
@@ -53,6 +74,7 @@ struct JoinSideRows: Sendable {
             rows.swapAt(i, last)
             positions?[ByteKey(rows[i].pk)] = i
         }
+        cacheBytes -= Self.size(of: rows[last])
         rows.removeLast()
         return true
     }

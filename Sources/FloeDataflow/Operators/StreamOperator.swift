@@ -23,9 +23,16 @@ public protocol StreamOperator: Sendable {
     /// `watermark`). Operators that clean state by event time implement this form;
     /// by default it is `barrier(ending:into:)`. The runtime calls this form.
     mutating func barrier(ending epoch: Epoch, watermark: Int64, into out: inout Chunk) async throws
+    /// Called once the barrier of `epoch` has left the instance (sent on every
+    /// outlet, and acknowledged when the instance holds a view) and before any row
+    /// of the next epoch: work that must not delay the barrier's way to its commit,
+    /// such as trimming a cache. It must not change state or emit rows.
+    mutating func afterBarrier(_ epoch: Epoch)
 }
 
 extension StreamOperator {
+    public mutating func afterBarrier(_ epoch: Epoch) {}
+
     public mutating func barrier(ending epoch: Epoch, into out: inout Chunk) async throws {}
 
     public mutating func barrier(ending epoch: Epoch, watermark: Int64, into out: inout Chunk) async throws {

@@ -56,6 +56,8 @@ public struct TopN: StreamOperator {
 
     private struct Group: Sendable {
         var prefix: [UInt8]
+        /// `SlotIndex.hash(prefix)`: the index finds the group's bucket by it.
+        var hash: UInt64
         /// The rows emitted at the last barrier, best first.
         var top: [Entry]
         /// While dirty: the group's first rows as changed in this epoch (valid unless `rescan`).
@@ -84,7 +86,7 @@ public struct TopN: StreamOperator {
     let limit: Int
     let cacheBytes: Int
     private var state: StateTable
-    private var index: [ByteKey: Int32] = [:]
+    private var index = SlotIndex()
     private var groups: [Group] = []
     private var dirtyList: [Int32] = []
     private var cachedBytes = 0
@@ -128,13 +130,14 @@ public struct TopN: StreamOperator {
     public mutating func process(_ chunk: Chunk, input: Int, epoch: Epoch, into out: inout Chunk) async throws {
         let n = chunk.count
         if slotOf.count < n { slotOf = Array(repeating: -1, count: n) }
-        var misses: [(row: Int, key: [UInt8])] = []
+        var misses: [(row: Int, key: [UInt8], hash: UInt64)] = []
         for r in 0..<n {
             KeyEncoding.stateKey(&keyBuffer, chunk, columns: keyColumns, row: r)
-            if let s = index[ByteKey(keyBuffer)] { slotOf[r] = s } else { misses.append((r, keyBuffer)) }
+            let h = SlotIndex.hash(keyBuffer)
+            if let s = cached(keyBuffer, h) { slotOf[r] = s } else { misses.append((r, keyBuffer, h)) }
         }
-        for (r, key) in misses {
-            if let s = index[ByteKey(key)] { slotOf[r] = s } else { slotOf[r] = try await load(key, epoch) }
+        for (r, key, h) in misses {
+            if let s = cached(key, h) { slotOf[r] = s } else { slotOf[r] = try await load(key, h, epoch) }
         }
         for r in 0..<n {
             let s = Int(slotOf[r])
@@ -165,11 +168,11 @@ public struct TopN: StreamOperator {
     }
 
     /// Reads the first `limit` rows of a group missing from the cache.
-    private mutating func load(_ prefix: [UInt8], _ epoch: Epoch) async throws -> Int32 {
+    private mutating func load(_ prefix: [UInt8], _ hash: UInt64, _ epoch: Epoch) async throws -> Int32 {
         let top = try await firstRows(prefix, epoch)
         let s = Int32(groups.count)
-        groups.append(Group(prefix: prefix, top: top, touched: epoch))
-        index[ByteKey(prefix)] = s
+        groups.append(Group(prefix: prefix, hash: hash, top: top, touched: epoch))
+        index.insert(hash: hash, slot: s)
         cachedBytes += groups[Int(s)].bytes
         return s
     }
@@ -210,9 +213,8 @@ public struct TopN: StreamOperator {
             KeyEncoding.appendInt64(&bound, open)
             try state.store.setTableWatermark(state.table, key: bound, prefixLength: KeyEncoding.virtualNodeBytes, epoch: epoch + 1)
             firstOpenStart = open
-            if groups.contains(where: { Self.closingValue($0.prefix) < open }) { keep { Self.closingValue($0.prefix) >= open } }
+            if groups.contains(where: { Self.closingValue($0.prefix) < open }) { keepOnly(groups.map { Self.closingValue($0.prefix) >= open }) }
         }
-        if cachedBytes > cacheBytes { evict() }
     }
 
     /// The closing value of a cached group: the first field of its key after the virtual node.
@@ -221,12 +223,16 @@ public struct TopN: StreamOperator {
         return KeyEncoding.readInt64(prefix, &at) ?? .min
     }
 
-    /// Keeps the cached groups (all clean after the barrier) for which `keep` holds.
-    private mutating func keep(_ keep: (Group) -> Bool) {
-        groups = groups.filter(keep)
+    /// Drops the cached groups whose `keep` is false (all clean after the barrier).
+    private mutating func keepOnly(_ keep: [Bool]) {
+        let plan = CacheCompaction(keep: keep)
+        for s in plan.dropped { index.remove(hash: groups[s].hash, slot: Int32(s)) }
+        for m in plan.moves {
+            groups.swapAt(m.from, m.to)
+            index.move(hash: groups[m.to].hash, from: Int32(m.from), to: Int32(m.to))
+        }
+        groups.removeLast(groups.count - plan.count)
         cachedBytes = groups.reduce(0) { $0 + $1.bytes }
-        index.removeAll(keepingCapacity: true)
-        for (i, g) in groups.enumerated() { index[ByteKey(g.prefix)] = Int32(i) }
     }
 
     private func emit(_ e: Entry, _ op: ChangeOp, into out: inout Chunk) throws {
@@ -239,13 +245,21 @@ public struct TopN: StreamOperator {
         }
     }
 
+    /// The cached slot of the group `prefix` (`hash` its `SlotIndex.hash`), or nil.
+    private func cached(_ prefix: [UInt8], _ hash: UInt64) -> Int32? {
+        index.find(hash: hash) { groups[Int($0)].prefix == prefix }
+    }
+
     /// Evicts down to what `CacheEviction` keeps: the most recently touched groups
     /// (all clean after the barrier).
     private mutating func evict() {
-        let keep = CacheEviction.keep(touched: groups.map(\.touched), bytes: groups.map(\.bytes), budget: cacheBytes)
-        groups = keep.map { groups[$0] }
-        cachedBytes = groups.reduce(0) { $0 + $1.bytes }
-        index.removeAll(keepingCapacity: true)
-        for (i, g) in groups.enumerated() { index[ByteKey(g.prefix)] = Int32(i) }
+        keepOnly(CacheCompaction.mask(CacheEviction.keep(touched: groups.map(\.touched), bytes: groups.map(\.bytes), budget: cacheBytes),
+                                      count: groups.count))
+    }
+
+    /// Called once the barrier left the instance: trims the cache to its budget
+    /// here, not on the barrier's path to the commit.
+    public mutating func afterBarrier(_ epoch: Epoch) {
+        if cachedBytes > cacheBytes { evict() }
     }
 }

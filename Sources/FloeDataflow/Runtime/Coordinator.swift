@@ -12,6 +12,8 @@ final class Coordinator: Sendable {
         var positions: [Epoch: [[SourcePosition]]] = [:]
         var acks: [Epoch: Int] = [:]
         var injectedAt: [Epoch: ContinuousClock.Instant] = [:]
+        /// When the last acknowledgement of an epoch arrived.
+        var ackedAt: [Epoch: ContinuousClock.Instant] = [:]
         var reachedEnd = 0
         var waiter: (epoch: Epoch, continuation: CheckedContinuation<Bool, Never>)?
         var failed: (any Error)?
@@ -48,10 +50,15 @@ final class Coordinator: Sendable {
         requested.store(epoch, ordering: .releasing)
     }
 
-    /// When the barrier of `epoch` was injected (nil: not injected by this run),
-    /// forgotten by the call: called once per epoch, when all its acks are in.
-    func takeInjectedAt(_ epoch: Epoch) -> ContinuousClock.Instant? {
-        state.withLock { $0.injectedAt.removeValue(forKey: epoch) }
+    /// When the barrier of `epoch` was injected (nil: not injected by this run) and
+    /// when its last acknowledgement arrived, forgotten by the call: called once per
+    /// epoch, when all its acks are in.
+    func takeTimes(_ epoch: Epoch) -> (injected: ContinuousClock.Instant, acked: ContinuousClock.Instant)? {
+        state.withLock { s in
+            let acked = s.ackedAt.removeValue(forKey: epoch)
+            guard let injected = s.injectedAt.removeValue(forKey: epoch) else { return nil }
+            return (injected, acked ?? .now)
+        }
     }
 
     /// Source partition `partition` of source `source` injected the barrier of `epoch` at `position`.
@@ -71,6 +78,7 @@ final class Coordinator: Sendable {
     func ack(_ epoch: Epoch) {
         let wake: CheckedContinuation<Bool, Never>? = state.withLock { s in
             s.acks[epoch, default: 0] += 1
+            if s.acks[epoch]! == expectedAcks { s.ackedAt[epoch] = .now }
             if let w = s.waiter, w.epoch == epoch, s.acks[epoch]! >= expectedAcks {
                 s.waiter = nil
                 s.acks.removeValue(forKey: epoch)

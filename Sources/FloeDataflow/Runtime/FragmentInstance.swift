@@ -105,11 +105,13 @@ struct FragmentInstance: Sendable {
     }
 
     /// Ends `epoch` in every operator, in chain order, and sends the barrier on
-    /// with `watermark` (`Watermark`).
+    /// with `watermark` (`Watermark`); then lets every operator do its
+    /// `afterBarrier` work.
     mutating func barrier(_ epoch: Epoch, watermark: Int64) async throws {
         try await endEpoch(rootConsumers, epoch, watermark)
         metrics?.publish()
         onEpochEnd?(epoch)
+        for i in ops.indices { ops[i].afterBarrier(epoch) }
     }
 
     /// Sends what the outlets gathered (a source with nothing to read flushes, so

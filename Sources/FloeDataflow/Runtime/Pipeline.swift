@@ -161,6 +161,7 @@ public final class Pipeline: Sendable {
                         throw error
                     }
                     report.commitLatencyMillis = result.latencies
+                    report.barrierLatencyMillis = result.barrierLatencies
                     report.firstCommitSeconds = result.firstCommit
                     report.deliveries += result.deliveries
                     if let last = result.lastPositions { startPositions = last }
@@ -254,6 +255,7 @@ public final class Pipeline: Sendable {
 
     struct CommitResult {
         var latencies: [Double] = []
+        var barrierLatencies: [Double] = []
         var firstCommit: Double?
         var deliveries = 0
         /// The source positions of the last epoch this run handed to the store (nil: none).
@@ -301,8 +303,13 @@ public final class Pipeline: Sendable {
         }
         while true {
             guard await coordinator.waitForAcks(epoch) else { break }
-            let injected = coordinator.takeInjectedAt(epoch)
-            if let metrics, let injected { metrics.barrierSeconds.recordNanoseconds((ContinuousClock.now - injected).wholeNanoseconds) }
+            let times = coordinator.takeTimes(epoch)
+            let injected = times?.injected
+            if let times {
+                let d = times.acked - times.injected
+                metrics?.barrierSeconds.recordNanoseconds(d.wholeNanoseconds)
+                result.barrierLatencies.append(Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
+            }
             guard let positions = coordinator.takePositions(epoch) else {
                 throw DataflowError.invalidArgument("epoch \(epoch) was acknowledged without source positions")
             }

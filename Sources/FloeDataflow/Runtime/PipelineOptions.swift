@@ -72,6 +72,10 @@ public struct PipelineReport: Sendable {
     public var firstCommitSeconds: Double?
     /// Barrier injection to committed epoch, per epoch committed by this run, in milliseconds.
     public var commitLatencyMillis: [Double] = []
+    /// Barrier injection to the last instance's acknowledgement (the barrier has
+    /// crossed the whole graph; sealing and the commit follow), per epoch of this
+    /// run, in milliseconds: the part of `commitLatencyMillis` spent in flight.
+    public var barrierLatencyMillis: [Double] = []
     /// Epochs delivered to sinks by this run (counting every sink and view).
     public var deliveries: Int = 0
     /// Per source: the rows dropped as late (`PipelineBuilder.source(_:eventTime:latenessMicros:)`)
@@ -84,9 +88,15 @@ public struct PipelineReport: Sendable {
     public var totalLateRows: UInt64 { lateRows.values.reduce(0, +) }
 
     /// The `q` quantile (0...1) of the commit latencies.
-    public func latencyQuantile(_ q: Double) -> Double? {
-        guard !commitLatencyMillis.isEmpty else { return nil }
-        let s = commitLatencyMillis.sorted()
+    public func latencyQuantile(_ q: Double) -> Double? { Self.quantile(commitLatencyMillis, q) }
+
+    /// The `q` quantile (0...1) of the barriers' times in flight.
+    public func barrierQuantile(_ q: Double) -> Double? { Self.quantile(barrierLatencyMillis, q) }
+
+    /// The `q` quantile (0...1) of `values`, nearest rank (nil: none).
+    public static func quantile(_ values: [Double], _ q: Double) -> Double? {
+        guard !values.isEmpty else { return nil }
+        let s = values.sorted()
         return s[min(s.count - 1, Int((Double(s.count - 1) * q).rounded()))]
     }
 }

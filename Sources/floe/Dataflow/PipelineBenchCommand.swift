@@ -50,11 +50,11 @@ struct PipelineBenchCommand: AsyncParsableCommand {
         let root = try dir ?? makeTempDir(prefix: "floe-pbench")
         defer { if dir == nil { _ = try? removeTree(root) } }
         print("floe pipeline bench: \(events) orders and \(events) payments per run, parallelism \(parallelism), \(partitions) partitions, median of \(self.repeat)")
-        print("query               | events/s, \(barrierIntervalMs) ms barriers | events/s, no checkpoints | ratio | p50 commit ms | p99 commit ms")
+        print("query               | events/s, \(barrierIntervalMs) ms barriers | events/s, no checkpoints | ratio | p50 commit ms | p99 commit ms | p50 / p99 in flight ms")
         var run = 0
         for query in queries.split(separator: ",").map(String.init) {
             let names = try EoViews.names(query)
-            var with: [Double] = [], without: [Double] = [], latencies: [Double] = []
+            var with: [Double] = [], without: [Double] = [], latencies: [Double] = [], flight: [Double] = []
             for _ in 0..<self.repeat {
                 for checkpointed in [true, false] {
                     run += 1
@@ -75,15 +75,15 @@ struct PipelineBenchCommand: AsyncParsableCommand {
                     if checkpointed {
                         with.append(rate)
                         latencies += r.commitLatencyMillis
+                        flight += r.barrierLatencyMillis
                     } else {
                         without.append(rate)
                     }
                 }
             }
-            let s = latencies.sorted()
-            func q(_ x: Double) -> String { s.isEmpty ? "-" : NumberText.fixed(s[min(s.count - 1, Int(Double(s.count - 1) * x))], digits: 1) }
+            func q(_ x: Double, _ v: [Double] = latencies) -> String { PipelineReport.quantile(v, x).map { NumberText.fixed($0, digits: 1) } ?? "-" }
             let a = Self.median(with), b = Self.median(without)
-            print("\(query + String(repeating: " ", count: max(0, 19 - query.count))) | \(NumberText.fixed(a / 1e6, digits: 3))M | \(NumberText.fixed(b / 1e6, digits: 3))M | \(NumberText.fixed(a / b, digits: 2)) | \(q(0.5)) | \(q(0.99))  (runs: \(with.map { NumberText.fixed($0 / 1e6, digits: 3) }.joined(separator: " ")) / \(without.map { NumberText.fixed($0 / 1e6, digits: 3) }.joined(separator: " ")); \(s.count) epochs)")
+            print("\(query + String(repeating: " ", count: max(0, 19 - query.count))) | \(NumberText.fixed(a / 1e6, digits: 3))M | \(NumberText.fixed(b / 1e6, digits: 3))M | \(NumberText.fixed(a / b, digits: 2)) | \(q(0.5)) | \(q(0.99)) | \(q(0.5, flight)) / \(q(0.99, flight))  (runs: \(with.map { NumberText.fixed($0 / 1e6, digits: 3) }.joined(separator: " ")) / \(without.map { NumberText.fixed($0 / 1e6, digits: 3) }.joined(separator: " ")); \(latencies.count) epochs)")
         }
         for text in restartKeys.split(separator: ",") {
             guard let keys = Self.count(String(text)) else { throw ValidationError("--restart-keys: \(text) is not a count like 1M") }
