@@ -138,12 +138,14 @@ public struct HashAggregate: StreamOperator {
                 misses.append((r, keyBuffer, h))
             }
         }
-        for (r, key, h) in misses {
-            if let s = cached(key, h) {
-                slotOf[r] = s
-                continue
-            }
-            slotOf[r] = try await load(key, h, chunk, r, epoch)
+        if !misses.isEmpty {
+            // The stored values of the distinct missing groups in one read.
+            var distinct: [(row: Int, key: [UInt8], hash: UInt64)] = []
+            var seen: Set<ByteKey> = []
+            for m in misses where seen.insert(ByteKey(m.key)).inserted { distinct.append(m) }
+            let stored = try await state.getMany(distinct.map(\.key), epoch: epoch)
+            for (i, d) in distinct.enumerated() { try load(d.key, d.hash, stored[i], chunk, d.row, epoch) }
+            for m in misses { slotOf[m.row] = cached(m.key, m.hash)! }
         }
         for r in 0..<n {
             let s = Int(slotOf[r])
@@ -178,10 +180,11 @@ public struct HashAggregate: StreamOperator {
         }
     }
 
-    /// Reads a group missing from the cache from the store (or starts it empty).
-    private mutating func load(_ key: [UInt8], _ hash: UInt64, _ chunk: Chunk, _ row: Int, _ epoch: Epoch) async throws -> Int32 {
+    /// Caches a group missing from the cache with its stored value `stored` (nil:
+    /// it starts empty, its group columns from row `row` of `chunk`).
+    private mutating func load(_ key: [UInt8], _ hash: UInt64, _ stored: [UInt8]?, _ chunk: Chunk, _ row: Int, _ epoch: Epoch) throws {
         let s = Int32(keys.count)
-        if let stored = try await state.get(key, epoch: epoch) {
+        if let stored {
             let parsed: (row: [UInt8], vals: [Int64])? = stored.withUnsafeBytes { p in
                 guard let len = RowCodec.length(p, types: groupTypes), p.count == len + 8 * stride else { return nil }
                 return (Array(p[0..<len]), (0..<stride).map { RowCodec.readInt(p, len + 8 * $0) })
@@ -204,7 +207,6 @@ public struct HashAggregate: StreamOperator {
         touched.append(epoch)
         index.insert(hash: hash, slot: s)
         cachedBytes += key.count * 2 + groupRows[Int(s)].count + 16 * stride + 64
-        return s
     }
 
     public mutating func barrier(ending epoch: Epoch, into out: inout Chunk) async throws {

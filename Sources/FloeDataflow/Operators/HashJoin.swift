@@ -152,9 +152,7 @@ public struct HashJoin: StreamOperator {
             let h = SlotIndex.hash(keyBuffer)
             if let s = cached(keyBuffer, h) { slotOf[r] = s } else { misses.append((r, keyBuffer, h)) }
         }
-        for (r, key, h) in misses {
-            if let s = cached(key, h) { slotOf[r] = s } else { slotOf[r] = try await load(key, h, epoch) }
-        }
+        if !misses.isEmpty { try await loadMisses(misses, epoch) }
         let other = 1 - side
         var pk: [UInt8] = [], full: [UInt8] = []
         let allColumns = Array(sides[side].types.indices)
@@ -233,11 +231,24 @@ public struct HashJoin: StreamOperator {
         dirtyList.removeAll(keepingCapacity: true)
     }
 
-    /// Reads a join key missing from the cache: its row counts, then the rows of
+    /// Loads the join keys of a chunk's rows missing from the cache and sets their
+    /// rows' slots: the row counts of all of them in one read, then the rows of
     /// each side that has any.
-    private mutating func load(_ key: [UInt8], _ hash: UInt64, _ epoch: Epoch) async throws -> Int32 {
+    private mutating func loadMisses(_ misses: [(row: Int, key: [UInt8], hash: UInt64)], _ epoch: Epoch) async throws {
+        var distinct: [(key: [UInt8], hash: UInt64)] = []
+        var seen: Set<ByteKey> = []
+        for m in misses where seen.insert(ByteKey(m.key)).inserted { distinct.append((m.key, m.hash)) }
+        let counts = try await degrees.getMany(distinct.map(\.key), epoch: epoch)
+        for (i, d) in distinct.enumerated() { try await load(d.key, d.hash, counts[i], epoch) }
+        for m in misses { slotOf[m.row] = cached(m.key, m.hash)! }
+    }
+
+    /// Caches join key `key` whose row counts (`degrees`) are `d`: reads the rows
+    /// of each side that has any.
+    @discardableResult
+    private mutating func load(_ key: [UInt8], _ hash: UInt64, _ d: [UInt8]?, _ epoch: Epoch) async throws -> Int32 {
         var entry = Entry(key: key, hash: hash)
-        if let d = try await degrees.get(key, epoch: epoch) {
+        if let d {
             guard d.count == 16 else { throw DataflowError.invalidArgument("join degree of \(degrees.table) has \(d.count) bytes, not 16") }
             let counts = d.withUnsafeBytes { [RowCodec.readInt($0, 0), RowCodec.readInt($0, 8)] }
             for side in 0..<2 where counts[side] > 0 {
@@ -373,7 +384,7 @@ public struct HashJoin: StreamOperator {
         }
         firstOpenStart = open
         guard entries.contains(where: { Self.windowStart($0.key) < open }) else { return }
-        keepOnly(entries.map { Self.windowStart($0.key) >= open }, bytes: entries.map(\.bytes))
+        keepOnly(entries.map { Self.windowStart($0.key) >= open }, bytes: entries.map { $0.bytes })
     }
 
     /// The window start of a join key: its first field after the virtual node.
@@ -390,8 +401,8 @@ public struct HashJoin: StreamOperator {
     /// Evicts down to what `CacheEviction` keeps: the most recently touched keys
     /// (all clean after the flush).
     private mutating func evict() {
-        let bytes = entries.map(\.bytes)
-        keepOnly(CacheCompaction.mask(CacheEviction.keep(touched: entries.map(\.touched), bytes: bytes, budget: cacheBytes), count: entries.count),
+        let bytes = entries.map { $0.bytes }
+        keepOnly(CacheCompaction.mask(CacheEviction.keep(touched: entries.map { $0.touched }, bytes: bytes, budget: cacheBytes), count: entries.count),
                  bytes: bytes)
     }
 

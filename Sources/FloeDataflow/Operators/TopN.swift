@@ -253,7 +253,7 @@ public struct TopN: StreamOperator {
     /// Evicts down to what `CacheEviction` keeps: the most recently touched groups
     /// (all clean after the barrier).
     private mutating func evict() {
-        keepOnly(CacheCompaction.mask(CacheEviction.keep(touched: groups.map(\.touched), bytes: groups.map(\.bytes), budget: cacheBytes),
+        keepOnly(CacheCompaction.mask(CacheEviction.keep(touched: groups.map { $0.touched }, bytes: groups.map { $0.bytes }, budget: cacheBytes),
                                       count: groups.count))
     }
 

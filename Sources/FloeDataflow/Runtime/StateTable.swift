@@ -54,6 +54,13 @@ public struct StateTable: Sendable {
         try await store.get(table, key: key, epoch: epoch)
     }
 
+    /// The values of `keys` at `epoch`, in order (nil: absent): one look at the
+    /// store's state for all of them (`StateStore.getMany`), where a get per key
+    /// takes the store's lock per key while other instances write.
+    public func getMany(_ keys: [[UInt8]], epoch: Epoch) async throws -> [[UInt8]?] {
+        try await store.getMany(table, keys: keys, epoch: epoch)
+    }
+
     /// Calls `body` for every row whose key starts with `prefix`, in key order.
     /// Files that cannot hold the prefix are skipped (`StateStore.scan(_:prefix:epoch:)`).
     public func scan(prefix: [UInt8], epoch: Epoch, _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Void) async throws {

@@ -12,7 +12,14 @@ struct PipelineBenchCommand: AsyncParsableCommand {
             payments), in-process from the deterministic generator, once with a barrier every \
             --barrier-interval-ms and once with checkpointing off (no barrier until the input ends, \
             then one commit). It prints medians and the ratio of the two. Latency is from a barrier's \
-            injection to its epoch's commit, over every epoch of the runs with barriers.
+            injection to its epoch's commit, over every epoch of the runs with barriers; "in flight" \
+            is the part until the last view acknowledged the barrier (sealing, the SST build and the \
+            commit follow).
+
+            Latency under load (--latency-rates): the throughput runs feed the input as fast as it \
+            goes, so every core is busy and each commit shares them with the next epoch's rows. \
+            These runs feed each stream at a fixed rate (orders/s, and as many payments/s) for \
+            --latency-seconds, with barriers, --repeat times, and print the commit latency.
 
             Restart (--restart-keys): builds a store whose aggregation holds that many keys (one group \
             per order id), closes it, then measures open + pipeline start + first new committed epoch \
@@ -26,6 +33,9 @@ struct PipelineBenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("barrier-interval-ms"), help: "Barrier interval of the checkpointed runs.") var barrierIntervalMs: Int = 1000
     @Option(help: "Comma-separated queries (eo_order_revenue, eo_order_windows, eo_payment_match, all).")
     var queries: String = "eo_order_revenue,eo_order_windows,eo_payment_match,all"
+    @Option(help: "Comma-separated input rates for the latency-under-load runs, orders/s (e.g. 100k,200k); empty: skip.")
+    var latencyRates: String = ""
+    @Option(help: "Length of each latency-under-load run in seconds.") var latencySeconds: Int = 15
     @Option(help: "Comma-separated key counts for the restart measurement (e.g. 1M,10M,20M); empty: skip.") var restartKeys: String = ""
     @Option(help: "Directory for the stores (default: a fresh one under /tmp, removed afterwards).") var dir: String?
     @Option(help: "Memtable budget in MiB (the runs without checkpoints hold the whole input in one epoch).") var memtableMib: Int = 6144
@@ -38,6 +48,7 @@ struct PipelineBenchCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
+        guard latencySeconds >= 1 else { throw ValidationError("--latency-seconds must be at least 1") }
         guard stateCacheMib >= 1, stateCacheMib <= 1 << 20 else { throw ValidationError("--state-cache-mib must be in 1...1048576") }
     }
 
@@ -85,6 +96,36 @@ struct PipelineBenchCommand: AsyncParsableCommand {
             let a = Self.median(with), b = Self.median(without)
             print("\(query + String(repeating: " ", count: max(0, 19 - query.count))) | \(NumberText.fixed(a / 1e6, digits: 3))M | \(NumberText.fixed(b / 1e6, digits: 3))M | \(NumberText.fixed(a / b, digits: 2)) | \(q(0.5)) | \(q(0.99)) | \(q(0.5, flight)) / \(q(0.99, flight))  (runs: \(with.map { NumberText.fixed($0 / 1e6, digits: 3) }.joined(separator: " ")) / \(without.map { NumberText.fixed($0 / 1e6, digits: 3) }.joined(separator: " ")); \(latencies.count) epochs)")
         }
+        if !latencyRates.isEmpty {
+            print("latency under load: \(latencySeconds) s per run, \(barrierIntervalMs) ms barriers")
+            print("query               | orders/s | events/s read | p50 commit ms | p99 commit ms | p50 / p99 in flight ms")
+        }
+        for query in latencyRates.isEmpty ? [] : queries.split(separator: ",").map(String.init) {
+            let names = try EoViews.names(query)
+            for text in latencyRates.split(separator: ",") {
+                guard let rate = Self.count(String(text)), rate > 0 else { throw ValidationError("--latency-rates: \(text) is not a rate like 100k") }
+                var latencies: [Double] = [], flight: [Double] = [], rates: [Double] = []
+                for _ in 0..<self.repeat {
+                    run += 1
+                    let path = "\(root)/run\(run)"
+                    let store = try await StateStore.open(path: path)
+                    var options = PipelineOptions()
+                    options.cacheBytes = stateCacheMib << 20
+                    options.parallelism = parallelism
+                    options.untilEnd = true
+                    options.barrierIntervalMillis = barrierIntervalMs
+                    let b = try builder(names, events: UInt64(rate * latencySeconds), rate: Double(rate))
+                    let r = try await Pipeline(store: store, builder: b, options: options).run()
+                    try await store.close()
+                    try removeTree(path)
+                    latencies += r.commitLatencyMillis
+                    flight += r.barrierLatencyMillis
+                    rates.append(Double(r.eventsIn) / r.seconds)
+                }
+                func q(_ x: Double, _ v: [Double]) -> String { PipelineReport.quantile(v, x).map { NumberText.fixed($0, digits: 1) } ?? "-" }
+                print("\(query + String(repeating: " ", count: max(0, 19 - query.count))) | \(text) | \(NumberText.fixed(Self.median(rates) / 1e6, digits: 3))M | \(q(0.5, latencies)) | \(q(0.99, latencies)) | \(q(0.5, flight)) / \(q(0.99, flight))  (\(latencies.count) epochs)")
+            }
+        }
         for text in restartKeys.split(separator: ",") {
             guard let keys = Self.count(String(text)) else { throw ValidationError("--restart-keys: \(text) is not a count like 1M") }
             let path = "\(root)/restart-\(keys)"
@@ -110,11 +151,15 @@ struct PipelineBenchCommand: AsyncParsableCommand {
         }
     }
 
-    func builder(_ names: [String], events: UInt64) throws -> PipelineBuilder {
+    /// The queries `names` over `events` generated orders (and payments), at
+    /// `rate` of each per second (0: as fast as possible).
+    func builder(_ names: [String], events: UInt64, rate: Double = 0) throws -> PipelineBuilder {
         let b = PipelineBuilder()
-        let orders = b.source(try GeneratorSource(generator: EoGenerator(stream: .orders, seed: 1), partitions: partitions, events: events))
+        let orders = b.source(try GeneratorSource(generator: EoGenerator(stream: .orders, seed: 1), partitions: partitions, events: events,
+                                                  eventsPerSecond: rate))
         let payments = names.contains(EoViews.paymentMatch)
-            ? b.source(try GeneratorSource(generator: EoGenerator(stream: .payments, seed: 1), partitions: partitions, events: events)) : nil
+            ? b.source(try GeneratorSource(generator: EoGenerator(stream: .payments, seed: 1), partitions: partitions, events: events,
+                                           eventsPerSecond: rate)) : nil
         try EoViews.add(names, to: b, orders: orders, payments: payments)
         return b
     }
