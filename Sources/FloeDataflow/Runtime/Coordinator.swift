@@ -18,6 +18,9 @@ final class Coordinator: Sendable {
         var waiter: (epoch: Epoch, continuation: CheckedContinuation<Bool, Never>)?
         var failed: (any Error)?
         var endWaiter: CheckedContinuation<Void, Never>?
+        /// Set once the commit loop ended (or the run failed); then `commitWaiters` are resumed.
+        var commitsEnded = false
+        var commitWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     /// Sources inject every barrier up to this epoch.
@@ -120,15 +123,38 @@ final class Coordinator: Sendable {
 
     var allReachedEnd: Bool { state.withLock { $0.reachedEnd >= totalPartitions } }
 
-    /// Records the first failure and wakes the commit loop.
+    /// Returns once the commit loop ended or the run failed.
+    func waitForCommits() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s in
+                if s.commitsEnded || s.failed != nil { return true }
+                s.commitWaiters.append(c)
+                return false
+            }
+            if now { c.resume() }
+        }
+    }
+
+    /// The commit loop ended: wakes `waitForCommits`.
+    func commitsEnded() {
+        let waiters = state.withLock { s in
+            s.commitsEnded = true
+            defer { s.commitWaiters.removeAll() }
+            return s.commitWaiters
+        }
+        for w in waiters { w.resume() }
+    }
+
+    /// Records the first failure and wakes the commit loop (and `waitForCommits`).
     func fail(_ error: any Error) {
-        let (w, e): (CheckedContinuation<Bool, Never>?, CheckedContinuation<Void, Never>?) = state.withLock { s in
+        let (w, e, c): (CheckedContinuation<Bool, Never>?, CheckedContinuation<Void, Never>?, [CheckedContinuation<Void, Never>]) = state.withLock { s in
             if s.failed == nil { s.failed = error }
-            defer { s.waiter = nil; s.endWaiter = nil }
-            return (s.waiter?.continuation, s.endWaiter)
+            defer { s.waiter = nil; s.endWaiter = nil; s.commitWaiters.removeAll() }
+            return (s.waiter?.continuation, s.endWaiter, s.commitWaiters)
         }
         w?.resume(returning: false)
         e?.resume()
+        for waiter in c { waiter.resume() }
         for i in inboxes.withLock({ $0 }) { i.cancel() }
     }
 

@@ -124,7 +124,13 @@ public final class Pipeline: Sendable {
                     for i in instances.others.indices {
                         var frag = instances.others[i]
                         group.addTask {
-                            do { try await frag.run(startEpoch: startEpoch) } catch {
+                            do {
+                                try await frag.run(startEpoch: startEpoch)
+                                // The instance's caches are freed when this task ends: a join's
+                                // million entries take a core for a fifth of a second, which the
+                                // last epoch's commit would wait for.
+                                await coordinator.waitForCommits()
+                            } catch {
                                 coordinator.fail(error)
                                 throw error
                             }
@@ -160,6 +166,7 @@ public final class Pipeline: Sendable {
                         coordinator.fail(error)
                         throw error
                     }
+                    coordinator.commitsEnded()
                     report.commitLatencyMillis = result.latencies
                     report.barrierLatencyMillis = result.barrierLatencies
                     report.firstCommitSeconds = result.firstCommit
