@@ -49,4 +49,22 @@ import Testing
         #expect(index.find(tag: 8) { _ in true } == nil)
         #expect(index.find(tag: 7) { $0 == 4 } == nil)
     }
+
+    @Test func slotZeroAndMovedSlotsAreFoundWhereTheyAre() {
+        var index = SlotIndex()
+        index.insert(tag: 5, slot: 0)
+        index.insert(tag: 5, slot: 1)
+        index.insert(tag: 5 | 1 << 20, slot: 2)
+        #expect(index.find(tag: 5) { $0 == 0 } == 0)
+        index.move(tag: 5, from: 0, to: 9)
+        #expect(index.find(tag: 5) { $0 == 0 } == nil)
+        #expect(index.find(tag: 5) { $0 == 9 } == 9)
+        index.remove(tag: 5, slot: 9)
+        #expect(index.count == 2)
+        #expect(index.find(tag: 5) { _ in true } == 1)
+        #expect(index.find(tag: 5 | 1 << 20) { _ in true } == 2)
+        index.removeAll()
+        #expect(index.count == 0)
+        #expect(index.find(tag: 5) { _ in true } == nil)
+    }
 }

@@ -1,44 +1,47 @@
-/// The key index of one `ShardedLRUCache` shard: an open-addressing table
-/// (linear probing, power-of-two size, at most half full) from a key's 32-bit
-/// hash tag to the shard's slot number. The keys themselves live in the slots;
+/// The key index of a cache whose entries live in numbered slots (one
+/// `ShardedLRUCache` shard; a dataflow operator's cache): an open-addressing
+/// table (linear probing, power-of-two size, at most half full) from a key's
+/// 32-bit hash tag to its slot number. The keys themselves live in the slots;
 /// a lookup compares the key of every slot whose tag matches.
 ///
-/// One bucket is a `UInt64`, `tag << 32 | slot`, and 0 marks an empty bucket
-/// (slot 0 is the shard's sentinel and never indexed). A probe therefore reads
-/// one dense array, usually one cache line, and hashing is the caller's
-/// (`CacheKey.cacheHash`), where `Dictionary` would hash twice with SipHash
-/// and read separate key and value arrays.
+/// One bucket is a `UInt64`, `tag << 32 | (slot + 1)`, and 0 marks an empty
+/// bucket. A probe therefore reads one dense array, usually one cache line, and
+/// hashing is the caller's (`CacheKey.cacheHash`), where `Dictionary` would hash
+/// twice with SipHash and read separate key and value arrays. Removing or moving
+/// a slot reads no key: the caller keeps each slot's tag, so dropping a million
+/// entries of an operator's cache costs no key hashing at all, where a
+/// `Dictionary` rehashed every key it shifted.
 ///
 /// Invariants:
 /// - Every indexed slot appears in exactly one bucket, reachable from bucket
 ///   `tag & mask` without crossing an empty bucket (deletion shifts entries
 ///   back instead of leaving tombstones).
 /// - `count * 2 <= buckets.count`.
-struct SlotIndex: Sendable {
+package struct SlotIndex: Sendable {
     private var buckets: [UInt64]
     private var mask: Int
-    private(set) var count = 0
+    package private(set) var count = 0
 
-    init() {
+    package init() {
         buckets = [UInt64](repeating: 0, count: 16)
         mask = 15
     }
 
     @inline(__always)
     private static func bucket(tag: UInt32, slot: Int32) -> UInt64 {
-        UInt64(tag) << 32 | UInt64(UInt32(bitPattern: slot))
+        UInt64(tag) << 32 | UInt64(UInt32(bitPattern: slot) &+ 1)
     }
 
     /// The first slot in probe order whose tag is `tag` and for which `matches` is true.
     @inline(__always)
-    func find(tag: UInt32, where matches: (Int32) -> Bool) -> Int32? {
+    package func find(tag: UInt32, where matches: (Int32) -> Bool) -> Int32? {
         buckets.withUnsafeBufferPointer { b in
             var i = Int(tag) & mask
             while true {
                 let e = b[i]
                 if e == 0 { return nil }
                 if UInt32(truncatingIfNeeded: e >> 32) == tag {
-                    let slot = Int32(truncatingIfNeeded: e)
+                    let slot = Int32(truncatingIfNeeded: e) &- 1
                     if matches(slot) { return slot }
                 }
                 i = (i + 1) & mask
@@ -46,22 +49,17 @@ struct SlotIndex: Sendable {
         }
     }
 
-    /// Indexes `slot` (> 0, not indexed yet) under `tag`.
-    mutating func insert(tag: UInt32, slot: Int32) {
-        precondition(slot > 0, "slot 0 is the sentinel")
+    /// Indexes `slot` (>= 0, not indexed yet) under `tag`.
+    package mutating func insert(tag: UInt32, slot: Int32) {
+        precondition(slot >= 0 && slot < .max, "slot \(slot) out of range")
         if (count + 1) * 2 > buckets.count { grow() }
         place(Self.bucket(tag: tag, slot: slot))
         count += 1
     }
 
     /// Removes the entry of `slot`, indexed under `tag`.
-    mutating func remove(tag: UInt32, slot: Int32) {
-        let want = Self.bucket(tag: tag, slot: slot)
-        var hole = Int(tag) & mask
-        while buckets[hole] != want {
-            precondition(buckets[hole] != 0, "slot \(slot) is not indexed under its tag")
-            hole = (hole + 1) & mask
-        }
+    package mutating func remove(tag: UInt32, slot: Int32) {
+        var hole = position(tag: tag, slot: slot)
         // Backward shift: pull later entries of the probe run into the hole unless
         // that would move one before its home bucket.
         var j = hole
@@ -77,6 +75,30 @@ struct SlotIndex: Sendable {
         }
         buckets[hole] = 0
         count -= 1
+    }
+
+    /// Points the entry of slot `from`, indexed under `tag`, at slot `to` (not
+    /// indexed): the entry keeps its bucket.
+    package mutating func move(tag: UInt32, from: Int32, to: Int32) {
+        precondition(to >= 0 && to < .max, "slot \(to) out of range")
+        buckets[position(tag: tag, slot: from)] = Self.bucket(tag: tag, slot: to)
+    }
+
+    /// Empties the index, keeping its capacity.
+    package mutating func removeAll() {
+        for i in buckets.indices { buckets[i] = 0 }
+        count = 0
+    }
+
+    /// The bucket of `slot`, indexed under `tag`.
+    private func position(tag: UInt32, slot: Int32) -> Int {
+        let want = Self.bucket(tag: tag, slot: slot)
+        var i = Int(tag) & mask
+        while buckets[i] != want {
+            precondition(buckets[i] != 0, "slot \(slot) is not indexed under its tag")
+            i = (i + 1) & mask
+        }
+        return i
     }
 
     private mutating func place(_ e: UInt64) {

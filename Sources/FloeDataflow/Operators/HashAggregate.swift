@@ -86,8 +86,8 @@ public struct HashAggregate: StreamOperator {
     private let stride: Int
     private var index = SlotIndex()
     private var keys: [[UInt8]] = []
-    /// `SlotIndex.hash` of each cached key: the index finds a group's bucket by it.
-    private var hashes: [UInt64] = []
+    /// `ByteKey.tag` of each cached key: the index finds a group's bucket by it.
+    private var tags: [UInt32] = []
     private var groupRows: [[UInt8]] = []
     private var values: [Int64] = []
     private var previous: [Int64] = []
@@ -127,10 +127,10 @@ public struct HashAggregate: StreamOperator {
     public mutating func process(_ chunk: Chunk, input: Int, epoch: Epoch, into out: inout Chunk) async throws {
         let n = chunk.count
         if slotOf.count < n { slotOf = Array(repeating: -1, count: n) }
-        var misses: [(row: Int, key: [UInt8], hash: UInt64)] = []
+        var misses: [(row: Int, key: [UInt8], tag: UInt32)] = []
         for r in 0..<n {
             KeyEncoding.stateKey(&keyBuffer, chunk, columns: keyColumns, row: r)
-            let h = SlotIndex.hash(keyBuffer)
+            let h = ByteKey.tag(keyBuffer)
             if let s = cached(keyBuffer, h) {
                 slotOf[r] = s
             } else {
@@ -140,12 +140,12 @@ public struct HashAggregate: StreamOperator {
         }
         if !misses.isEmpty {
             // The stored values of the distinct missing groups in one read.
-            var distinct: [(row: Int, key: [UInt8], hash: UInt64)] = []
+            var distinct: [(row: Int, key: [UInt8], tag: UInt32)] = []
             var seen: Set<ByteKey> = []
             for m in misses where seen.insert(ByteKey(m.key)).inserted { distinct.append(m) }
             let stored = try await state.getMany(distinct.map(\.key), epoch: epoch)
-            for (i, d) in distinct.enumerated() { try load(d.key, d.hash, stored[i], chunk, d.row, epoch) }
-            for m in misses { slotOf[m.row] = cached(m.key, m.hash)! }
+            for (i, d) in distinct.enumerated() { try load(d.key, d.tag, stored[i], chunk, d.row, epoch) }
+            for m in misses { slotOf[m.row] = cached(m.key, m.tag)! }
         }
         for r in 0..<n {
             let s = Int(slotOf[r])
@@ -182,7 +182,7 @@ public struct HashAggregate: StreamOperator {
 
     /// Caches a group missing from the cache with its stored value `stored` (nil:
     /// it starts empty, its group columns from row `row` of `chunk`).
-    private mutating func load(_ key: [UInt8], _ hash: UInt64, _ stored: [UInt8]?, _ chunk: Chunk, _ row: Int, _ epoch: Epoch) throws {
+    private mutating func load(_ key: [UInt8], _ tag: UInt32, _ stored: [UInt8]?, _ chunk: Chunk, _ row: Int, _ epoch: Epoch) throws {
         let s = Int32(keys.count)
         if let stored {
             let parsed: (row: [UInt8], vals: [Int64])? = stored.withUnsafeBytes { p in
@@ -201,11 +201,11 @@ public struct HashAggregate: StreamOperator {
             values.append(contentsOf: repeatElement(0, count: stride))
         }
         keys.append(key)
-        hashes.append(hash)
+        tags.append(tag)
         previous.append(contentsOf: repeatElement(0, count: stride))
         dirty.append(false)
         touched.append(epoch)
-        index.insert(hash: hash, slot: s)
+        index.insert(tag: tag, slot: s)
         cachedBytes += key.count * 2 + groupRows[Int(s)].count + 16 * stride + 64
     }
 
@@ -269,9 +269,9 @@ public struct HashAggregate: StreamOperator {
 
     private func slotBytes(_ s: Int) -> Int { keys[s].count * 2 + groupRows[s].count + 16 * stride + 64 }
 
-    /// The cached slot of `key` (`hash` its `SlotIndex.hash`), or nil.
-    private func cached(_ key: [UInt8], _ hash: UInt64) -> Int32? {
-        index.find(hash: hash) { keys[Int($0)] == key }
+    /// The cached slot of `key` (`tag` its `ByteKey.tag`), or nil.
+    private func cached(_ key: [UInt8], _ tag: UInt32) -> Int32? {
+        index.find(tag: tag) { keys[Int($0)] == key }
     }
 
     /// Evicts down to what `CacheEviction` keeps: the most recently changed groups
@@ -290,20 +290,20 @@ public struct HashAggregate: StreamOperator {
     private mutating func keepOnly(_ keep: [Bool]) {
         let plan = CacheCompaction(keep: keep)
         for s in plan.dropped {
-            index.remove(hash: hashes[s], slot: Int32(s))
+            index.remove(tag: tags[s], slot: Int32(s))
             cachedBytes -= slotBytes(s)
         }
         for m in plan.moves {
             keys.swapAt(m.from, m.to)
-            hashes.swapAt(m.from, m.to)
+            tags.swapAt(m.from, m.to)
             groupRows.swapAt(m.from, m.to)
             for k in 0..<stride { values.swapAt(m.from * stride + k, m.to * stride + k) }
             touched.swapAt(m.from, m.to)
-            index.move(hash: hashes[m.to], from: Int32(m.from), to: Int32(m.to))
+            index.move(tag: tags[m.to], from: Int32(m.from), to: Int32(m.to))
         }
         let cut = keys.count - plan.count
         keys.removeLast(cut)
-        hashes.removeLast(cut)
+        tags.removeLast(cut)
         groupRows.removeLast(cut)
         values.removeLast(cut * stride)
         previous.removeLast(cut * stride)

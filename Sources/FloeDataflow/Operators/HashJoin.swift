@@ -59,8 +59,8 @@ public struct HashJoin: StreamOperator {
 
     private struct Entry: Sendable {
         let key: [UInt8]
-        /// `SlotIndex.hash(key)`: the index finds the entry's bucket by it.
-        let hash: UInt64
+        /// `ByteKey.tag(key)`: the index finds the entry's bucket by it.
+        let tag: UInt32
         var rows = JoinSideRows.Pair()
         var dirty = false
         /// The last epoch that read or changed this key (eviction keeps the recent ones).
@@ -69,9 +69,9 @@ public struct HashJoin: StreamOperator {
         /// `key.count`, kept inline: eviction sizes a million entries without reading their keys.
         let keyCount: Int32
 
-        init(key: [UInt8], hash: UInt64) {
+        init(key: [UInt8], tag: UInt32) {
             self.key = key
-            self.hash = hash
+            self.tag = tag
             keyCount = Int32(key.count)
         }
 
@@ -146,10 +146,10 @@ public struct HashJoin: StreamOperator {
     public mutating func process(_ chunk: Chunk, input side: Int, epoch: Epoch, into out: inout Chunk) async throws {
         let n = chunk.count
         if slotOf.count < n { slotOf = Array(repeating: -1, count: n) }
-        var misses: [(row: Int, key: [UInt8], hash: UInt64)] = []
+        var misses: [(row: Int, key: [UInt8], tag: UInt32)] = []
         for r in 0..<n {
             KeyEncoding.stateKey(&keyBuffer, chunk, columns: sides[side].keyColumns, row: r)
-            let h = SlotIndex.hash(keyBuffer)
+            let h = ByteKey.tag(keyBuffer)
             if let s = cached(keyBuffer, h) { slotOf[r] = s } else { misses.append((r, keyBuffer, h)) }
         }
         if !misses.isEmpty { try await loadMisses(misses, epoch) }
@@ -234,20 +234,20 @@ public struct HashJoin: StreamOperator {
     /// Loads the join keys of a chunk's rows missing from the cache and sets their
     /// rows' slots: the row counts of all of them in one read, then the rows of
     /// each side that has any.
-    private mutating func loadMisses(_ misses: [(row: Int, key: [UInt8], hash: UInt64)], _ epoch: Epoch) async throws {
-        var distinct: [(key: [UInt8], hash: UInt64)] = []
+    private mutating func loadMisses(_ misses: [(row: Int, key: [UInt8], tag: UInt32)], _ epoch: Epoch) async throws {
+        var distinct: [(key: [UInt8], tag: UInt32)] = []
         var seen: Set<ByteKey> = []
-        for m in misses where seen.insert(ByteKey(m.key)).inserted { distinct.append((m.key, m.hash)) }
+        for m in misses where seen.insert(ByteKey(m.key)).inserted { distinct.append((m.key, m.tag)) }
         let counts = try await degrees.getMany(distinct.map(\.key), epoch: epoch)
-        for (i, d) in distinct.enumerated() { try await load(d.key, d.hash, counts[i], epoch) }
-        for m in misses { slotOf[m.row] = cached(m.key, m.hash)! }
+        for (i, d) in distinct.enumerated() { try await load(d.key, d.tag, counts[i], epoch) }
+        for m in misses { slotOf[m.row] = cached(m.key, m.tag)! }
     }
 
     /// Caches join key `key` whose row counts (`degrees`) are `d`: reads the rows
     /// of each side that has any.
     @discardableResult
-    private mutating func load(_ key: [UInt8], _ hash: UInt64, _ d: [UInt8]?, _ epoch: Epoch) async throws -> Int32 {
-        var entry = Entry(key: key, hash: hash)
+    private mutating func load(_ key: [UInt8], _ tag: UInt32, _ d: [UInt8]?, _ epoch: Epoch) async throws -> Int32 {
+        var entry = Entry(key: key, tag: tag)
         if let d {
             guard d.count == 16 else { throw DataflowError.invalidArgument("join degree of \(degrees.table) has \(d.count) bytes, not 16") }
             let counts = d.withUnsafeBytes { [RowCodec.readInt($0, 0), RowCodec.readInt($0, 8)] }
@@ -269,7 +269,7 @@ public struct HashJoin: StreamOperator {
         }
         let s = Int32(entries.count)
         entries.append(entry)
-        index.insert(hash: hash, slot: s)
+        index.insert(tag: tag, slot: s)
         cachedBytes += key.count * 2 + 96
         return s
     }
@@ -331,7 +331,7 @@ public struct HashJoin: StreamOperator {
             for (entry, joinKey, pk) in found {
                 // The entry goes with its row, in the same epoch: a restart from that epoch finds neither.
                 expiryIndex[side]!.delete(entry)
-                guard let cached = cached(joinKey, SlotIndex.hash(joinKey)) else {
+                guard let cached = cached(joinKey, ByteKey.tag(joinKey)) else {
                     tables[side].delete(joinKey + pk)
                     uncached[ByteKey(joinKey), default: 0] += 1
                     continue
@@ -393,9 +393,9 @@ public struct HashJoin: StreamOperator {
         return KeyEncoding.readInt64(key, &at) ?? .min
     }
 
-    /// The cached slot of `key` (`hash` its `SlotIndex.hash`), or nil.
-    private func cached(_ key: [UInt8], _ hash: UInt64) -> Int32? {
-        index.find(hash: hash) { entries[Int($0)].key == key }
+    /// The cached slot of `key` (`tag` its `ByteKey.tag`), or nil.
+    private func cached(_ key: [UInt8], _ tag: UInt32) -> Int32? {
+        index.find(tag: tag) { entries[Int($0)].key == key }
     }
 
     /// Evicts down to what `CacheEviction` keeps: the most recently touched keys
@@ -409,11 +409,11 @@ public struct HashJoin: StreamOperator {
     /// Drops the cached keys whose `keep` is false (all clean), `bytes` their sizes.
     private mutating func keepOnly(_ keep: [Bool], bytes: [Int]) {
         let plan = CacheCompaction(keep: keep)
-        for s in plan.dropped { index.remove(hash: entries[s].hash, slot: Int32(s)) }
+        for s in plan.dropped { index.remove(tag: entries[s].tag, slot: Int32(s)) }
         cachedBytes = zip(keep, bytes).reduce(0) { $0 + ($1.0 ? $1.1 : 0) }
         for m in plan.moves {
             entries.swapAt(m.from, m.to)
-            index.move(hash: entries[m.to].hash, from: Int32(m.from), to: Int32(m.to))
+            index.move(tag: entries[m.to].tag, from: Int32(m.from), to: Int32(m.to))
         }
         entries.removeLast(entries.count - plan.count)
     }

@@ -56,8 +56,8 @@ public struct TopN: StreamOperator {
 
     private struct Group: Sendable {
         var prefix: [UInt8]
-        /// `SlotIndex.hash(prefix)`: the index finds the group's bucket by it.
-        var hash: UInt64
+        /// `ByteKey.tag(prefix)`: the index finds the group's bucket by it.
+        var tag: UInt32
         /// The rows emitted at the last barrier, best first.
         var top: [Entry]
         /// While dirty: the group's first rows as changed in this epoch (valid unless `rescan`).
@@ -130,10 +130,10 @@ public struct TopN: StreamOperator {
     public mutating func process(_ chunk: Chunk, input: Int, epoch: Epoch, into out: inout Chunk) async throws {
         let n = chunk.count
         if slotOf.count < n { slotOf = Array(repeating: -1, count: n) }
-        var misses: [(row: Int, key: [UInt8], hash: UInt64)] = []
+        var misses: [(row: Int, key: [UInt8], tag: UInt32)] = []
         for r in 0..<n {
             KeyEncoding.stateKey(&keyBuffer, chunk, columns: keyColumns, row: r)
-            let h = SlotIndex.hash(keyBuffer)
+            let h = ByteKey.tag(keyBuffer)
             if let s = cached(keyBuffer, h) { slotOf[r] = s } else { misses.append((r, keyBuffer, h)) }
         }
         for (r, key, h) in misses {
@@ -168,11 +168,11 @@ public struct TopN: StreamOperator {
     }
 
     /// Reads the first `limit` rows of a group missing from the cache.
-    private mutating func load(_ prefix: [UInt8], _ hash: UInt64, _ epoch: Epoch) async throws -> Int32 {
+    private mutating func load(_ prefix: [UInt8], _ tag: UInt32, _ epoch: Epoch) async throws -> Int32 {
         let top = try await firstRows(prefix, epoch)
         let s = Int32(groups.count)
-        groups.append(Group(prefix: prefix, hash: hash, top: top, touched: epoch))
-        index.insert(hash: hash, slot: s)
+        groups.append(Group(prefix: prefix, tag: tag, top: top, touched: epoch))
+        index.insert(tag: tag, slot: s)
         cachedBytes += groups[Int(s)].bytes
         return s
     }
@@ -226,10 +226,10 @@ public struct TopN: StreamOperator {
     /// Drops the cached groups whose `keep` is false (all clean after the barrier).
     private mutating func keepOnly(_ keep: [Bool]) {
         let plan = CacheCompaction(keep: keep)
-        for s in plan.dropped { index.remove(hash: groups[s].hash, slot: Int32(s)) }
+        for s in plan.dropped { index.remove(tag: groups[s].tag, slot: Int32(s)) }
         for m in plan.moves {
             groups.swapAt(m.from, m.to)
-            index.move(hash: groups[m.to].hash, from: Int32(m.from), to: Int32(m.to))
+            index.move(tag: groups[m.to].tag, from: Int32(m.from), to: Int32(m.to))
         }
         groups.removeLast(groups.count - plan.count)
         cachedBytes = groups.reduce(0) { $0 + $1.bytes }
@@ -245,9 +245,9 @@ public struct TopN: StreamOperator {
         }
     }
 
-    /// The cached slot of the group `prefix` (`hash` its `SlotIndex.hash`), or nil.
-    private func cached(_ prefix: [UInt8], _ hash: UInt64) -> Int32? {
-        index.find(hash: hash) { groups[Int($0)].prefix == prefix }
+    /// The cached slot of the group `prefix` (`tag` its `ByteKey.tag`), or nil.
+    private func cached(_ prefix: [UInt8], _ tag: UInt32) -> Int32? {
+        index.find(tag: tag) { groups[Int($0)].prefix == prefix }
     }
 
     /// Evicts down to what `CacheEviction` keeps: the most recently touched groups

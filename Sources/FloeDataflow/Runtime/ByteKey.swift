@@ -12,3 +12,11 @@ public struct ByteKey: Hashable, Sendable {
 
     @inlinable public static func == (a: ByteKey, b: ByteKey) -> Bool { a.bytes == b.bytes }
 }
+
+extension ByteKey {
+    /// The tag an operator's cache files `key` under in its `SlotIndex` (the low
+    /// 32 bits of the key's xxh3 hash, whose bits are all mixed).
+    static func tag(_ key: [UInt8]) -> UInt32 {
+        UInt32(truncatingIfNeeded: key.withUnsafeBytes { floe_xxh3_64($0.baseAddress, $0.count) })
+    }
+}

@@ -1,49 +1,51 @@
+import Floe
 import FloeTesting
 import Testing
 @testable import FloeDataflow
 
-/// The operator caches' index, checked against a dictionary from key to slot under
-/// random inserts, removals, moves and compactions, with hashes that collide on
-/// purpose, so that probing past equal hashes, tombstones and rehashing all run.
-@Suite struct SlotIndexTests {
-    /// A cache as the operators keep one: keys in slots, the index over them.
+/// How operator caches drop entries (`CacheCompaction` over a `SlotIndex`),
+/// checked against a dictionary from key to slot under random inserts and
+/// compactions, with tags that collide on purpose, so that probing past equal
+/// tags and the index's backward shifts all run.
+@Suite struct CacheCompactionTests {
+    /// A cache as the operators keep one: keys in slots, their tags, the index over them.
     struct Cache {
         var keys: [[UInt8]] = []
-        var hashes: [UInt64] = []
+        var tags: [UInt32] = []
         var index = SlotIndex()
-        /// `bits` of the real hash: few bits make many keys share a hash.
+        /// `bits` of the real tag: few bits make many keys share one.
         let bits: Int
 
-        func hash(_ key: [UInt8]) -> UInt64 {
-            let h = SlotIndex.hash(key)
-            return bits >= 64 ? h : (h & ((1 << UInt64(bits)) - 1)) + 2
+        func tag(_ key: [UInt8]) -> UInt32 {
+            let t = ByteKey.tag(key)
+            return bits >= 32 ? t : t & ((1 << UInt32(bits)) - 1)
         }
 
-        func find(_ key: [UInt8]) -> Int32? { index.find(hash: hash(key)) { keys[Int($0)] == key } }
+        func find(_ key: [UInt8]) -> Int32? { index.find(tag: tag(key)) { keys[Int($0)] == key } }
 
         mutating func insert(_ key: [UInt8]) {
             keys.append(key)
-            hashes.append(hash(key))
-            index.insert(hash: hashes.last!, slot: Int32(keys.count - 1))
+            tags.append(tag(key))
+            index.insert(tag: tags.last!, slot: Int32(keys.count - 1))
         }
 
         mutating func keepOnly(_ keep: [Bool]) {
             let plan = CacheCompaction(keep: keep)
-            for s in plan.dropped { index.remove(hash: hashes[s], slot: Int32(s)) }
+            for s in plan.dropped { index.remove(tag: tags[s], slot: Int32(s)) }
             for m in plan.moves {
                 keys.swapAt(m.from, m.to)
-                hashes.swapAt(m.from, m.to)
-                index.move(hash: hashes[m.to], from: Int32(m.from), to: Int32(m.to))
+                tags.swapAt(m.from, m.to)
+                index.move(tag: tags[m.to], from: Int32(m.from), to: Int32(m.to))
             }
             keys.removeLast(keys.count - plan.count)
-            hashes.removeLast(hashes.count - plan.count)
+            tags.removeLast(tags.count - plan.count)
         }
     }
 
     @Test(arguments: ModelSeeds.thinned(Array(1...60) as [UInt64]))
     func randomOperationsMatchADictionary(seed: UInt64) {
         var g = SeededGenerator(seed: seed)
-        var cache = Cache(bits: [1, 3, 64][Int(g.next() % 3)])
+        var cache = Cache(bits: [1, 3, 32][Int(g.next() % 3)])
         for _ in 0..<Int(g.next() % 3000) + 200 {
             let key: [UInt8] = [UInt8(g.next() % 16), UInt8(g.next() % 64), UInt8(g.next() % 3)]
             switch g.next() % 10 {
@@ -56,7 +58,7 @@ import Testing
             default:
                 cache.index.removeAll()
                 cache.keys.removeAll()
-                cache.hashes.removeAll()
+                cache.tags.removeAll()
             }
             #expect(cache.index.count == cache.keys.count, "seed \(seed)")
         }
