@@ -18,8 +18,10 @@
 ///   back instead of leaving tombstones).
 /// - `count * 2 <= buckets.count`.
 package struct SlotIndex: Sendable {
-    private var buckets: [UInt64]
-    private var mask: Int
+    // Inlinable into the dataflow operators: a call across modules with a
+    // closure would copy the calling operator to capture it, per lookup.
+    @usableFromInline var buckets: [UInt64]
+    @usableFromInline var mask: Int
     package private(set) var count = 0
 
     package init() {
@@ -33,7 +35,7 @@ package struct SlotIndex: Sendable {
     }
 
     /// The first slot in probe order whose tag is `tag` and for which `matches` is true.
-    @inline(__always)
+    @inlinable @inline(__always)
     package func find(tag: UInt32, where matches: (Int32) -> Bool) -> Int32? {
         buckets.withUnsafeBufferPointer { b in
             var i = Int(tag) & mask

@@ -131,7 +131,7 @@ public struct HashAggregate: StreamOperator {
         for r in 0..<n {
             KeyEncoding.stateKey(&keyBuffer, chunk, columns: keyColumns, row: r)
             let h = ByteKey.tag(keyBuffer)
-            if let s = cached(keyBuffer, h) {
+            if let s = Self.cached(index, keys, keyBuffer, h) {
                 slotOf[r] = s
             } else {
                 slotOf[r] = -1
@@ -145,7 +145,7 @@ public struct HashAggregate: StreamOperator {
             for m in misses where seen.insert(ByteKey(m.key)).inserted { distinct.append(m) }
             let stored = try await state.getMany(distinct.map(\.key), epoch: epoch)
             for (i, d) in distinct.enumerated() { try load(d.key, d.tag, stored[i], chunk, d.row, epoch) }
-            for m in misses { slotOf[m.row] = cached(m.key, m.tag)! }
+            for m in misses { slotOf[m.row] = Self.cached(index, keys, m.key, m.tag)! }
         }
         for r in 0..<n {
             let s = Int(slotOf[r])
@@ -270,7 +270,10 @@ public struct HashAggregate: StreamOperator {
     private func slotBytes(_ s: Int) -> Int { keys[s].count * 2 + groupRows[s].count + 16 * stride + 64 }
 
     /// The cached slot of `key` (`tag` its `ByteKey.tag`), or nil.
-    private func cached(_ key: [UInt8], _ tag: UInt32) -> Int32? {
+    @inline(__always)
+    private static func cached(_ index: SlotIndex, _ keys: [[UInt8]], _ key: [UInt8], _ tag: UInt32) -> Int32? {
+        // Static, with the cache's arrays as arguments: a method's closure would capture
+        // (copy) the whole operator per lookup.
         index.find(tag: tag) { keys[Int($0)] == key }
     }
 

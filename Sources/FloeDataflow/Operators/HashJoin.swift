@@ -150,7 +150,7 @@ public struct HashJoin: StreamOperator {
         for r in 0..<n {
             KeyEncoding.stateKey(&keyBuffer, chunk, columns: sides[side].keyColumns, row: r)
             let h = ByteKey.tag(keyBuffer)
-            if let s = cached(keyBuffer, h) { slotOf[r] = s } else { misses.append((r, keyBuffer, h)) }
+            if let s = Self.cached(index, entries, keyBuffer, h) { slotOf[r] = s } else { misses.append((r, keyBuffer, h)) }
         }
         if !misses.isEmpty { try await loadMisses(misses, epoch) }
         let other = 1 - side
@@ -240,7 +240,7 @@ public struct HashJoin: StreamOperator {
         for m in misses where seen.insert(ByteKey(m.key)).inserted { distinct.append((m.key, m.tag)) }
         let counts = try await degrees.getMany(distinct.map(\.key), epoch: epoch)
         for (i, d) in distinct.enumerated() { try await load(d.key, d.tag, counts[i], epoch) }
-        for m in misses { slotOf[m.row] = cached(m.key, m.tag)! }
+        for m in misses { slotOf[m.row] = Self.cached(index, entries, m.key, m.tag)! }
     }
 
     /// Caches join key `key` whose row counts (`degrees`) are `d`: reads the rows
@@ -331,7 +331,7 @@ public struct HashJoin: StreamOperator {
             for (entry, joinKey, pk) in found {
                 // The entry goes with its row, in the same epoch: a restart from that epoch finds neither.
                 expiryIndex[side]!.delete(entry)
-                guard let cached = cached(joinKey, ByteKey.tag(joinKey)) else {
+                guard let cached = Self.cached(self.index, self.entries, joinKey, ByteKey.tag(joinKey)) else {
                     tables[side].delete(joinKey + pk)
                     uncached[ByteKey(joinKey), default: 0] += 1
                     continue
@@ -394,7 +394,10 @@ public struct HashJoin: StreamOperator {
     }
 
     /// The cached slot of `key` (`tag` its `ByteKey.tag`), or nil.
-    private func cached(_ key: [UInt8], _ tag: UInt32) -> Int32? {
+    @inline(__always)
+    private static func cached(_ index: SlotIndex, _ entries: [Entry], _ key: [UInt8], _ tag: UInt32) -> Int32? {
+        // Static, with the cache's arrays as arguments: a method's closure would capture
+        // (copy) the whole operator per lookup.
         index.find(tag: tag) { entries[Int($0)].key == key }
     }
 

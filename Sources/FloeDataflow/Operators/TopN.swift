@@ -134,10 +134,10 @@ public struct TopN: StreamOperator {
         for r in 0..<n {
             KeyEncoding.stateKey(&keyBuffer, chunk, columns: keyColumns, row: r)
             let h = ByteKey.tag(keyBuffer)
-            if let s = cached(keyBuffer, h) { slotOf[r] = s } else { misses.append((r, keyBuffer, h)) }
+            if let s = Self.cached(index, groups, keyBuffer, h) { slotOf[r] = s } else { misses.append((r, keyBuffer, h)) }
         }
         for (r, key, h) in misses {
-            if let s = cached(key, h) { slotOf[r] = s } else { slotOf[r] = try await load(key, h, epoch) }
+            if let s = Self.cached(index, groups, key, h) { slotOf[r] = s } else { slotOf[r] = try await load(key, h, epoch) }
         }
         for r in 0..<n {
             let s = Int(slotOf[r])
@@ -246,7 +246,10 @@ public struct TopN: StreamOperator {
     }
 
     /// The cached slot of the group `prefix` (`tag` its `ByteKey.tag`), or nil.
-    private func cached(_ prefix: [UInt8], _ tag: UInt32) -> Int32? {
+    @inline(__always)
+    private static func cached(_ index: SlotIndex, _ groups: [Group], _ prefix: [UInt8], _ tag: UInt32) -> Int32? {
+        // Static, with the cache's arrays as arguments: a method's closure would capture
+        // (copy) the whole operator per lookup.
         index.find(tag: tag) { groups[Int($0)].prefix == prefix }
     }
 
