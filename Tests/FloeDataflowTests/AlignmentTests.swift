@@ -21,6 +21,9 @@ import Testing
         func barrier(ending epoch: Epoch, into out: inout Chunk) async throws {
             log.withLock { $0.append("barrier \(epoch)") }
         }
+        func afterBarrier(_ epoch: Epoch) {
+            log.withLock { $0.append("after \(epoch)") }
+        }
     }
 
     static func chunk(_ epoch: Int64, _ n: Int) -> Chunk {
@@ -46,7 +49,8 @@ import Testing
         let log = Log()
         let checker = EpochChecker(log: log)
         let frag = FragmentInstance(ops: [checker], outs: [Chunk(types: [])], consumers: [[]], rootConsumers: [.local(0)], outlets: [],
-                                    logicalInput: [0, 1], inbox: inbox, sourceTypes: [], onEpochEnd: nil)
+                                    logicalInput: [0, 1], inbox: inbox, sourceTypes: [],
+                                    onEpochEnd: { e in log.withLock { $0.append("ack \(e)") } })
         let fastSent = Sent()
         let epochs: Int64 = 4
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -81,6 +85,15 @@ import Testing
         let events = log.withLock { $0 }
         #expect(!events.contains { $0.hasPrefix("input") }, "seed \(seed): \(events.filter { $0.hasPrefix("input") })")
         #expect(events.filter { $0.hasPrefix("barrier") } == (1...epochs).map { "barrier \($0)" })
+        // Each epoch: the operator's barrier, then the acknowledgement (the commit may
+        // start), then its after-barrier work, before any row of the next epoch.
+        let ends = events.filter { !$0.hasPrefix("rows") && !$0.hasPrefix("input") }
+        #expect(ends == (1...epochs).flatMap { ["barrier \($0)", "ack \($0)", "after \($0)"] }, "seed \(seed): \(ends)")
+        for e in 1..<epochs {
+            let after = events.firstIndex(of: "after \(e)")!, next = events.firstIndex(of: "barrier \(e + 1)")!
+            #expect(events[events.firstIndex(of: "barrier \(e)")!..<after].allSatisfy { !$0.hasPrefix("rows") }, "seed \(seed)")
+            #expect(after < next, "seed \(seed)")
+        }
     }
 
     @Test func aBarrierOfTheWrongEpochIsRefused() async throws {
