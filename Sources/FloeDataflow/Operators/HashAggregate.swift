@@ -51,9 +51,10 @@ public struct AggregateCall: Sendable, Hashable {
 /// value: the group columns (`RowCodec`), then the row count and one 64-bit
 /// accumulator per call, little-endian. docs/format.md §14.
 ///
-/// Cache: every group touched since the last barrier stays in memory; after the
-/// barrier's flush, when the cache holds more than `cacheBytes`, the clean groups
-/// are dropped and read again from the store when they come back.
+/// Cache: every group touched since the last barrier stays in memory; once the
+/// barrier has gone on (`afterBarrier`), when the cache holds more than
+/// `cacheBytes`, it keeps what `CacheEviction` chooses (its newest epochs); the
+/// other groups are read again from the store when they come back.
 ///
 /// Window cleaning (`cleaning`, set by the builder when a group column is a window
 /// start over a source's event time): the state key holds that window start first

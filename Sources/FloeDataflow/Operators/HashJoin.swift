@@ -12,7 +12,8 @@ import Floe
 ///
 /// Each side's primary key must identify its rows (a delete removes the row with
 /// that key). Cache: the join keys touched since the last barrier stay in memory;
-/// over `cacheBytes` after a barrier's flush, the cache is emptied.
+/// over `cacheBytes` once the barrier has gone on (`afterBarrier`), the cache keeps
+/// what `CacheEviction` chooses (its newest epochs) and drops the rest.
 ///
 /// Window cleaning (`cleaning`, set by the builder when both sides carry the same
 /// event-time window start in their join keys; `JoinWindowCleaning`): the first

@@ -19,8 +19,9 @@ import Floe
 /// its first `limit` rows are read from the store after the epoch's writes. A
 /// group missing from the cache is read (its first `limit` rows) when a row of it
 /// first arrives; a group with writes of the open epoch is never evicted, so that
-/// read never misses one. Over `cacheBytes` after a barrier, the groups the epoch
-/// did not touch are dropped.
+/// read never misses one. Over `cacheBytes` once the barrier has gone on
+/// (`afterBarrier`), the cache keeps what `CacheEviction` chooses (its newest
+/// epochs) and drops the other groups.
 ///
 /// Output: at each barrier, for every group whose top changed, a delete of every
 /// row that left it and an insert of every row that entered it; rows have the

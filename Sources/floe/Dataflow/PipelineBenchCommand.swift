@@ -69,19 +69,10 @@ struct PipelineBenchCommand: AsyncParsableCommand {
             for _ in 0..<self.repeat {
                 for checkpointed in [true, false] {
                     run += 1
-                    let path = "\(root)/run\(run)"
                     var storeOptions = StoreOptions()
                     storeOptions.memtableBudgetBytes = memtableMib << 20
-                    let store = try await StateStore.open(path: path, options: storeOptions)
-                    var options = PipelineOptions()
-                    options.cacheBytes = stateCacheMib << 20
-                    options.parallelism = parallelism
-                    options.untilEnd = true
-                    options.barrierIntervalMillis = checkpointed ? barrierIntervalMs : 86_400_000
-                    let p = try Pipeline(store: store, builder: try builder(names, events: UInt64(events)), options: options)
-                    let r = try await p.run()
-                    try await store.close()
-                    try removeTree(path)
+                    let r = try await runToEnd(try builder(names, events: UInt64(events)), path: "\(root)/run\(run)",
+                                               barrierMs: checkpointed ? barrierIntervalMs : 86_400_000, storeOptions: storeOptions)
                     let rate = Double(r.eventsIn) / r.seconds
                     if checkpointed {
                         with.append(rate)
@@ -92,7 +83,7 @@ struct PipelineBenchCommand: AsyncParsableCommand {
                     }
                 }
             }
-            func q(_ x: Double, _ v: [Double] = latencies) -> String { PipelineReport.quantile(v, x).map { NumberText.fixed($0, digits: 1) } ?? "-" }
+            func q(_ x: Double, _ v: [Double] = latencies) -> String { Self.quantile(v, x) }
             let a = Self.median(with), b = Self.median(without)
             print("\(query + String(repeating: " ", count: max(0, 19 - query.count))) | \(NumberText.fixed(a / 1e6, digits: 3))M | \(NumberText.fixed(b / 1e6, digits: 3))M | \(NumberText.fixed(a / b, digits: 2)) | \(q(0.5)) | \(q(0.99)) | \(q(0.5, flight)) / \(q(0.99, flight))  (runs: \(with.map { NumberText.fixed($0 / 1e6, digits: 3) }.joined(separator: " ")) / \(without.map { NumberText.fixed($0 / 1e6, digits: 3) }.joined(separator: " ")); \(latencies.count) epochs)")
         }
@@ -107,22 +98,13 @@ struct PipelineBenchCommand: AsyncParsableCommand {
                 var latencies: [Double] = [], flight: [Double] = [], rates: [Double] = []
                 for _ in 0..<self.repeat {
                     run += 1
-                    let path = "\(root)/run\(run)"
-                    let store = try await StateStore.open(path: path)
-                    var options = PipelineOptions()
-                    options.cacheBytes = stateCacheMib << 20
-                    options.parallelism = parallelism
-                    options.untilEnd = true
-                    options.barrierIntervalMillis = barrierIntervalMs
                     let b = try builder(names, events: UInt64(rate * latencySeconds), rate: Double(rate))
-                    let r = try await Pipeline(store: store, builder: b, options: options).run()
-                    try await store.close()
-                    try removeTree(path)
+                    let r = try await runToEnd(b, path: "\(root)/run\(run)", barrierMs: barrierIntervalMs)
                     latencies += r.commitLatencyMillis
                     flight += r.barrierLatencyMillis
                     rates.append(Double(r.eventsIn) / r.seconds)
                 }
-                func q(_ x: Double, _ v: [Double]) -> String { PipelineReport.quantile(v, x).map { NumberText.fixed($0, digits: 1) } ?? "-" }
+                func q(_ x: Double, _ v: [Double]) -> String { Self.quantile(v, x) }
                 print("\(query + String(repeating: " ", count: max(0, 19 - query.count))) | \(text) | \(NumberText.fixed(Self.median(rates) / 1e6, digits: 3))M | \(q(0.5, latencies)) | \(q(0.99, latencies)) | \(q(0.5, flight)) / \(q(0.99, flight))  (\(latencies.count) epochs)")
             }
         }
@@ -173,15 +155,29 @@ struct PipelineBenchCommand: AsyncParsableCommand {
         return b
     }
 
-    func fillKeyed(path: String, keys: Int) async throws {
-        let store = try await StateStore.open(path: path)
+    /// Runs `builder` until its input ends on a new store at `path` (removed
+    /// afterwards unless `keep`), with the command's cache and parallelism.
+    func runToEnd(_ builder: PipelineBuilder, path: String, barrierMs: Int, storeOptions: StoreOptions = StoreOptions(),
+                  keep: Bool = false) async throws -> PipelineReport {
+        let store = try await StateStore.open(path: path, options: storeOptions)
         var options = PipelineOptions()
         options.cacheBytes = stateCacheMib << 20
         options.parallelism = parallelism
         options.untilEnd = true
-        options.barrierIntervalMillis = barrierIntervalMs
-        let r = try await Pipeline(store: store, builder: try keyedBuilder(events: UInt64(keys)), options: options).run()
+        options.barrierIntervalMillis = barrierMs
+        let r = try await Pipeline(store: store, builder: builder, options: options).run()
         try await store.close()
+        if !keep { try removeTree(path) }
+        return r
+    }
+
+    /// The `q` quantile of `values` in milliseconds, one decimal ("-": none).
+    static func quantile(_ values: [Double], _ q: Double) -> String {
+        PipelineReport.quantile(values, q).map { NumberText.fixed($0, digits: 1) } ?? "-"
+    }
+
+    func fillKeyed(path: String, keys: Int) async throws {
+        let r = try await runToEnd(try keyedBuilder(events: UInt64(keys)), path: path, barrierMs: barrierIntervalMs, keep: true)
         print("filled \(keys) keys in \(NumberText.fixed(r.seconds, digits: 1)) s (\(r.endEpoch) epochs)")
     }
 
