@@ -222,20 +222,31 @@ import Glibc
         o.compaction.l0SlowdownSubLevels = 2
         o.compaction.l0StopSubLevels = 2
         let store = try await StateStore.open(objectStore: gated, options: o)
+        // A base-level file spanning keys 1...3 first: an L0 file inside its range cannot be
+        // moved down without reading it, so the gate below holds every L0 compaction. (With
+        // an empty base, a sub-level alone in L0 may be moved down unread before the next
+        // commit, and the commit under test would find room.)
+        try store.put(TableID(2), key: Self.key(1), value: Self.value(1, 1), epoch: 1)
+        try store.put(TableID(2), key: Self.key(3), value: Self.value(1, 3), epoch: 1)
+        try await store.checkpoint(epoch: 1, metadata: [:])
+        _ = try await store.compactUntilQuiescent()
+        let moved = ContinuousClock.now + .seconds(5)
+        while !store.currentVersion.l0.isEmpty && ContinuousClock.now < moved { try await Task.sleep(for: .milliseconds(1)) }
+        #expect(store.currentVersion.l0.isEmpty, "epoch 1 went below L0")
         gated.hold(all: true)
-        for e in 1...2 {
-            try store.put(TableID(2), key: Self.key(e), value: Self.value(e, e), epoch: Epoch(e))
+        for e in 2...3 {
+            try store.put(TableID(2), key: Self.key(2), value: Self.value(e, 2), epoch: Epoch(e))
             try await store.checkpoint(epoch: Epoch(e), metadata: [:])
         }
-        let (accepted, refused, error) = MemtableBudgetTests.fill(store, table: 1, epoch: 3)
+        let (accepted, refused, error) = MemtableBudgetTests.fill(store, table: 1, epoch: 4)
         #expect(MemtableBudgetTests.isBudgetError(error))
-        try store.seal(epoch: 3)
-        let r = try await store.sync(epoch: 3)
-        let committer = Task { try await store.commit(epoch: 3, r, metadata: [:]) }
+        try store.seal(epoch: 4)
+        let r = try await store.sync(epoch: 4)
+        let committer = Task { try await store.commit(epoch: 4, r, metadata: [:]) }
         // The sync is done: once something is in flight, it is the commit, waiting for L0 room.
         let deadline = ContinuousClock.now + .seconds(3)
         while store.state.withLock({ $0.inFlight }) == 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
-        #expect(store.committedEpoch == 2, "the commit waits for L0 room")
+        #expect(store.committedEpoch == 3, "the commit waits for L0 room")
         // Compaction may go on a moment after the wait began (it checks before its first sleep).
         let opener = Task {
             try await Task.sleep(for: .milliseconds(100))
@@ -243,13 +254,14 @@ import Glibc
         }
         let waited = await capture { try await store.waitForWriteBudget() }
         #expect(waited.failureValue == nil, "waiting while a commit is stalled on L0 threw \(waited)")
-        #expect(store.committedEpoch == 3)
+        #expect(store.committedEpoch == 4)
         #expect(gated.held > 0, "compaction was held")
         gated.release()
         try await opener.value
         try await committer.value
-        try store.put(TableID(1), key: refused.key, value: [7], epoch: 4)
-        #expect(try await MemtableBudgetTests.scanAll(store, table: 1, epoch: 3) == expectedRows(accepted, table: 1, from: nil, to: nil))
+        try store.put(TableID(1), key: refused.key, value: [7], epoch: 5)
+        #expect(try await MemtableBudgetTests.scanAll(store, table: 1, epoch: 4) == expectedRows(accepted, table: 1, from: nil, to: nil))
+        #expect(try await store.get(TableID(2), key: Self.key(2), epoch: 4) == Self.value(3, 2))
         try await store.close()
     }
 
