@@ -53,6 +53,21 @@ final class FrozenMemtable: @unchecked Sendable {
         }
     }
 
+    /// `order`, sorted as `parts` key ranges at once when no order exists yet (a sync
+    /// of a large epoch: `MemtableSort.order(_:arena:parts:)`). A reader asking for
+    /// `order` meanwhile sorts on its own; both get the same order.
+    func order(parts: Int) async -> [Int32] {
+        if let o = orderIfSorted { return o }
+        guard parts > 1, sortedPrefix.isEmpty else { return order }
+        let sorted = await MemtableSort.order(entries, arena: arena, parts: parts)
+        return sortedOrder.withLock { o in
+            if let o { return o }
+            o = sorted
+            finishedOrder.withLock { $0 = sorted }
+            return sorted
+        }
+    }
+
     var count: Int { entries.count }
 
     /// Hands the arena and entry list to `pools` when the last reference goes. Only

@@ -24,20 +24,8 @@ enum MemtableFlush {
         let expected = memtables.reduce(0) { $0 + $1.memoryBytes }
         var files = Files(options: options, expected: expected, buffers: buffers, nextID: nextID)
         if memtables.count == 1 {
-            // One epoch per sync (the pipelined checkpoint): the entries in key order, with
-            // the memtable's arrays borrowed once rather than retained per entry.
             let m = memtables[0], order = m.order
-            m.arena.withUnsafeBytes { a in
-                m.entries.withUnsafeBufferPointer { entries in
-                    order.withUnsafeBufferPointer { order in
-                        for p in order.indices {
-                            prefetch(entries, order, a, after: p + 1)
-                            files.add(entries[Int(order[p])], a, epoch: m.epoch, nextID: nextID)
-                        }
-                    }
-                }
-            }
-            return files.finish()
+            return build(m, order[...], files: &files, nextID: nextID)
         }
         var positions = [Int](repeating: 0, count: memtables.count)
         let orders = memtables.map(\.order)
@@ -58,6 +46,48 @@ enum MemtableFlush {
                     orders[best].withUnsafeBufferPointer { prefetch(entries, $0, a, after: positions[best]) }
                 }
                 files.add(e, a, epoch: m.epoch, nextID: nextID)
+            }
+        }
+        return files.finish()
+    }
+
+    /// One memtable's SSTs, built as `parts` key ranges at once (child tasks), each cut
+    /// into files of its own: the ranges' files, in order, are one sub-level. Every
+    /// position of `order` is a user-key boundary (one memtable holds one version per
+    /// key), so the ranges split it evenly. The first range's first file is built in a
+    /// buffer from `buffers`, like the others' (the pool is shared and locked).
+    static func build(_ m: FrozenMemtable, order: [Int32], parts: Int, options: SstWriterOptions, buffers: SstBufferPool?,
+                      nextID: @escaping @Sendable () -> UInt64) async -> [Output] {
+        let parts = max(1, min(parts, order.count))
+        if parts == 1 {
+            var files = Files(options: options, expected: m.memoryBytes, buffers: buffers, nextID: nextID)
+            return build(m, order[...], files: &files, nextID: nextID)
+        }
+        let bounds = (0...parts).map { $0 * order.count / parts }
+        return await withTaskGroup(of: (Int, [Output]).self) { group in
+            for r in 0..<parts {
+                group.addTask {
+                    var files = Files(options: options, expected: m.memoryBytes / parts, buffers: buffers, nextID: nextID)
+                    return (r, build(m, order[bounds[r]..<bounds[r + 1]], files: &files, nextID: nextID))
+                }
+            }
+            var out = [[Output]](repeating: [], count: parts)
+            for await (r, o) in group { out[r] = o }
+            return Array(out.joined())
+        }
+    }
+
+    /// The entries of `order` (one memtable's, in key order) added to `files`, with
+    /// the memtable's arrays borrowed once rather than retained per entry.
+    private static func build(_ m: FrozenMemtable, _ order: ArraySlice<Int32>, files: inout Files, nextID: () -> UInt64) -> [Output] {
+        m.arena.withUnsafeBytes { a in
+            m.entries.withUnsafeBufferPointer { entries in
+                order.withUnsafeBufferPointer { order in
+                    for p in order.indices {
+                        prefetch(entries, order, a, after: p + 1)
+                        files.add(entries[Int(order[p])], a, epoch: m.epoch, nextID: nextID)
+                    }
+                }
             }
         }
         return files.finish()

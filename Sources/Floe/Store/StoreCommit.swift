@@ -61,7 +61,14 @@ extension StateStore {
                 if let e = group.first?.epoch, !spilled.isEmpty {
                     subLevels += spilled.filter { $0.epoch == e }.map(\.ssts)
                 }
-                var outputs = MemtableFlush.build(group, options: options.sst, buffers: sstBuffers) { nextSstID() }
+                var outputs: [MemtableFlush.Output]
+                if group.count == 1, case let parts = syncParts(group[0]), parts > 1 {
+                    let m = group[0]
+                    let order = await m.order(parts: parts)
+                    outputs = await MemtableFlush.build(m, order: order, parts: parts, options: options.sst, buffers: sstBuffers) { [self] in nextSstID() }
+                } else {
+                    outputs = MemtableFlush.build(group, options: options.sst, buffers: sstBuffers) { nextSstID() }
+                }
                 let infos = outputs.map(\.info)
                 failedUploads += infos.map(\.id)
                 state.withLock { s in for info in infos { s.uncommittedSynced.insert(info.id) } }
@@ -89,6 +96,16 @@ extension StateStore {
             throw error
         }
     }
+
+    /// Key ranges a sync sorts and builds `m` in at once: `syncParallelism`, fewer
+    /// when that would leave a range under `syncPartBytes` of memtable (small epochs
+    /// stay one file).
+    func syncParts(_ m: FrozenMemtable) -> Int {
+        min(options.syncParallelism, max(1, m.memoryBytes / Self.syncPartBytes))
+    }
+
+    /// The least memtable bytes a sync gives one of its parallel key ranges.
+    static let syncPartBytes = 8 << 20
 
     /// Atomically makes `sync`'s epochs visible as committed epoch `epoch`, with
     /// `metadata` merged (key by key) into the committed metadata.

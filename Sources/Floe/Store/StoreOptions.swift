@@ -33,6 +33,11 @@ public struct StoreOptions: Sendable, Equatable {
     /// read by this writer only, committed with their epoch), so one epoch may hold
     /// more than the budget. Off: it throws `memoryBudgetExceeded` instead.
     public var spillOpenEpochs = true
+    /// Key ranges a sync sorts and builds at once (child tasks) for an epoch of at
+    /// least 16 MiB of memtable (one range per 8 MiB, up to this many), each into SST
+    /// files of its own. The commit of a large epoch then waits for the slowest range
+    /// instead of the whole epoch. 1 builds every epoch on one thread.
+    public var syncParallelism: Int = 2
     /// A full manifest checkpoint is written every this many deltas, bounding open time.
     public var manifestCheckpointInterval: UInt64 = 64
     /// Epochs readable below the committed epoch: reads at `e >= committed - retention`
@@ -69,7 +74,7 @@ public struct StoreOptions: Sendable, Equatable {
     public static func == (a: StoreOptions, b: StoreOptions) -> Bool {
         a.sst == b.sst && a.compaction == b.compaction && a.blockCacheBytes == b.blockCacheBytes
             && a.metaCacheBytes == b.metaCacheBytes && a.scanReadAheadBytes == b.scanReadAheadBytes && a.memtableBudgetBytes == b.memtableBudgetBytes
-            && a.spillOpenEpochs == b.spillOpenEpochs && a.manifestCheckpointInterval == b.manifestCheckpointInterval
+            && a.spillOpenEpochs == b.spillOpenEpochs && a.syncParallelism == b.syncParallelism && a.manifestCheckpointInterval == b.manifestCheckpointInterval
             && a.retentionEpochs == b.retentionEpochs && a.createIfMissing == b.createIfMissing && a.failpoints == b.failpoints
     }
 }

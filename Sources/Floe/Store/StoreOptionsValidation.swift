@@ -13,6 +13,7 @@ extension StateStore {
         guard o.blockCacheBytes >= 0, o.metaCacheBytes >= 0 else { throw FloeError.invalidArgument("cache sizes must not be negative") }
         guard o.scanReadAheadBytes >= 16 << 10 else { throw FloeError.invalidArgument("scan read-ahead must be at least 16 KiB, not \(o.scanReadAheadBytes) bytes") }
         guard o.memtableBudgetBytes > 0 else { throw FloeError.invalidArgument("memtableBudgetBytes must be positive") }
+        guard (1...64).contains(o.syncParallelism) else { throw FloeError.invalidArgument("syncParallelism \(o.syncParallelism) outside 1...64") }
         guard o.manifestCheckpointInterval >= 1 else { throw FloeError.invalidArgument("manifestCheckpointInterval must be at least 1") }
         let c = o.compaction
         guard c.maxLevel >= 1, c.maxLevel <= 32 else { throw FloeError.invalidArgument("compaction.maxLevel \(c.maxLevel) outside 1...32") }
