@@ -21,7 +21,7 @@ import Testing
         func barrier(ending epoch: Epoch, into out: inout Chunk) async throws {
             log.withLock { $0.append("barrier \(epoch)") }
         }
-        func afterBarrier(_ epoch: Epoch) {
+        func afterBarrier(_ epoch: Epoch) async {
             log.withLock { $0.append("after \(epoch)") }
         }
     }

@@ -47,17 +47,17 @@ import Testing
         try await a.process(Self.chunk(Self.types, [[0, 7, 1], [100, 7, 2]]), input: 0, epoch: 1, into: &out)
         try await a.process(Self.chunk(Self.types, [[0, 7, 3]]), input: 1, epoch: 1, into: &out)
         try await a.barrier(ending: 1, watermark: Watermark.none, into: &out)
-        a.afterBarrier(1)
+        await a.afterBarrier(1)
         #expect(Self.fields(out) == [["+", "0", "1", "3"]])
         // Epoch 2: a passes the barrier whose watermark 50 closes window 0, and emits nothing for it ...
         out.removeAll()
         try await a.barrier(ending: 2, watermark: 50, into: &out)
-        a.afterBarrier(2)
+        await a.afterBarrier(2)
         #expect(out.isEmpty, "cleaning must not retract")
         // ... while b, with an empty cache, still joins a right row of window 0 sent before that barrier.
         try await b.process(Self.chunk(Self.types, [[0, 7, 4]]), input: 1, epoch: 2, into: &out)
         try await b.barrier(ending: 2, watermark: 50, into: &out)
-        b.afterBarrier(2)
+        await b.afterBarrier(2)
         #expect(Self.fields(out) == [["+", "0", "1", "4"]], "window 0 must still be readable at epoch 2")
         // From epoch 3 on only window 100 is left: one left row, no right row, one key count.
         for (table, atTwo, atThree) in [(TableID(1), 2, 1), (TableID(2), 2, 0), (TableID(3), 2, 1)] {
@@ -68,7 +68,7 @@ import Testing
         out.removeAll()
         try await a.process(Self.chunk(Self.types, [[100, 7, 5]]), input: 1, epoch: 3, into: &out)
         try await a.barrier(ending: 3, watermark: 60, into: &out)
-        a.afterBarrier(3)
+        await a.afterBarrier(3)
         #expect(Self.fields(out) == [["+", "100", "2", "5"]])
         try await store.close()
     }
@@ -94,13 +94,13 @@ import Testing
         try await j.process(Self.chunk(Self.auctionTypes, [[1, 100], [2, 300]]), input: 0, epoch: 1, into: &out)
         try await j.process(Self.chunk(Self.bidTypes, [[1, 50, 10], [1, 60, 11], [2, 55, 12]]), input: 1, epoch: 1, into: &out)
         try await j.barrier(ending: 1, watermark: Watermark.none, into: &out)
-        j.afterBarrier(1)
+        await j.afterBarrier(1)
         #expect(Self.fields(out) == [["+", "1", "10"], ["+", "1", "11"], ["+", "2", "12"]])
         // A deleted bid leaves its index too: it must not be removed twice.
         out.removeAll()
         try await j.process(Self.chunk(Self.bidTypes, [[1, 60, 11]], op: .delete), input: 1, epoch: 2, into: &out)
         try await j.barrier(ending: 2, watermark: 58, into: &out)
-        j.afterBarrier(2)
+        await j.afterBarrier(2)
         #expect(Self.fields(out) == [["-", "1", "11"]], "only the delete's retraction")
         // Watermark 58 expired the bids at 50 and 55; no auction expired.
         #expect(try await Self.rows(store, TableID(1), epoch: 2) == 2)
@@ -111,7 +111,7 @@ import Testing
         out.removeAll()
         try await j.process(Self.chunk(Self.bidTypes, [[1, 70, 13]]), input: 1, epoch: 3, into: &out)
         try await j.barrier(ending: 3, watermark: 101, into: &out)
-        j.afterBarrier(3)
+        await j.afterBarrier(3)
         #expect(Self.fields(out) == [["+", "1", "13"]])
         // Watermark 101: auction 1 (expires 100) and the bid at 70 are gone, auction 2 stays; key 1's count is gone.
         #expect(try await Self.rows(store, TableID(1), epoch: 3) == 1)
@@ -122,13 +122,13 @@ import Testing
         out.removeAll()
         try await j.process(Self.chunk(Self.bidTypes, [[1, 120, 14], [2, 130, 15]]), input: 1, epoch: 4, into: &out)
         try await j.barrier(ending: 4, watermark: 125, into: &out)
-        j.afterBarrier(4)
+        await j.afterBarrier(4)
         #expect(Self.fields(out) == [["+", "2", "15"]])
         // A restarted instance (empty memory) goes on from the store: watermark 400 expires the rest.
         var k = try Self.intervalJoin(store, cacheBytes: cacheBytes)
         out.removeAll()
         try await k.barrier(ending: 5, watermark: 400, into: &out)
-        k.afterBarrier(5)
+        await k.afterBarrier(5)
         #expect(out.isEmpty)
         for t in 1...3 { #expect(try await Self.rows(store, TableID(UInt32(t)), epoch: 5) == 0, "table \(t) at epoch 5") }
         for t in 4...5 { #expect(try await Self.rows(store, TableID(UInt32(t)), epoch: 6) == 0, "index \(t) at epoch 6") }

@@ -55,7 +55,7 @@ import Testing
             #expect(out.isEmpty, "seed \(seed): an aggregate emits only at barriers")
             out.removeAll()
             try await op.barrier(ending: epoch, into: &out)
-            op.afterBarrier(epoch)
+            await op.afterBarrier(epoch)
             #expect(Self.apply(out, to: &view), "seed \(seed) step \(step): a delete of a row the view does not hold")
             // The model: the groups of the live rows.
             var groups: [String: (Int64, Int64)] = [:]
@@ -146,7 +146,7 @@ import Testing
                 try await op.process(c, input: side, epoch: epoch, into: &out)
             }
             try await op.barrier(ending: epoch, into: &out)
-            op.afterBarrier(epoch)
+            await op.afterBarrier(epoch)
             #expect(Self.apply(out, to: &view), "seed \(seed) step \(step): a delete of a row the view does not hold")
             var expected: [[String]: Int] = [:]
             for l in left { for r in right where l.1 == r.1 { expected[["\(l.0)", "\(r.0)", l.2, "\(r.1)"], default: 0] += 1 } }

@@ -44,9 +44,9 @@ import Testing
             try await cleaned.process(c, input: 0, epoch: epoch, into: &x)
             try await plain.process(c, input: 0, epoch: epoch, into: &y)
             try await cleaned.barrier(ending: epoch, watermark: mark, into: &x)
-            cleaned.afterBarrier(epoch)
+            await cleaned.afterBarrier(epoch)
             try await plain.barrier(ending: epoch, watermark: mark, into: &y)
-            plain.afterBarrier(epoch)
+            await plain.afterBarrier(epoch)
             let ox = (0..<x.count).map { [x.op($0) == .insert ? "+" : "-"] + x.fields($0) }
             let oy = (0..<y.count).map { [y.op($0) == .insert ? "+" : "-"] + y.fields($0) }
             #expect(ox.sorted { $0.lexicographicallyPrecedes($1) } == oy.sorted { $0.lexicographicallyPrecedes($1) }, "seed \(seed) epoch \(epoch)")

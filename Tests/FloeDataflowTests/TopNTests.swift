@@ -55,7 +55,7 @@ import Testing
             }
             #expect(out.isEmpty, "seed \(seed): top-N emits only at barriers")
             try await op.barrier(ending: epoch, into: &out)
-            op.afterBarrier(epoch)
+            await op.afterBarrier(epoch)
             #expect(OperatorModelTests.apply(out, to: &view), "seed \(seed) step \(step): a delete of a row the view does not hold")
             var expected: [[String]: Int] = [:]
             for grp in Set(live.map(\.group)) {
@@ -89,7 +89,7 @@ import Testing
         var out = Chunk(types: op.outputTypes)
         try await op.process(c, input: 0, epoch: 1, into: &out)
         try await op.barrier(ending: 1, into: &out)
-        op.afterBarrier(1)
+        await op.afterBarrier(1)
         #expect(Set((0..<out.count).map { out.fields($0)[1] }) == ["b", "ab"])
         try await store.close()
     }

@@ -44,17 +44,17 @@ import Testing
         // Epoch 1: windows 0 and 100 get a row each.
         try await a.process(Self.rows([("x", 0, 5), ("x", 100, 7)]), input: 0, epoch: 1, into: &out)
         try await a.barrier(ending: 1, watermark: Watermark.none, into: &out)
-        a.afterBarrier(1)
+        await a.afterBarrier(1)
         #expect(out.count == 2)
         // Epoch 2: instance a passes the barrier whose watermark 50 closes window 0 ...
         out.removeAll()
         try await a.barrier(ending: 2, watermark: 50, into: &out)
-        a.afterBarrier(2)
+        await a.afterBarrier(2)
         #expect(out.isEmpty)
         // ... while instance b, with an empty cache, still gets a row of window 0 sent before that barrier.
         try await b.process(Self.rows([("x", 0, 3)]), input: 0, epoch: 2, into: &out)
         try await b.barrier(ending: 2, watermark: 50, into: &out)
-        b.afterBarrier(2)
+        await b.afterBarrier(2)
         #expect((0..<out.count).map { [out.op($0) == .insert ? "+" : "-"] + out.fields($0) } == [["-", "x", "0", "1", "5"], ["+", "x", "0", "2", "3"]],
                 "the second row of window 0 must update its group")
         // From epoch 3 on window 0 is gone from both tables; window 100 stays; epoch 2 still sees both.
@@ -85,9 +85,9 @@ import Testing
             try await cleaning.process(Self.rows(rows), input: 0, epoch: epoch, into: &x)
             try await plain.process(Self.rows(rows), input: 0, epoch: epoch, into: &y)
             try await cleaning.barrier(ending: epoch, watermark: mark, into: &x)
-            cleaning.afterBarrier(epoch)
+            await cleaning.afterBarrier(epoch)
             try await plain.barrier(ending: epoch, watermark: mark, into: &y)
-            plain.afterBarrier(epoch)
+            await plain.afterBarrier(epoch)
             #expect((0..<x.count).map { x.fields($0) } == (0..<y.count).map { y.fields($0) }, "seed \(seed) epoch \(epoch)")
             mark += Int64(g.next() % 15)
         }

@@ -77,6 +77,26 @@ struct CacheCompaction {
         }
     }
 
+    /// Cuts `slots` to `count`, a slice at a time with a yield between slices.
+    /// Freeing a few hundred thousand cached rows takes a pool thread for hundreds
+    /// of milliseconds, and the commit loop and the store's syncs wait for a thread.
+    static func cut<Slot>(_ slots: inout [Slot], to count: Int) async {
+        while slots.count > count {
+            slots.removeLast(min(slots.count - count, cutSlice))
+            if slots.count > count { await Task.yield() }
+        }
+    }
+
+    /// Yields after every `cutSlice` steps of a trimming loop (`step` counts from 0),
+    /// for the same reason as `cut`.
+    @inline(__always)
+    static func pace(_ step: Int) async {
+        if step % cutSlice == cutSlice - 1 { await Task.yield() }
+    }
+
+    /// Slots freed between two yields of `cut`: a few milliseconds of work.
+    static let cutSlice = 8_192
+
     /// The mask of `CacheEviction.keep`'s answer over `count` slots.
     static func mask(_ kept: [Int], count: Int) -> [Bool] {
         var m = Array(repeating: false, count: count)

@@ -243,7 +243,7 @@ public struct HashAggregate: StreamOperator {
         dirtyList.removeAll(keepingCapacity: true)
         try await state.flush(epoch: epoch)
         if let cleaning, let open = cleaning.firstOpenStart(watermark: watermark), open > firstOpenStart {
-            try closeWindows(below: open, from: epoch + 1)
+            try await closeWindows(below: open, from: epoch + 1)
         }
     }
 
@@ -251,7 +251,7 @@ public struct HashAggregate: StreamOperator {
     /// state table and the `min`/`max` tables) and drops them from the cache (all
     /// clean after the flush). Throws the store's `invalidArgument` if the
     /// watermark would fall below one already set: a broken watermark promise.
-    private mutating func closeWindows(below open: Int64, from epoch: Epoch) throws {
+    private mutating func closeWindows(below open: Int64, from epoch: Epoch) async throws {
         var bound: [UInt8] = []
         KeyEncoding.appendInt64(&bound, open)
         try state.store.setTableWatermark(state.table, key: bound, prefixLength: KeyEncoding.virtualNodeBytes, epoch: epoch)
@@ -259,7 +259,7 @@ public struct HashAggregate: StreamOperator {
             try state.store.setTableWatermark(extremeTables[k]!.table, key: bound, prefixLength: KeyEncoding.virtualNodeBytes, epoch: epoch)
         }
         firstOpenStart = open
-        if keys.indices.contains(where: { windowStart($0) < open }) { keepOnly(keys.indices.map { windowStart($0) >= open }) }
+        if keys.indices.contains(where: { windowStart($0) < open }) { await keepOnly(keys.indices.map { windowStart($0) >= open }) }
     }
 
     /// The window start of cached group `s`: the first column of its key after the virtual node.
@@ -280,18 +280,18 @@ public struct HashAggregate: StreamOperator {
 
     /// Evicts down to what `CacheEviction` keeps: the most recently changed groups
     /// (all clean after the flush).
-    private mutating func evict() {
-        keepOnly(CacheCompaction.mask(CacheEviction.keep(touched: touched, bytes: keys.indices.map(slotBytes), budget: cacheBytes), count: keys.count))
+    private mutating func evict() async {
+        await keepOnly(CacheCompaction.mask(CacheEviction.keep(touched: touched, bytes: keys.indices.map(slotBytes), budget: cacheBytes), count: keys.count))
     }
 
     /// Called once the barrier left the instance: trims the cache to its budget
     /// here, not on the barrier's path to the commit.
-    public mutating func afterBarrier(_ epoch: Epoch) {
-        if cachedBytes > cacheBytes { evict() }
+    public mutating func afterBarrier(_ epoch: Epoch) async {
+        if cachedBytes > cacheBytes { await evict() }
     }
 
     /// Drops the cached groups whose `keep` is false (all clean).
-    private mutating func keepOnly(_ keep: [Bool]) {
+    private mutating func keepOnly(_ keep: [Bool]) async {
         let plan = CacheCompaction(keep: keep)
         for s in plan.dropped {
             index.remove(tag: tags[s], slot: Int32(s))
@@ -306,9 +306,9 @@ public struct HashAggregate: StreamOperator {
             index.move(tag: tags[m.to], from: Int32(m.from), to: Int32(m.to))
         }
         let cut = keys.count - plan.count
-        keys.removeLast(cut)
+        await CacheCompaction.cut(&keys, to: plan.count)
         tags.removeLast(cut)
-        groupRows.removeLast(cut)
+        await CacheCompaction.cut(&groupRows, to: plan.count)
         values.removeLast(cut * stride)
         previous.removeLast(cut * stride)
         dirty.removeLast(cut)

@@ -295,7 +295,7 @@ public struct HashJoin: StreamOperator {
             expiredBelow = watermark
         }
         if let cleaning, let open = cleaning.firstOpenStart(watermark: watermark), open > firstOpenStart {
-            try closeWindows(below: open, from: epoch + 1)
+            try await closeWindows(below: open, from: epoch + 1)
         }
     }
 
@@ -377,7 +377,7 @@ public struct HashJoin: StreamOperator {
     /// sides' tables and the row counts, and drops those keys from the cache (all
     /// clean after the flush). Throws the store's `invalidArgument` if the bound
     /// would fall below one already set: a broken watermark promise.
-    private mutating func closeWindows(below open: Int64, from epoch: Epoch) throws {
+    private mutating func closeWindows(below open: Int64, from epoch: Epoch) async throws {
         var bound: [UInt8] = []
         KeyEncoding.appendInt64(&bound, open)
         for t in [tables[0].table, tables[1].table, degrees.table] {
@@ -385,7 +385,7 @@ public struct HashJoin: StreamOperator {
         }
         firstOpenStart = open
         guard entries.contains(where: { Self.windowStart($0.key) < open }) else { return }
-        keepOnly(entries.map { Self.windowStart($0.key) >= open }, bytes: entries.map { $0.bytes })
+        await keepOnly(entries.map { Self.windowStart($0.key) >= open }, bytes: entries.map { $0.bytes })
     }
 
     /// The window start of a join key: its first field after the virtual node.
@@ -404,27 +404,32 @@ public struct HashJoin: StreamOperator {
 
     /// Evicts down to what `CacheEviction` keeps: the most recently touched keys
     /// (all clean after the flush).
-    private mutating func evict() {
+    private mutating func evict() async {
         let bytes = entries.map { $0.bytes }
-        keepOnly(CacheCompaction.mask(CacheEviction.keep(touched: entries.map { $0.touched }, bytes: bytes, budget: cacheBytes), count: entries.count),
-                 bytes: bytes)
+        let keep = CacheCompaction.mask(CacheEviction.keep(touched: entries.map { $0.touched }, bytes: bytes, budget: cacheBytes), count: entries.count)
+        await Task.yield()
+        await keepOnly(keep, bytes: bytes)
     }
 
     /// Drops the cached keys whose `keep` is false (all clean), `bytes` their sizes.
-    private mutating func keepOnly(_ keep: [Bool], bytes: [Int]) {
+    private mutating func keepOnly(_ keep: [Bool], bytes: [Int]) async {
         let plan = CacheCompaction(keep: keep)
-        for s in plan.dropped { index.remove(tag: entries[s].tag, slot: Int32(s)) }
+        for (i, s) in plan.dropped.enumerated() {
+            index.remove(tag: entries[s].tag, slot: Int32(s))
+            await CacheCompaction.pace(i)
+        }
         cachedBytes = zip(keep, bytes).reduce(0) { $0 + ($1.0 ? $1.1 : 0) }
-        for m in plan.moves {
+        for (i, m) in plan.moves.enumerated() {
             entries.swapAt(m.from, m.to)
             index.move(tag: entries[m.to].tag, from: Int32(m.from), to: Int32(m.to))
+            await CacheCompaction.pace(i)
         }
-        entries.removeLast(entries.count - plan.count)
+        await CacheCompaction.cut(&entries, to: plan.count)
     }
 
     /// Called once the barrier left the instance: trims the cache to its budget
     /// here, not on the barrier's path to the commit.
-    public mutating func afterBarrier(_ epoch: Epoch) {
-        if cachedBytes > cacheBytes { evict() }
+    public mutating func afterBarrier(_ epoch: Epoch) async {
+        if cachedBytes > cacheBytes { await evict() }
     }
 }

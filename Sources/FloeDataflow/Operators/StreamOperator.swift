@@ -26,12 +26,14 @@ public protocol StreamOperator: Sendable {
     /// Called once the barrier of `epoch` has left the instance (sent on every
     /// outlet, and acknowledged when the instance holds a view) and before any row
     /// of the next epoch: work that must not delay the barrier's way to its commit,
-    /// such as trimming a cache. It must not change state or emit rows.
-    mutating func afterBarrier(_ epoch: Epoch)
+    /// such as trimming a cache. It must not change state or emit rows. Long work
+    /// should yield now and then (`Task.yield`): the instance's thread is one of the
+    /// few the commit loop and the store's syncs run on.
+    mutating func afterBarrier(_ epoch: Epoch) async
 }
 
 extension StreamOperator {
-    public mutating func afterBarrier(_ epoch: Epoch) {}
+    public mutating func afterBarrier(_ epoch: Epoch) async {}
 
     public mutating func barrier(ending epoch: Epoch, into out: inout Chunk) async throws {}
 

@@ -214,7 +214,7 @@ public struct TopN: StreamOperator {
             KeyEncoding.appendInt64(&bound, open)
             try state.store.setTableWatermark(state.table, key: bound, prefixLength: KeyEncoding.virtualNodeBytes, epoch: epoch + 1)
             firstOpenStart = open
-            if groups.contains(where: { Self.closingValue($0.prefix) < open }) { keepOnly(groups.map { Self.closingValue($0.prefix) >= open }) }
+            if groups.contains(where: { Self.closingValue($0.prefix) < open }) { await keepOnly(groups.map { Self.closingValue($0.prefix) >= open }) }
         }
     }
 
@@ -225,14 +225,14 @@ public struct TopN: StreamOperator {
     }
 
     /// Drops the cached groups whose `keep` is false (all clean after the barrier).
-    private mutating func keepOnly(_ keep: [Bool]) {
+    private mutating func keepOnly(_ keep: [Bool]) async {
         let plan = CacheCompaction(keep: keep)
         for s in plan.dropped { index.remove(tag: groups[s].tag, slot: Int32(s)) }
         for m in plan.moves {
             groups.swapAt(m.from, m.to)
             index.move(tag: groups[m.to].tag, from: Int32(m.from), to: Int32(m.to))
         }
-        groups.removeLast(groups.count - plan.count)
+        await CacheCompaction.cut(&groups, to: plan.count)
         cachedBytes = groups.reduce(0) { $0 + $1.bytes }
     }
 
@@ -256,14 +256,14 @@ public struct TopN: StreamOperator {
 
     /// Evicts down to what `CacheEviction` keeps: the most recently touched groups
     /// (all clean after the barrier).
-    private mutating func evict() {
-        keepOnly(CacheCompaction.mask(CacheEviction.keep(touched: groups.map { $0.touched }, bytes: groups.map { $0.bytes }, budget: cacheBytes),
+    private mutating func evict() async {
+        await keepOnly(CacheCompaction.mask(CacheEviction.keep(touched: groups.map { $0.touched }, bytes: groups.map { $0.bytes }, budget: cacheBytes),
                                       count: groups.count))
     }
 
     /// Called once the barrier left the instance: trims the cache to its budget
     /// here, not on the barrier's path to the commit.
-    public mutating func afterBarrier(_ epoch: Epoch) {
-        if cachedBytes > cacheBytes { evict() }
+    public mutating func afterBarrier(_ epoch: Epoch) async {
+        if cachedBytes > cacheBytes { await evict() }
     }
 }

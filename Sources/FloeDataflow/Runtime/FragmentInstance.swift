@@ -111,7 +111,7 @@ struct FragmentInstance: Sendable {
         try await endEpoch(rootConsumers, epoch, watermark)
         metrics?.publish()
         onEpochEnd?(epoch)
-        for i in ops.indices { ops[i].afterBarrier(epoch) }
+        for i in ops.indices { await ops[i].afterBarrier(epoch) }
     }
 
     /// Sends what the outlets gathered (a source with nothing to read flushes, so
