@@ -1,3 +1,5 @@
+import Synchronization
+import Foundation
 import Floe
 import FloeTesting
 import Testing
@@ -88,5 +90,65 @@ import Testing
         #expect(CacheCompaction(keep: [true, true]).moves.isEmpty)
         #expect(CacheCompaction(keep: [false, false]).dropped == [0, 1])
         #expect(CacheCompaction.mask([0, 2], count: 4) == [true, false, true, false])
+    }
+
+    /// Runs every job on one thread of its own, first in, first out: two tasks on it
+    /// interleave only where one suspends.
+    final class OneThreadExecutor: TaskExecutor, @unchecked Sendable {
+        // @unchecked: `jobs` is touched only with `ready` locked.
+        private let ready = NSCondition()
+        private var jobs: [UnownedJob] = []
+
+        init() {
+            Thread { [unowned self] in
+                while true {
+                    ready.lock()
+                    while jobs.isEmpty { ready.wait() }
+                    let job = jobs.removeFirst()
+                    ready.unlock()
+                    job.runSynchronously(on: asUnownedTaskExecutor())
+                }
+            }.start()
+        }
+
+        func enqueue(_ job: consuming ExecutorJob) {
+            let job = UnownedJob(job)
+            ready.lock()
+            jobs.append(job)
+            ready.signal()
+            ready.unlock()
+        }
+    }
+
+    /// A trim frees the dropped slots a slice at a time and yields between slices,
+    /// so a task waiting for the same thread (the commit loop, a sync) runs before
+    /// the trim ends, not after hundreds of milliseconds. Both tasks share one
+    /// thread: the other task's mark lands between the trim's start and its end
+    /// only if the trim suspended. The slots left are the first ones, unchanged.
+    @Test func cuttingYieldsBetweenSlicesAndKeepsTheFirstSlots() async {
+        let executor = OneThreadExecutor()
+        final class Log: Sendable {
+            let lines = Mutex<[String]>([])
+            func withLock<T>(_ body: (inout [String]) -> T) -> T { lines.withLock { body(&$0) } }
+        }
+        let log = Log()
+        let slots = (0..<(CacheCompaction.cutSlice * 5)).map { [UInt8(truncatingIfNeeded: $0), UInt8(truncatingIfNeeded: $0 >> 8)] }
+        let trim = Task(executorPreference: executor) {
+            var s = slots
+            log.withLock { $0.append("trim start") }
+            await CacheCompaction.cut(&s, to: 100)
+            log.withLock { $0.append("trim end") }
+            return s
+        }
+        // Enqueued behind the trim's first job on the one thread.
+        while log.withLock({ $0.isEmpty }) { await Task.yield() }
+        let other = Task(executorPreference: executor) { log.withLock { $0.append("other") } }
+        let kept = await trim.value
+        await other.value
+        #expect(log.withLock { $0 } == ["trim start", "other", "trim end"])
+        #expect(kept == Array(slots.prefix(100)))
+        var none = slots
+        await CacheCompaction.cut(&none, to: slots.count)
+        #expect(none == slots)
     }
 }
