@@ -17,7 +17,6 @@ final class Coordinator: Sendable {
         var reachedEnd = 0
         var waiter: (epoch: Epoch, continuation: CheckedContinuation<Bool, Never>)?
         var failed: (any Error)?
-        var endWaiter: CheckedContinuation<Void, Never>?
         /// Set once the commit loop ended (or the run failed); then `commitWaiters` are resumed.
         var commitsEnded = false
         var commitWaiters: [CheckedContinuation<Void, Never>] = []
@@ -110,15 +109,7 @@ final class Coordinator: Sendable {
 
     /// A source partition consumed everything it had to.
     func partitionReachedEnd() {
-        let wake: CheckedContinuation<Void, Never>? = state.withLock { s in
-            s.reachedEnd += 1
-            if s.reachedEnd == totalPartitions, let w = s.endWaiter {
-                s.endWaiter = nil
-                return w
-            }
-            return nil
-        }
-        wake?.resume()
+        state.withLock { $0.reachedEnd += 1 }
     }
 
     var allReachedEnd: Bool { state.withLock { $0.reachedEnd >= totalPartitions } }
@@ -147,13 +138,12 @@ final class Coordinator: Sendable {
 
     /// Records the first failure and wakes the commit loop (and `waitForCommits`).
     func fail(_ error: any Error) {
-        let (w, e, c): (CheckedContinuation<Bool, Never>?, CheckedContinuation<Void, Never>?, [CheckedContinuation<Void, Never>]) = state.withLock { s in
+        let (w, c): (CheckedContinuation<Bool, Never>?, [CheckedContinuation<Void, Never>]) = state.withLock { s in
             if s.failed == nil { s.failed = error }
-            defer { s.waiter = nil; s.endWaiter = nil; s.commitWaiters.removeAll() }
-            return (s.waiter?.continuation, s.endWaiter, s.commitWaiters)
+            defer { s.waiter = nil; s.commitWaiters.removeAll() }
+            return (s.waiter?.continuation, s.commitWaiters)
         }
         w?.resume(returning: false)
-        e?.resume()
         for waiter in c { waiter.resume() }
         for i in inboxes.withLock({ $0 }) { i.cancel() }
     }
