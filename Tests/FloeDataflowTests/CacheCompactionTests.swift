@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 import Foundation
 import Floe
@@ -123,8 +124,9 @@ import Testing
     /// A trim frees the dropped slots a slice at a time and yields between slices,
     /// so a task waiting for the same thread (the commit loop, a sync) runs before
     /// the trim ends, not after hundreds of milliseconds. Both tasks share one
-    /// thread: the other task's mark lands between the trim's start and its end
-    /// only if the trim suspended. The slots left are the first ones, unchanged.
+    /// thread, queued trim first while the thread is held: the other task's mark
+    /// lands between the trim's start and its end only if the trim suspended. The
+    /// slots left are the first ones, unchanged.
     @Test func cuttingYieldsBetweenSlicesAndKeepsTheFirstSlots() async {
         let executor = OneThreadExecutor()
         final class Log: Sendable {
@@ -133,6 +135,9 @@ import Testing
         }
         let log = Log()
         let slots = (0..<(CacheCompaction.cutSlice * 5)).map { [UInt8(truncatingIfNeeded: $0), UInt8(truncatingIfNeeded: $0 >> 8)] }
+        // The thread is held while both tasks are queued on it, the trim first.
+        let gate = DispatchSemaphore(value: 0)
+        let blocker = Task(executorPreference: executor) { gate.wait() }
         let trim = Task(executorPreference: executor) {
             var s = slots
             log.withLock { $0.append("trim start") }
@@ -140,9 +145,9 @@ import Testing
             log.withLock { $0.append("trim end") }
             return s
         }
-        // Enqueued behind the trim's first job on the one thread.
-        while log.withLock({ $0.isEmpty }) { await Task.yield() }
         let other = Task(executorPreference: executor) { log.withLock { $0.append("other") } }
+        gate.signal()
+        await blocker.value
         let kept = await trim.value
         await other.value
         #expect(log.withLock { $0 } == ["trim start", "other", "trim end"])
