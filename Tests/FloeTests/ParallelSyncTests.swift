@@ -4,9 +4,10 @@ import Testing
 /// A sync that sorts and builds a large epoch as several key ranges at once
 /// (`StoreOptions.syncParallelism`), checked against an in-memory model: seeded
 /// epochs of random puts, overwrites and deletes over two tables, some small (one
-/// range) and some over the 16 MiB that splits them. Each committed sub-level must
-/// be files in key order that do not overlap, as many as the ranges; every read
-/// at every committed epoch, and again after a reopen, must equal the model.
+/// range) and some large enough to split (with the least range size lowered).
+/// Each committed sub-level must be files in key order that do not overlap, as
+/// many as the ranges; every read at every committed epoch, and again after a
+/// reopen, must equal the model.
 @Suite struct ParallelSyncTests {
     typealias Model = [UInt32: [[UInt8]: [UInt8]]]
 
@@ -39,13 +40,16 @@ import Testing
         o.syncParallelism = 2 + Int(seed % 3)
         o.retentionEpochs = 100
         o.compaction.background = false
+        // Ranges of at least 128 KiB, so epochs of about 1 MiB split (in 3 or 4) and
+        // the test stays small; the 8 MiB default only scales this.
+        o.syncRangeMinBytes = 128 << 10
         let s = try await StateStore.open(objectStore: mem, options: o)
         var model: Model = [:]
         var history: [(Epoch, Model)] = []
         for e in Epoch(1)...4 {
-            // Epochs 2 and 3 hold about 22 MiB each: split. The others about 100 KiB: one file.
+            // Epochs 2 and 3 hold about 1 MiB each: split. The others under 64 KiB: one file.
             let large = e == 2 || e == 3
-            let writes = large ? 5_500 : 2_000
+            let writes = large ? 3_500 : 300
             for _ in 0..<writes {
                 let t = UInt32(1 + rng.next() % 2)
                 // Keys that share their first 8 bytes often (a tenant and a counter), of varied length.
@@ -55,7 +59,7 @@ import Testing
                     try s.delete(TableID(t), key: key, epoch: e)
                     model[t]?[key] = nil
                 } else {
-                    let value = [UInt8](repeating: UInt8(truncatingIfNeeded: rng.next()), count: large ? 4_000 : 50)
+                    let value = [UInt8](repeating: UInt8(truncatingIfNeeded: rng.next()), count: large ? 200 : 20)
                     try s.put(TableID(t), key: key, value: value, epoch: e)
                     model[t, default: [:]][key] = value
                 }
@@ -66,7 +70,7 @@ import Testing
             for (a, b) in zip(files, files.dropFirst()) {
                 #expect(FullKey.compare(a.largestKey, b.smallestKey) < 0, "seed \(seed) epoch \(e): files \(a.id) and \(b.id) overlap")
             }
-            #expect(large ? newest.count >= 2 : newest.count == 1, "seed \(seed) epoch \(e): \(newest.count) files")
+            #expect(newest.count == (large ? o.syncParallelism : 1), "seed \(seed) epoch \(e): \(newest.count) files")
             history.append((e, model))
             for (at, m) in history { guard try await Self.check(s, m, at: at, "seed \(seed) after epoch \(e)") else { return } }
         }

@@ -98,14 +98,11 @@ extension StateStore {
     }
 
     /// Key ranges a sync sorts and builds `m` in at once: `syncParallelism`, fewer
-    /// when that would leave a range under `syncPartBytes` of memtable (small epochs
-    /// stay one file).
+    /// when that would leave a range under `syncRangeMinBytes` of memtable (small
+    /// epochs stay one file).
     func syncParts(_ m: FrozenMemtable) -> Int {
-        min(options.syncParallelism, max(1, m.memoryBytes / Self.syncPartBytes))
+        min(options.syncParallelism, max(1, m.memoryBytes / max(1, options.syncRangeMinBytes)))
     }
-
-    /// The least memtable bytes a sync gives one of its parallel key ranges.
-    static let syncPartBytes = 8 << 20
 
     /// Atomically makes `sync`'s epochs visible as committed epoch `epoch`, with
     /// `metadata` merged (key by key) into the committed metadata.

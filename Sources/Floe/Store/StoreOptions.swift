@@ -38,6 +38,9 @@ public struct StoreOptions: Sendable, Equatable {
     /// files of its own. The commit of a large epoch then waits for the slowest range
     /// instead of the whole epoch. 1 builds every epoch on one thread.
     public var syncParallelism: Int = 2
+    /// The least memtable bytes a sync gives one of its parallel key ranges (8 MiB;
+    /// tests lower it to split small epochs).
+    package var syncRangeMinBytes: Int = 8 << 20
     /// A full manifest checkpoint is written every this many deltas, bounding open time.
     public var manifestCheckpointInterval: UInt64 = 64
     /// Epochs readable below the committed epoch: reads at `e >= committed - retention`
@@ -74,7 +77,7 @@ public struct StoreOptions: Sendable, Equatable {
     public static func == (a: StoreOptions, b: StoreOptions) -> Bool {
         a.sst == b.sst && a.compaction == b.compaction && a.blockCacheBytes == b.blockCacheBytes
             && a.metaCacheBytes == b.metaCacheBytes && a.scanReadAheadBytes == b.scanReadAheadBytes && a.memtableBudgetBytes == b.memtableBudgetBytes
-            && a.spillOpenEpochs == b.spillOpenEpochs && a.syncParallelism == b.syncParallelism && a.manifestCheckpointInterval == b.manifestCheckpointInterval
+            && a.spillOpenEpochs == b.spillOpenEpochs && a.syncParallelism == b.syncParallelism && a.syncRangeMinBytes == b.syncRangeMinBytes && a.manifestCheckpointInterval == b.manifestCheckpointInterval
             && a.retentionEpochs == b.retentionEpochs && a.createIfMissing == b.createIfMissing && a.failpoints == b.failpoints
     }
 }
