@@ -47,16 +47,23 @@ import Testing
         }
     }
 
+    /// Fewer than `below` writes over 1 to 3 tables (differing in several bytes), keys of every shape.
+    static func randomKeys(_ rng: inout SplitMix64, below: UInt64) -> [(UInt32, [UInt8])] {
+        let n = Int(rng.next() % below)
+        let tables = 1 + rng.next() % 3
+        var keys: [(UInt32, [UInt8])] = []
+        for _ in 0..<n {
+            let t = UInt32(rng.next() % tables) &* 0x0101_0001
+            keys.append((t, randomKey(&rng, shape: rng.next() % 5)))
+        }
+        return keys
+    }
+
     @Test func matchesAComparisonSortOnRandomKeys() {
         for seed in UInt64(1)...60 {
             var rng = SplitMix64(seed: seed)
-            let n = Int(rng.next() % 3_000)
-            let tables = 1 + rng.next() % 3
-            var keys: [(UInt32, [UInt8])] = []
-            for _ in 0..<n {
-                let t = UInt32(rng.next() % tables) &* 0x0101_0001 // tables differing in several bytes
-                keys.append((t, Self.randomKey(&rng, shape: rng.next() % 5)))
-            }
+            let keys = Self.randomKeys(&rng, below: 3_000)
+            let n = keys.count
             let m = Self.memtable(keys)
             let got = Self.sortedOrder(m), want = Self.modelOrder(m)
             let at = zip(got, want).enumerated().first { $0.element.0 != $0.element.1 }?.offset
@@ -136,12 +143,7 @@ import Testing
     @Test func sortingInKeyRangesMatchesAComparisonSort() async {
         for seed in UInt64(1)...40 {
             var rng = SplitMix64(seed: seed)
-            let n = Int(rng.next() % 4_000)
-            let tables = 1 + rng.next() % 3
-            var keys: [(UInt32, [UInt8])] = []
-            for _ in 0..<n {
-                keys.append((UInt32(rng.next() % tables) &* 0x0101_0001, Self.randomKey(&rng, shape: rng.next() % 5)))
-            }
+            let keys = Self.randomKeys(&rng, below: 4_000)
             let m = Self.memtable(keys), f = m.freeze()
             let parts = 2 + Int(rng.next() % 4)
             let got = Self.keys(f, await MemtableSort.order(f.entries, arena: f.arena, parts: parts))
